@@ -1,0 +1,57 @@
+"""Home: what the lab is for, how it measures, which pages exist, and the device in use."""
+
+import streamlit as st
+
+from resnet_viz import ui
+
+st.title("ResNet Lab")
+st.markdown(
+    "Why do residual connections let very deep networks train? This lab is built to check the "
+    "two answers from the papers against **live measurements** on networks you train yourself, "
+    "not against animations."
+)
+
+left, right = st.columns(2, gap="large")
+with left:
+    st.subheader("1. Vanishing and exploding gradients")
+    st.markdown(
+        "Backpropagation multiplies the gradient by one Jacobian per layer, so in a plain stack "
+        "(sigmoid MLPs, no normalisation, a poor initialisation) its size can shrink or grow "
+        "geometrically with depth. A residual block adds its input back to its output:"
+    )
+    st.latex(
+        r"y = x + \mathcal{F}(x) \quad\Longrightarrow\quad "
+        r"\frac{\partial L}{\partial x} = \frac{\partial L}{\partial y}"
+        r"\left(I + \frac{\partial \mathcal{F}}{\partial x}\right)"
+    )
+    st.markdown(
+        "The identity term $I$ gives the gradient a direct route back to every earlier layer, "
+        "whatever the branch $\\mathcal{F}$ does."
+    )
+with right:
+    st.subheader("2. The degradation problem")
+    st.markdown(
+        "With BatchNorm, a deep plain network's gradients need not vanish, yet He et al. (2016, "
+        "§4.1) found a 56-layer plain net reaching a *higher training error* than a 20-layer one, "
+        "while its residual twin trained about as well as the 20-layer net. Since training error "
+        "is worse, this is an optimisation difficulty, not overfitting."
+    )
+    st.markdown(
+        "Here every comparison trains **twins**: a plain and a residual network of the same "
+        "depth (with the default parameter-free shortcut, also the same parameter count), from "
+        "the same seed, on the identical sequence of batches, so any difference comes from the "
+        "skip connection alone."
+    )
+
+st.divider()
+st.subheader("Pages")
+others = [p for p in ui.PAGES if p.path != "pages/home.py"]
+if others:
+    for page in others:
+        st.page_link(page.path, label=page.title, icon=page.icon)
+        st.caption(page.summary)
+else:
+    st.markdown("This is the only page so far; the `resnet-viz` command line trains and compares models.")
+
+st.subheader("Device")
+st.markdown(f"Training here runs on: **{ui.device_label()}**")

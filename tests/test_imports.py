@@ -1,0 +1,45 @@
+"""Import hygiene: the library runs without Streamlit, and `import resnet_viz` stays cheap.
+
+Each check runs in a fresh interpreter, since this test process may already hold both.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(code: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def test_library_modules_do_not_import_streamlit():
+    out = _run(
+        "import importlib, pkgutil, sys\n"
+        "import resnet_viz\n"
+        "names = sorted(m.name for m in pkgutil.iter_modules(resnet_viz.__path__, 'resnet_viz.')\n"
+        "               if m.name != 'resnet_viz.ui')\n"
+        "for name in names:\n"
+        "    importlib.import_module(name)\n"
+        "    assert 'streamlit' not in sys.modules, f'{name} imports streamlit'\n"
+        "print(' '.join(names))\n"
+    )
+    assert "resnet_viz.config" in out.split()
+    assert "resnet_viz.devices" in out.split()
+
+
+def test_import_resnet_viz_is_cheap():
+    _run(
+        "import sys\n"
+        "import resnet_viz\n"
+        "assert resnet_viz.__version__\n"
+        "heavy = sorted({'torch', 'streamlit', 'numpy'} & set(sys.modules))\n"
+        "assert not heavy, f'import resnet_viz pulled in {heavy}'\n"
+    )
