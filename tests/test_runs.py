@@ -1,0 +1,478 @@
+"""Run store: round trips, ordering, damage tolerance, atomic writes, path safety, export, CSV."""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+import subprocess
+import sys
+import zipfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import torch
+
+from resnet_viz import runs
+from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
+from resnet_viz.runs import RunInfo, RunStore, RunStoreError, RunStoreWarning
+
+MODEL = ModelConfig(arch="cifar", depth=8, width=4, residual=True)
+PLAIN = ModelConfig(arch="cifar", depth=8, width=4, residual=False)
+DATA = DataConfig(name="digits")
+TRAIN = TrainConfig(steps=5, batch_size=8, seed=3)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> list[datetime]:
+    """Each call of the store's clock is one second later, so ordering never depends on timing."""
+    ticks = [datetime(2026, 11, 25, 22, 45, 1, tzinfo=timezone.utc)]
+
+    def tick() -> datetime:
+        ticks.append(ticks[-1] + timedelta(seconds=1))
+        return ticks[-1]
+
+    monkeypatch.setattr(runs, "_utcnow", tick)
+    return ticks
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> RunStore:
+    return RunStore(tmp_path / "runs")
+
+
+def _trained_model() -> torch.nn.Module:
+    """A small model whose weights and BN statistics differ from a fresh build_model."""
+    from resnet_viz.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model(MODEL)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    model.train()
+    model(torch.randn(16, 1, 8, 8) * 3 + 1)  # moves BN running stats away from (0, 1)
+    return model
+
+
+def _metrics(loss: float) -> dict:
+    return {"name": "residual-8", "step": [1, 2], "loss": [loss, loss / 2], "acc": [0.1, 0.2], "lr": [0.1, 0.1]}
+
+
+def _ids(infos: list[RunInfo]) -> list[str]:
+    return [r.run_id for r in infos]
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def test_round_trip(store: RunStore, clock: list[datetime]) -> None:
+    assert not store.root.exists()  # constructing a store writes nothing
+    run_id = store.create(MODEL, DATA, TRAIN, group="g1")
+    assert run_id.startswith("20261125-224502-residual-8-s3-")
+    assert len(run_id.rsplit("-", 1)[1]) == 4
+
+    info = store.get(run_id)
+    assert (info.status, info.step, info.group, info.label) == ("running", 0, "g1", "residual-8")
+    assert (info.model, info.data, info.train) == (MODEL, DATA, TRAIN)
+    assert not info.has_weights
+    assert store.load_metrics(run_id) == {}
+
+    config = json.loads((store.root / run_id / "config.json").read_text())
+    assert config["version"] == 1 and config["model"]["depth"] == 8 and config["train"]["seed"] == 3
+
+    model = _trained_model()
+    metrics = _metrics(2.0) | {"eval": [{"step": 2, "epoch": 0.5, "test_loss": 1.5, "test_acc": 0.3}]}
+    store.save_metrics(run_id, metrics)
+    store.save_weights(run_id, model.state_dict())
+    store.set_status(run_id, "finished", step=5, message="done", seconds=1.5, summary={"final_loss": 1.0})
+
+    [listed] = store.list()
+    assert listed.run_id == run_id
+    assert (listed.status, listed.step, listed.message) == ("finished", 5, "done")
+    assert listed.extra["seconds"] == 1.5 and listed.extra["summary"] == {"final_loss": 1.0}
+    assert listed.has_weights
+    assert store.load_metrics(run_id) == metrics
+
+    loaded = store.load_model(run_id)
+    assert not loaded.training
+    saved = model.state_dict()
+    restored = loaded.state_dict()
+    assert restored.keys() == saved.keys()
+    for key in saved:
+        assert torch.equal(restored[key], saved[key]), key
+    model.eval()
+    x = torch.randn(4, 1, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x))
+
+
+def test_saved_weights_are_plain_standalone_tensors(store: RunStore) -> None:
+    run_id = store.create(MODEL, DATA, TRAIN)
+    big = torch.arange(1_000_000, dtype=torch.float32)
+    conv = torch.randn(4, 3, 5, 5).to(memory_format=torch.channels_last)
+    param = torch.nn.Parameter(torch.ones(3))
+    store.save_weights(run_id, {"view": big[:2], "conv": conv, "param": param})
+    # A view must not drag its whole 4 MB storage into the file.
+    assert (store.root / run_id / "weights.pt").stat().st_size < 100_000
+    state = store.load_state_dict(run_id)
+    assert torch.equal(state["view"], torch.tensor([0.0, 1.0]))
+    assert torch.equal(state["conv"], conv) and state["conv"].is_contiguous()
+    assert torch.equal(state["param"], torch.ones(3)) and not state["param"].requires_grad
+    with pytest.raises(TypeError, match="not a tensor"):
+        store.save_weights(run_id, {"w": [1.0]})  # type: ignore[dict-item]
+
+
+def test_nan_is_stored_as_null(store: RunStore) -> None:
+    run_id = store.create(MODEL, DATA, TRAIN)
+    store.save_metrics(run_id, {"loss": [1.0, float("nan"), float("inf")]})
+    assert store.load_metrics(run_id) == {"loss": [1.0, None, None]}
+    json.loads((store.root / run_id / "metrics.json").read_text())  # strict JSON, no NaN token
+
+
+def test_list_newest_first_and_group_filter(store: RunStore, clock: list[datetime]) -> None:
+    a = store.create(PLAIN, DATA, TRAIN, group="g1")
+    b = store.create(MODEL, DATA, TRAIN, group="g1")
+    c = store.create(MODEL, DATA, TRAIN, group="g2", label="mine")
+    d = store.create(MODEL, DATA, TRAIN)
+    assert _ids(store.list()) == [d, c, b, a]
+    assert _ids(store.list(group="g1")) == [b, a]
+    assert _ids(store.list(group="g2")) == [c]
+    assert store.get(c).label == "mine"
+    assert store.list(group="nope") == []
+
+
+def test_list_of_missing_root_is_empty(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "absent")
+    assert store.list() == []
+    assert not store.root.exists()
+
+
+def test_damaged_folders_are_skipped_with_a_warning(store: RunStore) -> None:
+    good1 = store.create(MODEL, DATA, TRAIN)
+    good2 = store.create(PLAIN, DATA, TRAIN)
+    store.save_metrics(good2, _metrics(1.0))
+    store.save_weights(good2, {"w": torch.ones(2)})
+
+    garbage = store.root / "20260101-000000-garbage"
+    garbage.mkdir()
+    (garbage / "config.json").write_text("{not json")
+    (garbage / "status.json").write_text('{"status": "finished", "step": 1}')
+
+    half = store.root / "20260101-000001-half"  # killed while writing its first file
+    half.mkdir()
+    (half / ".config.json.1234.tmp").write_text('{"model": {"arch": "ci')
+
+    bad_metrics = store.create(MODEL, DATA, TRAIN)
+    (store.root / bad_metrics / "metrics.json").write_text('{"step": [1, 2')
+
+    truncated = store.create(MODEL, DATA, TRAIN)
+    store.save_weights(truncated, _trained_model().state_dict())
+    weights = store.root / truncated / "weights.pt"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+
+    (store.root / "notes.txt").write_text("not a run")  # stray files are ignored silently
+
+    with pytest.warns(RunStoreWarning) as record:
+        listed = store.list()
+    assert set(_ids(listed)) == {good1, good2}
+    messages = "\n".join(str(w.message) for w in record)
+    for name in ("20260101-000000-garbage", "20260101-000001-half", bad_metrics, truncated):
+        assert name in messages
+    assert "config.json is not valid JSON" in messages
+    assert "config.json is missing" in messages
+    assert "metrics.json is not valid JSON" in messages
+    assert "weights.pt is damaged" in messages
+    assert "notes.txt" not in messages
+
+    with pytest.raises(RunStoreError, match="config.json is not valid JSON"):
+        store.get("20260101-000000-garbage")
+    with pytest.raises(RunStoreError, match="weights"):
+        store.load_model(truncated)
+    with pytest.raises(RunStoreError, match="weights.pt cannot be loaded"):
+        store.load_state_dict(truncated)
+    with pytest.raises(RunStoreError, match="metrics.json is not valid JSON"):
+        store.load_metrics(bad_metrics)
+
+
+def test_invalid_config_values_are_damage(store: RunStore) -> None:
+    run_id = store.create(MODEL, DATA, TRAIN)
+    path = store.root / run_id / "config.json"
+    config = json.loads(path.read_text())
+    config["model"]["depth"] = 7  # not 6n+2: ModelConfig refuses it
+    path.write_text(json.dumps(config))
+    with pytest.warns(RunStoreWarning, match="invalid model config"):
+        assert store.list() == []
+    with pytest.raises(RunStoreError, match="6n\\+2"):
+        store.get(run_id)
+
+
+def test_weights_that_do_not_fit_the_model(store: RunStore) -> None:
+    run_id = store.create(MODEL, DATA, TRAIN)
+    store.save_weights(run_id, {"w": torch.ones(2)})
+    with pytest.raises(RunStoreError, match="do not fit"):
+        store.load_model(run_id)
+    with pytest.raises(RunStoreError, match="no saved weights"):
+        store.load_state_dict(store.create(MODEL, DATA, TRAIN))
+
+
+def test_weights_are_loaded_without_unpickling_code(store: RunStore) -> None:
+    run_id = store.create(MODEL, DATA, TRAIN)
+    # A pickle that would call os.system on load: weights_only=True must refuse it.
+    torch.save({"w": torch.ones(1), "evil": _Evil()}, store.root / run_id / "weights.pt")
+    with pytest.raises(RunStoreError, match="cannot be loaded"):
+        store.load_state_dict(run_id)
+
+
+class _Evil:
+    def __reduce__(self):  # noqa: ANN204
+        return (os.getpid, ())
+
+
+def test_failed_writes_keep_the_previous_file(store: RunStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    run_id = store.create(MODEL, DATA, TRAIN)
+    store.save_metrics(run_id, _metrics(1.0))
+    store.save_weights(run_id, {"w": torch.ones(3)})
+    store.set_status(run_id, "running", step=2)
+    folder = store.root / run_id
+    before = sorted(p.name for p in folder.iterdir())
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise OSError("disk gone")
+
+    # The rename fails after the new bytes were fully written to the temp file.
+    with monkeypatch.context() as m:
+        m.setattr(os, "replace", boom)
+        with pytest.raises(OSError, match="disk gone"):
+            store.save_metrics(run_id, _metrics(9.0))
+        with pytest.raises(OSError, match="disk gone"):
+            store.set_status(run_id, "finished", step=5)
+
+    # The process dies while the bytes are being written (between write and rename).
+    with monkeypatch.context() as m:
+        m.setattr(os, "fsync", boom)
+        with pytest.raises(OSError, match="disk gone"):
+            store.save_metrics(run_id, _metrics(7.0))
+
+    # torch.save dies half-way through the weights.
+    def half_save(obj: object, f, *args: object, **kwargs: object) -> None:  # noqa: ANN001
+        f.write(b"PK\x03\x04 half a zip")
+        raise OSError("killed")
+
+    with monkeypatch.context() as m:
+        m.setattr(torch, "save", half_save)
+        with pytest.raises(OSError, match="killed"):
+            store.save_weights(run_id, {"w": torch.zeros(3)})
+
+    assert store.load_metrics(run_id) == _metrics(1.0)
+    assert torch.equal(store.load_state_dict(run_id)["w"], torch.ones(3))
+    assert (store.get(run_id).status, store.get(run_id).step) == ("running", 2)
+    assert sorted(p.name for p in folder.iterdir()) == before  # temp files were cleaned up
+
+    # A temp file left by a kill -9 (no cleanup possible) is not a run and not part of the run.
+    (folder / ".metrics.json.dead.tmp").write_text('{"step": [1')
+    (store.root / ".creating-20260101-000000-x").mkdir()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning at all: debris is not damage
+        assert _ids(store.list()) == [run_id]
+    assert store.load_metrics(run_id) == _metrics(1.0)
+    with zipfile.ZipFile(store.export(run_id, store.root.parent)) as zf:
+        assert not any(".tmp" in n for n in zf.namelist())
+
+
+def test_create_that_fails_half_way_leaves_nothing(store: RunStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = runs._write_json
+
+    def fails_on_status(path: Path, obj: object, **kwargs: object) -> None:
+        if path.name == "status.json":
+            raise OSError("disk full")
+        real(path, obj, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runs, "_write_json", fails_on_status)
+    with pytest.raises(OSError, match="disk full"):
+        store.create(MODEL, DATA, TRAIN)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no run folder with a config but no status
+        assert store.list() == []
+    assert list(store.root.iterdir()) == []
+
+
+def test_unserialisable_metrics_leave_no_trace(store: RunStore) -> None:
+    run_id = store.create(MODEL, DATA, TRAIN)
+    store.save_metrics(run_id, _metrics(1.0))
+    with pytest.raises(TypeError, match="object"):
+        store.save_metrics(run_id, {"bad": object()})
+    assert store.load_metrics(run_id) == _metrics(1.0)
+    assert sorted(p.name for p in (store.root / run_id).iterdir()) == ["config.json", "metrics.json", "status.json"]
+
+
+def test_delete(store: RunStore) -> None:
+    keep = store.create(PLAIN, DATA, TRAIN)
+    gone = store.create(MODEL, DATA, TRAIN)
+    store.save_weights(gone, {"w": torch.ones(1)})
+    store.delete(gone)
+    assert _ids(store.list()) == [keep]
+    assert not (store.root / gone).exists()
+    assert not any(p.name.startswith(".deleting") for p in store.root.iterdir())
+    with pytest.raises(RunStoreError, match="no run"):
+        store.get(gone)
+    with pytest.raises(RunStoreError, match="no run"):
+        store.delete(gone)
+
+
+def test_delete_interrupted_half_way_leaves_no_damaged_run(
+    store: RunStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keep = store.create(PLAIN, DATA, TRAIN)
+    gone = store.create(MODEL, DATA, TRAIN)
+
+    def dies_after_one_file(path: Path, *args: object, **kwargs: object) -> None:
+        (Path(path) / "config.json").unlink()
+        raise KeyboardInterrupt  # the server is stopped mid-delete
+
+    monkeypatch.setattr(runs.shutil, "rmtree", dies_after_one_file)
+    with pytest.raises(KeyboardInterrupt):
+        store.delete(gone)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the half-deleted folder is hidden debris, not a damaged run
+        assert _ids(store.list()) == [keep]
+    with pytest.raises(RunStoreError, match="no run"):
+        store.get(gone)
+
+
+@pytest.mark.parametrize("bad_id", ["../x", "..", ".", "", "a/b", "a\\b", "/etc", "x y", ".creating-x"])
+def test_ids_that_could_escape_the_root_are_refused(store: RunStore, tmp_path: Path, bad_id: str) -> None:
+    store.create(MODEL, DATA, TRAIN)
+    victim = tmp_path / "x"
+    victim.mkdir()
+    (victim / "config.json").write_text("{}")
+    for call in (store.delete, store.get, store.load_metrics, store.load_model, store.metrics_csv):
+        with pytest.raises(RunStoreError, match="invalid run id"):
+            call(bad_id)
+    with pytest.raises(RunStoreError, match="invalid run id"):
+        store.save_metrics(bad_id, {})
+    with pytest.raises(RunStoreError, match="invalid run id"):
+        store.set_status(bad_id, "finished")
+    assert (victim / "config.json").exists()
+    assert store.root.exists() and len(store.list()) == 1
+
+
+def test_unknown_id_and_bad_status(store: RunStore) -> None:
+    with pytest.raises(RunStoreError, match="no run"):
+        store.get("20260101-000000-nope")
+    with pytest.raises(RunStoreError, match="no run"):
+        store.save_metrics("20260101-000000-nope", {})
+    run_id = store.create(MODEL, DATA, TRAIN)
+    with pytest.raises(ValueError, match="status must be one of"):
+        store.set_status(run_id, "done")
+
+
+def test_export_zip(store: RunStore, tmp_path: Path) -> None:
+    run_id = store.create(MODEL, DATA, TRAIN)
+    store.save_metrics(run_id, _metrics(1.0))
+    store.save_weights(run_id, {"w": torch.arange(4.0)})
+    store.set_status(run_id, "finished", step=5)
+
+    out = store.export(run_id, tmp_path / "exports")  # missing folder: treated as the zip's path
+    assert out == tmp_path / "exports"
+    into_dir = store.export(run_id, tmp_path)  # existing folder: <run_id>.zip inside it
+    assert into_dir == tmp_path / f"{run_id}.zip"
+
+    with zipfile.ZipFile(into_dir) as zf:
+        assert sorted(zf.namelist()) == sorted(
+            f"{run_id}/{n}" for n in ("config.json", "status.json", "metrics.json", "weights.pt")
+        )
+        assert zf.read(f"{run_id}/config.json") == (store.root / run_id / "config.json").read_bytes()
+        assert json.loads(zf.read(f"{run_id}/metrics.json")) == _metrics(1.0)
+        zf.extractall(tmp_path / "unzipped")
+    # The unzipped folder is itself a working store.
+    other = RunStore(tmp_path / "unzipped")
+    assert torch.equal(other.load_state_dict(run_id)["w"], torch.arange(4.0))
+    assert other.get(run_id).status == "finished"
+
+
+def test_metrics_csv(store: RunStore) -> None:
+    run_id = store.create(MODEL, DATA, TRAIN)
+    store.save_metrics(
+        run_id,
+        {
+            "name": "residual-8",
+            "step": [1, 2, 3],
+            "loss": [2.5, None, 1.25],
+            "acc": [0.125, 0.25, 0.5],
+            "lr": [0.1, 0.1, 0.05],
+            "grad_norm": [[1.0, 2.0]],
+            "eval": [
+                {"step": 2, "epoch": 0.5, "test_loss": 1.5, "test_acc": 0.375},
+                {"step": 5, "epoch": 1.0, "test_loss": 1.0, "test_acc": 0.625},
+            ],
+        },
+    )
+    expected = (
+        "step,loss,acc,lr,test_loss,test_acc\n"
+        "1,2.5,0.125,0.1,,\n"
+        "2,,0.25,0.1,1.5,0.375\n"
+        "3,1.25,0.5,0.05,,\n"
+        "5,,,,1.0,0.625\n"
+    )
+    assert store.metrics_csv(run_id) == expected
+
+
+def test_metrics_csv_tolerates_missing_keys(store: RunStore) -> None:
+    run_id = store.create(MODEL, DATA, TRAIN)
+    assert store.metrics_csv(run_id) == "step,loss,acc,lr,test_loss,test_acc\n"
+    store.save_metrics(run_id, {"step": [10, 20], "loss": [0.5]})
+    assert store.metrics_csv(run_id) == "step,loss,acc,lr,test_loss,test_acc\n10,0.5,,,,\n20,,,,,\n"
+
+
+def test_env_var_and_default_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RESNET_VIZ_RUNS", str(tmp_path / "from-env"))
+    store = RunStore()
+    assert store.root == tmp_path / "from-env"
+    run_id = store.create(MODEL, DATA, TRAIN)
+    assert (tmp_path / "from-env" / run_id / "config.json").is_file()
+
+    assert RunStore(tmp_path / "explicit").root == tmp_path / "explicit"  # an explicit root wins
+
+    monkeypatch.delenv("RESNET_VIZ_RUNS")
+    monkeypatch.chdir(tmp_path)
+    assert RunStore().root == tmp_path / "runs"
+
+
+def test_find(store: RunStore, clock: list[datetime]) -> None:
+    old = store.create(MODEL, DATA, TRAIN)
+    store.set_status(old, "finished", step=5)
+    new = store.create(MODEL, DATA, TRAIN)
+    store.set_status(new, "finished", step=5)
+    store.create(MODEL, DATA, TRAIN)  # still running
+    failed = store.create(MODEL, DATA, TRAIN)
+    store.set_status(failed, "failed", message="boom")
+    other = store.create(MODEL, DATA, TrainConfig(steps=5, batch_size=8, seed=3, lr=0.05))
+    store.set_status(other, "finished", step=5)
+    plain = store.create(PLAIN, DATA, TRAIN)
+    store.set_status(plain, "finished", step=5)
+
+    assert _ids(store.find(MODEL, DATA, TRAIN)) == [new, old]
+    assert _ids(store.find(PLAIN, DATA, TRAIN)) == [plain]
+    assert store.find(MODEL, DataConfig(name="shapes"), TRAIN) == []
+
+
+def test_running_run_of_a_dead_process_reads_as_interrupted(store: RunStore) -> None:
+    run_id = store.create(MODEL, DATA, TRAIN)
+    assert store.get(run_id).status == "running"  # this process is alive
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    store.set_status(run_id, "running", step=3, pid=dead.pid)
+    assert store.get(run_id).status == "interrupted"
+    assert json.loads((store.root / run_id / "status.json").read_text())["status"] == "running"  # as written
+
+    # Same pid as ours but written by an earlier server process (containers reuse small pids).
+    path = store.root / run_id / "status.json"
+    status = json.loads(path.read_text()) | {"pid": os.getpid(), "process": "an-earlier-server"}
+    path.write_text(json.dumps(status))
+    assert store.get(run_id).status == "interrupted"
+
+    store.set_status(run_id, "stopped", step=3, pid=dead.pid)
+    assert store.get(run_id).status == "stopped"  # only "running" can be interrupted
