@@ -246,18 +246,20 @@ def init_weights(model: nn.Module, cfg: ModelConfig) -> None:
     """Apply cfg.init. Twins built after the same torch.manual_seed get identical weights, because
     a shortcut of option A owns no parameters and so draws nothing from the generator."""
     if cfg.init != "default":
-        gain = nn.init.calculate_gain("relu" if cfg.activation == "relu" else cfg.activation)
+        gain = nn.init.calculate_gain(cfg.activation)
         for m in model.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                if cfg.init == "xavier":
-                    nn.init.xavier_normal_(m.weight, gain=gain)
-                else:  # kaiming, and fixup's starting point (Zhang et al. 2019 §3)
-                    if cfg.activation == "relu":  # torchvision's choice for ReLU nets
-                        nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                    else:
-                        nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity=cfg.activation)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
+            # The head keeps PyTorch's default (as in torchvision): a ReLU-gain init there makes the
+            # initial logits so large that SGD at lr 0.1 can stall at chance (seen on `shapes`).
+            if not isinstance(m, (nn.Conv2d, nn.Linear)) or m is model.head:
+                continue
+            if cfg.init == "xavier":
+                nn.init.xavier_normal_(m.weight, gain=gain)
+            elif isinstance(m, nn.Conv2d) and cfg.activation == "relu":  # torchvision's choice for convs
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            else:  # kaiming, and fixup's starting point (Zhang et al. 2019 §3)
+                nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity=cfg.activation)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
     if cfg.init == "fixup":
         _fixup(model)
     if cfg.zero_init_last_bn and cfg.bn and isinstance(model, CifarResNet):

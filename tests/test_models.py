@@ -170,3 +170,13 @@ def test_residual_mlp_adds_identity_except_first_layer() -> None:
 
 def test_mlp_depth_need_not_be_6n_plus_2() -> None:
     assert ModelConfig(arch="mlp", depth=5).depth == 5
+
+
+@pytest.mark.parametrize("init", ["kaiming", "xavier"])
+def test_initial_loss_is_near_chance(init: str) -> None:
+    """The head keeps a small init: the untrained net's loss starts near ln(classes), not far above."""
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(depth=20, width=8, in_channels=3, image_size=32, num_classes=5, init=init))
+    x, y = torch.randn(64, 3, 32, 32), torch.randint(0, 5, (64,))
+    loss = nn.functional.cross_entropy(model(x), y).item()
+    assert loss < 1.5 * torch.log(torch.tensor(5.0)).item()
