@@ -1,0 +1,217 @@
+"""`resnet-viz train ...`: the app's training path from a terminal.
+
+Every flag maps onto a field of ModelConfig / DataConfig / TrainConfig; the configs validate
+themselves, so a bad value surfaces here as one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from . import __version__
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # argparse prints usage + error; we print one line
+        raise CliError(f"{message} (see `{self.prog} --help`)")
+
+
+def _bool_flag(p: argparse.ArgumentParser, name: str, default: bool, help: str) -> None:
+    p.add_argument(f"--{name}", action=argparse.BooleanOptionalAction, default=default, help=help)
+
+
+def _models(text: str) -> list[str]:
+    kinds = [k.strip() for k in text.split(",") if k.strip()]
+    bad = [k for k in kinds if k not in ("plain", "residual")]
+    if not kinds or bad:
+        raise argparse.ArgumentTypeError(f"models must be a comma list of plain,residual; got {text!r}")
+    return list(dict.fromkeys(kinds))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .config import ACTIVATIONS, DEVICES, INITS, OPTIMIZERS, SCHEDULES, SHORTCUTS, DataConfig, ModelConfig, TrainConfig
+
+    m, d, t = ModelConfig(), DataConfig(), TrainConfig()
+    parser = _Parser(prog="resnet-viz", description="Train plain and residual twins; store the runs.")
+    parser.add_argument("--version", action="version", version=f"resnet-viz {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("train", help="train plain/residual twins on identical batches and store the runs")
+    g = p.add_argument_group("model")
+    g.add_argument("--arch", choices=("cifar", "mlp"), default=m.arch, help="6n+2 conv net or an MLP")
+    g.add_argument("--depth", type=int, default=m.depth, help="cifar: 6n+2 layers (8, 14, 20, 32, 44, 56, 110); mlp: hidden layers")
+    g.add_argument("--width", type=int, default=m.width, help="channels of stage 1 (paper: 16) or MLP units")
+    g.add_argument("--models", type=_models, default=["plain", "residual"], help="plain,residual (default both)")
+    g.add_argument("--alpha", type=float, default=m.alpha, help="skip strength of residual models: y = F(x) + alpha*x")
+    g.add_argument("--shortcut", choices=SHORTCUTS, default=m.shortcut, help="A: zero-pad identity; B: 1x1 projection")
+    _bool_flag(g, "preact", m.preact, "pre-activation blocks (He et al. 2016b)")
+    _bool_flag(g, "bn", m.bn, "BatchNorm")
+    g.add_argument("--activation", choices=ACTIVATIONS, default=m.activation)
+    g.add_argument("--init", choices=INITS, default=m.init)
+    _bool_flag(g, "zero-init-last-bn", m.zero_init_last_bn, "start each block's last BN at 0")
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", default=d.name, help="digits, shapes, cifar10, mnist, fashion_mnist, folder")
+    g.add_argument("--data-root", default=None, help="download cache, or the ImageFolder path for --dataset folder")
+    g.add_argument("--image-size", type=int, default=None, help="resize images to this many pixels square")
+    g.add_argument("--limit", type=int, default=None, help="use at most this many training images")
+    _bool_flag(g, "augment", d.augment, "random crop + flip on the device")
+    g = p.add_argument_group("training")
+    g.add_argument("--steps", type=int, default=t.steps)
+    g.add_argument("--epochs", type=float, default=None, help="train for this many epochs instead of --steps")
+    g.add_argument("--batch-size", type=int, default=t.batch_size)
+    g.add_argument("--optimizer", choices=OPTIMIZERS, default=t.optimizer)
+    g.add_argument("--lr", type=float, default=t.lr)
+    g.add_argument("--momentum", type=float, default=t.momentum)
+    g.add_argument("--weight-decay", type=float, default=t.weight_decay)
+    g.add_argument("--schedule", choices=SCHEDULES, default=t.schedule)
+    g.add_argument("--warmup-steps", type=int, default=t.warmup_steps)
+    g.add_argument("--seed", type=int, default=t.seed)
+    g.add_argument("--probe-every", type=int, default=t.probe_every, help="steps between gradient probes (0: off)")
+    g.add_argument("--device", choices=DEVICES, default=t.device)
+    g = p.add_argument_group("output")
+    g.add_argument("--runs-dir", default=None, help="run store folder (default $RESNET_VIZ_RUNS or ./runs)")
+    _bool_flag(g, "save", True, "write the runs to the run store")
+    g.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
+    return parser
+
+
+def configs_from_args(args: argparse.Namespace) -> tuple[list[Any], Any, Any]:
+    from .config import DataConfig, ModelConfig, TrainConfig
+
+    model_cfgs = [
+        ModelConfig(
+            arch=args.arch, depth=args.depth, width=args.width, residual=(kind == "residual"), alpha=args.alpha,
+            shortcut=args.shortcut, preact=args.preact, bn=args.bn, activation=args.activation, init=args.init,
+            zero_init_last_bn=args.zero_init_last_bn,
+        )  # fmt: skip
+        for kind in args.models
+    ]
+    data_cfg = DataConfig(
+        name=args.dataset, root=args.data_root, image_size=args.image_size, augment=args.augment, seed=args.seed,
+        limit=args.limit,
+    )  # fmt: skip
+    train_cfg = TrainConfig(
+        steps=args.steps, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
+        momentum=args.momentum, weight_decay=args.weight_decay, schedule=args.schedule,
+        warmup_steps=args.warmup_steps, seed=args.seed, probe_every=args.probe_every, device=args.device,
+    )  # fmt: skip
+    return model_cfgs, data_cfg, train_cfg
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr, redrawn at most ~10 times a second."""
+
+    def __init__(self, total: int, names: Sequence[str], stream: Any = None) -> None:
+        self.total, self.names, self.stream = total, list(names), stream or sys.stderr
+        self.step: dict[str, int] = {}
+        self.loss: dict[str, float] = {}
+        self.t0, self.last_draw = time.perf_counter(), 0.0
+
+    def __call__(self, update: Any) -> None:
+        if update.kind == "steps" and update.data["step"]:
+            self.step[update.model] = update.data["step"][-1]
+            self.loss[update.model] = update.data["loss"][-1]
+        now = time.perf_counter()
+        if now - self.last_draw > 0.1:
+            self.last_draw = now
+            self.draw()
+
+    def draw(self, end: str = "") -> None:
+        done = max(self.step.values(), default=0)
+        frac = done / self.total if self.total else 1.0
+        bar = "#" * int(24 * frac) + "-" * (24 - int(24 * frac))
+        elapsed = time.perf_counter() - self.t0
+        eta = elapsed / frac - elapsed if frac > 0 else float("nan")
+        losses = "  ".join(f"{n} {self.loss[n]:.3f}" for n in self.names if n in self.loss)
+        eta_s = f"eta {eta:4.0f}s" if math.isfinite(eta) else "eta    ?"
+        self.stream.write(f"\r[{bar}] {done}/{self.total} {elapsed:5.1f}s {eta_s}  loss {losses}" + end)
+        self.stream.flush()
+
+
+def format_table(rows: Sequence[dict[str, Any]]) -> str:
+    cols = [("name", "model"), ("params", "params"), ("status", "status"), ("steps", "steps"),
+            ("train_loss", "train loss"), ("train_acc", "train acc"), ("test_acc", "test acc"),
+            ("seconds", "seconds"), ("run_id", "run")]  # fmt: skip
+
+    def fmt(key: str, v: Any) -> str:
+        if v is None:
+            return "-"
+        if key.endswith("_acc"):
+            return "-" if isinstance(v, float) and math.isnan(v) else f"{100 * v:.1f}%"
+        if isinstance(v, float):
+            return "-" if math.isnan(v) else f"{v:.3f}" if key != "seconds" else f"{v:.1f}"
+        return str(v)
+
+    cells = [[title for _, title in cols]] + [[fmt(k, r.get(k)) for k, _ in cols] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cols))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells)
+
+
+def _json_safe(v: Any) -> Any:
+    return None if isinstance(v, float) and not math.isfinite(v) else v
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .experiment import run_twins
+    from .runs import RunStore
+    from .train import total_steps
+
+    from .data import load_dataset
+
+    model_cfgs, data_cfg, train_cfg = configs_from_args(args)
+    data = load_dataset(data_cfg)
+    store = RunStore(args.runs_dir) if args.save else None
+    names = [c.name for c in model_cfgs]
+    bar = None if args.json else ProgressBar(total_steps(train_cfg, data.n_train), names)
+    try:
+        results = run_twins(model_cfgs, data_cfg, train_cfg, store=store, dataset=data, on_update=bar)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    rows = [r.summary() for r in results]
+    if args.json:
+        print(json.dumps([{k: _json_safe(v) for k, v in row.items()} for row in rows], indent=2))
+    else:
+        bar.draw(end="\n")  # type: ignore[union-attr]
+        print(format_table(rows))
+        for row in rows:
+            if row["status"] == "diverged":
+                print(f"{row['name']} diverged (loss became NaN/inf) at step {row['diverged_at']}")
+        if store is not None:
+            print(f"runs written to {store.root}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from .config import ConfigError
+
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command == "train":
+            return cmd_train(args)
+        raise CliError(f"unknown command {args.command!r}")
+    except (CliError, ConfigError) as exc:
+        print(f"resnet-viz: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # data unavailable, run store trouble, or a bug: still one line
+        from .data import DatasetUnavailable
+        from .runs import RunStoreError
+
+        known = isinstance(exc, (DatasetUnavailable, RunStoreError))
+        print(f"resnet-viz: error: {exc if known else f'{type(exc).__name__}: {exc}'}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

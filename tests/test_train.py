@@ -1,0 +1,176 @@
+"""The training loop: identical batches for twins, learning, divergence, stopping, streaming."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
+from resnet_viz.data import load_dataset
+from resnet_viz.experiment import build_twins, run_twins
+from resnet_viz.models import build_model
+from resnet_viz.runs import RunStore
+from resnet_viz.train import History, Update, batch_order, lr_at, total_steps, train
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset(DataConfig())
+
+
+class Recorder(nn.Module):
+    """Wraps a model and keeps a copy of every training batch it is shown."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+        self.seen: list[torch.Tensor] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            self.seen.append(x.detach().clone())
+        return self.inner(x)
+
+    def probe_layers(self):
+        return self.inner.probe_layers()
+
+    def probe_blocks(self):
+        return self.inner.probe_blocks()
+
+
+class NaNAfter(Recorder):
+    """Produces NaN logits from training step `k` on: a model that diverges on cue."""
+
+    def __init__(self, inner: nn.Module, k: int) -> None:
+        super().__init__(inner)
+        self.k = k
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = super().forward(x)
+        return out * float("nan") if self.training and len(self.seen) >= self.k else out
+
+
+def small(depth: int = 8, **kw) -> ModelConfig:
+    return ModelConfig(depth=depth, width=4, **kw)
+
+
+def test_twins_see_identical_batches_with_augmentation(digits) -> None:
+    a, b = build_twins([small(residual=False), small()], seed=0)
+    ra, rb = Recorder(a), Recorder(b)
+    cfg = TrainConfig(steps=12, batch_size=32, probe_every=0)
+    train([("plain", ra), ("residual", rb)], digits, cfg, augment=True)
+    assert len(ra.seen) == len(rb.seen) == 12
+    for xa, xb in zip(ra.seen, rb.seen):
+        assert torch.equal(xa, xb)
+    assert not torch.equal(ra.seen[0], ra.seen[1])
+
+
+def test_batch_order_is_epoch_permutations() -> None:
+    order = batch_order(n=10, batch=3, steps=7, seed=0)
+    assert order.shape == (7, 3)
+    first_epoch = order[:3].flatten()
+    assert len(set(first_epoch.tolist())) == 9  # each image at most once per epoch (one dropped)
+    assert torch.equal(order, batch_order(10, 3, 7, 0)) and not torch.equal(order, batch_order(10, 3, 7, 1))
+
+
+def test_thirty_steps_reduce_the_loss(digits) -> None:
+    torch.manual_seed(0)
+    model = build_model(small(depth=14))
+    hist = train([("residual", model)], digits, TrainConfig(steps=30, probe_every=0, log_every=5))[0]
+    assert hist.step == list(range(1, 31))
+    first, last = sum(hist.loss[:5]) / 5, sum(hist.loss[-5:]) / 5
+    assert last < 0.7 * first
+    assert hist.status == "finished" and hist.final["test_acc"] > 0.3
+
+
+def test_huge_lr_diverges_and_keeps_earlier_metrics(digits) -> None:
+    torch.manual_seed(0)
+    model = build_model(small(bn=False))
+    cfg = TrainConfig(steps=50, lr=1e6, schedule="constant", log_every=7, probe_every=0)
+    hist = train([("plain", model)], digits, cfg)[0]
+    assert hist.status == "diverged"
+    assert hist.diverged_at is not None and 1 <= hist.diverged_at <= 50
+    assert hist.step == list(range(1, hist.diverged_at))  # every step before the NaN, none after
+    assert all(math.isfinite(v) for v in hist.loss)
+
+
+def test_a_diverging_twin_does_not_stop_the_other(digits) -> None:
+    a, b = build_twins([small(residual=False), small()], seed=0)
+    bad, good = NaNAfter(a, k=5), Recorder(b)
+    hists = train([("bad", bad), ("good", good)], digits, TrainConfig(steps=20, log_every=3, probe_every=4))
+    assert hists[0].status == "diverged" and hists[0].diverged_at == 5  # 5th batch gives NaN
+    assert hists[0].step == [1, 2, 3, 4]
+    assert hists[1].status == "finished" and hists[1].step[-1] == 20 and len(good.seen) == 20
+    assert len(bad.seen) < 10  # it stopped being trained soon after
+
+
+def test_stop_check_ends_the_run_as_stopped(digits) -> None:
+    calls = {"n": 0}
+
+    def should_stop() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 7
+
+    models = list(zip(["p", "r"], build_twins([small(residual=False), small()], seed=0)))
+    hists = train(models, digits, TrainConfig(steps=100, probe_every=0), should_stop=should_stop)
+    for h in hists:
+        assert h.status == "stopped" and h.step == list(range(1, 8))
+
+
+def test_probes_stream_and_match_returned_history(digits) -> None:
+    received: dict[str, History] = {}
+
+    def on_update(u: Update) -> None:
+        received.setdefault(u.model, History(u.model)).apply(u)
+
+    models = list(zip(["plain", "residual"], build_twins([small(residual=False), small()], seed=0)))
+    hists = train(models, digits, TrainConfig(steps=25, probe_every=10, log_every=4), on_update=on_update)
+    for h in hists:
+        mirror = received[h.name]
+        assert mirror.step == h.step and mirror.loss == h.loss and mirror.status == h.status
+        assert mirror.grad_norm == h.grad_norm and mirror.eval == h.eval
+        assert h.probe_step == [1, 10, 20]
+        assert all(len(row) == 8 for row in h.grad_norm)  # depth 8: 8 weighted layers
+        assert all(len(row) == 3 for row in h.act_std)
+    assert len(hists[0].identity_grad[0]) == 0 and len(hists[1].identity_grad[0]) == 3
+    # End-of-epoch test evaluations: digits has 1437 training images -> 22 steps of 64 per epoch.
+    assert [e["step"] for e in hists[1].eval] == [22, 25]
+
+
+def test_lr_schedule() -> None:
+    cfg = TrainConfig(steps=100, lr=0.1, warmup_steps=10)
+    assert lr_at(1, cfg, 100) == pytest.approx(0.01) and lr_at(10, cfg, 100) == pytest.approx(0.01)
+    assert lr_at(11, cfg, 100) == pytest.approx(0.1)
+    assert lr_at(100, cfg, 100) < 0.001
+    assert lr_at(50, TrainConfig(schedule="constant"), 100) == 0.1
+
+
+def test_epochs_set_the_step_count() -> None:
+    assert total_steps(TrainConfig(epochs=2, batch_size=64), 1437) == 44
+    assert total_steps(TrainConfig(steps=33), 1437) == 33
+
+
+def test_run_twins_stores_runs_that_reload(tmp_path, digits) -> None:
+    store = RunStore(tmp_path)
+    cfgs = [ModelConfig(depth=8, width=4, residual=False), ModelConfig(depth=8, width=4)]
+    results = run_twins(cfgs, DataConfig(), TrainConfig(steps=6, probe_every=3), store=store, dataset=digits)
+    assert [r.config.kind for r in results] == ["plain", "residual"]
+    infos = {i.run_id: i for i in store.list()}
+    x = digits.x_test[:16]
+    for r in results:
+        info = infos[r.run_id]
+        assert info.status == "finished" and info.group is not None
+        assert info.model == r.config
+        metrics = store.load_metrics(r.run_id)
+        assert metrics["loss"] == r.history.loss
+        reloaded = store.load_model(r.run_id)
+        s = r.summary()
+        assert s["params"] == sum(p.numel() for p in reloaded.parameters())
+        assert 0.0 <= s["train_acc"] <= 1.0 and 0.0 <= s["test_acc"] <= 1.0
+        # the stored weights reproduce the stored test accuracy
+        acc = (reloaded(digits.x_test).argmax(1) == digits.y_test).float().mean().item()
+        assert acc == pytest.approx(s["test_acc"], abs=1e-6)
+        assert reloaded(x).shape == (16, 10)
