@@ -14,4 +14,5 @@ pg = st.navigation(
     [st.Page(p.path, title=p.title, icon=p.icon, default=(i == 0)) for i, p in enumerate(ui.PAGES)]
 )
 ui.sidebar()
+ui.start_workers()
 pg.run()

@@ -45,7 +45,7 @@ with right:
 
 st.divider()
 st.subheader("Pages")
-others = [p for p in ui.PAGES if p.path != "pages/home.py"]
+others = [p for p in ui.PAGES if p.path != "app_pages/home.py"]
 if others:
     for page in others:
         st.page_link(page.path, label=page.title, icon=page.icon)

@@ -1,0 +1,85 @@
+"""Train & compare: a plain net and its residual twin on identical batches, measured live."""
+
+import streamlit as st
+
+from resnet_viz import plots, ui
+from resnet_viz.config import ACTIVATIONS, INITS, OPTIMIZERS, ConfigError, valid_cifar_depths
+from resnet_viz.data import DATASETS
+from resnet_viz.reading import reading
+from resnet_viz.runner import job_queue
+from resnet_viz.runs import RunStore
+from resnet_viz.settings import TwinSettings, from_query
+
+st.title("Plain vs residual, live")
+st.caption(
+    "Both networks start from the same seed and see the identical sequence of batches; the only "
+    "difference is the identity shortcut y = F(x) + x."
+)
+
+# Settings live in the URL (bind="query-params"), so a shared link reopens this configuration.
+# Streamlit drops invalid URL values silently; say which ones and why.
+_, url_problems = from_query(st.query_params.to_dict())
+for problem in url_problems:
+    st.warning(problem, icon=":material/link_off:")
+
+D = TwinSettings()
+bind = {"bind": "query-params", "persist_state": "session"}
+controls, view = st.columns([1, 3], gap="large")
+with controls:
+    st.subheader("Setup")
+    dataset = st.selectbox("Dataset", list(DATASETS), format_func=lambda k: DATASETS[k].title, key="dataset", **bind)
+    depth = st.select_slider("Depth (6n+2 layers)", valid_cifar_depths(110), value=D.depth, key="depth", **bind)
+    models = st.segmented_control("Models", ["both", "plain", "residual"], default=D.models, key="models", **bind)
+    steps = st.number_input("Steps", 1, 100_000, D.steps, step=50, key="steps", **bind)
+    lr = st.number_input("Learning rate", 1e-5, 10.0, D.lr, format="%.4f", key="lr", **bind)
+    seed = st.number_input("Seed", 0, 10_000, D.seed, key="seed", **bind)
+    with st.expander("More settings"):
+        width = st.select_slider("Width (stage-1 channels)", [4, 8, 16, 32, 64], D.width, key="width", **bind)
+        bn = st.toggle("BatchNorm", D.bn, key="bn", **bind)
+        activation = st.selectbox("Activation", ACTIVATIONS, key="activation", **bind)
+        init = st.selectbox("Init", INITS, key="init", help="fixup: for residual nets without BatchNorm", **bind)
+        optimizer = st.selectbox("Optimizer", OPTIMIZERS, key="optimizer", **bind)
+        batch_size = st.select_slider("Batch size", [16, 32, 64, 128, 256, 512], D.batch_size, key="batch_size", **bind)
+        epochs = st.number_input("Epochs (0: use steps)", 0.0, 1000.0, D.epochs, key="epochs", **bind)
+        shortcut = st.radio("Shortcut", ["A", "B"], horizontal=True, key="shortcut",
+                            help="A: parameter-free identity (twins have equal parameter counts); B: 1x1 projection",
+                            **bind)  # fmt: skip
+        preact = st.toggle("Pre-activation blocks", D.preact, key="preact", **bind)
+        alpha = st.slider("Skip strength alpha (residual twin)", 0.0, 2.0, D.alpha, 0.05, key="alpha", **bind)
+        augment = st.toggle("Augment (crop + flip)", D.augment, key="augment", **bind)
+
+try:
+    settings = TwinSettings(
+        dataset=dataset, depth=depth, width=width, models=models or D.models, bn=bn, activation=activation,
+        init=init, optimizer=optimizer, lr=lr, batch_size=batch_size, steps=int(steps), epochs=epochs,
+        seed=int(seed), shortcut=shortcut, preact=preact, alpha=alpha, augment=augment,
+    )  # fmt: skip
+    settings.validate()
+except ConfigError as exc:
+    settings = None
+    controls.error(str(exc))
+
+queue, owner, store = job_queue(), ui.owner_key(), RunStore()
+# The job id rides in the URL too: a refreshed tab reconnects to the run it started.
+job_id = st.query_params.get("job") or st.session_state.get("job")
+snap = queue.snapshot(job_id) if job_id else None
+mine = snap is not None and queue.get(job_id).owner == owner
+
+with controls:
+    start_col, stop_col = st.columns(2)
+    start = start_col.button("Train", type="primary", icon=":material/play_arrow:",
+                             disabled=settings is None or (snap is not None and snap.active and mine))  # fmt: skip
+    stop = stop_col.button("Stop", icon=":material/stop:", disabled=not (snap and snap.active and mine))
+if start and settings is not None:
+    job = queue.submit(settings.model_configs(), settings.data_config(), settings.train_config(), owner=owner,
+                       store=store)  # fmt: skip
+    st.session_state.job = job.job_id
+    st.query_params["job"] = job.job_id
+    st.rerun()  # redraw the buttons for a running job (Train off, Stop on)
+if stop and job_id:
+    queue.stop(job_id, owner)
+
+with view:
+    ui.live_view(job_id, store)
+
+ui.run_list(store, current=snap.run_ids if snap else ())

@@ -1,0 +1,111 @@
+"""The live page's two targets, measured in a real browser against `streamlit run app.py`:
+
+1. time from pressing Train to the first loss point drawn on the chart (target < 2 s, ResNet-20
+   twins on digits);
+2. training throughput with the page open and redrawing vs the CLI on the same config
+   (target: the page costs at most 5%).
+
+    python bench/bench_live.py [--steps 300] [--depth 20]
+
+Needs Debian's chromium (/usr/bin/chromium) and the `playwright` pip package (test extra).
+Prints machine, torch version, threads and seed beside the figures; never run by the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+POINTS_JS = """() => { const p = document.querySelectorAll('.js-plotly-plot');
+  if (!p.length || !p[0]._fullData) return 0; return p[0]._fullData.reduce((n, t) => n + (t._length || 0), 0); }"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wall_seconds(runs_dir: Path) -> dict[str, float]:
+    """Wall time of each stored run (its `seconds` status field), by model label."""
+    out = {}
+    for status in runs_dir.glob("*/status.json"):
+        config = json.loads((status.parent / "config.json").read_text())
+        out[config["label"]] = json.loads(status.read_text())["seconds"]
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--depth", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    import torch
+
+    print(f"# {platform.machine()} | torch {torch.__version__.split('+')[0]} | {os.cpu_count()} cores | "
+          f"torch threads {torch.get_num_threads()} | seed {args.seed} | digits, width 8, batch 64, both twins")  # fmt: skip
+    tmp = Path(tempfile.mkdtemp())
+    port = free_port()
+    server_runs, cli_runs = tmp / "server", tmp / "cli"
+    env = {**os.environ, "RESNET_VIZ_RUNS": str(server_runs)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+         "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(120_000)
+            # Warm the server once (imports, dataset cache) so the figure is what a second visitor sees.
+            page.goto(f"{url}/live?depth={args.depth}&steps={args.steps}&seed={args.seed}")
+            page.get_by_role("button", name="Train").wait_for()
+            page.wait_for_timeout(1500)
+            page.get_by_role("button", name="Train").click()
+            t_click = time.perf_counter()
+            while page.evaluate(POINTS_JS) == 0:
+                page.wait_for_timeout(20)
+            first_point = time.perf_counter() - t_click
+            page.get_by_text("Finished · step").wait_for(state="visible", timeout=600_000)
+            browser.close()
+        page_wall = wall_seconds(server_runs)
+    finally:
+        server.terminate()
+        server.wait(15)
+
+    cli = [sys.executable, "-m", "resnet_viz.cli", "train", "--depth", str(args.depth), "--steps", str(args.steps),
+           "--seed", str(args.seed), "--runs-dir", str(cli_runs), "--json"]  # fmt: skip
+    subprocess.run(cli, check=True, capture_output=True)
+    cli_wall = wall_seconds(cli_runs)
+
+    images = 2 * args.steps * 64  # both twins
+    p, c = max(page_wall.values()), max(cli_wall.values())
+    print(f"first loss point drawn {first_point:.2f} s after pressing Train (ResNet-{args.depth} twins)")
+    print(f"page open : {images / p:8.0f} images/s ({p:.1f} s for {args.steps} steps of both twins)")
+    print(f"CLI       : {images / c:8.0f} images/s ({c:.1f} s)")
+    print(f"page cost : {100 * (1 - c / p):+.1f}% of throughput")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""Plain-language readings of a run, every number taken from that run.
+
+Nothing here is canned: each sentence is built from the histories it is given, and a sentence
+whose numbers are missing (a run stopped before the first probe, say) is left out, not guessed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from .train import History
+
+
+def _finite(values: Sequence[float | None]) -> list[float]:
+    return [float(v) for v in values if v is not None and math.isfinite(float(v))]
+
+
+def final_train_loss(h: History) -> float | None:
+    """Full training-set loss measured at the end, else the mean of the last 10 step losses."""
+    if "train_loss" in h.final and h.final["train_loss"] is not None:
+        return float(h.final["train_loss"])
+    tail = _finite(h.loss[-10:])
+    return sum(tail) / len(tail) if tail else None
+
+
+def final_train_acc(h: History) -> float | None:
+    if "train_acc" in h.final and h.final["train_acc"] is not None:
+        return float(h.final["train_acc"])
+    tail = _finite(h.acc[-10:])
+    return sum(tail) / len(tail) if tail else None
+
+
+def input_output_ratio(row: Sequence[float]) -> float | None:
+    """Gradient RMS of the first layer over that of the last conv (the head excluded: it sees
+    the loss directly). > 1: the gradient grew toward the input; < 1: it shrank."""
+    vals = list(row)
+    if len(vals) < 3 or not all(v is not None and math.isfinite(v) for v in (vals[0], vals[-2])) or vals[-2] == 0:
+        return None
+    return vals[0] / vals[-2]
+
+
+def identity_share(h: History, probe: int = -1) -> float | None:
+    """Mean over residual blocks of ||identity term|| / (||identity term|| + ||branch term||)."""
+    if not h.identity_grad or not h.identity_grad[probe]:
+        return None
+    shares = [
+        i / (i + b)
+        for i, b in zip(h.identity_grad[probe], h.branch_grad[probe])
+        if i is not None and b is not None and math.isfinite(i + b) and i + b > 0
+    ]
+    return sum(shares) / len(shares) if shares else None
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%" if 0.001 < x < 0.999 else f"{100 * x:.2f}%"
+
+
+def reading(histories: Sequence[History]) -> list[str]:
+    """Sentences describing what the learner's own run shows."""
+    out: list[str] = []
+    for h in histories:
+        if h.status == "diverged":
+            out.append(
+                f"{h.name} diverged at step {h.diverged_at}: its loss became NaN or infinite, so it stopped "
+                f"there; the curves show everything up to step {h.step[-1] if h.step else 0}."
+            )
+    done = [h for h in histories if h.step and h.status != "diverged"]
+    if len(done) >= 2:
+        losses = {h.name: final_train_loss(h) for h in done}
+        ranked = sorted((v, n) for n, v in losses.items() if v is not None)
+        if len(ranked) >= 2:
+            (best_v, best), (worst_v, worst) = ranked[0], ranked[-1]
+            measured = "on the whole training set" if all("train_loss" in h.final for h in done) else "over the last steps"
+            text = f"{best} reached the lowest training loss ({best_v:.3f} {measured}); {worst} the highest ({worst_v:.3f})"
+            if best_v > 0 and worst_v / best_v >= 1.1:
+                text += f", {worst_v / best_v:.3g}x higher"
+            out.append(text + ".")
+        accs = {h.name: final_train_acc(h) for h in done}
+        if all(v is not None for v in accs.values()):
+            out.append("Training accuracy: " + ", ".join(f"{n} {_pct(v)}" for n, v in accs.items()) + ".")  # type: ignore[arg-type]
+    elif len(done) == 1:
+        h = done[0]
+        loss, acc = final_train_loss(h), final_train_acc(h)
+        if loss is not None and acc is not None:
+            out.append(f"{h.name} reached a training loss of {loss:.3f} and training accuracy {_pct(acc)}.")
+    for h in histories:
+        if not h.grad_rms:
+            continue
+        first = input_output_ratio(h.grad_rms[0])
+        last = input_output_ratio(h.grad_rms[-1])
+        if first is not None:
+            factor = first if first >= 1 else 1 / first
+            text = (
+                f"In {h.name} at step {h.probe_step[0]}, the gradient per weight at the first layer was "
+                f"{factor:.3g}x {'larger' if first >= 1 else 'smaller'} than at the last conv layer "
+                f"(it {'grew' if first >= 1 else 'shrank'} toward the input)"
+            )
+            if last is not None and len(h.grad_rms) > 1:
+                text += f"; at step {h.probe_step[-1]} the first/last ratio was {last:.3g}"
+            out.append(text + ".")
+        share = identity_share(h)
+        if share is not None:
+            out.append(
+                f"In {h.name} at step {h.probe_step[-1]}, the gradient arriving at a block's input through its "
+                f"identity shortcut carried on average {_pct(share)} of the two paths' summed norm; "
+                f"the block's layers carried the rest."
+            )
+    return out

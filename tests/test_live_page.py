@@ -1,0 +1,99 @@
+"""The live page through Streamlit's AppTest: open, bad URL values, a tiny run, stop, run list."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from resnet_viz.runner import job_queue
+from resnet_viz.runs import RunStore
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def open_live(query: dict[str, str] | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    at.switch_page("app_pages/live.py")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def tiny(at: AppTest, steps: int) -> None:
+    at.select_slider(key="depth").set_value(8)
+    at.number_input(key="steps").set_value(steps)
+    at.select_slider(key="width").set_value(4)
+    at.run()
+
+
+def wait_job(at: AppTest, timeout: float = 120) -> None:
+    job = job_queue().get(at.query_params["job"][0] if isinstance(at.query_params["job"], list) else at.query_params["job"])
+    assert job is not None and job.wait(timeout)
+
+
+def test_page_opens_with_defaults(tmp_runs) -> None:
+    at = open_live()
+    assert at.title[0].value == "Plain vs residual, live"
+    assert at.select_slider(key="depth").value == 56
+    assert at.selectbox(key="dataset").value == "digits"
+    assert any("press **Train**" in i.value for i in at.info)
+
+
+@pytest.mark.parametrize(("key", "value", "fragment"), [("depth", "57", "6n+2"), ("lr", "-3", "lr"),
+                                                          ("dataset", "nope", "dataset")])  # fmt: skip
+def test_bad_url_values_give_a_message_not_a_traceback(tmp_runs, key, value, fragment) -> None:
+    at = open_live({key: value})
+    assert any(fragment in w.value and key in w.value for w in at.warning)
+    assert not at.exception
+
+
+def test_url_settings_open_the_page_configured(tmp_runs) -> None:
+    at = open_live({"depth": "20", "bn": "false"})
+    assert at.select_slider(key="depth").value == 20
+    assert at.toggle(key="bn").value is False
+    assert not at.warning
+
+
+def test_tiny_run_produces_metrics_charts_reading_and_run_list(tmp_runs) -> None:
+    at = open_live()
+    tiny(at, steps=12)
+    at.button[0].click().run()  # Train
+    assert not at.exception, at.exception
+    wait_job(at)
+    at.run()
+    assert not at.exception, at.exception
+    charts = at.get("plotly_chart")
+    assert len(charts) >= 6  # loss, accuracy, heat-strip, profile, act std, identity share
+    texts = " ".join(m.value for m in at.markdown)
+    assert "plain-8" in texts and "residual-8" in texts and "Training accuracy" in texts
+    runs = RunStore(tmp_runs).list()
+    assert sorted(r.label for r in runs) == ["plain-8", "residual-8"]
+    assert all(r.status == "finished" and r.step == 12 for r in runs)
+    assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 2
+    assert [b.label for b in at.get("download_button")] == ["Metrics (CSV)", "Weights (state dict)"]
+
+
+def test_stop_marks_the_run_stopped_and_keeps_metrics(tmp_runs) -> None:
+    at = open_live()
+    tiny(at, steps=50_000)
+    at.button[0].click().run()
+    job_id = at.query_params["job"]
+    job_id = job_id[0] if isinstance(job_id, list) else job_id
+    job = job_queue().get(job_id)
+    t0 = time.monotonic()
+    while job.snapshot().step < 3 and time.monotonic() - t0 < 60:
+        time.sleep(0.05)
+    at.run()
+    stop = next(b for b in at.button if b.label == "Stop")
+    assert not stop.disabled
+    stop.click().run()
+    assert job.wait(10)
+    at.run()
+    assert not at.exception
+    assert job.snapshot().state == "stopped"
+    assert {r.status for r in RunStore(tmp_runs).list()} == {"stopped"}

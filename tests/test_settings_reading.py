@@ -1,0 +1,78 @@
+"""URL settings round trip and the run's plain-language reading (numbers from the run itself)."""
+
+from __future__ import annotations
+
+import pytest
+
+from resnet_viz.settings import TwinSettings, from_query, to_query
+from resnet_viz.reading import identity_share, input_output_ratio, reading
+from resnet_viz.train import History
+
+
+def test_defaults_show_the_effect_and_build_twins() -> None:
+    s = TwinSettings()
+    assert (s.dataset, s.depth, s.models) == ("digits", 56, "both")
+    plain, res = s.model_configs()
+    assert (plain.kind, res.kind) == ("plain", "residual") and plain.depth == res.depth == 56
+    assert s.train_config().epochs is None and TwinSettings(epochs=2).train_config().epochs == 2
+
+
+def test_query_round_trip_keeps_only_changes() -> None:
+    s = TwinSettings(depth=20, bn=False, lr=0.05, models="residual")
+    q = to_query(s)
+    assert q == {"depth": "20", "models": "residual", "bn": "false", "lr": "0.05"}
+    back, problems = from_query(q)
+    assert back == s and problems == []
+
+
+@pytest.mark.parametrize(
+    ("query", "fragment"),
+    [({"depth": "57"}, "6n+2"), ({"depth": "abc"}, "whole number"), ({"bn": "maybe"}, "true or false"),
+     ({"dataset": "imagenet"}, "digits"), ({"models": "both,plain"}, "models"), ({"lr": "-1"}, "lr")],
+)
+def test_bad_url_values_are_dropped_with_a_sentence(query, fragment) -> None:
+    settings, problems = from_query({**query, "seed": "3"})
+    assert settings == TwinSettings(seed=3)  # the bad value fell back to the default, the good one stayed
+    assert len(problems) == 1 and fragment in problems[0] and next(iter(query)) in problems[0]
+
+
+def _hist(name: str, losses, accs, *, final=None, status="finished", rms=None, ident=None, branch=None) -> History:
+    h = History(name, step=list(range(1, len(losses) + 1)), loss=list(losses), acc=list(accs), status=status)
+    if final:
+        h.final = final
+    if rms:
+        h.probe_step = [1, 10][: len(rms)]
+        h.grad_rms = rms
+        h.identity_grad = ident or [[] for _ in rms]
+        h.branch_grad = branch or [[] for _ in rms]
+    return h
+
+
+def test_reading_compares_final_losses_from_the_numbers() -> None:
+    plain = _hist("plain-56", [2.0] * 10, [0.2] * 10, final={"train_loss": 1.62, "train_acc": 0.31})
+    res = _hist("residual-56", [0.1] * 10, [0.99] * 10, final={"train_loss": 0.05, "train_acc": 0.995})
+    text = reading([plain, res])
+    assert text[0] == ("residual-56 reached the lowest training loss (0.050 on the whole training set); "
+                       "plain-56 the highest (1.620), 32.4x higher.")  # fmt: skip
+    assert text[1] == "Training accuracy: plain-56 31.0%, residual-56 99.5%."
+    # swap the numbers and the sentence swaps too: nothing is canned
+    plain.final, res.final = res.final, plain.final
+    assert reading([plain, res])[0].startswith("plain-56 reached the lowest")
+
+
+def test_reading_reports_divergence_and_gradient_direction() -> None:
+    bad = _hist("plain-20", [2.3, 2.4], [0.1, 0.1], status="diverged")
+    bad.diverged_at = 3
+    grow = _hist("plain-56", [1.0], [0.5], final={"train_loss": 1.0, "train_acc": 0.5},
+                 rms=[[4.0, 1.0, 2.0, 9.0], [1.0, 1.0, 4.0, 9.0]])  # fmt: skip
+    text = reading([bad, grow])
+    assert text[0].startswith("plain-20 diverged at step 3")
+    assert "2x larger than at the last conv layer (it grew toward the input); at step 10 the first/last ratio was 0.25" in text[-1]
+
+
+def test_identity_share_and_ratio_by_hand() -> None:
+    h = _hist("residual-8", [1.0], [0.5], rms=[[1.0, 2.0, 3.0]], ident=[[3.0, 1.0]], branch=[[1.0, 1.0]])
+    assert identity_share(h) == pytest.approx((0.75 + 0.5) / 2)
+    assert input_output_ratio([1.0, 2.0, 4.0, 7.0]) == pytest.approx(0.25)
+    assert input_output_ratio([1.0, 7.0]) is None
+    assert "62.5%" in reading([h])[-1]
