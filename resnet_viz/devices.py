@@ -60,7 +60,7 @@ def select_device(pref: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
-def describe_device(device: torch.device | str) -> str:
+def describe_device(device: torch.device | str, threads: int | None = None) -> str:
     """One line naming the hardware, e.g. "NVIDIA H100 80GB HBM3 (CUDA, bf16; torch 2.14.1)"
     or "CPU, 2 threads (torch 2.14.1)"."""
     device = torch.device(device)
@@ -72,5 +72,5 @@ def describe_device(device: torch.device | str) -> str:
         return f"{name} (CUDA, {precision}; torch {version})"
     if device.type == "mps":
         return f"Apple GPU (MPS; torch {version})"
-    threads = torch.get_num_threads()
+    threads = threads or torch.get_num_threads()  # the app's worker process may use fewer
     return f"CPU, {threads} thread{'s' if threads != 1 else ''} (torch {version})"

@@ -129,7 +129,29 @@ def _make_shortcut(in_ch: int, out_ch: int, stride: int, option: str, bn: bool) 
     return nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=not bn), _norm(out_ch, bn))
 
 
-class CifarResNet(nn.Module):
+class _Net(nn.Module):
+    """What every network here offers probes and captum: a features/head split, its weighted
+    layers in depth order, and its blocks (each with a `residual` flag)."""
+
+    blocks: nn.Sequential
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward_head(self, feats: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def probe_layers(self) -> list[tuple[str, nn.Module]]:
+        return _weighted_layers(self)
+
+    def probe_blocks(self) -> list[tuple[str, nn.Module]]:
+        return [(f"blocks.{i}", b) for i, b in enumerate(self.blocks)]
+
+
+class CifarResNet(_Net):
     """Depth 6n+2 network for small images (He et al. 2016 §4.2), plain or residual."""
 
     def __init__(self, cfg: ModelConfig) -> None:
@@ -167,15 +189,6 @@ class CifarResNet(nn.Module):
     def forward_head(self, feats: torch.Tensor) -> torch.Tensor:
         return self.head(torch.flatten(self.pool(feats), 1))  # (B, 4w) -> (B, classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
-
-    def probe_layers(self) -> list[tuple[str, nn.Module]]:
-        return _weighted_layers(self)
-
-    def probe_blocks(self) -> list[tuple[str, nn.Module]]:
-        return [(f"blocks.{i}", b) for i, b in enumerate(self.blocks)]
-
 
 class MLPBlock(nn.Module):
     """Linear-(BN)-act; with ``residual`` the output is act(...) + alpha * x (same width in and out)."""
@@ -202,7 +215,7 @@ class MLPBlock(nn.Module):
         return out
 
 
-class MLP(nn.Module):
+class MLP(_Net):
     """The classic vanishing-gradient demo: `depth` hidden layers of `width` units on flattened pixels."""
 
     def __init__(self, cfg: ModelConfig) -> None:
@@ -225,15 +238,6 @@ class MLP(nn.Module):
 
     def forward_head(self, feats: torch.Tensor) -> torch.Tensor:
         return self.head(feats)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
-
-    def probe_layers(self) -> list[tuple[str, nn.Module]]:
-        return _weighted_layers(self)
-
-    def probe_blocks(self) -> list[tuple[str, nn.Module]]:
-        return [(f"blocks.{i}", b) for i, b in enumerate(self.blocks)]
 
 
 def _weighted_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:

@@ -13,6 +13,8 @@ import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
+from .models import ShortcutA
+
 
 def weight_grad_norms(weights: Sequence[torch.Tensor]) -> torch.Tensor:
     """L2 norm of each weight's gradient, (L,), in one batched kernel (a missing grad counts as 0)."""
@@ -39,8 +41,13 @@ class ProbeResult:
 class Probe:
     """Context manager recording activation std per block and the identity/branch gradient split.
 
-    For a residual block y = F(x) + alpha * S(x), dL/dx = dL/dy * alpha * dS/dx + dL/dy * dF/dx;
-    a full backward hook on S and on F receives each term separately as its grad_input.
+    For a residual block y = F(x) + alpha * S(x), dL/dx = alpha * S^T(g) + J_F^T(g) with
+    g = dL/d(F(x) + alpha * S(x)). A tensor hook on the Add's output gets g; one on the block's
+    input gets the total dL/dx. With a parameter-free shortcut (identity, or option A's strided
+    zero-padded identity) S^T is a cheap scatter, so the identity term is computed from g and the
+    branch term is the total minus it: no extra backward pass. Projection shortcuts (option B)
+    fall back to full backward hooks on S and F, which receive each term as their grad_input
+    (they cost ~40% of a step, the tensor hooks a few percent).
 
         with Probe(model) as probe:
             loss_fn(model(x), y).backward()
@@ -54,16 +61,21 @@ class Probe:
         self._act: list[torch.Tensor | None] = []
         self._identity: list[torch.Tensor | None] = []
         self._branch: list[torch.Tensor | None] = []
+        self._g_add: list[torch.Tensor | None] = []
 
     def __enter__(self) -> Probe:
         n, r = len(self.blocks), len(self.residual)
-        self._act, self._identity, self._branch = [None] * n, [None] * r, [None] * r
+        self._act, self._identity, self._branch, self._g_add = [None] * n, [None] * r, [None] * r, [None] * r
         try:
             for i, block in enumerate(self.blocks):
                 self._handles.append(block.register_forward_hook(self._store_act(i)))
             for i, block in enumerate(self.residual):
-                self._handles.append(block.shortcut.register_full_backward_hook(self._store_grad(self._identity, i)))
-                self._handles.append(block.F.register_full_backward_hook(self._store_grad(self._branch, i)))
+                if isinstance(block.shortcut, (nn.Identity, ShortcutA)):
+                    self._handles.append(block.add.register_forward_hook(self._hook_add_output(i)))
+                    self._handles.append(block.register_forward_pre_hook(self._hook_block_input(i, block)))
+                else:
+                    self._handles.append(block.shortcut.register_full_backward_hook(self._store_grad(self._identity, i)))
+                    self._handles.append(block.F.register_full_backward_hook(self._store_grad(self._branch, i)))
         except BaseException:
             self.remove()
             raise
@@ -76,10 +88,45 @@ class Probe:
         for h in self._handles:
             h.remove()
         self._handles.clear()
+        self._g_add = [None] * len(self._g_add)
 
     def _store_act(self, i: int):
         def hook(_m: nn.Module, _inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
             self._act[i] = out.detach().float().std()
+
+        return hook
+
+    def _hook_add_output(self, i: int):
+        def store(g: torch.Tensor) -> None:
+            self._g_add[i] = g.detach()  # (B, C_out, H', W'); freed as soon as block i's input grad arrives
+
+        def hook(_m: nn.Module, _inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+            if out.requires_grad:
+                out.register_hook(store)
+
+        return hook
+
+    def _hook_block_input(self, i: int, block: nn.Module):
+        alpha = block.add.alpha
+
+        def split(g_x: torch.Tensor) -> None:
+            g_add, self._g_add[i] = self._g_add[i], None
+            if g_add is None:
+                return
+            g_x = g_x.detach().float()  # (B, C_in, H, W): both terms summed by autograd
+            g_add = g_add.float()
+            sc = block.shortcut
+            if isinstance(sc, ShortcutA):  # S^T: keep the first C_in channels, scatter to strided positions
+                ident = torch.zeros_like(g_x)
+                ident[:, :, :: sc.stride, :: sc.stride] = alpha * g_add[:, : g_x.shape[1]]
+            else:
+                ident = alpha * g_add
+            self._identity[i] = ident.norm()
+            self._branch[i] = (g_x - ident).norm()
+
+        def hook(_m: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+            if inputs[0].requires_grad:
+                inputs[0].register_hook(split)
 
         return hook
 

@@ -41,6 +41,7 @@ class Snapshot:
     histories: tuple[History, ...]  # deep copies, one per model, in the order requested
     step: int  # the furthest step any model reached
     total_steps: int
+    steps_per_epoch: int  # 0 until the worker has loaded the data
     elapsed: float  # seconds since training started (0 while queued)
     images_per_s: float  # images through all models per second of wall time
     eta: float | None  # seconds to go at the current rate; None before the first steps
@@ -78,7 +79,7 @@ def _worker_main(conn: Any, stop: Any, threads: int) -> None:
     from .data import load_dataset
     from .devices import describe_device, select_device
     from .experiment import run_twins
-    from .train import total_steps
+    from .train import steps_per_epoch, total_steps
 
     torch.set_num_threads(threads)
     # Warm up before the first press: the default dataset's cache, and torch's one-off kernel and
@@ -96,7 +97,8 @@ def _worker_main(conn: Any, stop: Any, threads: int) -> None:
         try:
             data = load_dataset(data_cfg)
             device = select_device(train_cfg.device)
-            conn.send(("start", (total_steps(train_cfg, data.n_train), describe_device(device))))
+            conn.send(("start", (total_steps(train_cfg, data.n_train), steps_per_epoch(train_cfg, data.n_train),
+                                 describe_device(device))))  # fmt: skip
             results = run_twins(
                 model_cfgs, data_cfg, train_cfg, dataset=data, group=group,
                 store=RunStore(store_root) if store_root is not None else None,
@@ -173,6 +175,7 @@ class TrainingRun:
     run_ids: tuple[str, ...] = ()
     created: float = field(default_factory=time.time)
     total_steps: int = 0
+    steps_per_epoch: int = 0
     device: str = ""
     worker_pid: int | None = None  # the process training this job, once it runs
     _histories: dict[str, History] = field(default_factory=dict)
@@ -212,7 +215,7 @@ class TrainingRun:
                     self.on_update(payload)
                 elif kind == "start":
                     with self._lock:
-                        self.total_steps, self.device = payload
+                        self.total_steps, self.steps_per_epoch, self.device = payload
                         self._started = time.perf_counter()
                 elif kind == "done":
                     state = "stopped" if self._stop.is_set() else "finished"
@@ -247,6 +250,7 @@ class TrainingRun:
         with self._lock:
             hists = tuple(copy.deepcopy(self._histories[n]) for n in self._names)
             state, error, total, device = self.state, self.error, self.total_steps, self.device
+            per_epoch = self.steps_per_epoch
             started, ended, run_ids = self._started, self._ended, self.run_ids
         step = max((h.step[-1] for h in hists if h.step), default=0)
         now = ended if ended is not None else time.perf_counter()
@@ -254,7 +258,7 @@ class TrainingRun:
         images = sum(len(h.step) for h in hists) * self.train_cfg.batch_size
         rate = images / elapsed if elapsed > 0 else 0.0
         eta = elapsed / step * (total - step) if step and state == "running" else None
-        return Snapshot(self.job_id, state, hists, step, total, elapsed, rate, eta,
+        return Snapshot(self.job_id, state, hists, step, total, per_epoch, elapsed, rate, eta,
                         queue_position if state == "queued" else None, error, run_ids, device)  # fmt: skip
 
 

@@ -16,7 +16,7 @@ import streamlit as st
 from resnet_viz import __version__, plots
 from resnet_viz.devices import describe_device, select_device
 from resnet_viz.reading import reading
-from resnet_viz.runner import job_queue
+from resnet_viz.runner import job_queue, train_threads
 from resnet_viz.runs import RunStore, RunStoreError
 from resnet_viz.train import History
 
@@ -48,7 +48,7 @@ PAGES: tuple[PageInfo, ...] = (
 @st.cache_resource(show_spinner=False)
 def device_label() -> str:
     """Description of the device ``auto`` training uses, e.g. "CPU, 2 threads (torch 2.14.1)"."""
-    return describe_device(select_device("auto"))
+    return describe_device(select_device("auto"), threads=train_threads())
 
 
 def sidebar() -> None:
@@ -122,8 +122,9 @@ def _live_fragment(job_id: str, was_active: bool) -> None:
                 "on this server; yours starts when a slot frees up.", icon=":material/hourglass_top:")  # fmt: skip
     else:
         eta = f" · about {snap.eta:.0f} s to go" if snap.eta is not None else ""
+        epoch = f" (epoch {snap.step / snap.steps_per_epoch:.1f})" if snap.steps_per_epoch else ""
         st.progress(snap.progress, text=(
-            f"{snap.state.capitalize()} · step {snap.step}/{snap.total_steps} · "
+            f"{snap.state.capitalize()} · step {snap.step}/{snap.total_steps}{epoch} · "
             f"{snap.images_per_s:,.0f} images/s{eta} · {snap.device}"))  # fmt: skip
     if snap.error:
         st.error(f"Training failed: {snap.error}", icon=":material/error:")

@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from resnet_viz.config import ConfigError
 from resnet_viz.devices import describe_device, select_device
+from resnet_viz.runner import train_threads
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,7 +24,7 @@ def test_app_home_page_runs():
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     assert not at.exception, [e.message for e in at.exception]
     assert [t.value for t in at.title] == ["ResNet Lab"]
-    label = describe_device(select_device("auto"))
+    label = describe_device(select_device("auto"), threads=train_threads())  # what the worker uses
     assert label in _all_text(at)
     assert any(label in c.value for c in at.sidebar.caption)
     assert at.latex, "the home page states y = x + F(x)"

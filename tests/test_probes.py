@@ -119,3 +119,29 @@ def test_probe_removes_hooks_when_the_body_raises() -> None:
             assert count_hooks(model) > 0
             raise RuntimeError("boom")
     assert count_hooks(model) == 0
+
+
+@pytest.mark.parametrize("shortcut", ["A", "B"])
+@pytest.mark.parametrize("preact", [False, True])
+def test_identity_and_branch_terms_match_full_backward_hooks(shortcut: str, preact: bool) -> None:
+    """Reference: full backward hooks on S and F receive exactly the two terms of dL/dx."""
+    torch.manual_seed(3)
+    model = build_model(ModelConfig(depth=14, width=4, alpha=0.6, shortcut=shortcut, preact=preact))
+    x, y = _batch(3)
+    ref_id, ref_br, handles = {}, {}, []
+    for i, block in enumerate(model.blocks):
+        handles.append(block.shortcut.register_full_backward_hook(
+            lambda _m, gi, _go, i=i: ref_id.__setitem__(i, gi[0].norm().item())))  # fmt: skip
+        handles.append(block.F.register_full_backward_hook(
+            lambda _m, gi, _go, i=i: ref_br.__setitem__(i, gi[0].norm().item())))  # fmt: skip
+    F.cross_entropy(model(x), y).backward()
+    for h in handles:
+        h.remove()
+    _, weights = probe_weights(model)
+    model.zero_grad()
+    with Probe(model) as probe:
+        F.cross_entropy(model(x), y).backward()
+    res = probe.collect(weights)
+    assert res.identity_grad == pytest.approx([ref_id[i] for i in range(6)], rel=1e-4)
+    assert res.branch_grad == pytest.approx([ref_br[i] for i in range(6)], rel=1e-4)
+    assert count_hooks(model) == 0
