@@ -60,24 +60,19 @@ except ConfigError as exc:
     controls.error(str(exc))
 
 queue, owner, store = job_queue(), ui.owner_key(), RunStore()
-# The job id rides in the URL too: a refreshed tab reconnects to the run it started.
+# The job id rides in the URL too: a refreshed tab reconnects to the run it started. Train and
+# Stop act in on_click callbacks, which run before this script, so this run already draws the
+# new job and the right buttons (no second rerun between the press and the first chart).
 job_id = st.query_params.get("job") or st.session_state.get("job")
 snap = queue.snapshot(job_id) if job_id else None
 mine = snap is not None and queue.get(job_id).owner == owner
+running = snap is not None and snap.active and mine
 
 with controls:
     start_col, stop_col = st.columns(2)
-    start = start_col.button("Train", type="primary", icon=":material/play_arrow:",
-                             disabled=settings is None or (snap is not None and snap.active and mine))  # fmt: skip
-    stop = stop_col.button("Stop", icon=":material/stop:", disabled=not (snap and snap.active and mine))
-if start and settings is not None:
-    job = queue.submit(settings.model_configs(), settings.data_config(), settings.train_config(), owner=owner,
-                       store=store)  # fmt: skip
-    st.session_state.job = job.job_id
-    st.query_params["job"] = job.job_id
-    st.rerun()  # redraw the buttons for a running job (Train off, Stop on)
-if stop and job_id:
-    queue.stop(job_id, owner)
+    start_col.button("Train", type="primary", icon=":material/play_arrow:", disabled=settings is None or running,
+                     on_click=ui.start_job, args=(settings, owner, store))  # fmt: skip
+    stop_col.button("Stop", icon=":material/stop:", disabled=not running, on_click=ui.stop_job, args=(job_id, owner))
 
 with view:
     ui.live_view(job_id, store)

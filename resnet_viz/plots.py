@@ -26,6 +26,7 @@ GradKind = Literal["norm", "rms", "rel"]
 MAX_POINTS = 2000  # per line trace; more only costs redraw time, the screen has fewer pixels
 MAX_COLUMNS = 200  # probe columns per heat-strip; a column is a few pixels wide at most
 WAITING = "waiting for the first steps..."
+NO_RUN = "no run yet"  # an empty list: the page draws its charts before the first press
 
 # Plain is red and residual is blue on every chart of the app (tab10's first two hues, which
 # stay distinguishable for the common colour-vision deficiencies). Shade 0 is the model's own
@@ -193,7 +194,9 @@ def _divergence(h: Any) -> tuple[int, str] | None:
 
 def _no_data_text(histories: Sequence[Any], what: str) -> str:
     """"waiting" only while something may still arrive; a finished run without data says so."""
-    if not histories or any(_status(h) == "running" for h in histories):
+    if not histories:
+        return NO_RUN
+    if any(_status(h) == "running" for h in histories):
         return WAITING
     return f"no {what} recorded in this run"
 

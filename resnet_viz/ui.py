@@ -18,6 +18,7 @@ from resnet_viz.devices import describe_device, select_device
 from resnet_viz.reading import reading
 from resnet_viz.runner import job_queue, train_threads
 from resnet_viz.runs import RunStore, RunStoreError
+from resnet_viz.settings import TwinSettings
 from resnet_viz.train import History
 
 PAPER_URL = "https://arxiv.org/abs/1512.03385"  # He et al. 2016, Deep Residual Learning
@@ -93,6 +94,22 @@ REDRAW_SECONDS = float(os.environ.get("RESNET_VIZ_REDRAW", "0.5"))
 GRADIENT_REDRAW_SECONDS = float(os.environ.get("RESNET_VIZ_GRADIENT_REDRAW", "2.0"))
 
 
+def start_job(settings: TwinSettings | None, owner: str, store: RunStore) -> None:
+    """Train's on_click: queue the twins and remember the job in the session and the URL."""
+    if settings is None:
+        return
+    job = job_queue().submit(settings.model_configs(), settings.data_config(), settings.train_config(),
+                             owner=owner, store=store)  # fmt: skip
+    st.session_state.job = job.job_id
+    st.query_params["job"] = job.job_id
+
+
+def stop_job(job_id: str | None, owner: str) -> None:
+    """Stop's on_click: only the browser that started a job may stop it."""
+    if job_id:
+        job_queue().stop(job_id, owner)
+
+
 def _stored_histories(store: RunStore, group: str) -> list[History]:
     """A finished job's histories from the run store (after a server restart, or for overlays)."""
     return [History.from_dict(store.load_metrics(i.run_id)) for i in reversed(store.list(group=group))]
@@ -105,6 +122,7 @@ def live_view(job_id: str | None, store: RunStore) -> None:
         hists = _stored_histories(store, job_id) if job_id else []
         if not hists:
             st.info("Set up the twins on the left and press **Train**. Charts appear here within a second or two.")
+            _curve_charts([])  # drawn empty now, so the first points only update them
             return
         st.caption("This run finished earlier; its stored metrics are shown.")
         _charts(hists)

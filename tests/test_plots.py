@@ -13,6 +13,7 @@ from plotly.utils import PlotlyJSONEncoder
 
 from resnet_viz import plots
 from resnet_viz.plots import (
+    NO_RUN,
     WAITING,
     accuracy_figure,
     act_std_figure,
@@ -312,7 +313,7 @@ def test_metrics_json_with_none_round_trips_into_figures() -> None:
 def test_empty_history_gives_the_waiting_annotation() -> None:
     for fig in all_figures([History(name="residual-56")]):
         assert WAITING in annotation_texts(fig)
-    assert WAITING in annotation_texts(loss_figure([]))
+    assert NO_RUN in annotation_texts(loss_figure([])) and WAITING not in annotation_texts(loss_figure([]))
 
 
 def test_started_model_without_probes_yet_is_still_waiting() -> None:
