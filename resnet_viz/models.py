@@ -21,7 +21,7 @@ _ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "s
 
 
 def make_activation(name: str) -> nn.Module:
-    return _ACTIVATIONS[name]()  # never inplace=True: hooks must see the pre-overwrite value
+    return _ACTIVATIONS[name]()  # never in place: hooks must see the value before it is overwritten
 
 
 class Add(nn.Module):
