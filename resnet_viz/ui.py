@@ -194,14 +194,24 @@ def _reading(hists: list[History]) -> None:
 
 
 def _overlay(run_id: str) -> list[History]:
+    """An earlier run drawn beside the live one; its file is read once per change, not per redraw."""
     store = RunStore()
+    metrics = store.root / run_id / "metrics.json"
     try:
-        info = store.get(run_id)
-        hist = History.from_dict(store.load_metrics(run_id))
-    except RunStoreError:
+        return [_stored_overlay(str(store.root), run_id, metrics.stat().st_mtime_ns)]
+    except (OSError, RunStoreError):
         return []
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _stored_overlay(root: str, run_id: str, mtime_ns: int) -> History:
+    # Keyed on the file's mtime as well, so a re-written run is read again; cache_data hands
+    # every caller its own copy, so no session can alter another's.
+    store = RunStore(root)
+    info = store.get(run_id)
+    hist = History.from_dict(store.load_metrics(run_id))
     hist.name = f"{info.label} · {info.created[:16].replace('T', ' ')}"
-    return [hist]
+    return hist
 
 
 def run_list(store: RunStore, current: tuple[str, ...] = ()) -> None:

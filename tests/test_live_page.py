@@ -97,3 +97,17 @@ def test_stop_marks_the_run_stopped_and_keeps_metrics(tmp_runs) -> None:
     assert not at.exception
     assert job.snapshot().state == "stopped"
     assert {r.status for r in RunStore(tmp_runs).list()} == {"stopped"}
+
+
+def test_earlier_runs_overlay_on_the_loss_chart(tmp_runs) -> None:
+    at = open_live()
+    tiny(at, steps=5)
+    at.button[0].click().run()
+    wait_job(at)
+    fresh = open_live()  # a new session: both stored runs are "earlier" runs now
+    picker = fresh.multiselect(key="overlay")
+    assert len(picker.options) == 2
+    picker.select(RunStore(tmp_runs).list()[0].run_id).run()  # values are run ids, labels formatted
+    assert not fresh.exception
+    loss = fresh.get("plotly_chart")[0].proto.spec
+    assert "(earlier run)" in loss
