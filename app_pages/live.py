@@ -2,10 +2,9 @@
 
 import streamlit as st
 
-from resnet_viz import plots, ui
+from resnet_viz import ui
 from resnet_viz.config import ACTIVATIONS, INITS, OPTIMIZERS, ConfigError, valid_cifar_depths
 from resnet_viz.data import DATASETS
-from resnet_viz.reading import reading
 from resnet_viz.runner import job_queue
 from resnet_viz.runs import RunStore
 from resnet_viz.settings import TwinSettings, from_query
