@@ -9,7 +9,6 @@ site exactly once; nothing runs in place, so a hook never sees a value that was 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -303,9 +302,3 @@ def build_model(cfg: ModelConfig) -> nn.Module:
 
 def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
-
-
-def iter_residual_blocks(model: nn.Module) -> Iterator[tuple[str, nn.Module]]:
-    for name, block in model.probe_blocks():  # type: ignore[operator]
-        if block.residual:
-            yield name, block

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -152,11 +153,15 @@ def batch_order(n: int, batch: int, steps: int, seed: int) -> torch.Tensor:
     return torch.cat(perms)[:steps]
 
 
+@functools.cache
+def _bf16(device: torch.device) -> bool:
+    # bf16 needs no loss scaling; only GPUs from sm_80 on run it natively. On a CPU autocast would
+    # slow these small convs down, so it stays off. Cached: the step loop asks every step.
+    return device.type == "cuda" and torch.cuda.get_device_capability(device) >= (8, 0)
+
+
 def _autocast(device: torch.device) -> contextlib.AbstractContextManager[Any]:
-    # bf16 needs no loss scaling; on CPU autocast would slow these small convs down, so it is off.
-    if device.type == "cuda" and torch.cuda.get_device_capability(device) >= (8, 0):  # native bf16
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+    return torch.autocast("cuda", dtype=torch.bfloat16) if _bf16(device) else contextlib.nullcontext()
 
 
 @torch.no_grad()
@@ -195,6 +200,7 @@ class _Member:
     opt: torch.optim.Optimizer
     weights: list[torch.Tensor]
     history: History
+    layer_names: list[str]
     active: bool = True
     busy: float = 0.0  # seconds spent in this model's forward/backward/step
     pending_loss: list[torch.Tensor] = field(default_factory=list)
@@ -236,14 +242,7 @@ def train(
             model.to(memory_format=torch.channels_last)
         model.train()
         layer_names, weights = probe_weights(model)
-        blocks = model.probe_blocks()  # type: ignore[operator]
-        hist = History(
-            name=name,
-            layer_names=layer_names,
-            block_names=[n for n, _ in blocks],
-            residual_block_names=[n for n, b in blocks if b.residual],
-        )
-        members.append(_Member(name, model, make_optimizer(model, cfg), weights, hist))
+        members.append(_Member(name, model, make_optimizer(model, cfg), weights, History(name), layer_names))
 
     t0 = time.perf_counter()
 
@@ -270,10 +269,11 @@ def train(
             emit(m, "status", {"status": "diverged", "step": steps[bad], "diverged_at": steps[bad],
                                "elapsed": time.perf_counter() - t0, "seconds": m.busy})  # fmt: skip
 
-    for m in members:  # tell listeners what the probe rows will mean before the first row arrives
-        h = m.history
-        emit(m, "status", {"status": "running", "step": 0, "layer_names": h.layer_names,
-                           "block_names": h.block_names, "residual_block_names": h.residual_block_names})  # fmt: skip
+    for m in members:  # tell listeners (and the history) what the probe rows will mean
+        blocks = m.model.probe_blocks()  # type: ignore[operator]
+        emit(m, "status", {"status": "running", "step": 0, "layer_names": m.layer_names,
+                           "block_names": [n for n, _ in blocks],
+                           "residual_block_names": [n for n, b in blocks if b.residual]})  # fmt: skip
 
     stopped = False
     step = 0

@@ -239,11 +239,12 @@ def run_list(store: RunStore, current: tuple[str, ...] = ()) -> None:
     pick = st.selectbox("Download a run", list(labels), format_func=labels.get, key="download_pick")
     if pick:
         a, b = st.columns(2)
-        a.download_button("Metrics (CSV)", store.metrics_csv(pick), file_name=f"{pick}.csv", mime="text/csv",
-                          icon=":material/download:")  # fmt: skip
+        # Callables: the files are read when clicked, not on every rerun of the page.
+        a.download_button("Metrics (CSV)", lambda: store.metrics_csv(pick), file_name=f"{pick}.csv",
+                          mime="text/csv", icon=":material/download:")  # fmt: skip
         weights = store.root / pick / "weights.pt"
         if weights.exists():
-            b.download_button("Weights (state dict)", weights.read_bytes(), file_name=f"{pick}.pt",
+            b.download_button("Weights (state dict)", weights.read_bytes, file_name=f"{pick}.pt",
                               icon=":material/download:")  # fmt: skip
 
 
