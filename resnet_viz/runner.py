@@ -146,9 +146,12 @@ class Worker:
             self.process.start()
         child.close()
         self.ready = False
+        # Set once its pipe broke: a killed process can still look alive (is_alive) while it tears
+        # down (seconds, with a CUDA context), and must not be handed the next job.
+        self.dead = False
 
     def alive(self) -> bool:
-        return self.process.is_alive()
+        return not self.dead and self.process.is_alive()
 
     def close(self) -> None:
         try:
@@ -199,9 +202,11 @@ class TrainingRun:
         worker.stop_event.clear()
         self.worker_pid = worker.process.pid
         root = str(self.store.root) if self.store is not None else None
-        worker.conn.send((self.model_cfgs, self.data_cfg, self.train_cfg, root, self.job_id))
         state, error = "failed", None
         try:
+            # Inside the try: a worker that died before reading its job (broken pipe) fails the
+            # job with a sentence instead of leaving it "running" forever.
+            worker.conn.send((self.model_cfgs, self.data_cfg, self.train_cfg, root, self.job_id))
             while True:
                 if self._stop.is_set():
                     worker.stop_event.set()  # the worker checks it once per step
@@ -228,6 +233,8 @@ class TrainingRun:
         except (EOFError, OSError):
             error = WORKER_DIED
         finally:
+            if error == WORKER_DIED:
+                worker.dead = True
             with self._lock:
                 self.state, self.error = state, error  # type: ignore[assignment]
                 self._ended = time.perf_counter()

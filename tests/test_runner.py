@@ -8,8 +8,11 @@ import time
 
 import pytest
 
+import torch
+
 from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
-from resnet_viz.runner import JobQueue
+from resnet_viz.devices import describe_device, select_device
+from resnet_viz.runner import JobQueue, train_threads
 from resnet_viz.runs import RunStore
 
 TWINS = (ModelConfig(depth=8, width=4, residual=False), ModelConfig(depth=8, width=4))
@@ -41,7 +44,7 @@ def test_job_trains_streams_and_stores(queue, tmp_path) -> None:
     snap = queue.snapshot(job.job_id)
     assert snap.state == "finished" and snap.step == 30 and snap.progress == 1.0
     assert all(h.status == "finished" and len(h.step) == 30 for h in snap.histories)
-    assert snap.images_per_s > 0 and snap.device.startswith("CPU")
+    assert snap.images_per_s > 0 and snap.device == describe_device(select_device("auto"), threads=train_threads())
     assert sorted(snap.run_ids) == sorted(i.run_id for i in store.list())
     # the snapshot is a copy: mutating it does not touch the job
     snap.histories[0].loss.clear()
@@ -92,10 +95,11 @@ def test_failure_is_reported_as_a_sentence(queue) -> None:
     assert "/nonexistent/folder" in snap.error and "Traceback" not in snap.error
 
 
-@pytest.mark.parametrize("env,expected", [("3", 3), ("x", 1)])
+@pytest.mark.parametrize("env,expected", [("3", 3), ("x", None)])
 def test_max_jobs_from_environment(monkeypatch, env, expected) -> None:
     monkeypatch.setenv("RESNET_VIZ_MAX_JOBS", env)
-    assert JobQueue(warm=False).max_jobs == expected
+    default = 2 if torch.cuda.is_available() else 1  # an unusable value falls back to the default
+    assert JobQueue(warm=False).max_jobs == (expected or default)
 
 
 def test_a_dead_worker_fails_the_job_and_is_replaced(queue) -> None:

@@ -1,0 +1,264 @@
+"""Streamlit helpers shared by the pages: the page registry, the sidebar, cached read-only lookups.
+
+The ui subpackage is the only part of the library that imports streamlit (tests/test_imports.py
+checks the rest); this module holds the shared pieces, `ui.sweep` the depth-sweep views.
+``st.cache_resource`` is shared by every session, so only read-only values are cached here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from dataclasses import dataclass
+
+import streamlit as st
+
+from resnet_viz import __version__, plots
+from resnet_viz.devices import describe_device, select_device
+from resnet_viz.reading import reading
+from resnet_viz.runner import job_queue, train_threads
+from resnet_viz.runs import RunStore, RunStoreError
+from resnet_viz.settings import TwinSettings
+from resnet_viz.train import History
+
+PAPER_URL = "https://arxiv.org/abs/1512.03385"  # He et al. 2016, Deep Residual Learning
+PREACT_PAPER_URL = "https://arxiv.org/abs/1603.05027"  # He et al. 2016b, Identity Mappings
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    path: str  # page script, relative to app.py (app_pages/, not pages/: a folder named pages/
+    # switches Streamlit to its legacy auto-discovery, and a deep link /live would skip app.py)
+    title: str  # shown in the navigation menu and on the home page
+    icon: str  # Streamlit icon: an emoji or ":material/name:"
+    summary: str  # one sentence for the home page: what a learner does there
+
+
+# The app's pages in menu order; the first is the default. app.py builds st.navigation from
+# this list and the home page lists the others, so a new page is one entry here.
+PAGES: tuple[PageInfo, ...] = (
+    PageInfo("app_pages/home.py", "Home", ":material/home:", "What the lab is for and how it measures."),
+    PageInfo(
+        "app_pages/live.py", "Train & compare", ":material/monitoring:",
+        "Train a plain net and its residual twin on identical batches and watch loss, gradient flow "
+        "and activations change as they learn.",
+    ),  # fmt: skip
+    PageInfo(
+        "app_pages/degradation.py", "Degradation explorer", ":material/stacked_line_chart:",
+        "Train plain and residual nets at several depths and seeds and see training error rise with depth "
+        "for plain nets only (He et al. 2016, Figs. 1 and 6).",
+    ),  # fmt: skip
+)
+
+
+@st.cache_resource(show_spinner=False)
+def device_label() -> str:
+    """Description of the device ``auto`` training uses, e.g. "CPU, 2 threads (torch 2.14.1)"."""
+    return describe_device(select_device("auto"), threads=train_threads())
+
+
+@st.cache_resource(show_spinner=False)
+def cuda_available() -> bool:
+    """Whether training here can use a CUDA GPU (offers the paper-scale presets)."""
+    return select_device("auto").type == "cuda"
+
+
+def sidebar() -> None:
+    """Shared sidebar, drawn by app.py under the navigation menu on every page."""
+    with st.sidebar:
+        st.caption(f"Device: **{device_label()}**")
+        with st.expander("About ResNet Lab", icon=":material/info:"):
+            st.markdown(
+                f"Version {__version__}. Plain and residual networks trained side by side on "
+                "identical batches, measured while they learn.\n\n"
+                f"Papers: [Deep Residual Learning]({PAPER_URL}) (He et al. 2016), "
+                f"[Identity Mappings in Deep Residual Networks]({PREACT_PAPER_URL}) (He et al. 2016b).\n\n"
+                "Command line: `resnet-viz train --help`."
+            )
+
+
+def start_workers() -> None:
+    """Create the server's job queue on the first visit to any page: its worker process imports
+    torch and warms up while the learner is still reading, so Train answers at once."""
+    job_queue()
+
+
+def owner_key() -> str:
+    """Who may stop a training job: one key per browser, stable across a page refresh.
+
+    Streamlit's XSRF cookie lives as long as the browser session, so a refreshed tab keeps its
+    right to stop its own run while another browser opening the same link can only watch.
+    Without the cookie (tests, XSRF off) the key falls back to this Streamlit session.
+    """
+    cookie = st.context.cookies.get("_streamlit_xsrf") if st.context.cookies else None
+    if cookie:
+        return hashlib.sha256(cookie.encode()).hexdigest()[:16]
+    return st.session_state.setdefault("_owner_key", uuid.uuid4().hex[:16])
+
+
+# -- live training view ------------------------------------------------------------------------
+
+# While a job runs the status and loss/accuracy charts redraw every REDRAW_SECONDS and the
+# gradient charts every GRADIENT_REDRAW_SECONDS: on a 2-core machine the browser's re-rendering
+# competes with training for the CPU (bench/bench_live.py measures the cost). Env overrides.
+REDRAW_SECONDS = float(os.environ.get("RESNET_VIZ_REDRAW", "0.5"))
+GRADIENT_REDRAW_SECONDS = float(os.environ.get("RESNET_VIZ_GRADIENT_REDRAW", "2.0"))
+
+
+def start_job(settings: TwinSettings | None, owner: str, store: RunStore) -> None:
+    """Train's on_click: queue the twins and remember the job in the session and the URL."""
+    if settings is None:
+        return
+    job = job_queue().submit(settings.model_configs(), settings.data_config(), settings.train_config(),
+                             owner=owner, store=store)  # fmt: skip
+    st.session_state.job = job.job_id
+    st.query_params["job"] = job.job_id
+
+
+def stop_job(job_id: str | None, owner: str) -> None:
+    """Stop's on_click: only the browser that started a job may stop it."""
+    if job_id:
+        job_queue().stop(job_id, owner)
+
+
+def _stored_histories(store: RunStore, group: str) -> list[History]:
+    """A finished job's histories from the run store (after a server restart, or for overlays)."""
+    return [History.from_dict(store.load_metrics(i.run_id)) for i in reversed(store.list(group=group))]
+
+
+def live_view(job_id: str | None, store: RunStore) -> None:
+    """Status, progress and charts of one job, redrawn every REDRAW_SECONDS while it runs."""
+    snap = job_queue().snapshot(job_id) if job_id else None
+    if snap is None:
+        hists = _stored_histories(store, job_id) if job_id else []
+        if not hists:
+            st.info("Set up the twins on the left and press **Train**. Charts appear here within a second or two.")
+            _curve_charts([])  # drawn empty now, so the first points only update them
+            return
+        st.caption("This run finished earlier; its stored metrics are shown.")
+        _charts(hists)
+        return
+    st.fragment(run_every=REDRAW_SECONDS if snap.active else None)(_live_fragment)(job_id, snap.active)
+    st.fragment(run_every=GRADIENT_REDRAW_SECONDS if snap.active else None)(_gradient_fragment)(job_id)
+
+
+def _live_fragment(job_id: str, was_active: bool) -> None:
+    snap = job_queue().snapshot(job_id)
+    if snap is None:
+        return
+    if snap.state == "queued":
+        st.info(f"Queued: position {snap.queue_position}. At most {job_queue().max_jobs} job(s) train at once "
+                "on this server; yours starts when a slot frees up.", icon=":material/hourglass_top:")  # fmt: skip
+    else:
+        eta = f" · about {snap.eta:.0f} s to go" if snap.eta is not None else ""
+        epoch = f" (epoch {snap.step / snap.steps_per_epoch:.1f})" if snap.steps_per_epoch else ""
+        st.progress(snap.progress, text=(
+            f"{snap.state.capitalize()} · step {snap.step}/{snap.total_steps}{epoch} · "
+            f"{snap.images_per_s:,.0f} images/s{eta} · {snap.device}"))  # fmt: skip
+    if snap.error:
+        st.error(f"Training failed: {snap.error}", icon=":material/error:")
+    for h in snap.histories:
+        if h.status == "diverged":
+            st.warning(f"**{h.name}** diverged at step {h.diverged_at}: its loss became NaN or infinite. "
+                       "Its curves stop there; the other model kept training.", icon=":material/warning:")  # fmt: skip
+    _curve_charts(list(snap.histories))
+    if was_active and not snap.active:
+        st.rerun()  # full rerun: stop the timers, refresh buttons, the reading and the run list
+
+
+def _gradient_fragment(job_id: str) -> None:
+    snap = job_queue().snapshot(job_id)
+    if snap is not None:
+        _gradient_charts(list(snap.histories))
+        if not snap.active:
+            _reading(list(snap.histories))
+
+
+def _charts(hists: list[History]) -> None:
+    _curve_charts(hists)
+    _gradient_charts(hists)
+    _reading(hists)
+
+
+def _curve_charts(hists: list[History]) -> None:
+    overlays = [h for rid in st.session_state.get("overlay", []) for h in _overlay(rid)]
+    left, right = st.columns(2)
+    left.plotly_chart(plots.loss_figure(hists, overlays=overlays), key="loss")
+    right.plotly_chart(plots.accuracy_figure(hists, overlays=overlays), key="acc")
+
+
+def _gradient_charts(hists: list[History]) -> None:
+    st.plotly_chart(plots.grad_heatstrip(hists, kind="rms"), key="heat")
+    left, right = st.columns(2)
+    left.plotly_chart(plots.grad_profile(hists, kind="rms"), key="profile")
+    right.plotly_chart(plots.act_std_figure(hists), key="act")
+    for h in hists:
+        if h.residual_block_names:
+            st.plotly_chart(plots.identity_share_figure(h), key=f"share-{h.name}")
+
+
+def _reading(hists: list[History]) -> None:
+    lines = reading(hists)
+    if lines:
+        st.subheader("What this run shows")
+        st.markdown("\n".join(f"- {line}" for line in lines))
+
+
+def _overlay(run_id: str) -> list[History]:
+    """An earlier run drawn beside the live one; its file is read once per change, not per redraw."""
+    store = RunStore()
+    metrics = store.root / run_id / "metrics.json"
+    try:
+        return [_stored_overlay(str(store.root), run_id, metrics.stat().st_mtime_ns)]
+    except (OSError, RunStoreError):
+        return []
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _stored_overlay(root: str, run_id: str, mtime_ns: int) -> History:
+    # Keyed on the file's mtime as well, so a re-written run is read again; cache_data hands
+    # every caller its own copy, so no session can alter another's.
+    store = RunStore(root)
+    info = store.get(run_id)
+    hist = History.from_dict(store.load_metrics(run_id))
+    hist.name = f"{info.label} · {info.created[:16].replace('T', ' ')}"
+    return hist
+
+
+def run_list(store: RunStore, current: tuple[str, ...] = ()) -> None:
+    """Finished runs: a table, overlay picker, metrics CSV and weights downloads."""
+    st.divider()
+    st.subheader("Runs on this server")
+    runs = [r for r in store.list() if r.status != "running"]
+    if not runs:
+        st.caption(f"Finished runs are kept in `{store.root}` and listed here.")
+        return
+    st.dataframe(
+        [
+            {"run": r.label, "status": r.status, "steps": r.step,
+             "train acc %": _pct(r.extra.get("summary", {}).get("train_acc")),
+             "test acc %": _pct(r.extra.get("summary", {}).get("test_acc")),
+             "dataset": r.data.name, "seed": r.train.seed, "created (UTC)": r.created[:19].replace("T", " "),
+             "id": r.run_id}  # fmt: skip
+            for r in runs
+        ],
+        hide_index=True,
+    )
+    labels = {r.run_id: f"{r.label} · {r.created[:16].replace('T', ' ')} · {r.status}" for r in runs}
+    st.multiselect("Overlay earlier runs on the loss chart", [r for r in labels if r not in current],
+                   format_func=labels.get, key="overlay")  # fmt: skip
+    pick = st.selectbox("Download a run", list(labels), format_func=labels.get, key="download_pick")
+    if pick:
+        a, b = st.columns(2)
+        # Callables: the files are read when clicked, not on every rerun of the page.
+        a.download_button("Metrics (CSV)", lambda: store.metrics_csv(pick), file_name=f"{pick}.csv",
+                          mime="text/csv", icon=":material/download:")  # fmt: skip
+        weights = store.root / pick / "weights.pt"
+        if weights.exists():
+            b.download_button("Weights (state dict)", weights.read_bytes, file_name=f"{pick}.pt",
+                              icon=":material/download:")  # fmt: skip
+
+
+def _pct(v: object) -> float | None:
+    return round(100 * float(v), 1) if isinstance(v, (int, float)) else None
