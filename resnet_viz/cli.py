@@ -38,18 +38,17 @@ def _models(text: str) -> list[str]:
     return list(dict.fromkeys(kinds))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _add_run_flags(p: argparse.ArgumentParser, *, sweep: bool) -> None:
+    """The flags of `train`; `sweep` takes lists of depths and seeds instead of one of each."""
     from .config import ACTIVATIONS, DEVICES, INITS, OPTIMIZERS, SCHEDULES, SHORTCUTS, DataConfig, ModelConfig, TrainConfig
 
     m, d, t = ModelConfig(), DataConfig(), TrainConfig()
-    parser = _Parser(prog="resnet-viz", description="Train plain and residual twins; store the runs.")
-    parser.add_argument("--version", action="version", version=f"resnet-viz {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    p = sub.add_parser("train", help="train plain/residual twins on identical batches and store the runs")
     g = p.add_argument_group("model")
     g.add_argument("--arch", choices=("cifar", "mlp"), default=m.arch, help="6n+2 conv net or an MLP")
-    g.add_argument("--depth", type=int, default=m.depth, help="cifar: 6n+2 layers (8, 14, 20, 32, 44, 56, 110); mlp: hidden layers")
+    if sweep:
+        g.add_argument("--depths", type=_ints, default=[20, 56], help="comma list, e.g. 20,32,56 (cifar: 6n+2)")
+    else:
+        g.add_argument("--depth", type=int, default=m.depth, help="cifar: 6n+2 layers (8, 14, 20, 32, 44, 56, 110); mlp: hidden layers")
     g.add_argument("--width", type=int, default=m.width, help="channels of stage 1 (paper: 16) or MLP units")
     g.add_argument("--models", type=_models, default=["plain", "residual"], help="plain,residual (default both)")
     g.add_argument("--alpha", type=float, default=m.alpha, help="skip strength of residual models: y = F(x) + alpha*x")
@@ -75,35 +74,70 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--weight-decay", type=float, default=t.weight_decay)
     g.add_argument("--schedule", choices=SCHEDULES, default=t.schedule)
     g.add_argument("--warmup-steps", type=int, default=t.warmup_steps)
-    g.add_argument("--seed", type=int, default=t.seed)
+    if sweep:
+        g.add_argument("--seeds", type=_ints, default=[0], help="comma list: one job per seed (init and batch order)")
+        g.add_argument("--warmup-110", type=int, default=0, metavar="STEPS",
+                       help="steps at lr/10 for depths >= 110 only (the paper's ResNet-110 warm-up: ~400)")
+        _bool_flag(g, "force", False, "retrain cells already in the run store")
+    else:
+        g.add_argument("--seed", type=int, default=t.seed)
     g.add_argument("--probe-every", type=int, default=t.probe_every, help="steps between gradient probes (0: off)")
     g.add_argument("--device", choices=DEVICES, default=t.device)
     g = p.add_argument_group("output")
     g.add_argument("--runs-dir", default=None, help="run store folder (default $RESNET_VIZ_RUNS or ./runs)")
     _bool_flag(g, "save", True, "write the runs to the run store")
     g.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a comma list of whole numbers, e.g. 20,56; got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one number")
+    return values
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="resnet-viz", description="Train plain and residual twins; store the runs.")
+    parser.add_argument("--version", action="version", version=f"resnet-viz {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("train", help="train plain/residual twins on identical batches and store the runs")
+    _add_run_flags(p, sweep=False)
+    p = sub.add_parser(
+        "sweep", help="train plain/residual twins at several depths and seeds; stored runs are reused",
+        description="Training and test error vs depth (He et al. 2016, Fig. 1 and 6). A (model, depth, seed) "
+                    "already in the run store with the same settings is reused, not retrained (--force retrains).",
+    )  # fmt: skip
+    _add_run_flags(p, sweep=True)
     return parser
 
 
 def configs_from_args(args: argparse.Namespace) -> tuple[list[Any], Any, Any]:
     from .config import DataConfig, ModelConfig, TrainConfig
 
+    # A sweep's template takes its first depth and seed 0: SweepConfig sets both per cell, and the
+    # data stay the same for every seed (only init and batch order change between seeds).
+    depth = args.depth if "depth" in args else args.depths[0]
+    seed = args.seed if "seed" in args else 0
     model_cfgs = [
         ModelConfig(
-            arch=args.arch, depth=args.depth, width=args.width, residual=(kind == "residual"), alpha=args.alpha,
+            arch=args.arch, depth=depth, width=args.width, residual=(kind == "residual"), alpha=args.alpha,
             shortcut=args.shortcut, preact=args.preact, bn=args.bn, activation=args.activation, init=args.init,
             zero_init_last_bn=args.zero_init_last_bn,
         )  # fmt: skip
         for kind in args.models
     ]
     data_cfg = DataConfig(
-        name=args.dataset, root=args.data_root, image_size=args.image_size, augment=args.augment, seed=args.seed,
+        name=args.dataset, root=args.data_root, image_size=args.image_size, augment=args.augment, seed=seed,
         limit=args.limit,
     )  # fmt: skip
     train_cfg = TrainConfig(
         steps=args.steps, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
         momentum=args.momentum, weight_decay=args.weight_decay, schedule=args.schedule,
-        warmup_steps=args.warmup_steps, seed=args.seed, probe_every=args.probe_every, device=args.device,
+        warmup_steps=args.warmup_steps, seed=seed, probe_every=args.probe_every, device=args.device,
     )  # fmt: skip
     return model_cfgs, data_cfg, train_cfg
 
@@ -138,14 +172,16 @@ class ProgressBar:
         self.stream.flush()
 
 
-def format_table(rows: Sequence[dict[str, Any]]) -> str:
-    cols = [("name", "model"), ("params", "params"), ("status", "status"), ("steps", "steps"),
-            ("train_loss", "train loss"), ("train_acc", "train acc"), ("test_acc", "test acc"),
-            ("seconds", "seconds"), ("run_id", "run")]  # fmt: skip
+def format_table(rows: Sequence[dict[str, Any]], *, seed: bool = False) -> str:
+    cols = [("name", "model")] + ([("seed", "seed"), ("reused", "reused")] if seed else []) + [
+        ("params", "params"), ("status", "status"), ("steps", "steps"), ("train_loss", "train loss"),
+        ("train_acc", "train acc"), ("test_acc", "test acc"), ("seconds", "seconds"), ("run_id", "run")]  # fmt: skip
 
     def fmt(key: str, v: Any) -> str:
         if v is None:
             return "-"
+        if isinstance(v, bool):
+            return "yes" if v else "no"
         if key.endswith("_acc"):
             return "-" if isinstance(v, float) and math.isnan(v) else f"{100 * v:.1f}%"
         if isinstance(v, float):
@@ -192,6 +228,60 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .runs import RunStore
+    from .sweep import SweepConfig, plan, run_sweep
+
+    model_cfgs, data_cfg, train_cfg = configs_from_args(args)
+    sweep = SweepConfig(depths=tuple(args.depths), kinds=tuple(args.models), seeds=tuple(args.seeds),
+                        model=model_cfgs[0], data=data_cfg, train=train_cfg, deep_warmup_steps=args.warmup_110)  # fmt: skip
+    store = RunStore(args.runs_dir) if args.save else None
+    jobs = plan(sweep, store, force=args.force)
+    n_cells = len(sweep.cells())
+    n_new = sum(len(j.models) for j in jobs)
+    if not args.json:
+        print(f"{n_cells} runs: {n_cells - n_new} found in the run store, {n_new} to train in {len(jobs)} job(s)",
+              file=sys.stderr)  # fmt: skip
+    state: dict[str, Any] = {}
+
+    def on_job(i: int, n: int, job: Any) -> None:
+        if args.json:
+            return
+        if "bar" in state:
+            state["bar"].draw(end="\n")
+        from .data import load_dataset
+        from .train import total_steps
+
+        names = [c.name for c in job.models]
+        print(f"job {i + 1}/{n}: seed {job.seed}: {', '.join(names)}", file=sys.stderr)
+        state["bar"] = ProgressBar(total_steps(job.train, load_dataset(job.data).n_train), names)
+
+    try:
+        results = run_sweep(sweep, store, force=args.force, on_job=on_job,
+                            on_update=None if args.json else lambda u: state["bar"](u))  # fmt: skip
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    if "bar" in state:
+        state["bar"].draw(end="\n")
+    rows = [r.summary() for r in results]
+    if args.json:
+        print(json.dumps([{k: _json_safe(v) for k, v in row.items()} for row in rows], indent=2))
+        return 0
+    print(format_table(rows, seed=True))
+    for row in rows:
+        if row["status"] == "diverged":
+            print(f"{row['name']} seed {row['seed']} diverged (loss became NaN/inf) at step {row['diverged_at']}")
+    from .reading import sweep_reading
+    from .sweep import depth_points
+
+    for line in sweep_reading(depth_points(results), results):
+        print(f"- {line}")
+    if store is not None:
+        print(f"runs in {store.root}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from .config import ConfigError
 
@@ -200,6 +290,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if args.command == "train":
             return cmd_train(args)
+        if args.command == "sweep":
+            return cmd_sweep(args)
         raise CliError(f"unknown command {args.command!r}")
     except (CliError, ConfigError) as exc:
         print(f"resnet-viz: error: {exc}", file=sys.stderr)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from .sweep import KINDS, DepthPoint, SweepResult
 from .train import History
 
 
@@ -107,3 +108,98 @@ def reading(histories: Sequence[History]) -> list[str]:
                 f"the block's layers carried the rest."
             )
     return out
+
+
+# -- depth sweeps (He et al. 2016, Figs. 1 and 6) -------------------------------------------------
+
+DEGRADED_POINTS = 5.0  # training-error gap (percentage points) called "trained worse"; below: noise-sized
+
+
+def _seeds(n: int) -> str:
+    return f"mean of {n} seeds" if n > 1 else "1 seed"
+
+
+def sweep_reading(points: Sequence[DepthPoint], results: Sequence[SweepResult] = ()) -> list[str]:
+    """Sentences on a depth sweep, each computed from its numbers: how training error changed with
+    depth for each kind, whether the gap is in training (optimisation) or only test (overfitting)
+    error, and how the deepest plain net's gradient was distributed at initialisation."""
+    out: list[str] = []
+    by_kind = {k: sorted((p for p in points if p.kind == k and p.train_error), key=lambda p: p.depth) for k in KINDS}
+    worse: dict[str, bool] = {}
+    for kind, pts in by_kind.items():
+        if len(pts) < 2:
+            continue
+        lo, hi = pts[0], pts[-1]
+        gap = hi.train_mean - lo.train_mean
+        worse[kind] = gap >= DEGRADED_POINTS
+        verdict = (
+            "the deeper net trained worse" if worse[kind]
+            else "the deeper net trained better" if gap <= -DEGRADED_POINTS
+            else f"within {DEGRADED_POINTS:g} points: depth did not hurt"
+        )  # fmt: skip
+        out.append(
+            f"{kind.capitalize()} nets: training error {lo.train_mean:.1f}% at depth {lo.depth} "
+            f"({_seeds(len(lo.train_error))}) and {hi.train_mean:.1f}% at depth {hi.depth} "
+            f"({_seeds(len(hi.train_error))}); {verdict}."
+        )
+    if worse.get("plain"):
+        hi = by_kind["plain"][-1]
+        if hi.test_mean - hi.train_mean < DEGRADED_POINTS:
+            out.append(
+                f"plain-{hi.depth}'s test error ({hi.test_mean:.1f}%) is close to its training error "
+                f"({hi.train_mean:.1f}%): it does not fit the training set itself, so this is an optimisation "
+                "difficulty, not overfitting."
+            )
+        res = {p.depth: p for p in by_kind["residual"]}
+        if hi.depth in res:
+            r = res[hi.depth]
+            out.append(
+                f"Its residual twin, residual-{hi.depth}, reached {r.train_mean:.1f}% training error with the "
+                "same depth, parameters, seed and batches: only the identity shortcut differs."
+            )
+    for p in points:
+        if p.diverged:
+            out.append(f"{p.kind}-{p.depth} diverged (loss NaN/inf) with seed(s) "
+                       f"{', '.join(map(str, p.diverged))}; those runs are left out of the errors above.")  # fmt: skip
+    plain = [r for r in results if r.kind == "plain" and r.history.grad_rms]
+    if plain:
+        deepest = max(r.depth for r in plain)
+        ratios = [x for r in plain if r.depth == deepest for x in [input_output_ratio(r.history.grad_rms[0])] if x]
+        if ratios:
+            ratio = math.exp(sum(math.log(x) for x in ratios) / len(ratios))
+            text = (
+                f"At initialisation, plain-{deepest}'s gradient per weight at the first layer was "
+                f"{ratio if ratio >= 1 else 1 / ratio:.3g}x {'larger' if ratio >= 1 else 'smaller'} than at its last "
+                f"conv layer ({_seeds(len(ratios))}): "
+            )
+            if ratio >= 1:
+                text += "it did not vanish toward the input"
+                text += ", and still the net trained worse." if worse.get("plain") else "."
+            else:
+                text += "it shrank toward the input."
+            out.append(text)
+    return out
+
+
+def demo_reading(results: Sequence[SweepResult]) -> str | None:
+    """One sentence on the home page's demo (a shallow and a deep net of each kind), from its
+    final training accuracies; None until all four have one."""
+    acc = {(r.kind, r.depth): r.history.final.get("train_acc") for r in results}
+    depths = sorted({d for _, d in acc})
+    if len(depths) < 2 or any(acc.get((k, d)) is None for k in KINDS for d in (depths[0], depths[-1])):
+        return None
+    lo, hi = depths[0], depths[-1]
+    p_lo, p_hi, r_lo, r_hi = (100 * acc[(k, d)] for k in KINDS for d in (lo, hi))  # type: ignore[operator]
+    text = f"plain-{hi} reached {p_hi:.0f}% training accuracy, plain-{lo} {p_lo:.0f}%: "
+    if p_lo - p_hi >= DEGRADED_POINTS:
+        text += "deeper was worse without shortcuts"
+    elif p_hi - p_lo >= DEGRADED_POINTS:
+        text += "in this run the deeper plain net did better"
+    else:
+        text += "in this run depth made little difference without shortcuts"
+    text += f"; residual-{hi} reached {r_hi:.0f}% (residual-{lo} {r_lo:.0f}%)"
+    if r_hi >= r_lo - 2:
+        text += ": with shortcuts, the deeper net trained as well or better."
+    else:
+        text += ": with shortcuts the deeper net also trained worse in this run."
+    return text

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from resnet_viz.cli import format_table, main
 from resnet_viz.runs import RunStore
@@ -21,7 +22,8 @@ from resnet_viz.runs import RunStore
         (["train", "--steps", "0"], "steps must be positive"),
         (["train", "--lr", "abc"], "invalid float value"),
         (["train", "--dataset", "imagenet"], "digits"),
-        (["train", "--device", "cuda"], "cuda"),
+        pytest.param(["train", "--device", "cuda"], "cuda", marks=pytest.mark.skipif(
+            torch.cuda.is_available(), reason="asks for CUDA where there is none")),
         (["frobnicate"], "invalid choice"),
     ],
 )
@@ -77,3 +79,54 @@ def test_format_table_formats_fractions_as_percent() -> None:
                            "train_acc": 0.995, "test_acc": float("nan"), "seconds": 1.25, "run_id": "x"}])  # fmt: skip
     row = table.splitlines()[1].split()
     assert row == ["plain-20", "10", "finished", "5", "0.500", "99.5%", "-", "1.2", "x"]
+
+
+SWEEP = ["sweep", "--depths", "8,14", "--width", "4", "--steps", "4", "--probe-every", "2"]
+
+
+@pytest.mark.parametrize(("argv", "fragment"), [
+    (["sweep", "--depths", "8,21"], "6n+2"), (["sweep", "--depths", "8,x"], "comma list of whole numbers"),
+    (["sweep", "--seeds", ""], "at least one"), (["sweep", "--seeds", "0,-1"], "1 to 10"),
+    (["sweep", "--models", "dense"], "models must be"),
+])  # fmt: skip
+def test_bad_sweep_arguments_give_one_line(argv, fragment, capsys, tmp_path) -> None:
+    code = main([*argv, "--runs-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and fragment in err and err.count("\n") == 1
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_sweep_json_has_one_entry_per_model_depth_seed_and_reuses_runs(tmp_path, capsys) -> None:
+    argv = [*SWEEP, "--seeds", "0,1", "--runs-dir", str(tmp_path), "--json"]
+    assert main(argv) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["name"], r["seed"]) for r in rows] == [
+        (f"{k}-{d}", s) for s in (0, 1) for d in (8, 14) for k in ("plain", "residual")]  # fmt: skip
+    train_fields = {"model", "name", "depth", "params", "status", "steps", "train_loss", "train_acc", "test_loss",
+                    "test_acc", "diverged_at", "seconds", "run_id"}  # fmt: skip
+    assert all(train_fields | {"seed", "reused"} <= set(r) for r in rows)
+    assert not any(r["reused"] for r in rows) and len(RunStore(tmp_path).list()) == 8
+
+    assert main(argv) == 0  # the second time nothing trains: the same runs come back
+    again = json.loads(capsys.readouterr().out)
+    assert all(r["reused"] for r in again) and len(RunStore(tmp_path).list()) == 8
+    assert [(r["run_id"], r["train_acc"]) for r in again] == [(r["run_id"], r["train_acc"]) for r in rows]
+
+    # a train run with the same settings is a sweep cell too
+    assert main(["train", "--depth", "8", "--width", "4", "--steps", "4", "--probe-every", "2", "--seed", "0",
+                 "--runs-dir", str(tmp_path), "--json"]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main([*argv, "--force"]) == 0
+    assert not any(r["reused"] for r in json.loads(capsys.readouterr().out))
+    assert len(RunStore(tmp_path).list()) == 18
+
+
+@pytest.mark.slow
+def test_sweep_table_and_reading_on_the_terminal(tmp_path, capsys) -> None:
+    assert main([*SWEEP, "--runs-dir", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert "4 runs: 0 found in the run store, 4 to train in 1 job(s)" in err
+    assert "job 1/1: seed 0: plain-8, residual-8, plain-14, residual-14" in err
+    assert "seed" in out.splitlines()[0] and "reused" in out.splitlines()[0]
+    assert "- Plain nets: training error" in out and "- Residual nets: training error" in out
