@@ -1,0 +1,170 @@
+"""Plotly figures of a depth sweep (He et al. 2016, Figs. 1 and 6): data in, ``go.Figure`` out.
+
+Plain nets are red and dashed, residual nets blue and solid, as in the paper's Fig. 6 (dashed:
+plain, bold: residual); deeper nets get darker shades of their kind's colour.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
+from plotly.subplots import make_subplots
+
+from .plots import _empty, _vec, figure_layout, trailing_mean
+from .sweep import DepthPoint, Kind, SweepResult
+
+DASH = {"plain": "dash", "residual": "solid"}
+SCALE = {"plain": "Reds", "residual": "Blues"}
+SYMBOL = {"plain": "circle-open", "residual": "circle"}
+
+
+def depth_color(kind: Kind, depth: int, depths: Sequence[int]) -> str:
+    """Shade of the kind's colour: the shallowest depth lightest, the deepest darkest."""
+    ds = sorted(set(depths))
+    t = 0.5 if len(ds) < 2 else ds.index(depth) / (len(ds) - 1)
+    return sample_colorscale(SCALE[kind], [0.45 + 0.5 * t])[0]
+
+
+def error_vs_depth(points: Sequence[DepthPoint], *, paper: Sequence[dict] | None = None) -> go.Figure:
+    """Final training and test error (%) against depth: mean over seeds, bars from min to max,
+    every seed as a dot. Diverged seeds have no final error; the subtitle says which were left out.
+
+    `paper`: rows like ``{"depth": 20, "test_error": 8.75}`` drawn as grey crosses on the test panel.
+    """
+    title = "Error vs depth"
+    if not any(p.train_error for p in points):
+        return _empty(title, "no finished runs yet" if not points else "every run diverged: no final error")
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("training error (%)", "test error (%)"), horizontal_spacing=0.1)
+    for col, field in ((1, "train_error"), (2, "test_error")):
+        for kind in ("plain", "residual"):
+            pts = [p for p in points if p.kind == kind and getattr(p, field)]
+            if not pts:
+                continue
+            color = sample_colorscale(SCALE[kind], [0.8])[0]
+            x = [p.depth for p in pts]
+            vals = [np.asarray(getattr(p, field)) for p in pts]
+            mean = np.array([v.mean() for v in vals])
+            spread = any(v.size > 1 for v in vals)
+            fig.add_trace(go.Scatter(
+                x=x, y=mean, mode="lines+markers", name=kind, legendgroup=kind, showlegend=col == 1,
+                line={"color": color, "dash": DASH[kind], "width": 2}, marker={"color": color, "size": 8},
+                error_y={"type": "data", "symmetric": False, "array": [v.max() - m for v, m in zip(vals, mean)],
+                         "arrayminus": [m - v.min() for v, m in zip(vals, mean)], "visible": spread,
+                         "color": color, "width": 4},
+                customdata=[[len(v), v.min(), v.max()] for v in vals],
+                hovertemplate=f"{kind}-%{{x}}: mean %{{y:.2f}}%<br>%{{customdata[0]}} seed(s), "
+                              "min %{customdata[1]:.2f}%, max %{customdata[2]:.2f}%<extra></extra>",
+            ), row=1, col=col)  # fmt: skip
+            if spread:  # every seed, so a mean never hides an outlier
+                fig.add_trace(go.Scatter(
+                    x=[p.depth for p in pts for _ in getattr(p, field)],
+                    y=[e for p in pts for e in getattr(p, field)],
+                    text=[f"seed {s}" for p in pts for s in p.seeds],
+                    mode="markers", name=f"{kind}, each seed", legendgroup=kind, showlegend=False,
+                    marker={"color": color, "size": 5, "opacity": 0.5, "symbol": SYMBOL[kind]},
+                    hovertemplate=f"{kind}-%{{x}} %{{text}}: %{{y:.2f}}%<extra></extra>",
+                ), row=1, col=col)  # fmt: skip
+    if paper:
+        fig.add_trace(go.Scatter(
+            x=[r["depth"] for r in paper], y=[r["test_error"] for r in paper], mode="markers",
+            name="paper, ResNet on CIFAR-10 (Table 6)", marker={"color": "#7f7f7f", "symbol": "x", "size": 8},
+            hovertemplate="paper ResNet-%{x}: %{y:.2f}%<extra></extra>",
+        ), row=1, col=2)  # fmt: skip
+    depths = sorted({p.depth for p in points})
+    fig.update_xaxes(title_text="depth (weighted layers)", tickvals=depths)
+    fig.update_yaxes(rangemode="tozero")
+    dropped = [f"{p.kind}-{p.depth} seed {', '.join(map(str, p.diverged))}" for p in points if p.diverged]
+    sub = "mean over seeds; bars span min to max"
+    if dropped:
+        sub += f"; diverged, not plotted: {'; '.join(dropped)}"
+    return figure_layout(fig, title, subtitle=sub, height=420)
+
+
+def _mean_curve(curves: list[np.ndarray]) -> np.ndarray:
+    """Mean over seeds at each step; a seed that stopped early (diverged) drops out after its end."""
+    n = max(c.size for c in curves)
+    stacked = np.full((len(curves), n), np.nan)
+    for i, c in enumerate(curves):
+        stacked[i, : c.size] = c
+    with warnings.catch_warnings():  # an all-NaN column ("mean of empty slice") stays NaN: a gap
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(stacked, axis=0)
+
+
+def depth_curves(results: Sequence[SweepResult], *, smooth: int | None = None) -> go.Figure:
+    """Training error (%) over the run of every (kind, depth), smoothed over `smooth` steps
+    (default: a 20th of the run) and averaged over seeds. Plain dashed, residual solid (Fig. 6)."""
+    title = "Training error while training"
+    groups: dict[tuple[Kind, int], list[SweepResult]] = {}
+    for r in results:
+        if r.history.step:
+            groups.setdefault((r.kind, r.depth), []).append(r)
+    if not groups:
+        return _empty(title, "no training steps yet")
+    longest = max(len(r.history.step) for rs in groups.values() for r in rs)
+    window = smooth or max(1, longest // 20)
+    depths = [d for _, d in groups]
+    fig = go.Figure()
+    for (kind, depth), rs in sorted(groups.items(), key=lambda kv: (kv[0][0] != "plain", kv[0][1])):
+        curves = [100 * (1 - trailing_mean(r.history.acc, window)) for r in rs]
+        longest_run = max(rs, key=lambda r: len(r.history.step))
+        y = _mean_curve(curves)
+        seeds = ", ".join(str(r.seed) for r in sorted(rs, key=lambda r: r.seed))
+        color = depth_color(kind, depth, [d for k, d in groups if k == kind] or depths)
+        fig.add_trace(go.Scatter(
+            x=_vec(longest_run.history.step), y=y, mode="lines", name=f"{kind}-{depth}",
+            line={"color": color, "dash": DASH[kind], "width": 2},
+            hovertemplate=f"{kind}-{depth}<br>step %{{x}}: %{{y:.1f}}%<extra>seeds {seeds}</extra>",
+        ))  # fmt: skip
+    fig.update_xaxes(title_text="training step")
+    fig.update_yaxes(title_text="training error (%), batch accuracy smoothed", rangemode="tozero")
+    n_seeds = max(len(rs) for rs in groups.values())
+    sub = f"trailing mean over {window} steps" + (f", averaged over {n_seeds} seeds" if n_seeds > 1 else "")
+    return figure_layout(fig, title, subtitle=sub + "; dashed: plain, solid: residual", height=420)
+
+
+def _geo_mean_rows(rows: list[np.ndarray]) -> np.ndarray:
+    """Geometric mean per layer over seeds (gradients spread over decades); non-positive values skipped."""
+    stacked = np.vstack(rows)
+    logs = np.where(np.isfinite(stacked) & (stacked > 0), np.log(np.clip(stacked, 1e-300, None)), np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.exp(np.nanmean(logs, axis=0))
+
+
+def depth_grad_profiles(results: Sequence[SweepResult]) -> go.Figure:
+    """Gradient RMS per weight, layer by layer from the input, at initialisation (the first probe,
+    before any update) and at the end (the last probe), one line per (kind, depth), log y."""
+    title = "Gradient profile at initialisation and at the end"
+    groups: dict[tuple[Kind, int], list[SweepResult]] = {}
+    for r in results:
+        if r.history.grad_rms:
+            groups.setdefault((r.kind, r.depth), []).append(r)
+    if not groups:
+        return _empty(title, "no gradient probes yet")
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.05,
+                        subplot_titles=("at initialisation (step 1)", "at the end (last probe)"))  # fmt: skip
+    for (kind, depth), rs in sorted(groups.items(), key=lambda kv: (kv[0][0] != "plain", kv[0][1])):
+        color = depth_color(kind, depth, [d for k, d in groups if k == kind])
+        for col, index in ((1, 0), (2, -1)):
+            rows = [_vec(r.history.grad_rms[index]) for r in rs]
+            rows = [row for row in rows if row.size == rows[0].size]
+            y = _geo_mean_rows(rows)
+            steps = sorted({r.history.probe_step[index] for r in rs if r.history.probe_step})
+            fig.add_trace(go.Scatter(
+                x=np.arange(1, y.size + 1), y=y, mode="lines", name=f"{kind}-{depth}", legendgroup=f"{kind}-{depth}",
+                showlegend=col == 1, line={"color": color, "dash": DASH[kind], "width": 1.8},
+                text=list(rs[0].history.layer_names) if len(rs[0].history.layer_names) == y.size else None,
+                hovertemplate=f"{kind}-{depth}, layer %{{x}} %{{text}}<br>RMS %{{y:.3g}}"
+                              f"<extra>step {', '.join(map(str, steps))}</extra>",
+            ), row=1, col=col)  # fmt: skip
+    fig.update_xaxes(title_text="layer (1 = next to the input)")
+    fig.update_yaxes(type="log", exponentformat="power")
+    fig.update_yaxes(title_text="gradient RMS per weight", row=1, col=1)
+    n_seeds = max(len(rs) for rs in groups.values())
+    sub = "||dL/dW||/sqrt(n) per conv/linear layer" + (f"; geometric mean of {n_seeds} seeds" if n_seeds > 1 else "")
+    return figure_layout(fig, title, subtitle=sub, height=420)
