@@ -1,8 +1,13 @@
 """Home: what the lab is for, how it measures, which pages exist, and the device in use."""
 
+import dataclasses
+
 import streamlit as st
 
 from resnet_viz import ui
+from resnet_viz.runs import RunStore
+from resnet_viz.sweep import DEMO
+from resnet_viz.ui import sweep as ui_sweep
 
 st.title("ResNet Lab")
 st.markdown(
@@ -42,6 +47,22 @@ with right:
         "the same seed, on the identical sequence of batches, so any difference comes from the "
         "skip connection alone."
     )
+
+st.divider()
+st.subheader("See degradation in under a minute")
+st.markdown(
+    f"One click trains four networks on scikit-learn's handwritten digits, in lockstep on identical "
+    f"batches: **plain-20, plain-56, residual-20 and residual-56** (width {DEMO.model.width}, "
+    f"{DEMO.train.steps} steps each). Watch the deep plain net fall behind while its residual twin does not."
+)
+owner, store = ui.owner_key(), RunStore()
+busy = ui_sweep.running("demo", owner)
+button, seed_box = st.columns([1, 3], vertical_alignment="bottom")
+seed = seed_box.selectbox("Seed (init and batch order)", range(5), key="demo_seed", width=220)
+demo = dataclasses.replace(DEMO, seeds=(seed,))
+button.button("Run the demo", type="primary", icon=":material/play_arrow:", disabled=busy, on_click=ui_sweep.submit,
+              args=(demo, owner, store, "demo"), kwargs={"force": True})  # fmt: skip
+ui_sweep.demo_view(demo, store, "demo")
 
 st.divider()
 st.subheader("Pages")

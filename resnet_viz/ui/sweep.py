@@ -1,0 +1,185 @@
+"""Streamlit views of depth sweeps: the degradation page and the home page's one-click demo.
+
+A sweep is submitted as one job per (seed, training config) to the server's job queue, so it
+waits its turn like any Train press. The job ids ride in the URL, so a refreshed tab reconnects.
+Finished cells are read back from the run store by configuration, which is also how a sweep
+run from the CLI shows up here.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from resnet_viz import sweep_plots
+from resnet_viz.experiment import ModelResult
+from resnet_viz.reading import demo_reading, sweep_reading
+from resnet_viz.runner import Snapshot, TrainingRun, job_queue
+from resnet_viz.runs import RunStore
+from resnet_viz.sweep import (
+    PAPER_TABLE6,
+    SweepConfig,
+    SweepResult,
+    collect,
+    depth_points,
+    plan,
+)
+
+SWEEP_REDRAW_SECONDS = 1.0  # a sweep runs for minutes: one redraw a second leaves the CPU to training
+
+
+def _ids(param: str) -> list[str]:
+    """Job ids from the URL (a comma list), else from this session."""
+    text = st.query_params.get(param) or ",".join(st.session_state.get(param, []))
+    return [i for i in text.split(",") if i]
+
+
+def submit(sweep: SweepConfig | None, owner: str, store: RunStore, param: str, *, force: bool = False) -> None:
+    """on_click of Run / Re-run: queue a job per (seed, training config) for the missing cells."""
+    if sweep is None:
+        return
+    jobs = plan(sweep, store, force=force)
+    ids = [job_queue().submit(j.models, j.data, j.train, owner=owner, store=store).job_id for j in jobs]
+    st.session_state[param] = ids
+    st.session_state[f"{param}_note"] = (
+        None if ids else f"All {len(sweep.cells())} runs of this sweep were already in the run store; "
+        "they are shown below. **Re-run** trains them again."
+    )
+    if ids:
+        st.query_params[param] = ",".join(ids)
+    else:
+        st.query_params.pop(param, None)
+
+
+def stop(param: str, owner: str) -> None:
+    """on_click of Stop: stops this browser's jobs of the sweep (queued ones never start)."""
+    for job_id in _ids(param):
+        job_queue().stop(job_id, owner)
+
+
+def jobs(param: str) -> list[TrainingRun]:
+    queue = job_queue()
+    return [j for j in (queue.get(i) for i in _ids(param)) if j is not None]
+
+
+def running(param: str, owner: str) -> bool:
+    """Whether this browser has a job of the sweep queued or training."""
+    return any(j.owner == owner and j.state in ("queued", "running") for j in jobs(param))
+
+
+def _live_results(snaps: list[tuple[TrainingRun, Snapshot]]) -> list[SweepResult]:
+    """Cells still training, as results, so the curves grow while the sweep runs."""
+    out = []
+    for job, snap in snaps:
+        for cfg, hist in zip(job.model_cfgs, snap.histories):
+            if hist.step:
+                out.append(SweepResult(cfg.depth, cfg.kind, job.train_cfg.seed,  # type: ignore[arg-type]
+                                       ModelResult(cfg, 0, hist, None), reused=False))  # fmt: skip
+    return out
+
+
+def progress(param: str, sweep: SweepConfig | None, store: RunStore, *, chart_key: str) -> None:
+    """Per-model progress bars and the training curves; redrawn every second while a job runs."""
+    ids = _ids(param)
+    note = st.session_state.get(f"{param}_note")
+    if note:
+        st.info(note, icon=":material/inventory_2:")
+    if not ids:
+        return
+    any_active = any(j.state in ("queued", "running") for j in jobs(param))
+    st.fragment(run_every=SWEEP_REDRAW_SECONDS if any_active else None)(_progress_fragment)(
+        param, sweep, str(store.root), chart_key, any_active
+    )
+
+
+def _progress_fragment(param: str, sweep: SweepConfig | None, root: str, chart_key: str, was_active: bool) -> None:
+    queue = job_queue()
+    snaps = [(j, queue.snapshot(j.job_id)) for j in jobs(param)]
+    snaps = [(j, s) for j, s in snaps if s is not None]
+    active = [(j, s) for j, s in snaps if s.active]
+    if active:
+        for job, snap in active:
+            if snap.state == "queued":
+                st.caption(f"Seed {job.train_cfg.seed}: {', '.join(job.names)}: queued, position {snap.queue_position}")
+                continue
+            for name, hist in zip(job.names, snap.histories):
+                step = hist.step[-1] if hist.step else 0
+                st.progress(min(1.0, step / snap.total_steps) if snap.total_steps else 0.0,
+                            text=f"{name} · seed {job.train_cfg.seed} · step {step}/{snap.total_steps} · {hist.status}")  # fmt: skip
+    for job, snap in snaps:
+        if snap.error:
+            st.error(f"Seed {job.train_cfg.seed} failed: {snap.error}", icon=":material/error:")
+    if active:
+        stored = collect(sweep, RunStore(root)) if sweep is not None else []
+        live = _live_results(active)
+        live_keys = {(r.depth, r.kind, r.seed) for r in live}
+        results = [r for r in stored if (r.depth, r.kind, r.seed) not in live_keys] + live
+        st.plotly_chart(sweep_plots.depth_curves(results), key=chart_key)
+    if was_active and not active:
+        st.rerun()  # full rerun: the finished cells now come from the store
+
+
+def results_view(sweep: SweepConfig, store: RunStore, *, live: bool) -> None:
+    """The sweep's figures and the sentences they support, from the stored cells."""
+    results = collect(sweep, store)
+    if not results:
+        st.info("No results for these settings yet. Press **Run sweep**: cells already in the run store "
+                "are reused, the rest are trained.", icon=":material/science:")  # fmt: skip
+        return
+    missing = len(sweep.cells()) - len(results)
+    if missing:
+        st.caption(f"{len(results)} of {len(sweep.cells())} runs found in the run store; {missing} still to train.")
+    points = depth_points(results)
+    st.plotly_chart(sweep_plots.error_vs_depth(points), key="sweep_error")
+    if not live:  # while training, the progress fragment above draws the growing curves
+        st.plotly_chart(sweep_plots.depth_curves(results), key="sweep_curves")
+    st.plotly_chart(sweep_plots.depth_grad_profiles(results), key="sweep_grads")
+    lines = sweep_reading(points, results)
+    if lines:
+        st.subheader("What this sweep shows")
+        st.markdown("\n".join(f"- {line}" for line in lines))
+    with st.expander("Every run of this sweep"):
+        st.dataframe([r.summary() for r in results], hide_index=True)
+
+
+def paper_reference() -> None:
+    """He et al. 2016, Table 6, for learners who run CIFAR-10 at the paper's scale."""
+    with st.expander("Reference: the paper's CIFAR-10 numbers (He et al. 2016, Table 6)", icon=":material/menu_book:"):
+        rows = [{"network": f"ResNet-{r['depth']}", "layers": r["depth"], "params": r["params"],
+                 "test error %": r["test_error"]} for r in PAPER_TABLE6]  # fmt: skip
+        st.dataframe(rows, hide_index=True)
+        st.caption(
+            "Trained on CIFAR-10 with width 16, batch 128, crop + flip, 64k iterations (ResNet-110: 6.43% is the "
+            "best of 5 runs, mean 6.61 ± 0.16). The plain nets of Fig. 6 reached higher training and test "
+            "error the deeper they were. A short run here will not match these numbers; the ordering is "
+            "what to compare."
+        )
+
+
+def demo_view(sweep: SweepConfig, store: RunStore, param: str) -> None:
+    """The home page demo's result: the curves and one sentence, once all four cells are stored."""
+    progress(param, sweep, store, chart_key="demo_live")
+    if any(j.state in ("queued", "running") for j in jobs(param)):
+        return
+    results = collect(sweep, store)
+    if not results:
+        return
+    st.plotly_chart(sweep_plots.depth_curves(results), key="demo_curves")
+    text = demo_reading(results)
+    if text:
+        st.success(text, icon=":material/insights:")
+
+
+def active(param: str) -> bool:
+    """Whether any job of the sweep (anyone's) is queued or training."""
+    return any(j.state in ("queued", "running") for j in jobs(param))
+
+
+def load_preset(sweep: SweepConfig) -> None:
+    """on_click: set the degradation page's widgets to a preset (before they are drawn)."""
+    st.session_state.update({
+        "sw_dataset": sweep.data.name, "sw_depths": list(sweep.depths), "sw_kinds": list(sweep.kinds),
+        "sw_budget": "epochs" if sweep.train.epochs else "steps",
+        "sw_amount": int(sweep.train.epochs or sweep.train.steps), "sw_seeds": len(sweep.seeds),
+        "sw_width": sweep.model.width, "sw_lr": sweep.train.lr, "sw_batch": sweep.train.batch_size,
+        "sw_augment": sweep.data.augment, "sw_warmup": sweep.deep_warmup_steps,
+    })  # fmt: skip

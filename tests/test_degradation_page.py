@@ -1,0 +1,130 @@
+"""The degradation explorer and the home page's demo through Streamlit's AppTest."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import resnet_viz.sweep
+from resnet_viz.cli import main
+from resnet_viz.config import ModelConfig, TrainConfig
+from resnet_viz.reading import demo_reading
+from resnet_viz.runner import job_queue
+from resnet_viz.runs import RunStore
+from resnet_viz.sweep import collect
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def open_page(path: str = "app_pages/degradation.py") -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.switch_page(path)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def tiny(at: AppTest, seeds: int = 1) -> None:
+    at.multiselect(key="sw_depths").set_value([8, 14])
+    at.number_input(key="sw_amount").set_value(4)
+    at.slider(key="sw_seeds").set_value(seeds)
+    at.select_slider(key="sw_width").set_value(4)
+    at.run()
+
+
+def wait_jobs(at: AppTest, param: str) -> list:
+    ids = at.query_params[param]
+    ids = ids[0] if isinstance(ids, list) else ids
+    jobs = [job_queue().get(i) for i in ids.split(",")]
+    assert jobs and all(j is not None and j.wait(180) for j in jobs)
+    return jobs
+
+
+def _button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def test_page_opens_with_the_demo_settings_and_the_paper_table(tmp_runs) -> None:
+    at = open_page()
+    assert at.title[0].value.startswith("Deeper is not better")
+    assert at.multiselect(key="sw_depths").value == [20, 56]
+    assert any("No results for these settings yet" in i.value for i in at.info)
+    table = at.dataframe[0].value  # the reference panel: He et al. 2016, Table 6
+    assert list(table["test error %"]) == [8.75, 7.51, 7.17, 6.97, 6.43]
+    assert not _button(at, "Run sweep").disabled and _button(at, "Stop").disabled
+
+
+def test_bad_settings_disable_run_with_a_message(tmp_runs) -> None:
+    at = open_page()
+    at.multiselect(key="sw_depths").set_value([]).run()
+    assert any("at least one depth" in e.value for e in at.error)
+    assert _button(at, "Run sweep").disabled and not at.exception
+
+
+@pytest.mark.slow
+def test_a_tiny_sweep_trains_shows_figures_and_is_reused(tmp_runs) -> None:
+    at = open_page()
+    tiny(at)
+    _button(at, "Run sweep").click().run()
+    assert not at.exception, at.exception
+    [job] = wait_jobs(at, "sweep")
+    assert [c.name for c in job.model_cfgs] == ["plain-8", "residual-8", "plain-14", "residual-14"]
+    at.run()
+    assert not at.exception, at.exception
+    titles = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any("Error vs depth" in t for t in titles) and any("Gradient profile at initialisation" in t for t in titles)
+    assert any("Training error while training" in t for t in titles)
+    assert any(s.value == "What this sweep shows" for s in at.subheader)
+    assert "Plain nets: training error" in " ".join(m.value for m in at.markdown)
+    assert len(RunStore(tmp_runs).list()) == 4
+
+    _button(at, "Run sweep").click().run()  # everything is stored: nothing is queued again
+    assert any("already in the run store" in i.value for i in at.info)
+    assert len(RunStore(tmp_runs).list()) == 4
+    _button(at, "Re-run").click().run()  # forced: all four train again
+    wait_jobs(at, "sweep")
+    assert len(RunStore(tmp_runs).list()) == 8
+
+
+@pytest.mark.slow
+def test_a_sweep_run_from_the_cli_appears_on_the_page(tmp_runs, capsys) -> None:
+    assert main(["sweep", "--depths", "8,14", "--width", "4", "--steps", "4", "--seeds", "0,1", "--json"]) == 0
+    capsys.readouterr()
+    at = open_page()
+    tiny(at, seeds=2)
+    assert not any("No results" in i.value for i in at.info)
+    rows = at.dataframe[0].value  # "Every run of this sweep"
+    assert len(rows) == 8 and all(rows["reused"])
+
+
+@pytest.mark.slow
+def test_home_demo_runs_and_its_sentence_matches_the_runs(tmp_runs, monkeypatch) -> None:
+    # The real preset takes ~35 s (bench/bench_demo.py); the page logic is the same for a tiny one.
+    demo = dataclasses.replace(resnet_viz.sweep.DEMO, depths=(8, 14), model=ModelConfig(width=4),
+                               train=TrainConfig(steps=6, probe_every=3))  # fmt: skip
+    monkeypatch.setattr(resnet_viz.sweep, "DEMO", demo)
+    at = open_page("app_pages/home.py")
+    _button(at, "Run the demo").click().run()
+    assert not at.exception, at.exception
+    wait_jobs(at, "demo")
+    at.run()
+    assert not at.exception, at.exception
+    results = collect(demo, RunStore(tmp_runs))
+    acc = {r.name: 100 * r.history.final["train_acc"] for r in results}
+    [shown] = [s.value for s in at.success]
+    assert shown == demo_reading(results)
+    assert f"plain-14 reached {acc['plain-14']:.0f}% training accuracy, plain-8 {acc['plain-8']:.0f}%" in shown
+    assert f"residual-14 reached {acc['residual-14']:.0f}% (residual-8 {acc['residual-8']:.0f}%)" in shown
+
+
+@pytest.mark.slow
+def test_the_demo_preset_shows_degradation_for_seed_0() -> None:
+    """The paper's effect, on the home page's preset: plain-56 trains far worse than plain-20,
+    residual-56 about as well as residual-20 (bench/bench_demo.py checks seeds 0-4 and the time)."""
+    results = resnet_viz.sweep.run_sweep(resnet_viz.sweep.DEMO)
+    acc = {r.name: 100 * r.history.final["train_acc"] for r in results}
+    assert acc["plain-20"] - acc["plain-56"] >= 20, acc
+    assert acc["residual-56"] >= acc["residual-20"] - 2, acc
