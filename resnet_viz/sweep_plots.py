@@ -81,7 +81,14 @@ def error_vs_depth(points: Sequence[DepthPoint], *, paper: Sequence[dict] | None
     sub = "mean over seeds; bars span min to max"
     if dropped:
         sub += f"; diverged, not plotted: {'; '.join(dropped)}"
-    return figure_layout(fig, title, subtitle=sub, height=420)
+    return _two_panels(figure_layout(fig, title, subtitle=sub, height=440))
+
+
+def _two_panels(fig: go.Figure) -> go.Figure:
+    """Room for the panel titles between the legend and the plots (the shared layout puts the
+    legend right above the plotting area, where make_subplots puts the panel titles)."""
+    fig.update_layout(legend={"y": 1.1}, margin={"t": 120})
+    return fig
 
 
 def _mean_curve(curves: list[np.ndarray]) -> np.ndarray:
@@ -167,4 +174,4 @@ def depth_grad_profiles(results: Sequence[SweepResult]) -> go.Figure:
     fig.update_yaxes(title_text="gradient RMS per weight", row=1, col=1)
     n_seeds = max(len(rs) for rs in groups.values())
     sub = "||dL/dW||/sqrt(n) per conv/linear layer" + (f"; geometric mean of {n_seeds} seeds" if n_seeds > 1 else "")
-    return figure_layout(fig, title, subtitle=sub, height=420)
+    return _two_panels(figure_layout(fig, title, subtitle=sub, height=440))

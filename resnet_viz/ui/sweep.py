@@ -24,7 +24,9 @@ from resnet_viz.sweep import (
     plan,
 )
 
-SWEEP_REDRAW_SECONDS = 1.0  # a sweep runs for minutes: one redraw a second leaves the CPU to training
+# A sweep runs for half a minute to hours: a slower redraw than the live page's leaves the CPU to
+# training (on 2 cores the browser's re-rendering competes with the worker; bench/bench_demo.py --app).
+SWEEP_REDRAW_SECONDS = 1.5
 
 
 def _ids(param: str) -> list[str]:
@@ -109,13 +111,26 @@ def _progress_fragment(param: str, sweep: SweepConfig | None, root: str, chart_k
         if snap.error:
             st.error(f"Seed {job.train_cfg.seed} failed: {snap.error}", icon=":material/error:")
     if active:
-        stored = collect(sweep, RunStore(root)) if sweep is not None else []
+        stored = _stored_cells(sweep, root, tuple(j.job_id for j, s in snaps if not s.active))
         live = _live_results(active)
         live_keys = {(r.depth, r.kind, r.seed) for r in live}
         results = [r for r in stored if (r.depth, r.kind, r.seed) not in live_keys] + live
         st.plotly_chart(sweep_plots.depth_curves(results), key=chart_key)
     if was_active and not active:
         st.rerun()  # full rerun: the finished cells now come from the store
+
+
+def _stored_cells(sweep: SweepConfig | None, root: str, ended: tuple[str, ...]) -> list[SweepResult]:
+    """The sweep's stored cells, read again only when another of its jobs has ended: reading the
+    whole store on every redraw would take CPU from the training it shows."""
+    if sweep is None:
+        return []
+    key = (sweep, root, ended)
+    memo = st.session_state.get("_sweep_cells")
+    if memo is None or memo[0] != key:
+        memo = (key, collect(sweep, RunStore(root)))
+        st.session_state["_sweep_cells"] = memo
+    return memo[1]
 
 
 def results_view(sweep: SweepConfig, store: RunStore, *, live: bool) -> None:
