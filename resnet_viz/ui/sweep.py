@@ -8,6 +8,8 @@ run from the CLI shows up here.
 
 from __future__ import annotations
 
+import os
+
 import streamlit as st
 
 from resnet_viz import sweep_plots
@@ -24,9 +26,12 @@ from resnet_viz.sweep import (
     plan,
 )
 
-# A sweep runs for half a minute to hours: a slower redraw than the live page's leaves the CPU to
-# training (on 2 cores the browser's re-rendering competes with the worker; bench/bench_demo.py --app).
-SWEEP_REDRAW_SECONDS = 1.5
+# While a sweep trains, the progress bars redraw every SWEEP_REDRAW_SECONDS and the curves chart
+# every SWEEP_CHART_REDRAW_SECONDS: on 2 cores the browser's re-rendering of the chart competes
+# with the worker (bench/bench_demo.py --app, 2 cores: the demo took 40 s from click to result
+# with everything redrawn every 1.5 s, 35 s with these defaults). Env overrides.
+SWEEP_REDRAW_SECONDS = float(os.environ.get("RESNET_VIZ_SWEEP_REDRAW", "1.0"))
+SWEEP_CHART_REDRAW_SECONDS = float(os.environ.get("RESNET_VIZ_SWEEP_CHART_REDRAW", "3.0"))
 
 
 def _ids(param: str) -> list[str]:
@@ -80,7 +85,7 @@ def _live_results(snaps: list[tuple[TrainingRun, Snapshot]]) -> list[SweepResult
 
 
 def progress(param: str, sweep: SweepConfig | None, store: RunStore, *, chart_key: str) -> None:
-    """Per-model progress bars and the training curves; redrawn every second while a job runs."""
+    """Per-model progress bars and the growing training curves while a job of the sweep runs."""
     ids = _ids(param)
     note = st.session_state.get(f"{param}_note")
     if note:
@@ -88,15 +93,20 @@ def progress(param: str, sweep: SweepConfig | None, store: RunStore, *, chart_ke
     if not ids:
         return
     any_active = any(j.state in ("queued", "running") for j in jobs(param))
-    st.fragment(run_every=SWEEP_REDRAW_SECONDS if any_active else None)(_progress_fragment)(
-        param, sweep, str(store.root), chart_key, any_active
+    st.fragment(run_every=SWEEP_REDRAW_SECONDS if any_active else None)(_progress_fragment)(param, any_active)
+    st.fragment(run_every=SWEEP_CHART_REDRAW_SECONDS if any_active else None)(_curves_fragment)(
+        param, sweep, str(store.root), chart_key
     )
 
 
-def _progress_fragment(param: str, sweep: SweepConfig | None, root: str, chart_key: str, was_active: bool) -> None:
+def _snapshots(param: str) -> list[tuple[TrainingRun, Snapshot]]:
     queue = job_queue()
     snaps = [(j, queue.snapshot(j.job_id)) for j in jobs(param)]
-    snaps = [(j, s) for j, s in snaps if s is not None]
+    return [(j, s) for j, s in snaps if s is not None]
+
+
+def _progress_fragment(param: str, was_active: bool) -> None:
+    snaps = _snapshots(param)
     active = [(j, s) for j, s in snaps if s.active]
     if active:
         for job, snap in active:
@@ -110,14 +120,19 @@ def _progress_fragment(param: str, sweep: SweepConfig | None, root: str, chart_k
     for job, snap in snaps:
         if snap.error:
             st.error(f"Seed {job.train_cfg.seed} failed: {snap.error}", icon=":material/error:")
+    if was_active and not active:
+        st.rerun()  # full rerun: the finished cells now come from the store
+
+
+def _curves_fragment(param: str, sweep: SweepConfig | None, root: str, chart_key: str) -> None:
+    snaps = _snapshots(param)
+    active = [(j, s) for j, s in snaps if s.active]
     if active:
         stored = _stored_cells(sweep, root, tuple(j.job_id for j, s in snaps if not s.active))
         live = _live_results(active)
         live_keys = {(r.depth, r.kind, r.seed) for r in live}
         results = [r for r in stored if (r.depth, r.kind, r.seed) not in live_keys] + live
         st.plotly_chart(sweep_plots.depth_curves(results), key=chart_key)
-    if was_active and not active:
-        st.rerun()  # full rerun: the finished cells now come from the store
 
 
 def _stored_cells(sweep: SweepConfig | None, root: str, ended: tuple[str, ...]) -> list[SweepResult]:
