@@ -128,3 +128,17 @@ def test_the_demo_preset_shows_degradation_for_seed_0() -> None:
     acc = {r.name: 100 * r.history.final["train_acc"] for r in results}
     assert acc["plain-20"] - acc["plain-56"] >= 20, acc
     assert acc["residual-56"] >= acc["residual-20"] - 2, acc
+
+
+def test_the_paper_scale_preset_is_offered_with_a_gpu_and_fills_the_widgets(tmp_runs, monkeypatch) -> None:
+    at = open_page()
+    assert not any(b.label == "Load the paper-scale preset" for b in at.button)  # no GPU here
+    monkeypatch.setattr("resnet_viz.ui.cuda_available", lambda: True)
+    at = open_page()
+    _button(at, "Load the paper-scale preset").click().run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="sw_dataset").value == "cifar10"
+    assert at.multiselect(key="sw_depths").value == [20, 32, 44, 56]
+    assert at.segmented_control(key="sw_budget").value == "epochs" and at.number_input(key="sw_amount").value == 6
+    assert at.select_slider(key="sw_width").value == 16 and at.select_slider(key="sw_batch").value == 128
+    assert at.toggle(key="sw_augment").value is True and at.number_input(key="sw_warmup").value == 400
