@@ -82,7 +82,7 @@ def test_a_tiny_sweep_trains_shows_figures_and_is_reused(tmp_runs) -> None:
     assert len(RunStore(tmp_runs).list()) == 4
 
     _button(at, "Run sweep").click().run()  # everything is stored: nothing is queued again
-    assert any("already in the run store" in i.value for i in at.info)
+    assert any("were already in the run store" in i.value for i in at.info)
     assert len(RunStore(tmp_runs).list()) == 4
     _button(at, "Re-run").click().run()  # forced: all four train again
     wait_jobs(at, "sweep")
@@ -142,3 +142,15 @@ def test_the_paper_scale_preset_is_offered_with_a_gpu_and_fills_the_widgets(tmp_
     assert at.segmented_control(key="sw_budget").value == "epochs" and at.number_input(key="sw_amount").value == 6
     assert at.select_slider(key="sw_width").value == 16 and at.select_slider(key="sw_batch").value == 128
     assert at.toggle(key="sw_augment").value is True and at.number_input(key="sw_warmup").value == 400
+
+
+@pytest.mark.slow
+def test_the_already_stored_note_goes_when_the_settings_change(tmp_runs, capsys) -> None:
+    assert main(["sweep", "--depths", "8,14", "--width", "4", "--steps", "4", "--json"]) == 0
+    capsys.readouterr()
+    at = open_page()
+    tiny(at)
+    _button(at, "Run sweep").click().run()
+    assert any("were already in the run store" in i.value for i in at.info)
+    at.number_input(key="sw_amount").set_value(5).run()
+    assert not any("were already in the run store" in i.value for i in at.info)

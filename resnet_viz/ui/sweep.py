@@ -47,9 +47,10 @@ def submit(sweep: SweepConfig | None, owner: str, store: RunStore, param: str, *
     jobs = plan(sweep, store, force=force)
     ids = [job_queue().submit(j.models, j.data, j.train, owner=owner, store=store).job_id for j in jobs]
     st.session_state[param] = ids
-    st.session_state[f"{param}_note"] = (
-        None if ids else f"All {len(sweep.cells())} runs of this sweep were already in the run store; "
-        "they are shown below. **Re-run** trains them again."
+    # Remembered with its sweep: the note only shows while the widgets still describe that sweep.
+    st.session_state[f"{param}_note"] = None if ids else (
+        sweep, f"All {len(sweep.cells())} runs of this sweep were already in the run store; they are shown "
+        "below. **Re-run** trains them again.",
     )
     if ids:
         st.query_params[param] = ",".join(ids)
@@ -88,8 +89,8 @@ def progress(param: str, sweep: SweepConfig | None, store: RunStore, *, chart_ke
     """Per-model progress bars and the growing training curves while a job of the sweep runs."""
     ids = _ids(param)
     note = st.session_state.get(f"{param}_note")
-    if note:
-        st.info(note, icon=":material/inventory_2:")
+    if note and note[0] == sweep:
+        st.info(note[1], icon=":material/inventory_2:")
     if not ids:
         return
     any_active = any(j.state in ("queued", "running") for j in jobs(param))
