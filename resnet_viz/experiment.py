@@ -22,6 +22,9 @@ from .runs import RunStore
 from .train import History, Update, train
 
 
+SNAPSHOTS = 5  # weight snapshots kept per stored run (init, three between, end): Grad-CAM over training
+
+
 @dataclass(frozen=True)
 class ModelResult:
     config: ModelConfig  # as trained: channels, size and classes taken from the dataset
@@ -100,10 +103,16 @@ def run_twins(
     if store is not None:
         group = group or uuid.uuid4().hex[:8]
         run_ids = [store.create(c, data_cfg, train_cfg, group=group, label=n) for c, n in zip(cfgs, names)]
+    by_name = dict(zip(names, run_ids))
+
+    def keep_snapshot(name: str, step: int, state: dict[str, torch.Tensor]) -> None:
+        store.save_weights(by_name[name], state, step=step)  # type: ignore[union-attr,arg-type]
+
     try:
         histories = train(
             list(zip(names, models)), data, train_cfg, device=device, on_update=on_update,
-            should_stop=should_stop, augment=data_cfg.augment,
+            should_stop=should_stop, augment=data_cfg.augment, snapshots=SNAPSHOTS,
+            on_snapshot=keep_snapshot if store is not None else None,
         )  # fmt: skip
     except BaseException as exc:
         if store is not None:

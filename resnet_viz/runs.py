@@ -54,6 +54,7 @@ CONFIG_FILE = "config.json"
 STATUS_FILE = "status.json"
 METRICS_FILE = "metrics.json"
 WEIGHTS_FILE = "weights.pt"
+SNAPSHOTS_DIR = "snapshots"  # weights kept at a few steps during training: step-0000000.pt ...
 
 # Ids become folder names, so the alphabet is kept to characters that are safe on every OS and in
 # URLs; "." and ".." match it but would escape or alias the root, so they are refused separately.
@@ -369,8 +370,9 @@ class RunStore:
         # Compact: metrics hold thousands of numbers and are rewritten during training.
         _write_json(path / METRICS_FILE, metrics, indent=None)
 
-    def save_weights(self, run_id: str, state_dict: dict[str, torch.Tensor]) -> None:
-        """Replace weights.pt with CPU copies of ``state_dict`` (safe while training continues)."""
+    def save_weights(self, run_id: str, state_dict: dict[str, torch.Tensor], *, step: int | None = None) -> None:
+        """Replace weights.pt with CPU copies of ``state_dict`` (safe while training continues);
+        with `step`, keep them as the snapshot taken after that step (0: at initialisation)."""
         path = self._existing_dir(run_id)
         tensors: dict[str, torch.Tensor] = {}
         for key, value in state_dict.items():
@@ -379,7 +381,17 @@ class RunStore:
             # clone: a CPU tensor's .cpu() is the same storage, which the optimiser keeps mutating;
             # contiguous_format: channels_last training must not leak into the file.
             tensors[str(key)] = value.detach().cpu().clone(memory_format=torch.contiguous_format)
-        _atomic_write(path / WEIGHTS_FILE, lambda f: torch.save(tensors, f))
+        target = path / WEIGHTS_FILE
+        if step is not None:
+            (path / SNAPSHOTS_DIR).mkdir(exist_ok=True)
+            target = path / SNAPSHOTS_DIR / f"step-{int(step):07d}.pt"
+        _atomic_write(target, lambda f: torch.save(tensors, f))
+
+    def snapshot_steps(self, run_id: str) -> list[int]:
+        """Steps of the weight snapshots kept during training, ascending (empty for older runs)."""
+        folder = self._existing_dir(run_id) / SNAPSHOTS_DIR
+        steps = [int(p.stem[5:]) for p in folder.glob("step-*.pt") if p.stem[5:].isdigit()] if folder.is_dir() else []
+        return sorted(steps)
 
     def delete(self, run_id: str) -> None:
         """Remove a run folder. The caller must have stopped any training that writes to it."""
@@ -500,8 +512,13 @@ class RunStore:
             raise RunStoreError(f"run {run_id!r}: {METRICS_FILE} does not hold a JSON object")
         return metrics
 
-    def load_state_dict(self, run_id: str) -> dict[str, torch.Tensor]:
+    def load_state_dict(self, run_id: str, *, step: int | None = None) -> dict[str, torch.Tensor]:
+        """The final weights, or with `step` the snapshot taken after that step."""
         path = self._existing_dir(run_id) / WEIGHTS_FILE
+        if step is not None:
+            path = path.parent / SNAPSHOTS_DIR / f"step-{int(step):07d}.pt"
+            if not path.is_file():
+                raise RunStoreError(f"run {run_id!r} has no weight snapshot at step {step}")
         if not path.is_file():
             raise RunStoreError(f"run {run_id!r} has no saved weights (still training, or it failed early)")
         try:
@@ -509,19 +526,20 @@ class RunStore:
             # to run code when unpickled.
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:  # torch raises RuntimeError, UnpicklingError, EOFError... for bad files
-            raise RunStoreError(f"run {run_id!r}: {WEIGHTS_FILE} cannot be loaded ({type(e).__name__}: {e})") from e
+            raise RunStoreError(f"run {run_id!r}: {path.name} cannot be loaded ({type(e).__name__}: {e})") from e
         if not isinstance(state, dict) or not all(
             isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
         ):
-            raise RunStoreError(f"run {run_id!r}: {WEIGHTS_FILE} does not hold a state dict of tensors")
+            raise RunStoreError(f"run {run_id!r}: {path.name} does not hold a state dict of tensors")
         return state
 
-    def load_model(self, run_id: str) -> torch.nn.Module:
-        """Rebuild the run's model on the CPU with its saved weights, in eval mode."""
+    def load_model(self, run_id: str, *, step: int | None = None) -> torch.nn.Module:
+        """Rebuild the run's model on the CPU with its saved weights (or the snapshot after
+        `step`), in eval mode."""
         from resnet_viz.models import build_model  # deferred: models is heavier and not needed to list runs
 
         info = self.get(run_id)
-        state = self.load_state_dict(run_id)
+        state = self.load_state_dict(run_id, step=step)
         model = build_model(info.model)
         try:
             model.load_state_dict(state, strict=True)

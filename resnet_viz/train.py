@@ -125,6 +125,15 @@ def steps_per_epoch(cfg: TrainConfig, n_train: int) -> int:
     return max(1, n_train // min(cfg.batch_size, n_train))  # last partial batch dropped: BN sees full batches
 
 
+def snapshot_steps(total: int, k: int) -> list[int]:
+    """k steps evenly spread over 0..total (0: before the first update), e.g. 0, 50, 100, 150, 200."""
+    if k <= 0 or total <= 0:
+        return []
+    if k == 1:
+        return [total]
+    return sorted({round(i * total / (k - 1)) for i in range(k)})
+
+
 def lr_at(step: int, cfg: TrainConfig, total: int) -> float:
     """Learning rate for 1-based `step`: lr/10 during warm-up (He et al. 2016 §4.2, ResNet-110),
     then constant or a cosine decay to zero over the remaining steps."""
@@ -218,12 +227,16 @@ def train(
     on_update: Callable[[Update], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     augment: bool = False,
+    snapshots: int = 0,
+    on_snapshot: Callable[[str, int, dict[str, torch.Tensor]], None] | None = None,
 ) -> list[History]:
     """Train each (name, model) on the identical batch sequence, one step of each per iteration.
 
     Models must already be built (the caller seeds their init). `data` is moved to `device`;
     with `augment` every batch gets random crop+flip, drawn once and shared by all models.
     A model whose loss becomes NaN/inf stops as "diverged" at that step; the others carry on.
+    With `on_snapshot`, each model's state dict is handed over at `snapshots` evenly spaced steps
+    (step 0 = the initialisation, the last = the end), e.g. for Grad-CAM over training.
     Returns one History per model; the same numbers were streamed through `on_update`.
     """
     device = device or torch.device("cpu")
@@ -275,6 +288,11 @@ def train(
                            "block_names": [n for n, _ in blocks],
                            "residual_block_names": [n for n, b in blocks if b.residual]})  # fmt: skip
 
+    snap_at = set(snapshot_steps(total, snapshots)) if on_snapshot is not None else set()
+    if 0 in snap_at:
+        for m in members:
+            on_snapshot(m.name, 0, m.model.state_dict())  # type: ignore[misc]
+
     stopped = False
     step = 0
     for step in range(1, total + 1):
@@ -313,6 +331,8 @@ def train(
             m.pending_steps.append(step)
             m.pending_lr.append(lr)
             m.busy += time.perf_counter() - t_model  # on CUDA this is launch time until the next sync
+            if step in snap_at:
+                on_snapshot(m.name, step, m.model.state_dict())  # type: ignore[misc]
             if len(m.pending_steps) >= cfg.log_every or step in (1, total):  # step 1: a first point at once
                 flush(m)
         if step % per_epoch == 0 and step != total:

@@ -10,9 +10,9 @@ from torch import nn
 
 from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
 from resnet_viz.data import load_dataset
-from resnet_viz.experiment import build_twins, run_twins
+from resnet_viz.experiment import build_twins, fit_to_data, run_twins
 from resnet_viz.models import build_model
-from resnet_viz.runs import RunStore
+from resnet_viz.runs import RunStore, RunStoreError
 from resnet_viz.train import History, Update, batch_order, lr_at, total_steps, train
 
 
@@ -177,3 +177,29 @@ def test_run_twins_stores_runs_that_reload(tmp_path, digits) -> None:
         acc = (reloaded(digits.x_test).argmax(1) == digits.y_test).float().mean().item()
         assert acc == pytest.approx(s["test_acc"], abs=1e-6)
         assert reloaded(x).shape == (16, 10)
+
+
+def test_snapshot_steps_spread_evenly_from_init_to_end() -> None:
+    from resnet_viz.train import snapshot_steps
+
+    assert snapshot_steps(200, 5) == [0, 50, 100, 150, 200]
+    assert snapshot_steps(3, 5) == [0, 1, 2, 3]  # fewer steps than snapshots: no repeats
+    assert snapshot_steps(10, 1) == [10] and snapshot_steps(10, 0) == [] and snapshot_steps(0, 5) == []
+
+
+def test_stored_runs_keep_weight_snapshots_from_init_to_end(tmp_path, digits) -> None:
+    store = RunStore(tmp_path)
+    cfg = ModelConfig(depth=8, width=4)
+    [result] = run_twins([cfg], DataConfig(), TrainConfig(steps=8, probe_every=4, device="cpu"), store=store,
+                         dataset=digits)  # fmt: skip
+    rid = result.run_id
+    assert store.snapshot_steps(rid) == [0, 2, 4, 6, 8]
+    [init] = build_twins([fit_to_data(cfg, digits)], seed=0)  # step 0 is the untrained model
+    at0 = store.load_state_dict(rid, step=0)
+    assert all(torch.equal(at0[k], v) for k, v in init.state_dict().items())
+    final, at8 = store.load_state_dict(rid), store.load_state_dict(rid, step=8)
+    assert all(torch.equal(final[k], at8[k]) for k in final)
+    assert not all(torch.equal(at0[k], at8[k]) for k in final)
+    assert store.load_model(rid, step=4).training is False
+    with pytest.raises(RunStoreError, match="no weight snapshot at step 3"):
+        store.load_state_dict(rid, step=3)
