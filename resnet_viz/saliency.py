@@ -1,0 +1,476 @@
+"""Saliency maps: which pixels a trained network's decision depends on, through captum.
+
+Four methods, all returning one (B, H, W) map per image at the input resolution:
+
+- ``gradcam`` (Selvaraju et al. 2017): weight each channel k of a block's output A by
+  alpha_k = mean over positions of d y_c / d A_k, then ReLU(sum_k alpha_k A_k), upsampled
+  bilinearly. Coarse (the block's resolution) but class-discriminative.
+- ``guided_gradcam`` (same paper, §3.2): guided backpropagation (Springenberg et al. 2015) times
+  the upsampled Grad-CAM map: pixel-sharp and class-discriminative.
+- ``saliency`` (Simonyan et al. 2014): |d y_c / d x|, max over colour channels.
+- ``integrated_gradients`` (Sundararajan et al. 2017): (x - x0) * the path-averaged gradient
+  from a baseline x0, so the attributions sum to y_c(x) - y_c(x0) (completeness).
+
+Every call runs on :func:`frozen_copy` of the model: a training worker may be mutating the
+caller's weights, and captum registers hooks (and GuidedBackprop rewires every ReLU's backward)
+that must never touch a model someone else holds. The caller's model is only read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import threading
+import warnings
+import weakref
+from collections.abc import Sequence
+from numbers import Integral
+
+import torch
+from captum.attr import (
+    GuidedGradCam,
+    IntegratedGradients,
+    LayerAttribution,
+    LayerGradCam,
+    Saliency,
+)
+from torch import nn
+
+from .models import MLP
+
+METHODS: tuple[str, ...] = ("gradcam", "guided_gradcam", "saliency", "integrated_gradients")
+METHOD_TITLES: dict[str, str] = {
+    "gradcam": "Grad-CAM",
+    "guided_gradcam": "Guided Grad-CAM",
+    "saliency": "Saliency (input gradient)",
+    "integrated_gradients": "Integrated Gradients",
+}
+LAYER_METHODS: tuple[str, ...] = ("gradcam", "guided_gradcam")  # the methods that read a block's feature map
+
+Target = int | Sequence[int] | torch.Tensor | None
+
+# captum's GuidedBackprop warns on every call that it hooks the ReLUs; here that is by design (it
+# hooks our private copy, and removes the hooks itself). A narrow filter set once, rather than
+# warnings.catch_warnings() per call, which swaps the process-wide filter list and so is not
+# thread-safe in a Streamlit server.
+warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU activations")
+
+_FROZEN_FLAG = "_resnet_viz_frozen"
+# One lock per frozen copy: captum's hooks live on the modules during a call, so two threads
+# attributing on one shared frozen copy at once would each see the other's hooks.
+_LOCKS: weakref.WeakKeyDictionary[nn.Module, threading.Lock] = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+class SaliencyError(ValueError):
+    """A saliency request that cannot be served; the message says why and what is allowed."""
+
+
+# --- layers -------------------------------------------------------------------------------------
+
+
+def layer_choices(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Every block whose output is a spatial map, by name, input to output.
+
+    Our networks list their blocks ("blocks.0", ...); torchvision ResNets their stages' blocks
+    ("layer1.0", ..., "layer4.1" for resnet18). The last entry is :func:`default_layer`.
+    """
+    if isinstance(model, MLP):
+        raise SaliencyError(
+            "an MLP flattens the image before its first layer, so it has no spatial feature map for "
+            "Grad-CAM; use 'saliency' or 'integrated_gradients', which attribute to input pixels"
+        )
+    probe_blocks = getattr(model, "probe_blocks", None)
+    if callable(probe_blocks):
+        return list(probe_blocks())
+    stages = [getattr(model, f"layer{i}", None) for i in range(1, 5)]
+    if all(isinstance(s, nn.Sequential) for s in stages):  # torchvision ResNet, duck-typed: no torchvision import
+        return [(f"layer{i}.{j}", block) for i, stage in enumerate(stages, 1) for j, block in stage.named_children()]
+    raise SaliencyError(
+        f"{type(model).__name__} is neither a resnet_viz network nor a torchvision ResNet, so there is no "
+        "list of blocks to choose from; pass layer= a submodule (or its name) whose output is a (B, C, h, w) map"
+    )
+
+
+def default_layer(model: nn.Module) -> tuple[str, nn.Module]:
+    """The last block of the last stage: the finest semantics that still keep a spatial map
+    (Selvaraju et al. 2017 §3 use the last conv layer for the same reason)."""
+    return layer_choices(model)[-1]
+
+
+def _resolve_layer(model: nn.Module, layer: str | nn.Module | None) -> str:
+    """The name (in ``model.named_modules()``) of the requested layer."""
+    if layer is None:
+        return default_layer(model)[0]
+    if isinstance(layer, nn.Module):
+        for name, m in model.named_modules():
+            if m is layer and name:
+                return name
+        raise SaliencyError(
+            f"the layer given ({type(layer).__name__}) is not a submodule of this model; "
+            f"pass one of its modules or one of these names: {_choices_text(model)}"
+        )
+    if isinstance(layer, str) and layer and layer in dict(model.named_modules()):
+        return layer
+    raise SaliencyError(f"unknown layer {layer!r}; choose one of: {_choices_text(model)}")
+
+
+def _choices_text(model: nn.Module) -> str:
+    try:
+        return ", ".join(name for name, _ in layer_choices(model))
+    except SaliencyError:
+        names = [n for n, _ in model.named_modules() if n]
+        return ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+
+
+# --- the frozen copy ----------------------------------------------------------------------------
+
+
+def frozen_copy(model: nn.Module) -> nn.Module:
+    """A private snapshot of `model` for attribution: deep copy, eval mode, no parameter grads.
+
+    - eval mode: BatchNorm uses its running statistics, so an image's map does not depend on the
+      other images in the batch, and no running statistic is updated.
+    - ``requires_grad=False`` on parameters: backward passes write no ``.grad``; gradients with
+      respect to the input and to layer outputs still flow.
+    - in-place activations (torchvision's ``ReLU(inplace=True)``) become out-of-place on the copy:
+      captum's hooks clone a module's input and read its output, which an in-place op overwrites.
+    - hooks copied along with the modules (a training probe's, say) are dropped from the copy, so
+      attribution forward passes never feed someone else's hook.
+
+    The caller's model is not modified. If a worker is updating it while this copies, the copy may
+    mix two adjacent steps' weights; copy under the worker's lock if a single step matters.
+    """
+    frozen = copy.deepcopy(model)
+    frozen.eval()
+    for p in frozen.parameters():
+        p.requires_grad_(False)
+        p.grad = None
+    for m in frozen.modules():
+        if getattr(m, "inplace", None) is True:
+            m.inplace = False
+        for hooks in (
+            m._forward_hooks, m._forward_hooks_with_kwargs, m._forward_hooks_always_called,
+            m._forward_pre_hooks, m._forward_pre_hooks_with_kwargs, m._backward_hooks, m._backward_pre_hooks,
+        ):  # fmt: skip
+            hooks.clear()
+    setattr(frozen, _FROZEN_FLAG, True)
+    return frozen
+
+
+def _lock_for(frozen: nn.Module) -> threading.Lock:
+    with _LOCKS_GUARD:
+        lock = _LOCKS.get(frozen)
+        if lock is None:
+            lock = _LOCKS[frozen] = threading.Lock()
+        return lock
+
+
+def _exclusive(net: nn.Module, shared: bool) -> contextlib.AbstractContextManager:
+    """Hold the frozen copy's lock while captum's hooks are on it; a private copy needs none."""
+    return _lock_for(net) if shared else contextlib.nullcontext()
+
+
+def _prepare(model: nn.Module, frozen: bool) -> nn.Module:
+    if not frozen:
+        return frozen_copy(model)
+    if not getattr(model, _FROZEN_FLAG, False):
+        raise SaliencyError(
+            "frozen=True needs a model returned by frozen_copy(model); this one is not, and attribution "
+            "must not hook or run a model that may be training"
+        )
+    return model
+
+
+def _device(model: nn.Module) -> torch.device:
+    p = next(model.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")
+
+
+def _num_classes(model: nn.Module) -> int | None:
+    """Output width of the classifier: the last nn.Linear defined (our `head`, torchvision's `fc`)."""
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    return linears[-1].out_features if linears else None
+
+
+# --- predictions and targets --------------------------------------------------------------------
+
+
+def predict(
+    model: nn.Module, images: torch.Tensor, k: int = 5, *, frozen: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-k softmax probabilities and class indices, each (B, min(k, classes)), on the CPU."""
+    net = _prepare(model, frozen)
+    x = _as_batch(images).to(_device(net))
+    with torch.no_grad():
+        probs = torch.softmax(net(x).float(), dim=1)  # (B, classes)
+    top = probs.topk(min(k, probs.shape[1]), dim=1)
+    return top.values.cpu(), top.indices.cpu()
+
+
+def _as_batch(images: torch.Tensor) -> torch.Tensor:
+    if not isinstance(images, torch.Tensor) or images.dim() != 4:
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise SaliencyError(f"images must be a (B, C, H, W) tensor already preprocessed for the model; got {shape}")
+    # clone(): a copy autograd may mark requires_grad on; also turns an inference-mode tensor into
+    # a normal one. float32: attributions are compared and summed, bf16 would blur them.
+    return images.detach().float().clone()
+
+
+def _targets(target: Target, batch: int, num_classes: int | None) -> torch.Tensor | None:
+    """(B,) int64 class per image, or None for each image's own top-1 class."""
+    if target is None:
+        return None
+    if isinstance(target, bool):
+        raise SaliencyError(f"target must be a class index or one index per image; got {target!r}")
+    if isinstance(target, Integral):
+        t = torch.full((batch,), int(target), dtype=torch.long)
+    else:
+        try:
+            t = torch.as_tensor(target).long().reshape(-1).cpu()
+        except (TypeError, ValueError, RuntimeError) as e:
+            raise SaliencyError(f"target must be a class index or one index per image; got {target!r}") from e
+        if t.numel() != batch:
+            raise SaliencyError(f"target gives {t.numel()} classes for {batch} images; give one per image, or one int")
+    if num_classes is not None and ((t < 0) | (t >= num_classes)).any():
+        bad = int(t[(t < 0) | (t >= num_classes)][0])
+        raise SaliencyError(
+            f"target {bad} is out of range: this model has {num_classes} classes (0..{num_classes - 1})"
+        )
+    return t
+
+
+class _ClassScore(nn.Module):
+    """The scalar each image's map explains: logit of its target class, (B, C_in, H, W) -> (B,).
+
+    With no target this is the max logit, whose gradient is exactly the top-1 logit's (max routes
+    its gradient to the argmax), so top-1 maps need no separate prediction pass.
+    """
+
+    def __init__(self, net: nn.Module, target: torch.Tensor | None) -> None:
+        super().__init__()
+        self.net = net
+        self.target = target
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.net(x)  # (B, classes)
+        if self.target is None:
+            return logits.max(dim=1).values
+        return logits.gather(1, self.target.to(logits.device)[:, None])[:, 0]
+
+
+# --- attribution --------------------------------------------------------------------------------
+
+
+def attribute(
+    model: nn.Module,
+    images: torch.Tensor,
+    method: str = "gradcam",
+    layer: str | nn.Module | None = None,
+    target: Target = None,
+    *,
+    internal_batch_size: int = 16,
+    n_steps: int = 32,
+    frozen: bool = False,
+) -> torch.Tensor:
+    """One saliency map per image: (B, C, H, W) standardised images -> (B, H, W) float32 on the CPU.
+
+    method: one of :data:`METHODS`.
+    layer: for the Grad-CAM methods, a name from :func:`layer_choices` (any submodule name works)
+        or the module itself; None is :func:`default_layer`. The input-gradient methods ignore it.
+    target: None explains each image's top-1 class; an int one class for all; a sequence one per image.
+    internal_batch_size, n_steps: Integrated Gradients evaluates n_steps points per image, at most
+        internal_batch_size at once (bounded memory).
+    frozen: `model` already is a :func:`frozen_copy` (checked): used as is, so a page that keeps one
+        per selected model pays the deep copy once, not on every click. Calls on one frozen copy
+        are serialised by a lock, since captum's hooks live on its modules during a call.
+
+    Channel reductions to one map per image (documented choices):
+    - guided_gradcam: captum returns guided backprop (B, C, H, W) times the Grad-CAM map, upsampled
+      *bilinearly* (captum's default is nearest; bilinear matches our ``gradcam`` panel); the map is
+      the sum over colour channels of its absolute value (the L1 norm per pixel).
+    - saliency: max over channels of |dy/dx| (Simonyan et al. 2014 §3.1).
+    - integrated_gradients: sum over channels of |attribution|. The baseline is the all-zero
+      tensor *after* standardisation, i.e. the dataset-mean colour image (black only for data
+      standardised to mean 0 at black); see :func:`integrated_gradients` for the signed values.
+    """
+    if method not in METHODS:
+        raise SaliencyError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
+    if method in LAYER_METHODS and isinstance(model, MLP):
+        layer_choices(model)  # raises the MLP sentence
+    x = _as_batch(images)
+    t = _targets(target, x.shape[0], _num_classes(model))
+    layer_name = _resolve_layer(model, layer) if method in LAYER_METHODS else None
+    net = _prepare(model, frozen)
+    x = x.to(_device(net))
+    if method != "gradcam":
+        # Input-gradient methods: mark our own copy (captum would, with a warning). Grad-CAM needs
+        # no input gradient; with frozen parameters its forward then records no graph below the layer.
+        x.requires_grad_()
+    H, W = x.shape[-2:]
+    with _exclusive(net, frozen), torch.enable_grad():  # a page may call this under torch.no_grad()
+        if method == "integrated_gradients":
+            out = _integrated_gradients(net, x, t, n_steps, internal_batch_size).abs().sum(dim=1)
+        elif method == "saliency":
+            out = Saliency(_ClassScore(net, t)).attribute(x, abs=True).amax(dim=1)  # (B, H, W)
+        else:
+            out = _layer_method(net, x, t, method, layer_name, (H, W))
+    return out.detach().float().cpu()
+
+
+def _layer_method(
+    net: nn.Module, x: torch.Tensor, t: torch.Tensor | None, method: str, layer_name: str, size: tuple[int, int]
+) -> torch.Tensor:
+    layer = net.get_submodule(layer_name)
+    score = _ClassScore(net, t)
+    if method == "gradcam":
+        cam = LayerGradCam(score, layer).attribute(x, relu_attributions=True)  # (B, 1, h, w)
+        if cam.dim() != 4:
+            raise SaliencyError(
+                f"layer {layer_name!r} outputs shape {tuple(cam.shape)}, not a (B, C, h, w) map; "
+                f"Grad-CAM needs a convolutional block, e.g. one of: {_choices_text(net)}"
+            )
+        return LayerAttribution.interpolate(cam, size, interpolate_mode="bilinear")[:, 0]  # (B, H, W)
+    ggc = GuidedGradCam(score, layer).attribute(x, interpolate_mode="bilinear")  # (B, C, H, W)
+    if ggc.shape != x.shape:  # captum warns and returns an empty tensor when the layer has no map
+        raise SaliencyError(
+            f"layer {layer_name!r} has no (B, C, h, w) output to upsample; "
+            f"Guided Grad-CAM needs a convolutional block, e.g. one of: {_choices_text(net)}"
+        )
+    return ggc.abs().sum(dim=1)
+
+
+def _integrated_gradients(
+    net: nn.Module, x: torch.Tensor, t: torch.Tensor | None, n_steps: int, internal_batch_size: int
+) -> torch.Tensor:
+    if n_steps < 1 or internal_batch_size < 1:
+        raise SaliencyError(f"n_steps and internal_batch_size must be positive; got {n_steps}, {internal_batch_size}")
+    if t is None:  # fix each image's class at x itself: along the path the arg-max may change
+        with torch.no_grad():
+            t = net(x).argmax(dim=1).cpu()
+    ig = IntegratedGradients(net)  # multiply_by_inputs: (x - x0) * mean gradient, so completeness holds
+    return ig.attribute(
+        x, baselines=0.0, target=t.to(x.device), n_steps=n_steps, internal_batch_size=internal_batch_size
+    )  # (B, C, H, W)
+
+
+def integrated_gradients(
+    model: nn.Module,
+    images: torch.Tensor,
+    target: Target = None,
+    *,
+    n_steps: int = 32,
+    internal_batch_size: int = 16,
+    frozen: bool = False,
+) -> torch.Tensor:
+    """Signed Integrated Gradients per input element, (B, C, H, W) float32 on the CPU.
+
+    Baseline x0 = 0 after standardisation. By completeness the values of image i sum to
+    logit_t(x_i) - logit_t(x0), up to the Gauss-Legendre quadrature error of `n_steps` points.
+    """
+    x = _as_batch(images)
+    t = _targets(target, x.shape[0], _num_classes(model))
+    net = _prepare(model, frozen)
+    with _exclusive(net, frozen), torch.enable_grad():
+        out = _integrated_gradients(net, x.to(_device(net)).requires_grad_(), t, n_steps, internal_batch_size)
+    return out.detach().float().cpu()
+
+
+# --- localisation -------------------------------------------------------------------------------
+
+
+def localisation_score(cam: torch.Tensor, mask: torch.Tensor) -> tuple[float, bool]:
+    """How well a non-negative map (H, W) points at the object given by a bool mask (H, W).
+
+    Returns (share of the map's total inside the mask, whether its maximum lies inside). The
+    maximum is the first arg-max in row-major order. An all-zero map points nowhere: (nan, False).
+    """
+    cam = torch.as_tensor(cam).detach().double().cpu()
+    mask = torch.as_tensor(mask).detach().bool().cpu()
+    if cam.dim() != 2 or cam.shape != mask.shape:
+        raise SaliencyError(
+            f"cam and mask must both be (H, W) of one size; got {tuple(cam.shape)} and {tuple(mask.shape)}"
+        )
+    if (cam < 0).any():
+        raise SaliencyError("cam must be non-negative (a Grad-CAM, saliency or |attribution| map)")
+    total = float(cam.sum())
+    if not total > 0:
+        return math.nan, False
+    inside = float(cam[mask].sum()) / total
+    return inside, bool(mask.reshape(-1)[cam.argmax()])
+
+
+def mean_localisation(
+    model: nn.Module,
+    images: torch.Tensor,
+    masks: torch.Tensor,
+    *,
+    method: str = "gradcam",
+    layer: str | nn.Module | None = None,
+    target: Target = None,
+    batch: int = 50,
+) -> tuple[float, float]:
+    """Over N images (N, C, H, W) with masks (N, H, W): (mean share of map inside the mask,
+    skipping all-zero maps; fraction of images whose map peaks inside the mask).
+
+    One frozen copy serves all batches of `batch` images. target: None scores each image's top-1
+    map; pass the labels to score the true class's map. Either mean is nan if no map counts.
+    """
+    if images.dim() != 4 or masks.shape != (images.shape[0], *images.shape[-2:]):
+        raise SaliencyError(
+            f"masks must be (N, H, W) matching images (N, C, H, W); got {tuple(masks.shape)} and {tuple(images.shape)}"
+        )
+    n = images.shape[0]
+    if n == 0 or batch < 1:
+        raise SaliencyError(f"need at least one image and batch >= 1; got {n} images, batch {batch}")
+    per_image = _targets(target, n, _num_classes(model))
+    if method in LAYER_METHODS:
+        layer = _resolve_layer(model, layer)  # a name: it also finds the block in the copy
+    net = frozen_copy(model)
+    shares: list[float] = []
+    hits = 0
+    for start in range(0, n, batch):
+        sl = slice(start, start + batch)
+        t = None if per_image is None else per_image[sl]
+        cams = attribute(net, images[sl], method, layer, t, frozen=True)  # (b, H, W)
+        for cam, mask in zip(cams, masks[sl]):
+            share, hit = localisation_score(cam, mask)
+            if not math.isnan(share):
+                shares.append(share)
+            hits += hit
+    mean_share = sum(shares) / len(shares) if shares else math.nan
+    return mean_share, hits / n
+
+
+__all__ = [
+    "LAYER_METHODS", "METHODS", "METHOD_TITLES", "SaliencyError", "attribute", "default_layer", "frozen_copy",
+    "integrated_gradients", "layer_choices", "localisation_score", "mean_localisation", "predict",
+]  # fmt: skip
+
+
+# --- one image, for the page ----------------------------------------------------------------------
+
+
+def resize_map(cam: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """A (H, W) map bilinearly resized to `size` (e.g. a run's 8x8 map onto a 32x32 mask)."""
+    cam = torch.as_tensor(cam).float()
+    if tuple(cam.shape) == tuple(size):
+        return cam
+    return nn.functional.interpolate(cam[None, None], size=tuple(size), mode="bilinear", align_corners=False)[0, 0]
+
+
+def explain(
+    model: nn.Module, image: torch.Tensor, *, method: str = "gradcam", layer: str | None = None,
+    target: int | None = None, k: int = 5, frozen: bool = False,
+) -> tuple[torch.Tensor, list[tuple[int, float]]]:  # fmt: skip
+    """One image (1, C, H, W): its map (H, W) and the top-k (class index, probability), best first.
+
+    A layer name the model does not have (twins of other architectures, a pretrained net) falls
+    back to the model's default layer rather than failing.
+    """
+    if layer is not None and method in LAYER_METHODS and layer not in dict(layer_choices(model)):
+        layer = None
+    cam = attribute(model, image, method, layer, target, frozen=frozen)[0]
+    probs, idx = predict(model, image, k=k, frozen=frozen)
+    return cam, [(int(i), float(p)) for p, i in zip(probs[0], idx[0])]
