@@ -49,6 +49,11 @@ PAGES: tuple[PageInfo, ...] = (
         "Train plain and residual nets at several depths and seeds and see training error rise with depth "
         "for plain nets only (He et al. 2016, Figs. 1 and 6).",
     ),  # fmt: skip
+    PageInfo(
+        "app_pages/saliency.py", "Saliency", ":material/center_focus_strong:",
+        "Upload a photo or pick a sample and see where each network looks (Grad-CAM and friends), plain vs "
+        "residual side by side, or a pretrained ImageNet ResNet.",
+    ),  # fmt: skip
 )
 
 

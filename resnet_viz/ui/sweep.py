@@ -48,10 +48,9 @@ def submit(sweep: SweepConfig | None, owner: str, store: RunStore, param: str, *
     ids = [job_queue().submit(j.models, j.data, j.train, owner=owner, store=store).job_id for j in jobs]
     st.session_state[param] = ids
     # Remembered with its sweep: the note only shows while the widgets still describe that sweep.
-    st.session_state[f"{param}_note"] = None if ids else (
-        sweep, f"All {len(sweep.cells())} runs of this sweep were already in the run store; they are shown "
-        "below. **Re-run** trains them again.",
-    )
+    text = (f"All {len(sweep.cells())} runs of this sweep were already in the run store; they are shown below. "
+            "**Re-run** trains them again.")  # fmt: skip
+    st.session_state[f"{param}_note"] = None if ids else (sweep, text)
     if ids:
         st.query_params[param] = ",".join(ids)
     else:
