@@ -38,14 +38,14 @@ def _models(text: str) -> list[str]:
     return list(dict.fromkeys(kinds))
 
 
-def _add_run_flags(p: argparse.ArgumentParser, *, sweep: bool) -> None:
-    """The flags of `train`; `sweep` takes lists of depths and seeds instead of one of each."""
-    from .config import ACTIVATIONS, DEVICES, INITS, OPTIMIZERS, SCHEDULES, SHORTCUTS, DataConfig, ModelConfig, TrainConfig
+def _add_model_flags(p: argparse.ArgumentParser, *, depths: bool = False) -> None:
+    """The model group shared by train, sweep and probe."""
+    from .config import ACTIVATIONS, INITS, SHORTCUTS, ModelConfig
 
-    m, d, t = ModelConfig(), DataConfig(), TrainConfig()
+    m = ModelConfig()
     g = p.add_argument_group("model")
     g.add_argument("--arch", choices=("cifar", "mlp"), default=m.arch, help="6n+2 conv net or an MLP")
-    if sweep:
+    if depths:
         g.add_argument("--depths", type=_ints, default=[20, 56], help="comma list, e.g. 20,32,56 (cifar: 6n+2)")
     else:
         g.add_argument("--depth", type=int, default=m.depth, help="cifar: 6n+2 layers (8, 14, 20, 32, 44, 56, 110); mlp: hidden layers")
@@ -58,6 +58,14 @@ def _add_run_flags(p: argparse.ArgumentParser, *, sweep: bool) -> None:
     g.add_argument("--activation", choices=ACTIVATIONS, default=m.activation)
     g.add_argument("--init", choices=INITS, default=m.init)
     _bool_flag(g, "zero-init-last-bn", m.zero_init_last_bn, "start each block's last BN at 0")
+
+
+def _add_run_flags(p: argparse.ArgumentParser, *, sweep: bool) -> None:
+    """The flags of `train`; `sweep` takes lists of depths and seeds instead of one of each."""
+    from .config import DEVICES, OPTIMIZERS, SCHEDULES, DataConfig, TrainConfig
+
+    d, t = DataConfig(), TrainConfig()
+    _add_model_flags(p, depths=sweep)
     g = p.add_argument_group("data")
     g.add_argument("--dataset", default=d.name, help="digits, shapes, cifar10, mnist, fashion_mnist, folder")
     g.add_argument("--data-root", default=None, help="download cache, or the ImageFolder path for --dataset folder")
@@ -112,6 +120,18 @@ def build_parser() -> argparse.ArgumentParser:
                     "already in the run store with the same settings is reused, not retrained (--force retrains).",
     )  # fmt: skip
     _add_run_flags(p, sweep=True)
+    p = sub.add_parser(
+        "probe", help="gradient norms and activation std per layer at initialisation, on one batch",
+        description="No training: build each model from the seed, run one batch of the dataset forward and "
+                    "backward, and report every weighted layer, first (input) to last.",
+    )  # fmt: skip
+    _add_model_flags(p)
+    g = p.add_argument_group("data and output")
+    g.add_argument("--dataset", default="digits", help="digits, shapes, cifar10, mnist, fashion_mnist, folder")
+    g.add_argument("--data-root", default=None, help="download cache, or the ImageFolder path for --dataset folder")
+    g.add_argument("--batch-size", type=int, default=128, help="images in the one batch")
+    g.add_argument("--seed", type=int, default=0, help="init of every model (twins share it)")
+    g.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
     return parser
 
 
@@ -282,6 +302,54 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_probe(args: argparse.Namespace) -> int:
+    from .config import DataConfig, ModelConfig
+    from .data import load_dataset
+    from .theory import init_profile, profile_sentences
+
+    cfgs = [
+        ModelConfig(
+            arch=args.arch, depth=args.depth, width=args.width, residual=(kind == "residual"), alpha=args.alpha,
+            shortcut=args.shortcut, preact=args.preact, bn=args.bn, activation=args.activation, init=args.init,
+            zero_init_last_bn=args.zero_init_last_bn,
+        )  # fmt: skip
+        for kind in args.models
+    ]
+    if args.batch_size < 1:
+        raise CliError(f"--batch-size must be positive; got {args.batch_size}")
+    data = load_dataset(DataConfig(name=args.dataset, root=args.data_root))
+    profiles = [init_profile(c, data, seed=args.seed, batch=args.batch_size) for c in cfgs]
+    rows = [{"model": c.kind, "name": p.name, "depth": c.depth, "layers": layer_rows(p)} for c, p in zip(cfgs, profiles)]
+    if args.json:
+        print(json.dumps([{**r, "layers": [{k: _json_safe(v) for k, v in layer.items()} for layer in r["layers"]]}
+                          for r in rows], indent=2))  # fmt: skip
+        return 0
+    for row in rows:
+        print(f"{row['name']} at initialisation (seed {args.seed}, one batch of {args.batch_size} {args.dataset} images)")
+        print(f"  {'layer':<24} {'grad L2':>10} {'grad RMS':>10} {'act std':>9}")
+        for layer in row["layers"]:
+            std = "-" if layer["act_std"] is None else f"{layer['act_std']:.3g}"
+            print(f"  {layer['name']:<24} {layer['grad_norm']:>10.3g} {layer['grad_rms']:>10.3g} {std:>9}")
+    for line in profile_sentences(profiles):
+        print(f"- {line}")
+    return 0
+
+
+def layer_rows(p: Any) -> list[dict[str, Any]]:
+    """One entry per weighted layer, first first. act_std is per block (the std of a block's
+    output), so each layer carries its block's value; stem and head layers have none."""
+    def block_of(layer: str) -> int | None:
+        hits = [i for i, b in enumerate(p.block_names) if layer.startswith(b + ".")]
+        return hits[-1] if hits else None
+
+    rows = []
+    for i, name in enumerate(p.layer_names):
+        b = block_of(name)
+        rows.append({"name": name, "grad_norm": p.grad_norm[i], "grad_rms": p.grad_rms[i],
+                     "act_std": p.act_std[b] if b is not None else None})  # fmt: skip
+    return rows
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from .config import ConfigError
 
@@ -292,6 +360,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_train(args)
         if args.command == "sweep":
             return cmd_sweep(args)
+        if args.command == "probe":
+            return cmd_probe(args)
         raise CliError(f"unknown command {args.command!r}")
     except (CliError, ConfigError) as exc:
         print(f"resnet-viz: error: {exc}", file=sys.stderr)

@@ -130,3 +130,26 @@ def test_sweep_table_and_reading_on_the_terminal(tmp_path, capsys) -> None:
     assert "job 1/1: seed 0: plain-8, residual-8, plain-14, residual-14" in err
     assert "seed" in out.splitlines()[0] and "reused" in out.splitlines()[0]
     assert "- Plain nets: training error" in out and "- Residual nets: training error" in out
+
+
+def test_probe_json_lists_every_layer_first_first_at_initialisation(capsys) -> None:
+    assert main(["probe", "--depth", "8", "--width", "4", "--batch-size", "32", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["model"], r["name"], r["depth"]) for r in rows] == [("plain", "plain-8", 8), ("residual", "residual-8", 8)]
+    from resnet_viz.config import ModelConfig
+    from resnet_viz.theory import init_profile
+
+    oracle = init_profile(ModelConfig(depth=8, width=4), batch=32)  # the library, same seed and batch
+    layers = rows[1]["layers"]
+    assert [layer["name"] for layer in layers] == oracle.layer_names
+    assert [layer["grad_rms"] for layer in layers] == pytest.approx(oracle.grad_rms)
+    assert set(layers[0]) == {"name", "grad_norm", "grad_rms", "act_std"}
+    assert layers[0]["act_std"] is None and layers[-1]["act_std"] is None  # stem and head: not in a block
+    assert layers[1]["act_std"] == pytest.approx(oracle.act_std[0])  # first conv of block 0
+
+
+def test_probe_table_and_sentences(capsys) -> None:
+    assert main(["probe", "--arch", "mlp", "--depth", "20", "--width", "32", "--activation", "sigmoid", "--no-bn",
+                 "--init", "xavier", "--models", "plain"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "mlp-plain-20 at initialisation" in out and "grad RMS" in out and "vanished toward the input" in out

@@ -40,6 +40,11 @@ class PageInfo:
 PAGES: tuple[PageInfo, ...] = (
     PageInfo("app_pages/home.py", "Home", ":material/home:", "What the lab is for and how it measures."),
     PageInfo(
+        "app_pages/theory.py", "Gradient flow", ":material/function:",
+        "Why the identity path keeps the gradient alive: the algebra, a chain you can tune, and real networks "
+        "measured at initialisation (no training needed).",
+    ),  # fmt: skip
+    PageInfo(
         "app_pages/live.py", "Train & compare", ":material/monitoring:",
         "Train a plain net and its residual twin on identical batches and watch loss, gradient flow "
         "and activations change as they learn.",

@@ -1,0 +1,151 @@
+"""Plotly figures of the theory page: data in (arrays, InitProfiles), ``go.Figure`` out.
+
+Same conventions as :mod:`resnet_viz.plots`: plain red, residual blue (by the name), gradients on
+log y axes with powers of ten, values a log axis cannot show (zero, NaN) left as gaps. Profiles
+are read through their attributes only, so anything shaped like an InitProfile can be drawn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .plots import (
+    GradKind,
+    _colors,
+    _empty,
+    _grad_field,
+    _names,
+    _positive,
+    _vec,
+    figure_layout,
+    model_color,
+)
+from .theory import autocorrelation
+
+NO_MODEL = "choose at least one model"
+MAX_LAG = 40  # lags shown by shattered_figure; r(k) for white noise is already ~0 at k = 1
+
+
+def _log_y(fig: go.Figure, title: str, **kw: Any) -> None:
+    fig.update_yaxes(title_text=title, type="log", exponentformat="power", **kw)  # 10^-4, not SI "100µ"
+
+
+def chain_figure(plain: np.ndarray, residual: np.ndarray) -> go.Figure:
+    """|dL/dh_i| against layer i (0 = input) for the plain and the residual chain, log y.
+
+    The arrays are :func:`resnet_viz.theory.chain_gradients` results, index 0 at the input and
+    the last entry (1) at the output.
+    """
+    fig = go.Figure()
+    for name, values in (("plain", plain), ("residual", residual)):
+        v = _vec(values)
+        color = model_color(name)
+        fig.add_trace(
+            go.Scatter(
+                x=np.arange(v.size), y=_positive(v), mode="lines+markers", name=name, customdata=v,
+                line={"color": color, "width": 2}, marker={"color": color, "size": 5},
+                hovertemplate=f"{name}<br>layer %{{x}}<br>|dL/dh| %{{customdata:.3g}}<extra></extra>",
+            )
+        )  # fmt: skip
+    fig.update_xaxes(title_text="layer i (0 = input; the last = output, where the gradient is 1)")
+    _log_y(fig, "|dL/dh_i|")
+    return figure_layout(fig, "Gradient along a chain of layers",
+                         subtitle="plain: a product of g·s per layer; residual: of (1 + g·s)")  # fmt: skip
+
+
+def profile_figure(profiles: Sequence[Any], kind: GradKind = "rms") -> go.Figure:
+    """Gradient per layer at initialisation, one line per model, first (input) layer at x = 1, log y.
+
+    `kind`: "rms" (per weight, comparable across layer sizes), "norm" or "rel" (over ||W||).
+    """
+    attr, label = _grad_field(kind)
+    title = f"Gradient per layer at initialisation: {label}"
+    if not profiles:
+        return _empty(title, NO_MODEL)
+    fig = go.Figure()
+    for p, color in zip(profiles, _colors([p.name for p in profiles])):
+        row = _vec(getattr(p, attr))
+        names = _names(p.layer_names, row.size, "layer")
+        fig.add_trace(
+            go.Scatter(
+                x=np.arange(1, row.size + 1), y=_positive(row), mode="lines+markers", name=p.name, text=names,
+                customdata=row, line={"color": color, "width": 1.5}, marker={"color": color, "size": 5},
+                hovertemplate=f"{p.name}<br>%{{x}}: %{{text}}<br>{label} %{{customdata:.3g}}<extra></extra>",
+            )
+        )  # fmt: skip
+    fig.update_xaxes(title_text="layer (1 = first, next to the input; the last = the classifier head)")
+    _log_y(fig, label)
+    return figure_layout(fig, title, subtitle="one batch forward and backward, no update")
+
+
+def act_std_figure(profiles: Sequence[Any]) -> go.Figure:
+    """Std of each block's output at initialisation, one line per model, log y."""
+    title = "Activation std per block at initialisation"
+    if not profiles:
+        return _empty(title, NO_MODEL)
+    fig = go.Figure()
+    for p, color in zip(profiles, _colors([p.name for p in profiles])):
+        row = _vec(p.act_std)
+        names = _names(p.block_names, row.size, "block")
+        fig.add_trace(
+            go.Scatter(
+                x=np.arange(1, row.size + 1), y=_positive(row), mode="lines+markers", name=p.name, text=names,
+                customdata=row, line={"color": color, "width": 1.5}, marker={"color": color, "size": 5},
+                hovertemplate=f"{p.name}<br>%{{x}}: %{{text}}<br>std %{{customdata:.3g}}<extra></extra>",
+            )
+        )  # fmt: skip
+    fig.update_xaxes(title_text="block (1 = first, next to the input)")
+    _log_y(fig, "std of block output")
+    return figure_layout(fig, title)
+
+
+def shattered_figure(
+    results: Mapping[str, tuple[np.ndarray, np.ndarray]], *, max_lag: int = MAX_LAG, normalise: bool = True
+) -> go.Figure:
+    """Two panels per :func:`resnet_viz.theory.shattered` result: df/dx against x, and its
+    autocorrelation against lag (lag 0 = 1).
+
+    `results` maps a label (its kind in it, e.g. "plain, depth 50", for the colour) to (x, df/dx).
+    With `normalise` each df/dx is divided by its RMS: a plain and a residual net's gradients
+    differ in scale by orders of magnitude, and it is their shape that tells noise from signal.
+    The autocorrelation does not depend on the scale.
+    """
+    title = "Shattered gradients: df/dx of a scalar ReLU net along its input"
+    if not results:
+        return _empty(title, NO_MODEL)
+    y_left = "df/dx ÷ its RMS" if normalise else "df/dx"
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(f"{y_left} at each input x", "autocorrelation of df/dx"),
+                        horizontal_spacing=0.1)  # fmt: skip
+    for (name, (x, g)), color in zip(results.items(), _colors(list(results))):
+        xv, gv = _vec(x), _vec(g)
+        y = gv
+        if normalise:
+            rms = float(np.sqrt(np.mean(gv**2))) if gv.size else 0.0
+            y = gv / rms if rms > 0 and np.isfinite(rms) else gv
+        fig.add_trace(
+            go.Scatter(x=xv, y=y, mode="lines", name=name, legendgroup=name, line={"color": color, "width": 1.2},
+                       hovertemplate=f"{name}<br>x %{{x:.3f}}<br>{y_left} %{{y:.3g}}<extra></extra>"),
+            row=1, col=1,
+        )  # fmt: skip
+        lags = min(max_lag, gv.size - 1)
+        if lags >= 0:
+            r = autocorrelation(gv, lags)
+            fig.add_trace(
+                go.Scatter(x=np.arange(lags + 1), y=r, mode="lines+markers", name=name, legendgroup=name,
+                           showlegend=False, line={"color": color, "width": 1.5}, marker={"color": color, "size": 4},
+                           hovertemplate=f"{name}<br>lag %{{x}}<br>r %{{y:.3f}}<extra></extra>"),
+                row=1, col=2,
+            )  # fmt: skip
+    fig.update_xaxes(title_text="input x", row=1, col=1)
+    fig.update_yaxes(title_text=y_left, row=1, col=1)
+    fig.update_xaxes(title_text="lag (steps between inputs)", row=1, col=2)
+    fig.update_yaxes(title_text="autocorrelation r", range=[-1.05, 1.05], row=1, col=2)
+    fig.add_hline(y=0, line={"color": "#999", "width": 1, "dash": "dot"}, row=1, col=2)
+    fig = figure_layout(fig, title, subtitle="white noise: r drops to ~0 at lag 1; a smooth curve keeps r near 1")
+    fig.update_layout(legend={"y": 1.1}, margin={"t": 120})  # the panel titles sit between legend and plots
+    return fig
