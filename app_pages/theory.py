@@ -3,7 +3,13 @@
 import streamlit as st
 
 from resnet_viz import theory_plots
-from resnet_viz.config import ACTIVATIONS, INITS, ConfigError, ModelConfig, valid_cifar_depths
+from resnet_viz.config import (
+    ACTIVATIONS,
+    INITS,
+    ConfigError,
+    ModelConfig,
+    valid_cifar_depths,
+)
 from resnet_viz.ui import theory as ui_th
 
 st.title("Why the identity path keeps the gradient alive")
