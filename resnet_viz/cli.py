@@ -132,7 +132,29 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--batch-size", type=int, default=128, help="images in the one batch")
     g.add_argument("--seed", type=int, default=0, help="init of every model (twins share it)")
     g.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
+
+    p = sub.add_parser("lesion", help="delete each block of a stored run at test time (Veit et al. 2016)",
+                       description="Test accuracy with each block deleted in turn, and with k random blocks deleted; "
+                                   "saved in the run's folder (the app reuses it).")  # fmt: skip
+    _add_analysis_flags(p)
+    p.add_argument("--draws", type=int, default=10, help="random draws per number of deleted blocks")
+    p = sub.add_parser("landscape", help="loss around a stored run's weights (Li et al. 2018)",
+                       description="L(theta + a d1 + b d2) along filter-normalised random directions, on a fixed "
+                                   "evaluation set; saved in the run's folder (the app reuses it).")  # fmt: skip
+    _add_analysis_flags(p)
+    p.add_argument("--grid", type=int, default=11, help="points per axis, odd, 3-81 (11: 121 evaluations in 2-D)")
+    p.add_argument("--span", type=float, default=1.0, help="a and b run from -span to +span")
+    p.add_argument("--dims", type=int, choices=(1, 2), default=2)
+    p.add_argument("--split", choices=("test", "train"), default="test", help="the evaluation set")
     return parser
+
+
+def _add_analysis_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run", required=True, metavar="RUN_ID", help="a run id from the run store")
+    p.add_argument("--runs-dir", default=None, help="run store folder (default $RESNET_VIZ_RUNS or ./runs)")
+    p.add_argument("--seed", type=int, default=0, help="random draws / directions")
+    _bool_flag(p, "force", False, "recompute even if a saved result exists")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
 
 
 def configs_from_args(args: argparse.Namespace) -> tuple[list[Any], Any, Any]:
@@ -335,6 +357,57 @@ def cmd_probe(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lesion(args: argparse.Namespace) -> int:
+    from .analysis import run_lesion
+    from .runs import RunStore
+
+    if args.draws < 1:
+        raise CliError(f"--draws must be positive; got {args.draws}")
+    result = run_lesion(RunStore(args.runs_dir), args.run, draws=args.draws, seed=args.seed, force=args.force)
+    doc = result.to_dict()
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return 0
+    print(f"{args.run}: test accuracy {100 * doc['baseline_acc']:.1f}% with every block")
+    for b in doc["blocks"]:
+        mark = "  (changes resolution)" if b["downsampling"] else ""
+        print(f"  without {b['name']:<12} {100 * b['acc']:5.1f}%{mark}")
+    for r in doc["random"]:
+        print(f"  {r['k']:>2} random blocks deleted: {100 * r['mean_acc']:5.1f}% +- {100 * r['std_acc']:.1f}")
+    return 0
+
+
+def cmd_landscape(args: argparse.Namespace) -> int:
+    from .analysis import run_landscape
+    from .runs import RunStore
+
+    bar = None if args.json else ProgressBar(args.grid ** args.dims, ["grid points"])
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar.step["grid points"] = done
+            bar.draw()
+
+    try:
+        result = run_landscape(RunStore(args.runs_dir), args.run, grid=args.grid, span=args.span, dims=args.dims,
+                               seed=args.seed, split=args.split, force=args.force, on_progress=progress)  # fmt: skip
+    except ValueError as exc:  # grid/span out of range: the library's sentence
+        raise CliError(str(exc)) from None
+    doc = result.to_dict()
+    if args.json:
+        print(json.dumps(doc, default=_json_safe))
+        return 0
+    if bar is not None:
+        bar.draw(end="\n")
+    import numpy as np
+
+    loss = np.asarray(result.loss, dtype=float)
+    centre = loss[tuple(s // 2 for s in loss.shape)]
+    print(f"{args.run}: loss {centre:.4f} at the trained weights; min {np.nanmin(loss):.4f}, max {np.nanmax(loss):.4f} "
+          f"over the {'x'.join(map(str, loss.shape))} grid (span {args.span:g}, {args.split} split)")  # fmt: skip
+    return 0
+
+
 def layer_rows(p: Any) -> list[dict[str, Any]]:
     """One entry per weighted layer, first first. act_std is per block (the std of a block's
     output), so each layer carries its block's value; stem and head layers have none."""
@@ -362,6 +435,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_sweep(args)
         if args.command == "probe":
             return cmd_probe(args)
+        if args.command == "lesion":
+            return cmd_lesion(args)
+        if args.command == "landscape":
+            return cmd_landscape(args)
         raise CliError(f"unknown command {args.command!r}")
     except (CliError, ConfigError) as exc:
         print(f"resnet-viz: error: {exc}", file=sys.stderr)

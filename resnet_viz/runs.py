@@ -54,6 +54,7 @@ CONFIG_FILE = "config.json"
 STATUS_FILE = "status.json"
 METRICS_FILE = "metrics.json"
 WEIGHTS_FILE = "weights.pt"
+ANALYSIS_DIR = "analysis"  # results computed from a run's weights: lesion.json, landscape-11x11-....json
 SNAPSHOTS_DIR = "snapshots"  # weights kept at a few steps during training: step-0000000.pt ...
 
 # Ids become folder names, so the alphabet is kept to characters that are safe on every OS and in
@@ -386,6 +387,24 @@ class RunStore:
             (path / SNAPSHOTS_DIR).mkdir(exist_ok=True)
             target = path / SNAPSHOTS_DIR / f"step-{int(step):07d}.pt"
         _atomic_write(target, lambda f: torch.save(tensors, f))
+
+    def save_analysis(self, run_id: str, name: str, result: dict[str, Any]) -> None:
+        """Keep an analysis of the run's weights (a lesion study, a landscape slice) beside it, so
+        the app and the CLI reuse it instead of recomputing; `name` says which and with what settings."""
+        self._dir(name)  # same character rules as a run id: no path tricks in a file name
+        folder = self._existing_dir(run_id) / ANALYSIS_DIR
+        folder.mkdir(exist_ok=True)
+        _write_json(folder / f"{name}.json", result, indent=None)
+
+    def load_analysis(self, run_id: str, name: str) -> dict[str, Any] | None:
+        """A saved analysis, or None when there is none (or it cannot be read: it is recomputed)."""
+        self._dir(name)
+        path = self._existing_dir(run_id) / ANALYSIS_DIR / f"{name}.json"
+        try:
+            data = _read_json(path)
+        except (OSError, RunStoreError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
 
     def snapshot_steps(self, run_id: str) -> list[int]:
         """Steps of the weight snapshots kept during training, ascending (empty for older runs)."""

@@ -476,3 +476,17 @@ def test_running_run_of_a_dead_process_reads_as_interrupted(store: RunStore) -> 
 
     store.set_status(run_id, "stopped", step=3, pid=dead.pid)
     assert store.get(run_id).status == "stopped"  # only "running" can be interrupted
+
+
+def test_analyses_are_kept_beside_the_run_and_read_back(tmp_path) -> None:
+    from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
+
+    store = RunStore(tmp_path)
+    rid = store.create(ModelConfig(depth=8), DataConfig(), TrainConfig())
+    assert store.load_analysis(rid, "lesion") is None
+    store.save_analysis(rid, "lesion", {"baseline_acc": 0.5, "blocks": []})
+    assert store.load_analysis(rid, "lesion") == {"baseline_acc": 0.5, "blocks": []}
+    (store.root / rid / "analysis" / "lesion.json").write_text("{not json")
+    assert store.load_analysis(rid, "lesion") is None  # damaged: recomputed, not a traceback
+    with pytest.raises(RunStoreError):
+        store.save_analysis(rid, "../escape", {})

@@ -55,6 +55,10 @@ PAGES: tuple[PageInfo, ...] = (
         "for plain nets only (He et al. 2016, Figs. 1 and 6).",
     ),  # fmt: skip
     PageInfo(
+        "app_pages/analysis.py", "Beyond the textbook", ":material/landscape:",
+        "Loss-landscape slices, a lesion study and layer responses of trained twins, side by side on one scale.",
+    ),  # fmt: skip
+    PageInfo(
         "app_pages/saliency.py", "Saliency", ":material/center_focus_strong:",
         "Upload a photo or pick a sample and see where each network looks (Grad-CAM and friends), plain vs "
         "residual side by side, or a pretrained ImageNet ResNet.",

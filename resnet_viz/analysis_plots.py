@@ -1,0 +1,127 @@
+"""Figures of the analysis page: loss-landscape slices, lesion studies, layer responses.
+
+Plain and residual appear side by side on one scale (shared z range, shared y axis), so a
+difference in the picture is a difference in the numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .plots import _colors, _empty, figure_layout
+
+LANDSCAPE_SCALE = "Viridis"
+
+
+def _z(loss: np.ndarray, log: bool) -> np.ndarray:
+    z = np.asarray(loss, dtype=float)
+    return np.log10(np.clip(z, 1e-12, None)) if log else z
+
+
+def landscape_figure(slices: Mapping[str, object], *, log: bool = False, surface: bool = False) -> go.Figure:
+    """One panel per model: a contour map (or 3-D surface) of a 2-D slice, or one line per model
+    for 1-D slices. All panels share the colour range; the trained weights sit at (0, 0)."""
+    title = "Loss landscape (filter-normalised random directions)"
+    if not slices:
+        return _empty(title, "no slice computed yet")
+    names = list(slices)
+    first = slices[names[0]]
+    label = "log10 loss" if log else "loss"
+    if first.betas is None:  # 1-D
+        fig = go.Figure()
+        for name, color in zip(names, _colors(names)):
+            s = slices[name]
+            fig.add_trace(go.Scatter(x=list(s.alphas), y=_z(s.loss, log), mode="lines+markers", name=name,
+                                     line={"color": color}))  # fmt: skip
+        fig.update_xaxes(title_text="step a along direction 1 (0 = trained weights)")
+        fig.update_yaxes(title_text=label)
+        return figure_layout(fig, title, height=420)
+    zs = [_z(slices[n].loss, log) for n in names]
+    finite = np.concatenate([z[np.isfinite(z)].ravel() for z in zs]) if zs else np.array([])
+    zmin, zmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    specs = [[{"type": "surface" if surface else "xy"} for _ in names]]
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, specs=specs, horizontal_spacing=0.06)
+    for i, (name, z) in enumerate(zip(names, zs), start=1):
+        s = slices[name]
+        common = {"x": list(s.alphas), "y": list(s.betas), "z": z, "zmin": zmin, "zmax": zmax,
+                  "colorscale": LANDSCAPE_SCALE, "showscale": i == len(names)}  # fmt: skip
+        if surface:
+            fig.add_trace(go.Surface(**{k: v for k, v in common.items() if k not in ("zmin", "zmax")},
+                                     cmin=zmin, cmax=zmax, colorbar={"title": {"text": label}}), row=1, col=i)  # fmt: skip
+        else:
+            fig.add_trace(go.Contour(**common, colorbar={"title": {"text": label}}, ncontours=20,
+                                     hovertemplate=f"{name}<br>a %{{x:.2f}}, b %{{y:.2f}}: {label} %{{z:.3f}}<extra></extra>"),
+                          row=1, col=i)  # fmt: skip
+            fig.add_trace(go.Scatter(x=[0], y=[0], mode="markers", marker={"symbol": "x", "color": "white", "size": 9},
+                                     showlegend=False, hoverinfo="skip"), row=1, col=i)  # fmt: skip
+            fig.update_xaxes(title_text="a (direction 1)", row=1, col=i)
+    if not surface:
+        fig.update_yaxes(title_text="b (direction 2)", row=1, col=1)
+    return figure_layout(fig, title, subtitle="same directions (same seed) and one colour scale for every panel; x: trained weights",
+                         height=460)  # fmt: skip
+
+
+def lesion_figure(results: Mapping[str, object]) -> go.Figure:
+    """Test accuracy with each block deleted in turn, one bar group per block, the intact net's
+    accuracy as a dashed line per model; blocks that change resolution are marked."""
+    title = "Deleting one block at test time (Veit et al. 2016)"
+    if not results:
+        return _empty(title, "no lesion study yet")
+    fig = go.Figure()
+    names = list(results)
+    for name, color in zip(names, _colors(names)):
+        r = results[name]
+        labels = [b.name + (" ↓" if b.downsampling else "") for b in r.blocks]
+        fig.add_trace(go.Bar(x=labels, y=[100 * b.acc for b in r.blocks], name=name, marker_color=color,
+                             hovertemplate=f"{name} without %{{x}}: %{{y:.1f}}%<extra></extra>"))  # fmt: skip
+        fig.add_hline(y=100 * r.baseline_acc, line={"color": color, "dash": "dash", "width": 1},
+                      annotation_text=f"{name} intact {100 * r.baseline_acc:.1f}%", annotation_position="top left")  # fmt: skip
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(title_text="deleted block (↓: changes resolution)")
+    fig.update_yaxes(title_text="test accuracy (%)", range=[0, 100])
+    return figure_layout(fig, title, subtitle="a deleted block passes its input on: y = shortcut(x)", height=420)
+
+
+def random_lesion_figure(results: Mapping[str, object]) -> go.Figure:
+    """Test accuracy against the number of randomly deleted blocks: mean, with bars of one std."""
+    title = "Deleting k random blocks"
+    if not results:
+        return _empty(title, "no lesion study yet")
+    fig = go.Figure()
+    names = list(results)
+    for name, color in zip(names, _colors(names)):
+        r = results[name]
+        ks = [0] + [x.k for x in r.random]
+        mean = [100 * r.baseline_acc] + [100 * x.mean_acc for x in r.random]
+        std = [0.0] + [100 * x.std_acc for x in r.random]
+        fig.add_trace(go.Scatter(x=ks, y=mean, mode="lines+markers", name=name, line={"color": color},
+                                 error_y={"type": "data", "array": std, "visible": True, "color": color}))  # fmt: skip
+    fig.update_xaxes(title_text="blocks deleted (chosen at random among those that keep the resolution)")
+    fig.update_yaxes(title_text="test accuracy (%)", range=[0, 100])
+    return figure_layout(fig, title, subtitle="mean over random draws; bars: one standard deviation", height=420)
+
+
+def responses_figure(responses: Mapping[str, Sequence[tuple[str, float]]]) -> go.Figure:
+    """He et al. 2016 Fig. 7: std of each 3x3 layer's response, in layer order and sorted."""
+    title = "Layer responses (He et al. 2016, Fig. 7)"
+    if not responses:
+        return _empty(title, "no responses measured yet")
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("in layer order", "sorted by magnitude"), shared_yaxes=True)
+    names = list(responses)
+    for name, color in zip(names, _colors(names)):
+        rows = list(responses[name])
+        stds = [v for _, v in rows]
+        fig.add_trace(go.Scatter(x=list(range(1, len(stds) + 1)), y=stds, mode="lines", name=name, legendgroup=name,
+                                 text=[n for n, _ in rows], line={"color": color},
+                                 hovertemplate=f"{name} %{{text}}: std %{{y:.3g}}<extra></extra>"), row=1, col=1)  # fmt: skip
+        fig.add_trace(go.Scatter(x=list(range(1, len(stds) + 1)), y=sorted(stds, reverse=True), mode="lines", name=name,
+                                 legendgroup=name, showlegend=False, line={"color": color}), row=1, col=2)  # fmt: skip
+    fig.update_xaxes(title_text="3x3 layer")
+    fig.update_yaxes(title_text="std of the response (after BN, before the addition)", row=1, col=1)
+    fig = figure_layout(fig, title, height=420)
+    fig.update_layout(legend={"y": 1.1}, margin={"t": 120})
+    return fig

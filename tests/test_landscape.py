@@ -1,0 +1,223 @@
+"""Loss-landscape slices against oracles: the filter-normalisation rule checked filter by filter,
+``train.evaluate`` on the unperturbed model, and ``evaluate`` on a copy perturbed by hand.
+Tiny CifarResNet (depth 8, width 4) on digits, 3x3 and 5x5 grids: seconds on a 2-core CPU."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from resnet_viz.config import DataConfig, ModelConfig
+from resnet_viz.data import load_dataset
+from resnet_viz.experiment import build_twins, fit_to_data
+from resnet_viz.landscape import (
+    Slice,
+    SliceCancelled,
+    directions,
+    loss_slice,
+    random_direction,
+)
+from resnet_viz.models import build_model
+from resnet_viz.train import evaluate
+
+TINY = ModelConfig(depth=8, width=4)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset(DataConfig())
+
+
+@pytest.fixture(scope="module")
+def trained(digits) -> nn.Module:
+    """A few SGD steps in train mode, so weights are off their init and the BN running statistics
+    are not (0, 1): a slice that ran in train mode, or forgot to restore a weight, would show."""
+    torch.manual_seed(0)
+    model = build_model(fit_to_data(TINY, digits)).train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    for i in range(20):
+        xb, yb = digits.x_train[i * 64 : (i + 1) * 64], digits.y_train[i * 64 : (i + 1) * 64]
+        loss = F.cross_entropy(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model.eval()
+
+
+def weight_names(model: nn.Module) -> list[str]:
+    return [f"{n}.weight" for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
+def perturbed_copy(model: nn.Module, dirs: list[dict[str, torch.Tensor]], steps: tuple[float, ...]) -> nn.Module:
+    """The oracle: theta + sum_k steps[k] * d_k built from the state dict, loaded into a fresh copy."""
+    state = model.state_dict()
+    new = {}
+    for k, v in state.items():
+        if v.is_floating_point():
+            v = v.clone()
+            for d, s in zip(dirs, steps):
+                v = v + s * d[k]
+        new[k] = v
+    other = copy.deepcopy(model)
+    other.load_state_dict(new)
+    return other
+
+
+# --- directions -------------------------------------------------------------------------------
+
+
+def test_filter_normalisation_and_zeros(trained):
+    d = random_direction(trained, seed=0)
+    state = trained.state_dict()
+    assert d.keys() == state.keys()
+    convs_and_linears = weight_names(trained)
+    assert len(convs_and_linears) == 8  # depth 8: 7 convs + the head
+    for k in convs_and_linears:
+        w, dk = state[k], d[k]
+        assert dk.shape == w.shape and dk.dtype == w.dtype
+        w_norms = w.reshape(w.shape[0], -1).norm(dim=1)  # one per filter / output unit
+        d_norms = dk.reshape(w.shape[0], -1).norm(dim=1)
+        torch.testing.assert_close(d_norms, w_norms, rtol=1e-5, atol=1e-6)
+        assert not torch.allclose(dk, w)  # a random direction, not the weights themselves
+    zeroed = [k for k in state if k not in convs_and_linears]
+    assert any(".running_var" in k for k in zeroed) and any("head.bias" == k for k in zeroed)
+    for k in zeroed:  # biases, BN gamma/beta, running stats, num_batches_tracked
+        assert d[k].dtype == state[k].dtype
+        assert torch.count_nonzero(d[k]) == 0, k
+
+
+def test_direction_is_deterministic_per_seed(trained):
+    a, b, c = (random_direction(trained, seed=s) for s in (3, 3, 4))
+    for k in weight_names(trained):
+        assert torch.equal(a[k], b[k])
+        assert not torch.allclose(a[k], c[k])
+    d1, d2 = directions(trained, seed=3)
+    assert all(torch.equal(d1[k], a[k]) and torch.equal(d2[k], c[k]) for k in a)
+
+
+def test_direction_depends_on_weights_only_through_filter_norms(trained):
+    """Scaling one filter by 3 scales that filter of the direction by 3 and changes nothing else."""
+    k = "blocks.0.F.0.weight"
+    other = copy.deepcopy(trained)
+    with torch.no_grad():
+        other.get_parameter(k)[1].mul_(3.0)
+    a, b = random_direction(trained, seed=0), random_direction(other, seed=0)
+    torch.testing.assert_close(b[k][1], 3.0 * a[k][1], rtol=1e-6, atol=1e-7)
+    assert torch.equal(b[k][0], a[k][0]) and torch.equal(b[k][2:], a[k][2:])
+    assert all(torch.equal(a[n], b[n]) for n in a if n != k)
+
+
+def test_twins_get_identical_draws(digits):
+    # Shortcut A: no extra parameters, bit-identical weights from the same seed -> same direction.
+    plain, res = build_twins([fit_to_data(TINY, digits), fit_to_data(ModelConfig(depth=8, width=4, residual=True), digits)], 0)  # fmt: skip
+    dp, dr = random_direction(plain, seed=7), random_direction(res, seed=7)
+    assert dp.keys() == dr.keys()
+    assert all(torch.equal(dp[k], dr[k]) for k in dp)
+    # Shortcut B adds projection weights (and so draws the generator more often while building):
+    # wherever the weights are still equal, the direction must be too, i.e. draws are per name.
+    cfg_b = fit_to_data(ModelConfig(depth=8, width=4, residual=True, shortcut="B"), digits)
+    res_b = build_twins([cfg_b], 0)[0]
+    res_b.load_state_dict(plain.state_dict(), strict=False)  # the layers the two share get plain's weights
+    db = random_direction(res_b, seed=7)
+    extra = set(db) - set(dp)
+    assert extra and all("shortcut" in k for k in extra)
+    assert any(torch.count_nonzero(db[k]) for k in extra)  # the projections are perturbed too
+    assert all(torch.equal(dp[k], db[k]) for k in dp)
+
+
+# --- slices -----------------------------------------------------------------------------------
+
+
+def test_centre_equals_evaluate_and_model_untouched(trained, digits):
+    x, y = digits.x_test, digits.y_test
+    model = copy.deepcopy(trained).train()  # the training flag must survive, as must every weight
+    before = copy.deepcopy(model.state_dict())
+    want_loss, want_acc = evaluate(model, x, y)
+    s2 = loss_slice(model, x, y, grid=3, span=0.5, dims=2, seed=1, batch=100)
+    assert s2.loss.shape == s2.acc.shape == (3, 3) and s2.betas == (-0.5, 0.0, 0.5) == s2.alphas
+    assert s2.n_eval == len(x) and s2.seed == 1 and s2.dims == 2
+    assert s2.loss[1, 1] == pytest.approx(want_loss, abs=1e-5)
+    assert s2.acc[1, 1] == pytest.approx(want_acc, abs=1e-5)
+    assert s2.center == (s2.loss[1, 1], s2.acc[1, 1])
+    assert model.training
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+    s1 = loss_slice(model, x, y, grid=3, span=0.5, dims=1, seed=1)
+    assert s1.betas is None and s1.loss.shape == s1.acc.shape == (3,) and s1.dims == 1
+    # d1 is the same direction in 1-D and 2-D, so the line is the plane's middle row (b = 0).
+    np.testing.assert_allclose(s1.loss, s2.loss[1], atol=1e-5)
+    np.testing.assert_allclose(s1.acc, s2.acc[1], atol=1e-6)
+    assert s1.loss[0] != pytest.approx(s1.loss[1], abs=1e-3)  # the perturbation really moved the loss
+
+
+def test_off_centre_point_equals_hand_perturbed_copy(trained, digits):
+    x, y = digits.x_test[:200], digits.y_test[:200]
+    s = loss_slice(trained, x, y, grid=5, span=1.0, dims=2, seed=5)
+    assert s.alphas == (-1.0, -0.5, 0.0, 0.5, 1.0)
+    dirs = directions(trained, seed=5)
+    # a != b and an asymmetric point, so swapped axes or a transposed array would fail.
+    for a, b in ((0.5, -1.0), (-1.0, 0.5), (1.0, 0.0)):
+        want_loss, want_acc = evaluate(perturbed_copy(trained, dirs, (a, b)), x, y)
+        row, col = s.betas.index(b), s.alphas.index(a)
+        assert s.loss[row, col] == pytest.approx(want_loss, abs=1e-5), (a, b)
+        assert s.acc[row, col] == pytest.approx(want_acc, abs=1e-6), (a, b)
+    assert s.loss[2, 2] < s.loss.max()  # the trained point is not the worst
+
+
+def test_progress_and_cancel(trained, digits):
+    x, y = digits.x_test[:32], digits.y_test[:32]
+    calls: list[tuple[int, int]] = []
+    loss_slice(trained, x, y, grid=3, on_progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(i, 9) for i in range(1, 10)]
+
+    calls.clear()
+    polls = iter(range(100))
+    with pytest.raises(SliceCancelled) as info:
+        loss_slice(trained, x, y, grid=5, dims=1, on_progress=lambda d, t: calls.append((d, t)),
+                   should_stop=lambda: next(polls) >= 2)  # fmt: skip
+    assert (info.value.done, info.value.total) == (2, 5) and calls == [(1, 5), (2, 5)]
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"grid": 4}, "odd"),
+        ({"grid": 1}, "odd"),
+        ({"grid": 83}, "81"),
+        ({"grid": 5.0}, "grid"),
+        ({"span": 0.0}, "span"),
+        ({"span": -1.0}, "span"),
+        ({"span": math.nan}, "span"),
+        ({"dims": 3}, "dims"),
+    ],
+)
+def test_bad_arguments(trained, digits, kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        loss_slice(trained, digits.x_test[:8], digits.y_test[:8], **kwargs)
+
+
+def test_slice_round_trips_through_json():
+    s = Slice(alphas=(-1.0, 0.0, 1.0), betas=(-1.0, 0.0, 1.0), loss=np.arange(9.0).reshape(3, 3),
+              acc=np.full((3, 3), 0.5), seed=2, n_eval=10)  # fmt: skip
+    for original in (s, Slice(alphas=(-2.0, 0.0, 2.0), betas=None, loss=np.array([1.0, math.nan, math.inf]),
+                               acc=np.array([0.1, 0.2, 0.3]), seed=0, n_eval=3)):  # fmt: skip
+        text = json.dumps(original.to_dict(), allow_nan=False)  # strict JSON: no NaN/Infinity tokens
+        back = Slice.from_dict(json.loads(text))
+        assert (back.alphas, back.betas, back.seed, back.n_eval) == (
+            original.alphas, original.betas, original.seed, original.n_eval)  # fmt: skip
+        finite = np.isfinite(original.loss)
+        np.testing.assert_array_equal(back.loss[finite], original.loss[finite])
+        assert np.isnan(back.loss[~finite]).all()  # non-finite points come back as NaN
+        np.testing.assert_array_equal(back.acc, original.acc)
+    with pytest.raises(ValueError, match="shape"):
+        Slice(alphas=(0.0,), betas=None, loss=np.zeros(2), acc=np.zeros(2), seed=0, n_eval=1)
+    with pytest.raises(ValueError):
+        s.loss[0, 0] = 1.0  # read-only: a frozen Slice cannot be edited through its arrays
