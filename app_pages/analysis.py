@@ -36,7 +36,7 @@ with landscape_tab:
     span = b.slider("Range (± along each direction)", 0.1, 2.0, 1.0, 0.1, key="an_span")
     dims = c.segmented_control("Slice", [1, 2], default=2, format_func=lambda n: f"{n}-D", key="an_dims") or 2
     seed = d.number_input("Direction seed", 0, 10_000, 0, key="an_seed")
-    log = a.toggle("Log loss", False, key="an_log")
+    log = a.toggle("Log loss", True, key="an_log", help="the loss far from the weights dwarfs the basin on a linear scale")
     surface = b.toggle("3-D surface", False, key="an_surface", disabled=dims == 1)
     names = {label: analysis.landscape_name(dims, grid, span, int(seed), "test") for label in runs}
     saved = {label: store.load_analysis(info.run_id, names[label]) for label, info in runs.items()}

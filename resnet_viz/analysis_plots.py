@@ -73,13 +73,14 @@ def lesion_figure(results: Mapping[str, object]) -> go.Figure:
         return _empty(title, "no lesion study yet")
     fig = go.Figure()
     names = list(results)
-    for name, color in zip(names, _colors(names)):
+    for i, (name, color) in enumerate(zip(names, _colors(names))):
         r = results[name]
         labels = [b.name + (" ↓" if b.downsampling else "") for b in r.blocks]
         fig.add_trace(go.Bar(x=labels, y=[100 * b.acc for b in r.blocks], name=name, marker_color=color,
                              hovertemplate=f"{name} without %{{x}}: %{{y:.1f}}%<extra></extra>"))  # fmt: skip
         fig.add_hline(y=100 * r.baseline_acc, line={"color": color, "dash": "dash", "width": 1},
-                      annotation_text=f"{name} intact {100 * r.baseline_acc:.1f}%", annotation_position="top left")  # fmt: skip
+                      annotation_text=f"{name} intact {100 * r.baseline_acc:.1f}%",
+                      annotation_position="top left" if i % 2 == 0 else "top right")  # fmt: skip
     fig.update_layout(barmode="group")
     fig.update_xaxes(title_text="deleted block (↓: changes resolution)")
     fig.update_yaxes(title_text="test accuracy (%)", range=[0, 100])
@@ -100,7 +101,7 @@ def random_lesion_figure(results: Mapping[str, object]) -> go.Figure:
         std = [0.0] + [100 * x.std_acc for x in r.random]
         fig.add_trace(go.Scatter(x=ks, y=mean, mode="lines+markers", name=name, line={"color": color},
                                  error_y={"type": "data", "array": std, "visible": True, "color": color}))  # fmt: skip
-    fig.update_xaxes(title_text="blocks deleted (chosen at random among those that keep the resolution)")
+    fig.update_xaxes(title_text="blocks deleted (chosen at random among those that keep the resolution)", dtick=1)
     fig.update_yaxes(title_text="test accuracy (%)", range=[0, 100])
     return figure_layout(fig, title, subtitle="mean over random draws; bars: one standard deviation", height=420)
 
