@@ -35,33 +35,15 @@ RESIDUAL_SLACK = 2.0  # points: residual-56 may trail residual-20 by at most thi
 def in_app(seed_label: str = "0") -> float:
     """Seconds from pressing "Run the demo" on the home page (real server, headless Chromium, the
     worker already warm) to the result sentence being shown. Needs /usr/bin/chromium + playwright."""
-    import os
-    import subprocess
-    import sys
     import tempfile
-    import urllib.request
 
     from bench_live import (  # bench/ is on sys.path when run as a script
         ARGS,
-        ROOT,
-        free_port,
+        streamlit_server,
     )
     from playwright.sync_api import sync_playwright
 
-    port = free_port()
-    env = {**os.environ, "RESNET_VIZ_RUNS": tempfile.mkdtemp()}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
+    with streamlit_server(tempfile.mkdtemp()) as url:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -77,9 +59,6 @@ def in_app(seed_label: str = "0") -> float:
                   + page.get_by_text("training accuracy, plain-20").inner_text())
             browser.close()
         return seconds
-    finally:
-        server.terminate()
-        server.wait(15)
 
 
 def main() -> None:

@@ -14,16 +14,18 @@ Prints machine, torch version, threads and seed beside the figures; never run by
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
-import shutil
 import platform
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +38,29 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def streamlit_server(runs_dir: Path | str) -> Iterator[str]:
+    """`streamlit run app.py` on a free port with its own run store; yields its URL once healthy."""
+    port = free_port()
+    env = {**os.environ, "RESNET_VIZ_RUNS": str(runs_dir)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+         "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(15)
 
 
 def wall_seconds(runs_dir: Path) -> dict[str, float]:
@@ -53,28 +78,14 @@ def main() -> None:
     ap.add_argument("--depth", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    from playwright.sync_api import sync_playwright
-
     import torch
+    from playwright.sync_api import sync_playwright
 
     print(f"# {platform.machine()} | torch {torch.__version__.split('+')[0]} | {os.cpu_count()} cores | "
           f"torch threads {torch.get_num_threads()} | seed {args.seed} | digits, width 8, batch 64, both twins")  # fmt: skip
     tmp = Path(tempfile.mkdtemp())
-    port = free_port()
     server_runs, cli_runs = tmp / "server", tmp / "cli"
-    env = {**os.environ, "RESNET_VIZ_RUNS": str(server_runs)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
+    with streamlit_server(server_runs) as url:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -98,9 +109,6 @@ def main() -> None:
             warm = press_and_time_first_point(args.steps)
             browser.close()
         page_wall = wall_seconds(server_runs)
-    finally:
-        server.terminate()
-        server.wait(15)
 
     cli = [sys.executable, "-m", "resnet_viz.cli", "train", "--depth", str(args.depth), "--steps", str(args.steps),
            "--seed", str(args.seed), "--runs-dir", str(cli_runs), "--json"]  # fmt: skip

@@ -134,8 +134,9 @@ def frozen_copy(model: nn.Module) -> nn.Module:
       other images in the batch, and no running statistic is updated.
     - ``requires_grad=False`` on parameters: backward passes write no ``.grad``; gradients with
       respect to the input and to layer outputs still flow.
-    - in-place activations (torchvision's ``ReLU(inplace=True)``) become out-of-place on the copy:
-      captum's hooks clone a module's input and read its output, which an in-place op overwrites.
+    - activations that overwrite their input (torchvision builds its ReLUs with the ``inplace``
+      flag set) are switched to out-of-place on the copy: captum's hooks clone a module's input and
+      read its output, which an overwriting op would corrupt.
     - hooks copied along with the modules (a training probe's, say) are dropped from the copy, so
       attribution forward passes never feed someone else's hook.
 
