@@ -1,8 +1,10 @@
 """Theory and gradient flow: why the identity path keeps the gradient alive, measured at initialisation."""
 
+import math
+
 import streamlit as st
 
-from resnet_viz import theory_plots
+from resnet_viz import glossary, theory, theory_plots
 from resnet_viz.config import (
     ACTIVATIONS,
     INITS,
@@ -28,46 +30,61 @@ with left:
 with right:
     st.markdown(
         "$\\mathcal{L}$ is the loss, $x_l$ the input of block $l$, $W_l$ its weights. The **1** carries the "
-        "gradient at the top, $\\partial\\mathcal{L}/\\partial x_L$, straight back to every earlier block, "
-        "whatever the layers do; the sum can only add to it, and it is unlikely to cancel it exactly."
+        "gradient at the top, $\\partial\\mathcal{L}/\\partial x_L$, straight back to every earlier block. "
+        "The sum's term can cancel part of it or inflate it; He et al. (2016b) argue only that it is unlikely "
+        "to be exactly $-1$ for every sample of a batch, so the gradient is unlikely to vanish."
     )
     st.markdown("In a **plain** stack, $x_{i+1} = f_i(x_i)$, the gradient is a product of one Jacobian per layer:")
     st.latex(r"\frac{\partial \mathcal{L}}{\partial x_l} = \frac{\partial \mathcal{L}}{\partial x_L}"
              r"\prod_{i=l}^{L-1} \frac{\partial f_i}{\partial x_i}")  # fmt: skip
     st.markdown("If each factor is a bit below 1 it vanishes geometrically with depth; a bit above, it explodes.")
+st.info(ui_th.EXACT_ONLY_FOR_PREACT, icon=":material/info:")
 
 st.subheader("2. A chain you can tune")
-a, b, c = st.columns(3)
+st.markdown(
+    "L random layers of width 128, $W \\sim \\mathcal{N}(0, g^2/n)$, plain $x \\leftarrow \\varphi(Wx)$ against "
+    "residual $x \\leftarrow x + \\beta\\,\\varphi(Wx)$, the same weights for both; the gradient at every layer is "
+    "computed by torch autograd on the actual chain."
+)
+a, b, c, d = st.columns(4)
 depth = a.slider("Layers L", 1, 100, 30, key="th_chain_depth")
-gain = b.slider("Gain per layer g", 0.1, 3.0, 0.9, 0.05, key="th_chain_gain")
-slope = c.select_slider("Activation slope", [0.25, 0.5, 1.0], 1.0, key="th_chain_slope",
-                        format_func=lambda s: {0.25: "0.25 (sigmoid's maximum)", 0.5: "0.5", 1.0: "1 (ReLU, active)"}[s],
-                        help="the activation's derivative, taken as a constant along the chain")  # fmt: skip
-plain, residual = ui_th.chain(depth, gain, slope)
-st.plotly_chart(theory_plots.chain_figure(plain, residual), key="th_chain")
-st.caption(f"Computed with torch autograd on the actual chain: at the input, the plain chain's gradient is "
-           f"{plain[0]:.3g} and the residual chain's {residual[0]:.3g} (each relative to 1 at the output).")  # fmt: skip
+gain = b.slider("Gain per layer g", 0.1, 3.0, 0.9, 0.05, key="th_chain_gain",
+                 help="Each W is drawn with standard deviation g/√n: g is how strongly one layer scales its input.")
+chain_act = c.selectbox("Activation φ", theory.CHAIN_ACTIVATIONS, key="th_chain_act")
+beta_choice = d.radio("Branch scale β", ["1/√L", "1"], horizontal=True, key="th_chain_beta",
+                      help="How much each residual branch is scaled before it is added.")  # fmt: skip
+beta = 1.0 if beta_choice == "1" else 1.0 / math.sqrt(depth)
+plain, residual = ui_th.chain(depth, gain, beta, chain_act)
+st.plotly_chart(theory_plots.chain_figure(plain, residual, beta_label=beta_choice), key="th_chain")
+st.caption(theory.chain_sentence(plain, residual, beta=beta, depth=depth, gain=gain) + " " + ui_th.CHAIN_WHY)
 
 st.subheader("3. Real networks at initialisation")
-st.markdown("One batch of the digits, forward and backward, no update: the gradient each layer would receive.")
+st.markdown("One batch forward and backward, no update: the gradient each block and layer would receive.")
 c1, c2, c3, c4 = st.columns(4)
 arch = c1.segmented_control("Network", ["cifar", "mlp"], default="cifar", key="th_arch",
                             format_func={"cifar": "CIFAR-style conv net", "mlp": "MLP"}.get)  # fmt: skip
 arch = arch or "cifar"
 depth_options = valid_cifar_depths(110) if arch == "cifar" else [2, 5, 10, 20, 30, 50]
 default_depths = [20, 56] if arch == "cifar" else [20]
-depths = c1.multiselect("Depths", depth_options, default=default_depths, key=f"th_depths_{arch}")
+depths = c1.multiselect("Depths", depth_options, default=default_depths, key=f"th_depths_{arch}",
+                        help=glossary.help("6n+2") if arch == "cifar" else None)  # fmt: skip
 kinds = c2.pills("Models", ["plain", "residual"], default=["plain", "residual"], selection_mode="multi",
-                 key="th_kinds")  # fmt: skip
-alpha = c2.slider("Skip strength alpha of the residual model", 0.0, 1.0, 1.0, 0.05, key="th_alpha",
-                  help="y = F(x) + alpha x: 0 is a plain net, 1 a residual one")  # fmt: skip
+                 key="th_kinds", help=glossary.help("twins"))  # fmt: skip
+alpha = c2.slider("Skip strength alpha of the residual model", 0.0, 2.0, 1.0, 0.05, key="th_alpha",
+                  help=glossary.help("skip strength alpha"))  # fmt: skip
+data_name = c3.segmented_control("Data", ["digits", "shapes"], default="digits", key="th_data",
+                                 format_func={"digits": "digits (8x8)", "shapes": "shapes (32x32)"}.get)  # fmt: skip
+data_name = data_name or "digits"
 bn = c3.toggle("BatchNorm", arch == "cifar", key=f"th_bn_{arch}")
 activation = c3.selectbox("Activation", ACTIVATIONS, index=ACTIVATIONS.index("relu" if arch == "cifar" else "sigmoid"),
                           key=f"th_act_{arch}")  # fmt: skip
 init = c4.selectbox("Init", INITS, index=INITS.index("kaiming" if arch == "cifar" else "xavier"), key=f"th_init_{arch}")
-kind = c4.segmented_control("Gradient view", ["rms", "norm", "rel"], default="rms", key="th_kind",
-                            format_func={"rms": "RMS per weight", "norm": "L2 norm", "rel": "relative to weight"}.get,
-                            help="RMS by default: a raw norm grows with the layer's size")  # fmt: skip
+kind = c4.segmented_control("Gradient view", ["flow", "rms", "norm", "rel"], default="flow", key="th_kind",
+                            format_func={"flow": "dL/dx per block", "rms": "RMS per weight", "norm": "L2 norm",
+                                         "rel": "relative to weight"}.get,
+                            help=glossary.help("dL/dx") + " " + glossary.help("RMS per weight"))  # fmt: skip
+if arch == "cifar" and data_name == "digits":
+    st.caption(ui_th.DIGITS_CAVEAT)
 
 cfgs: list[ModelConfig] = []
 try:
@@ -79,12 +96,16 @@ except ConfigError as exc:
     st.error(str(exc))
 if not cfgs:
     st.info("Choose at least one depth and one model.")
+    profiles = []
 else:
-    profiles = ui_th.profiles(tuple(cfgs))
+    profiles = ui_th.profiles(tuple(cfgs), data_name)
     ui_th.predict_then_reveal(profiles)
     if ui_th.revealed(profiles):
         left, right = st.columns(2)
-        left.plotly_chart(theory_plots.profile_figure(profiles, kind=kind or "rms"), key="th_profile")
+        if (kind or "flow") == "flow":
+            left.plotly_chart(theory_plots.flow_figure(profiles), key="th_profile")
+        else:
+            left.plotly_chart(theory_plots.profile_figure(profiles, kind=kind), key="th_profile")
         right.plotly_chart(theory_plots.act_std_figure(profiles), key="th_act")
         lines = ui_th.sentences(profiles)
         if lines:
@@ -92,9 +113,16 @@ else:
 
 st.subheader("4. Shattered gradients")
 st.markdown(
-    "Balduzzi et al. (2017): a fully connected ReLU net from one number to one number. Its derivative "
-    "df/dx along 256 evenly spaced inputs is smooth for a shallow net; in a deep plain net it looks like "
-    "white noise, while a residual net's stays correlated from one input to the next."
+    "Balduzzi et al. (2017): a fully connected ReLU net from one number to one number, 200 units wide, "
+    "with BatchNorm before every ReLU. Its derivative df/dx along 256 evenly spaced inputs is smooth for a "
+    "shallow net; in a deep plain net it looks like white noise, while a residual net's stays correlated "
+    "from one input to the next."
 )
-sh_depth = st.select_slider("Depth of the scalar nets", [2, 10, 24, 50], 50, key="th_shatter_depth")
-st.plotly_chart(theory_plots.shattered_figure(ui_th.shattered(sh_depth)), key="th_shatter")
+s1, s2 = st.columns(2)
+sh_depth = s1.select_slider("Depth of the scalar nets", [2, 10, 24, 50], 50, key="th_shatter_depth")
+sh_scale = s2.toggle("Scale residual branches by 1/√depth", True, key="th_shatter_scale",
+                     help="Off: every branch is added at full strength; the derivative grows but stays correlated.")  # fmt: skip
+st.plotly_chart(theory_plots.shattered_figure(ui_th.shattered(sh_depth, sh_scale)), key="th_shatter")
+
+st.subheader("5. Exercises")
+ui_th.exercises(profiles if cfgs else [], residual, beta)

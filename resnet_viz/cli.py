@@ -327,7 +327,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_probe(args: argparse.Namespace) -> int:
     from .config import DataConfig, ModelConfig
     from .data import load_dataset
-    from .theory import init_profile, profile_sentences
+    from .theory import init_profiles, profile_sentences
 
     cfgs = [
         ModelConfig(
@@ -340,7 +340,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise CliError(f"--batch-size must be positive; got {args.batch_size}")
     data = load_dataset(DataConfig(name=args.dataset, root=args.data_root))
-    profiles = [init_profile(c, data, seed=args.seed, batch=args.batch_size) for c in cfgs]
+    # One call for all models: built from one seed (twins start identical), measured on one batch.
+    profiles = init_profiles(cfgs, data, seed=args.seed, batch=args.batch_size)
     rows = [{"model": c.kind, "name": p.name, "depth": c.depth, "layers": layer_rows(p)} for c, p in zip(cfgs, profiles)]
     if args.json:
         print(json.dumps([{**r, "layers": [{k: _json_safe(v) for k, v in layer.items()} for layer in r["layers"]]}
@@ -348,10 +349,11 @@ def cmd_probe(args: argparse.Namespace) -> int:
         return 0
     for row in rows:
         print(f"{row['name']} at initialisation (seed {args.seed}, one batch of {args.batch_size} {args.dataset} images)")
-        print(f"  {'layer':<24} {'grad L2':>10} {'grad RMS':>10} {'act std':>9}")
+        print(f"  {'layer':<24} {'grad L2':>10} {'grad RMS':>10} {'dL/dx RMS':>10} {'act std':>9}")
         for layer in row["layers"]:
             std = "-" if layer["act_std"] is None else f"{layer['act_std']:.3g}"
-            print(f"  {layer['name']:<24} {layer['grad_norm']:>10.3g} {layer['grad_rms']:>10.3g} {std:>9}")
+            gx = "-" if layer["grad_x_rms"] is None else f"{layer['grad_x_rms']:.3g}"
+            print(f"  {layer['name']:<24} {layer['grad_norm']:>10.3g} {layer['grad_rms']:>10.3g} {gx:>10} {std:>9}")
     for line in profile_sentences(profiles):
         print(f"- {line}")
     return 0
@@ -409,8 +411,9 @@ def cmd_landscape(args: argparse.Namespace) -> int:
 
 
 def layer_rows(p: Any) -> list[dict[str, Any]]:
-    """One entry per weighted layer, first first. act_std is per block (the std of a block's
-    output), so each layer carries its block's value; stem and head layers have none."""
+    """One entry per weighted layer, first first. act_std and grad_x_rms (RMS of dL/dx at the
+    block's output) are per block, so each layer carries its block's value; stem and head layers
+    have none."""
     def block_of(layer: str) -> int | None:
         hits = [i for i, b in enumerate(p.block_names) if layer.startswith(b + ".")]
         return hits[-1] if hits else None
@@ -419,7 +422,8 @@ def layer_rows(p: Any) -> list[dict[str, Any]]:
     for i, name in enumerate(p.layer_names):
         b = block_of(name)
         rows.append({"name": name, "grad_norm": p.grad_norm[i], "grad_rms": p.grad_rms[i],
-                     "act_std": p.act_std[b] if b is not None else None})  # fmt: skip
+                     "act_std": p.act_std[b] if b is not None else None,
+                     "grad_x_rms": p.grad_x_rms[b] if b is not None and b < len(p.grad_x_rms) else None})  # fmt: skip
     return rows
 
 

@@ -89,6 +89,14 @@ class ModelConfig:
             raise ConfigError(f"num_classes must be at least 2; got {self.num_classes}")
         if not -10.0 <= float(self.alpha) <= 10.0:
             raise ConfigError(f"alpha (skip strength) must lie in [-10, 10]; got {self.alpha}")
+        if self.init == "fixup" and not self.residual:
+            # Fixup zeroes the last layer of every block: a plain net's output and every gradient
+            # are then exactly 0, and its failure would be blamed on the missing shortcut.
+            raise ConfigError(
+                "init fixup needs residual blocks: it starts each block's last layer at zero, which leaves a "
+                "plain net dead (output and every gradient exactly 0); choose kaiming or xavier for the plain "
+                "twin, or train the residual model alone"
+            )
 
     @property
     def kind(self) -> str:

@@ -36,10 +36,16 @@ class ProbeResult:
     act_std: list[float]  # std of each block's output
     identity_grad: list[float]  # ||dL/dx|| arriving through each residual block's shortcut
     branch_grad: list[float]  # ||dL/dx|| arriving through each residual block's branch F
+    grad_x_rms: list[float]  # RMS of dL/dx at each block's output: the signal that flows back (eq. 5)
 
 
 class Probe:
-    """Context manager recording activation std per block and the identity/branch gradient split.
+    """Context manager recording, per block, the activation std, the RMS of the gradient dL/dx
+    arriving at its output, and (residual blocks) the identity/branch gradient split.
+
+    dL/dx is what backpropagation carries from block to block (He et al. 2016b, eq. 5); the
+    per-weight gradient is roughly (dL/dx arriving) x (the layer's input), so without BN, where
+    both shrink together in a ReLU net, its first/last ratio can stay flat while dL/dx collapses.
 
     For a residual block y = F(x) + alpha * S(x), dL/dx = alpha * S^T(g) + J_F^T(g) with
     g = dL/d(F(x) + alpha * S(x)). A tensor hook on the Add's output gets g; one on the block's
@@ -59,6 +65,7 @@ class Probe:
         self.residual = [b for b in self.blocks if b.residual]
         self._handles: list[RemovableHandle] = []
         self._act: list[torch.Tensor | None] = []
+        self._grad_x: list[torch.Tensor | None] = []
         self._identity: list[torch.Tensor | None] = []
         self._branch: list[torch.Tensor | None] = []
         self._g_add: list[torch.Tensor | None] = []
@@ -66,6 +73,7 @@ class Probe:
     def __enter__(self) -> Probe:
         n, r = len(self.blocks), len(self.residual)
         self._act, self._identity, self._branch, self._g_add = [None] * n, [None] * r, [None] * r, [None] * r
+        self._grad_x = [None] * n
         try:
             for i, block in enumerate(self.blocks):
                 self._handles.append(block.register_forward_hook(self._store_act(i)))
@@ -91,8 +99,13 @@ class Probe:
         self._g_add = [None] * len(self._g_add)
 
     def _store_act(self, i: int):
+        def store_grad(g: torch.Tensor) -> None:
+            self._grad_x[i] = g.detach().float().pow(2).mean().sqrt()  # RMS over (B, C, H, W)
+
         def hook(_m: nn.Module, _inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
             self._act[i] = out.detach().float().std()
+            if out.requires_grad:
+                out.register_hook(store_grad)  # a tensor hook dies with the graph: nothing to remove
 
         return hook
 
@@ -152,6 +165,7 @@ class Probe:
             torch.stack([a if a is not None else zero for a in self._act]) if self._act else gn[:0],
             torch.stack([a if a is not None else zero for a in self._identity]) if self._identity else gn[:0],
             torch.stack([a if a is not None else zero for a in self._branch]) if self._branch else gn[:0],
+            torch.stack([a if a is not None else zero for a in self._grad_x]) if self._grad_x else gn[:0],
         ]
         flat = torch.cat([p.reshape(-1).to(gn.device) for p in parts]).cpu().tolist()
         out, k = [], 0

@@ -2,6 +2,9 @@
 
 A guess committed before the chart appears turns a picture into a test of the learner's model of
 what happens (and the answer is always the live measurement, so it stays right when settings change).
+The questions are about dL/dx at each block's output, the gradient that flows back (He et al.
+2016b, eq. 5): the per-weight gradient can stay flat while dL/dx vanishes (a ReLU net without BN).
+Options are graded by key, never by their displayed text.
 """
 
 from __future__ import annotations
@@ -10,59 +13,72 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .reading import input_output_ratio
+from .wording import first_last, fraction, num, regime
 
-WHERE = ("the first layers (next to the input)", "the middle layers", "the last layers (next to the output)")
-DIRECTION = ("it shrinks toward the input", "it stays about the same", "it grows toward the input")
-SAME_BAND = 2.0  # within this factor either way, first and last layers count as "about the same"
+WHERE: tuple[tuple[str, str], ...] = (
+    ("first", "the first blocks (next to the input)"),
+    ("middle", "the middle blocks"),
+    ("last", "the last blocks (next to the output)"),
+)
+DIRECTION: tuple[tuple[str, str], ...] = (
+    ("shrinks", "it shrinks toward the input"),
+    ("same", "it stays about the same"),
+    ("grows", "it grows toward the input"),
+)
+# regime (resnet_viz.wording) -> DIRECTION key: vanishing is strong shrinking, exploding strong growth
+_DIRECTION_OF = {"zero": "shrinks", "vanishing": "shrinks", "shrinking": "shrinks", "flat": "same",
+                 "growing": "grows", "exploding": "grows"}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Question:
     key: str  # identifies the question and the measurement behind it (a new measurement: a new question)
     text: str
-    options: tuple[str, ...]
-    answer: str  # one of options, from the measurement
+    options: tuple[tuple[str, str], ...]  # (key, text)
+    answer: str  # an option key, from the measurement
     why: str  # the measured numbers behind the answer, shown after the guess
+
+    def label(self, option: str) -> str:
+        return dict(self.options)[option]
 
 
 def _finite(values: Sequence[float]) -> list[tuple[int, float]]:
-    return [(i, float(v)) for i, v in enumerate(values) if v is not None and math.isfinite(float(v)) and v > 0]
+    return [(i, float(v)) for i, v in enumerate(values) if v is not None and math.isfinite(float(v)) and v >= 0]
 
 
-def smallest_gradient(name: str, grad_rms: Sequence[float], key: str) -> Question | None:
-    """Where in the network the gradient per weight is smallest (thirds of the layers, the head
-    excluded: it sees the loss directly)."""
-    vals = _finite(list(grad_rms)[:-1])
-    if len(vals) < 3:
+def smallest_gradient(name: str, grad_x_rms: Sequence[float], key: str) -> Question | None:
+    """Where in the network dL/dx is smallest (thirds of the blocks, input side first)."""
+    vals = _finite(list(grad_x_rms))
+    if len(vals) < 3 or len(vals) != len(grad_x_rms):
         return None
     i, v = min(vals, key=lambda t: t[1])
-    third = min(2, 3 * i // (len(grad_rms) - 1))
+    third = min(2, 3 * i // len(grad_x_rms))
     return Question(
-        key=f"smallest:{key}", options=WHERE, answer=WHERE[third],
-        text=f"In {name} at initialisation, which layers receive the smallest gradient per weight?",
-        why=f"The smallest gradient RMS, {v:.3g}, is at layer {i + 1} of {len(grad_rms)}.",
+        key=f"smallest:{key}", options=WHERE, answer=WHERE[third][0],
+        text=f"In {name} at initialisation, at which blocks is the gradient dL/dx smallest?",
+        why=f"The smallest dL/dx RMS, {num(v)}, is at block {i + 1} of {len(grad_x_rms)}.",
     )  # fmt: skip
 
 
-def direction(name: str, grad_rms: Sequence[float], key: str) -> Question | None:
-    """Whether the gradient per weight shrinks or grows from the last conv layer to the first."""
-    ratio = input_output_ratio(list(grad_rms))
-    if ratio is None or not ratio > 0:
+def direction(name: str, grad_x_rms: Sequence[float], key: str) -> Question | None:
+    """Whether dL/dx shrinks or grows from the last block back to the first."""
+    ratio = first_last(list(grad_x_rms))
+    kind = regime(ratio, first=grad_x_rms[0] if grad_x_rms else None)
+    if kind == "undefined":
         return None
-    answer = DIRECTION[0] if ratio < 1 / SAME_BAND else DIRECTION[2] if ratio > SAME_BAND else DIRECTION[1]
+    shown = "0" if ratio is None else (fraction(ratio) if ratio < 1 else num(ratio))
     return Question(
-        key=f"direction:{key}", options=DIRECTION, answer=answer,
-        text=f"Going backwards through {name} at initialisation, from its last layer to its first, what happens "
-             "to the gradient per weight?",
-        why=f"First layer / last conv layer = {ratio:.3g} (\"about the same\" means within {SAME_BAND:g}x either way).",
+        key=f"direction:{key}", options=DIRECTION, answer=_DIRECTION_OF[kind],
+        text=f"Going backwards through {name} at initialisation, from its last block to its first, what happens "
+             "to the gradient dL/dx?",
+        why=f"dL/dx at the first block / at the last block = {shown} (\"about the same\" means within 2x either way).",
     )  # fmt: skip
 
 
 def grade(question: Question, guess: str | None) -> bool | None:
-    """True/False for a committed guess, None when there is none yet."""
+    """True/False for a committed guess (an option key), None when there is none yet."""
     if guess is None:
         return None
-    if guess not in question.options:
+    if guess not in dict(question.options):
         raise ValueError(f"{guess!r} is not one of the options of {question.key!r}")
     return guess == question.answer

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from .sweep import KINDS, DepthPoint, SweepResult
 from .train import History
+from .wording import REGIME_WORDS, by_factor, first_last, num, pct, regime, times
 
 
 def _finite(values: Sequence[float | None]) -> list[float]:
@@ -53,8 +54,52 @@ def identity_share(h: History, probe: int = -1) -> float | None:
     return sum(shares) / len(shares) if shares else None
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%" if 0.001 < x < 0.999 else f"{100 * x:.2f}%"
+CANDIDATE = (
+    "Explosion at initialisation is one of the candidate explanations of degradation, not evidence "
+    "that the gradient is healthy."
+)
+
+
+def _flow_row(h: History, probe: int) -> tuple[list[float], str]:
+    """dL/dx per block when the run measured it, else the per-weight gradient RMS (older runs)."""
+    if h.grad_x_rms and len(h.grad_x_rms) > max(probe, -probe - 1) and h.grad_x_rms[probe]:
+        return h.grad_x_rms[probe], "dL/dx"
+    return (h.grad_rms[probe] if h.grad_rms else []), "rms"
+
+
+def _ratio_of(row: list[float], kind: str) -> float | None:
+    return first_last(row) if kind == "dL/dx" else input_output_ratio(row)
+
+
+def flow_sentence(h: History) -> str | None:
+    """The regime of the gradient at the first probe (vanishing, flat, exploding...), and what
+    became of it by the last probe; dL/dx at the blocks' outputs when measured (He et al. 2016b,
+    eq. 5), else the per-weight gradient RMS, named as such."""
+    if not h.probe_step:
+        return None
+    row0, kind = _flow_row(h, 0)
+    r0 = _ratio_of(row0, kind)
+    what = "dL/dx at the first block" if kind == "dL/dx" else "the gradient per weight at the first layer"
+    where = "at the last block" if kind == "dL/dx" else "at the last conv layer"
+    step0 = h.probe_step[0]
+    reg = regime(r0, first=row0[0] if row0 else None)
+    if reg == "undefined":
+        return f"In {h.name} at step {step0}, the gradient was not finite or not measured at both ends, so no ratio can be given."
+    if reg == "zero":
+        return f"In {h.name} at step {step0}, the first block received no gradient at all (exactly 0): it vanished completely."
+    size = f"{r0:.2g}x that" if reg == "flat" else by_factor(r0)  # type: ignore[arg-type]
+    text = f"In {h.name} at step {step0}, {what} was {size} {where}: {REGIME_WORDS[reg]}"
+    if len(h.probe_step) > 1:
+        row1, kind1 = _flow_row(h, -1)
+        r1 = _ratio_of(row1, kind1) if kind1 == kind else None
+        if r1 is not None:
+            text += f"; at step {h.probe_step[-1]} the first/last ratio was {num(r1)}"
+            if reg == "exploding":
+                text += ": it calmed down" if r1 < r0 / 2 else ": it had not calmed down"  # type: ignore[operator]
+    text += "."
+    if reg == "exploding" and "plain" in h.name:
+        text += " " + CANDIDATE
+    return text
 
 
 def reading(histories: Sequence[History]) -> list[str]:
@@ -75,36 +120,27 @@ def reading(histories: Sequence[History]) -> list[str]:
             measured = "on the whole training set" if all("train_loss" in h.final for h in done) else "over the last steps"
             text = f"{best} reached the lowest training loss ({best_v:.3f} {measured}); {worst} the highest ({worst_v:.3f})"
             if best_v > 0 and worst_v / best_v >= 1.1:
-                text += f", {worst_v / best_v:.3g}x higher"
+                text += f", {times(worst_v / best_v)} higher"
             out.append(text + ".")
         accs = {h.name: final_train_acc(h) for h in done}
         if all(v is not None for v in accs.values()):
-            out.append("Training accuracy: " + ", ".join(f"{n} {_pct(v)}" for n, v in accs.items()) + ".")  # type: ignore[arg-type]
+            out.append("Training accuracy: " + ", ".join(f"{n} {pct(v)}" for n, v in accs.items()) + ".")  # type: ignore[arg-type]
     elif len(done) == 1:
         h = done[0]
         loss, acc = final_train_loss(h), final_train_acc(h)
         if loss is not None and acc is not None:
-            out.append(f"{h.name} reached a training loss of {loss:.3f} and training accuracy {_pct(acc)}.")
+            out.append(f"{h.name} reached a training loss of {loss:.3f} and training accuracy {pct(acc)}.")
     for h in histories:
-        if not h.grad_rms:
+        if not h.grad_rms and not h.grad_x_rms:
             continue
-        first = input_output_ratio(h.grad_rms[0])
-        last = input_output_ratio(h.grad_rms[-1])
-        if first is not None:
-            factor = first if first >= 1 else 1 / first
-            text = (
-                f"In {h.name} at step {h.probe_step[0]}, the gradient per weight at the first layer was "
-                f"{factor:.3g}x {'larger' if first >= 1 else 'smaller'} than at the last conv layer "
-                f"(it {'grew' if first >= 1 else 'shrank'} toward the input)"
-            )
-            if last is not None and len(h.grad_rms) > 1:
-                text += f"; at step {h.probe_step[-1]} the first/last ratio was {last:.3g}"
-            out.append(text + ".")
+        flow = flow_sentence(h)
+        if flow is not None:
+            out.append(flow)
         share = identity_share(h)
         if share is not None:
             out.append(
                 f"In {h.name} at step {h.probe_step[-1]}, the gradient arriving at a block's input through its "
-                f"identity shortcut carried on average {_pct(share)} of the two paths' summed norm; "
+                f"identity shortcut carried on average {pct(share)} of the two paths' summed norm; "
                 f"the block's layers carried the rest."
             )
     return out
@@ -113,11 +149,6 @@ def reading(histories: Sequence[History]) -> list[str]:
 # -- depth sweeps (He et al. 2016, Figs. 1 and 6) -------------------------------------------------
 
 DEGRADED_POINTS = 5.0  # training-error gap (percentage points) called "trained worse"; below: noise-sized
-
-
-def _times(factor: float) -> str:
-    """4.2x, 37x, 13,400x: readable at any size (no 1.34e+04)."""
-    return f"{factor:.2g}x" if factor < 10 else f"{float(f'{factor:.3g}'):,.0f}x"
 
 
 def _seeds(n: int) -> str:
@@ -160,29 +191,29 @@ def sweep_reading(points: Sequence[DepthPoint], results: Sequence[SweepResult] =
             r = res[hi.depth]
             out.append(
                 f"Its residual twin, residual-{hi.depth}, reached {r.train_mean:.1f}% training error with the "
-                "same depth, parameters, seed and batches: only the identity shortcut differs."
+                "same depth, seed and batches: only the shortcut connections differ."
             )
     for p in points:
         if p.diverged:
             out.append(f"{p.kind}-{p.depth} diverged (loss NaN/inf) with seed(s) "
                        f"{', '.join(map(str, p.diverged))}; those runs are left out of the errors above.")  # fmt: skip
-    plain = [r for r in results if r.kind == "plain" and r.history.grad_rms]
+    plain = [r for r in results if r.kind == "plain" and (r.history.grad_x_rms or r.history.grad_rms)]
     if plain:
         deepest = max(r.depth for r in plain)
-        ratios = [x for r in plain if r.depth == deepest for x in [input_output_ratio(r.history.grad_rms[0])] if x]
+        rows = [_flow_row(r.history, 0) for r in plain if r.depth == deepest]
+        kind = "dL/dx" if all(k == "dL/dx" for _, k in rows) else "rms"
+        ratios = [x for row, k in rows for x in [_ratio_of(row, k)] if k == kind and x is not None and x > 0]
         if ratios:
             ratio = math.exp(sum(math.log(x) for x in ratios) / len(ratios))
-            factor = ratio if ratio >= 1 else 1 / ratio
-            text = (
-                f"At initialisation, plain-{deepest}'s gradient per weight at the first layer was "
-                f"{_times(factor)} {'larger' if ratio >= 1 else 'smaller'} than at its last "
-                f"conv layer ({_seeds(len(ratios)).replace('mean', 'geometric mean')}): "
-            )
-            if ratio >= 1:
-                text += "it did not vanish toward the input"
-                text += ", and still the net trained worse." if worse.get("plain") else "."
-            else:
-                text += "it shrank toward the input."
+            reg = regime(ratio)
+            what = "dL/dx at the first block" if kind == "dL/dx" else "gradient per weight at the first layer"
+            where = "at the last block" if kind == "dL/dx" else "at its last conv layer"
+            size = f"{ratio:.2g}x that" if reg == "flat" else by_factor(ratio)
+            seeds = _seeds(len(ratios)).replace("mean", "geometric mean")
+            text = f"At initialisation, plain-{deepest}'s {what} was {size} {where} ({seeds}): {REGIME_WORDS[reg]}."
+            if reg == "exploding":
+                text += (" Yang et al. (2019) predict this explosion for deep BatchNorm nets without shortcuts; it "
+                         "calms within the first steps (the gradient profile at the end shows it). " + CANDIDATE)  # fmt: skip
             out.append(text)
     return out
 
@@ -204,8 +235,14 @@ def demo_reading(results: Sequence[SweepResult]) -> str | None:
     else:
         text += "in this run depth made little difference without shortcuts"
     text += f"; residual-{hi} reached {r_hi:.0f}% (residual-{lo} {r_lo:.0f}%)"
-    if r_hi >= r_lo - 2:
-        text += ": with shortcuts, the deeper net trained as well or better."
+    gap = r_hi - r_lo  # what the numbers show, whichever way they go
+    if gap >= 0.5:
+        text += f": with shortcuts, the deeper net trained better, by {gap:.1f} points."
+    elif gap > -0.5:
+        text += ": with shortcuts, the deeper net trained as well."
+    elif gap > -DEGRADED_POINTS:
+        text += f": with shortcuts the deeper net trained {-gap:.1f} points worse"
+        text += f", less than the {p_lo - p_hi:.0f} points the plain nets lost." if p_lo - p_hi > -gap else "."
     else:
         text += ": with shortcuts the deeper net also trained worse in this run."
     return text

@@ -35,8 +35,8 @@ def _log_y(fig: go.Figure, title: str, **kw: Any) -> None:
     fig.update_yaxes(title_text=title, type="log", exponentformat="power", **kw)  # 10^-4, not SI "100µ"
 
 
-def chain_figure(plain: np.ndarray, residual: np.ndarray) -> go.Figure:
-    """|dL/dh_i| against layer i (0 = input) for the plain and the residual chain, log y.
+def chain_figure(plain: np.ndarray, residual: np.ndarray, *, beta_label: str = "1") -> go.Figure:
+    """RMS of dL/dx_i against layer i (0 = input) for the plain and the residual chain, log y.
 
     The arrays are :func:`resnet_viz.theory.chain_gradients` results, index 0 at the input and
     the last entry (1) at the output.
@@ -49,13 +49,13 @@ def chain_figure(plain: np.ndarray, residual: np.ndarray) -> go.Figure:
             go.Scatter(
                 x=np.arange(v.size), y=_positive(v), mode="lines+markers", name=name, customdata=v,
                 line={"color": color, "width": 2}, marker={"color": color, "size": 5},
-                hovertemplate=f"{name}<br>layer %{{x}}<br>|dL/dh| %{{customdata:.3g}}<extra></extra>",
+                hovertemplate=f"{name}<br>layer %{{x}}<br>dL/dx RMS %{{customdata:.3g}}<extra></extra>",
             )
         )  # fmt: skip
-    fig.update_xaxes(title_text="layer i (0 = input; the last = output, where the gradient is 1)")
-    _log_y(fig, "|dL/dh_i|")
-    return figure_layout(fig, "Gradient along a chain of layers",
-                         subtitle="plain: a product of g·s per layer; residual: of (1 + g·s)")  # fmt: skip
+    fig.update_xaxes(title_text="layer i (0 = input; the last = output, where it is 1)")
+    _log_y(fig, "RMS of dL/dx_i")
+    return figure_layout(fig, "Gradient along a chain of random layers",
+                         subtitle=f"plain: x ← φ(Wx); residual: x ← x + β·φ(Wx), β = {beta_label}")  # fmt: skip
 
 
 def profile_figure(profiles: Sequence[Any], kind: GradKind = "rms") -> go.Figure:
@@ -78,8 +78,30 @@ def profile_figure(profiles: Sequence[Any], kind: GradKind = "rms") -> go.Figure
                 hovertemplate=f"{p.name}<br>%{{x}}: %{{text}}<br>{label} %{{customdata:.3g}}<extra></extra>",
             )
         )  # fmt: skip
-    fig.update_xaxes(title_text="layer (1 = first, next to the input; the last = the classifier head)")
+    fig.update_xaxes(title_text="layer (1 = next to the input; last = classifier head)")
     _log_y(fig, label)
+    return figure_layout(fig, title, subtitle="one batch forward and backward, no update")
+
+
+def flow_figure(profiles: Sequence[Any]) -> go.Figure:
+    """RMS of dL/dx at each block's output at initialisation, one line per model, log y: the
+    gradient that flows back (He et al. 2016b, eq. 5)."""
+    title = "Gradient dL/dx at each block's output, at initialisation"
+    if not profiles:
+        return _empty(title, NO_MODEL)
+    fig = go.Figure()
+    for p, color in zip(profiles, _colors([p.name for p in profiles])):
+        row = _vec(p.grad_x_rms)
+        names = _names(p.block_names, row.size, "block")
+        fig.add_trace(
+            go.Scatter(
+                x=np.arange(1, row.size + 1), y=_positive(row), mode="lines+markers", name=p.name, text=names,
+                customdata=row, line={"color": color, "width": 1.5}, marker={"color": color, "size": 5},
+                hovertemplate=f"{p.name}<br>%{{x}}: %{{text}}<br>dL/dx RMS %{{customdata:.3g}}<extra></extra>",
+            )
+        )  # fmt: skip
+    fig.update_xaxes(title_text="block (1 = first, next to the input)")
+    _log_y(fig, "RMS of dL/dx")
     return figure_layout(fig, title, subtitle="one batch forward and backward, no update")
 
 

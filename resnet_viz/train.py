@@ -61,6 +61,7 @@ class History:
     act_std: list[list[float]] = field(default_factory=list)
     identity_grad: list[list[float]] = field(default_factory=list)
     branch_grad: list[list[float]] = field(default_factory=list)
+    grad_x_rms: list[list[float]] = field(default_factory=list)  # RMS of dL/dx per block, per probe
     eval: list[dict[str, float]] = field(default_factory=list)
     status: Status = "running"
     diverged_at: int | None = None
@@ -76,8 +77,8 @@ class History:
             self.elapsed = d.get("elapsed", self.elapsed)
         elif update.kind == "probe":
             self.probe_step.append(d["step"])
-            for key in ("grad_norm", "grad_rms", "grad_rel", "act_std", "identity_grad", "branch_grad"):
-                getattr(self, key).append(d[key])
+            for key in ("grad_norm", "grad_rms", "grad_rel", "act_std", "identity_grad", "branch_grad", "grad_x_rms"):
+                getattr(self, key).append(d.get(key, []))
         elif update.kind == "eval":
             self.eval.append(dict(d))
         elif update.kind == "status":

@@ -143,9 +143,58 @@ def test_probe_json_lists_every_layer_first_first_at_initialisation(capsys) -> N
     layers = rows[1]["layers"]
     assert [layer["name"] for layer in layers] == oracle.layer_names
     assert [layer["grad_rms"] for layer in layers] == pytest.approx(oracle.grad_rms)
-    assert set(layers[0]) == {"name", "grad_norm", "grad_rms", "act_std"}
+    assert set(layers[0]) == {"name", "grad_norm", "grad_rms", "act_std", "grad_x_rms"}
     assert layers[0]["act_std"] is None and layers[-1]["act_std"] is None  # stem and head: not in a block
     assert layers[1]["act_std"] == pytest.approx(oracle.act_std[0])  # first conv of block 0
+    assert layers[1]["grad_x_rms"] == pytest.approx(oracle.grad_x_rms[0]) and layers[-1]["grad_x_rms"] is None
+
+
+@pytest.mark.parametrize(("bn", "regime"), [("--bn", "exploding"), ("--no-bn", "vanishing")])
+def test_probe_json_grad_x_rms_names_the_regime_at_depth_56(capsys, bn: str, regime: str) -> None:
+    # The command: dL/dx per layer (its block's value); plain-56 explodes toward the input
+    # with BN (Yang et al. 2019) and vanishes without it (digits, seed 0).
+    from resnet_viz import wording
+
+    assert main(["probe", "--arch", "cifar", "--depth", "56", "--models", "plain,residual", bn, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    plain = [layer["grad_x_rms"] for layer in rows[0]["layers"] if layer["grad_x_rms"] is not None]
+    assert len(plain) == 2 * 27  # two convs per block, each carrying its block's value
+    assert wording.regime(plain[0] / plain[-1]) == regime
+
+
+def test_grad_x_rms_equals_torch_autograd_on_the_block_outputs() -> None:
+    # Oracle: retain_grad on each block's output, no Probe involved.
+    import torch
+    import torch.nn.functional as F
+
+    from resnet_viz.config import DataConfig, ModelConfig
+    from resnet_viz.data import load_dataset
+    from resnet_viz.models import build_model
+    from resnet_viz.theory import init_profile
+
+    data = load_dataset(DataConfig())
+    cfg = ModelConfig(depth=14, width=4, residual=False, bn=False)
+    prof = init_profile(cfg, data, seed=3, batch=16)
+    torch.manual_seed(3)
+    model = build_model(cfg)
+    outs = []
+
+    def keep(_m, _i, out) -> None:  # returns None: the output is left as it is
+        out.retain_grad()
+        outs.append(out)
+
+    hooks = [b.register_forward_hook(keep) for b in model.blocks]
+    F.cross_entropy(model(data.x_train[:16]), data.y_train[:16]).backward()
+    for h in hooks:
+        h.remove()
+    assert prof.grad_x_rms == pytest.approx([o.grad.pow(2).mean().sqrt().item() for o in outs], rel=1e-5)
+
+
+def test_plain_fixup_is_refused_with_a_sentence(capsys) -> None:
+    assert main(["probe", "--depth", "20", "--models", "plain,residual", "--init", "fixup"]) == 2
+    err = capsys.readouterr().err
+    assert "init fixup needs residual blocks" in err and "Traceback" not in err
+    assert main(["probe", "--depth", "20", "--models", "residual", "--init", "fixup", "--no-bn"]) == 0
 
 
 def test_probe_table_and_sentences(capsys) -> None:

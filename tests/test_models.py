@@ -129,7 +129,8 @@ def test_forward_features_and_head_split() -> None:
 @pytest.mark.parametrize("preact", [False, True])
 def test_all_variants_build_and_run(activation: str, init: str, preact: bool) -> None:
     for bn in (True, False):
-        cfg = ModelConfig(depth=8, width=4, activation=activation, init=init, preact=preact, bn=bn)
+        cfg = ModelConfig(depth=8, width=4, activation=activation, init=init, preact=preact, bn=bn,
+                          residual=True)  # fmt: skip
         model = build_model(cfg)
         out = model(torch.randn(4, 1, 8, 8))
         assert out.shape == (4, 10) and torch.isfinite(out).all()
@@ -137,6 +138,13 @@ def test_all_variants_build_and_run(activation: str, init: str, preact: bool) ->
         assert has_bn == bn
         assert any(isinstance(m, {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}[activation])
                    for m in model.modules())  # fmt: skip
+
+
+@pytest.mark.parametrize("arch", ["cifar", "mlp"])
+def test_plain_fixup_is_refused(arch: str) -> None:
+    # Fixup zeroes each block's last layer: a plain net would be dead (output and gradients 0).
+    with pytest.raises(ConfigError, match="init fixup needs residual blocks"):
+        ModelConfig(arch=arch, depth=20, residual=False, init="fixup")
 
 
 def test_fixup_zeroes_each_branch_end_and_keeps_deep_nets_tame() -> None:

@@ -1,33 +1,45 @@
-"""Predict-then-reveal questions: answers from the numbers, by hand."""
+"""Predict-then-reveal questions: answers from the numbers, by hand, graded by option key."""
 
 from __future__ import annotations
 
 import pytest
 
-from resnet_viz.quiz import DIRECTION, WHERE, direction, grade, smallest_gradient
+from resnet_viz.quiz import direction, grade, smallest_gradient
 
 
-def test_smallest_gradient_is_located_by_thirds_without_the_head() -> None:
-    # 7 layers, the last is the head (ignored even though it is the smallest)
-    q = smallest_gradient("plain-8", [1e-5, 1e-3, 1e-2, 1e-2, 1e-2, 1e-1, 1e-9], "k")
-    assert q.answer == WHERE[0] and "layer 1 of 7" in q.why
-    assert smallest_gradient("x", [5.0, 4.0, 3.0, 0.1, 2.0, 9.0, 1e-9], "k").answer == WHERE[1]
-    assert smallest_gradient("x", [5.0, 4.0, 3.0, 2.0, 1.0, 0.5, 1e-9], "k").answer == WHERE[2]
-    assert smallest_gradient("x", [1.0, 2.0], "k") is None  # too few layers to ask
+def test_smallest_gradient_is_located_by_thirds_of_the_blocks() -> None:
+    q = smallest_gradient("plain-8", [1e-5, 1e-3, 1e-2, 1e-2, 1e-2, 1e-1], "k")
+    assert q.answer == "first" and "block 1 of 6" in q.why
+    assert smallest_gradient("x", [5.0, 4.0, 0.1, 3.0, 2.0, 9.0], "k").answer == "middle"
+    assert smallest_gradient("x", [5.0, 4.0, 3.0, 2.0, 1.0, 0.5], "k").answer == "last"
+    assert smallest_gradient("x", [1.0, 2.0], "k") is None  # too few blocks to ask
+    assert smallest_gradient("x", [1.0, float("nan"), 2.0], "k") is None  # never a guess over a gap
 
 
-@pytest.mark.parametrize(("rms", "answer"), [
-    ([1e-4, 1e-2, 1.0, 5.0], DIRECTION[0]),  # first / last conv = 1e-4: shrank
-    ([3.0, 2.0, 2.0, 5.0], DIRECTION[1]),  # 1.5x: about the same
-    ([40.0, 4.0, 2.0, 5.0], DIRECTION[2]),  # 20x: grew
+@pytest.mark.parametrize(("gx", "answer"), [
+    ([1e-4, 1e-2, 1.0], "shrinks"),  # first / last block = 1e-4: vanishing
+    ([0.0, 1e-2, 1.0], "shrinks"),  # no gradient at all reached the first block
+    ([1.5, 2.0, 1.0], "same"),  # 1.5x: about the same
+    ([1400.0, 4.0, 1.0], "grows"),  # explosion at initialisation counts as growth
 ])  # fmt: skip
-def test_direction_follows_the_first_to_last_conv_ratio(rms, answer) -> None:
-    q = direction("plain-56", rms, "k")
+def test_direction_follows_the_first_to_last_block_ratio(gx, answer) -> None:
+    q = direction("plain-56", gx, "k")
     assert q.answer == answer and q.key == "direction:k"
 
 
-def test_grading() -> None:
-    q = direction("n", [40.0, 4.0, 2.0, 5.0], "k")
-    assert grade(q, None) is None and grade(q, DIRECTION[2]) is True and grade(q, DIRECTION[0]) is False
+def test_swapped_numbers_swap_the_answer() -> None:
+    assert direction("p", [1e-3, 1.0], "k").answer == "shrinks"
+    assert direction("p", [1.0, 1e-3], "k").answer == "grows"
+
+
+@pytest.mark.parametrize("gx", [[], [1.0], [float("nan"), 1.0], [1.0, 0.0], [float("inf"), 1.0]])
+def test_no_question_without_usable_numbers(gx) -> None:
+    assert direction("p", gx, "k") is None
+
+
+def test_grading_by_key() -> None:
+    q = direction("n", [40.0, 4.0, 2.0], "k")
+    assert grade(q, None) is None and grade(q, "grows") is True and grade(q, "shrinks") is False
+    assert q.label("grows") == "it grows toward the input"
     with pytest.raises(ValueError, match="not one of the options"):
-        grade(q, "maybe")
+        grade(q, "it grows toward the input")  # the displayed text is not a key

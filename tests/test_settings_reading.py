@@ -36,7 +36,8 @@ def test_bad_url_values_are_dropped_with_a_sentence(query, fragment) -> None:
     assert len(problems) == 1 and fragment in problems[0] and next(iter(query)) in problems[0]
 
 
-def _hist(name: str, losses, accs, *, final=None, status="finished", rms=None, ident=None, branch=None) -> History:
+def _hist(name: str, losses, accs, *, final=None, status="finished", rms=None, ident=None, branch=None,
+          gx=None) -> History:  # fmt: skip
     h = History(name, step=list(range(1, len(losses) + 1)), loss=list(losses), acc=list(accs), status=status)
     if final:
         h.final = final
@@ -45,6 +46,7 @@ def _hist(name: str, losses, accs, *, final=None, status="finished", rms=None, i
         h.grad_rms = rms
         h.identity_grad = ident or [[] for _ in rms]
         h.branch_grad = branch or [[] for _ in rms]
+        h.grad_x_rms = gx or []
     return h
 
 
@@ -64,10 +66,29 @@ def test_reading_reports_divergence_and_gradient_direction() -> None:
     bad = _hist("plain-20", [2.3, 2.4], [0.1, 0.1], status="diverged")
     bad.diverged_at = 3
     grow = _hist("plain-56", [1.0], [0.5], final={"train_loss": 1.0, "train_acc": 0.5},
-                 rms=[[4.0, 1.0, 2.0, 9.0], [1.0, 1.0, 4.0, 9.0]])  # fmt: skip
+                 rms=[[8.0, 1.0, 2.0, 9.0], [1.0, 1.0, 4.0, 9.0]])  # fmt: skip
     text = reading([bad, grow])
     assert text[0].startswith("plain-20 diverged at step 3")
-    assert "2x larger than at the last conv layer (it grew toward the input); at step 10 the first/last ratio was 0.25" in text[-1]
+    assert text[-1] == ("In plain-56 at step 1, the gradient per weight at the first layer was 4x larger than at the "
+                        "last conv layer: it grew toward the input; at step 10 the first/last ratio was 0.25.")  # fmt: skip
+
+
+def test_reading_names_explosion_at_init_and_whether_it_calmed() -> None:
+    calm = _hist("plain-56", [1.0], [0.5], rms=[[1.0] * 4, [1.0] * 4], gx=[[1380.0, 2.0, 1.0], [3.0, 2.0, 1.0]])
+    text = reading([calm])[-1]
+    assert text.startswith("In plain-56 at step 1, dL/dx at the first block was 1,380x larger than at the last block: "
+                           "it exploded toward the input; at step 10 the first/last ratio was 3: it calmed down.")
+    assert "candidate explanations of degradation, not evidence that the gradient is healthy" in text
+    stuck = _hist("plain-56", [1.0], [0.5], rms=[[1.0] * 4, [1.0] * 4], gx=[[1380.0, 2.0, 1.0], [1000.0, 2.0, 1.0]])
+    assert "it had not calmed down" in reading([stuck])[-1]
+
+
+@pytest.mark.parametrize("first", [0.0, float("nan"), float("inf")])
+def test_reading_turns_zero_and_non_finite_gradients_into_words(first: float) -> None:
+    # /live?bn=false&init=default&depth=56: the first layer's gradient is exactly 0.
+    dead = _hist("plain-56", [2.3], [0.1], rms=[[first, 1.0, 1.0, 1.0]] * 2, gx=[[first, 1.0, 1.0]] * 2)
+    text = reading([dead])[-1]
+    assert ("no gradient at all" in text) if first == 0 else ("no ratio can be given" in text)
 
 
 def test_identity_share_and_ratio_by_hand() -> None:

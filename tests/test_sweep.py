@@ -31,7 +31,8 @@ TINY = SweepConfig(depths=(14, 8), seeds=(1, 0), model=ModelConfig(width=4), tra
 
 
 def fake(kind: str, depth: int, seed: int, train_acc: float | None, test_acc: float | None = None,
-         status: str = "finished", grad0: list[float] | None = None, steps: int = 10) -> SweepResult:  # fmt: skip
+         status: str = "finished", grad0: list[float] | None = None, steps: int = 10,
+         gx0: list[float] | None = None) -> SweepResult:  # fmt: skip
     h = History(f"{kind}-{depth}", status=status)  # type: ignore[arg-type]
     h.step = list(range(1, steps + 1))
     h.acc = [train_acc if train_acc is not None else 0.1] * steps
@@ -43,6 +44,8 @@ def fake(kind: str, depth: int, seed: int, train_acc: float | None, test_acc: fl
         h.diverged_at = steps
     if grad0 is not None:
         h.grad_rms, h.probe_step, h.layer_names = [grad0, grad0], [1, steps], [f"l{i}" for i in range(len(grad0))]
+    if gx0 is not None:
+        h.grad_x_rms = [gx0, gx0]
     cfg = ModelConfig(depth=depth, residual=kind == "residual")
     return SweepResult(depth, kind, seed, ModelResult(cfg, 1, h, None), reused=False)  # type: ignore[arg-type]
 
@@ -189,8 +192,21 @@ def test_sweep_reading_states_the_measured_degradation() -> None:
     assert "Residual nets: training error 0.0% at depth 20 (1 seed) and 0.5% at depth 56 (1 seed); within 5 points" in text
     assert "test error (76.0%) is close to its training error (75.0%)" in text and "not overfitting" in text
     assert "residual-56, reached 0.5% training error" in text
-    # first layer 8 vs last conv 2 (the head is excluded): 4x larger toward the input
-    assert "plain-56's gradient per weight at the first layer was 4x larger" in text and "still the net trained worse" in text
+    # first layer 8 vs last conv 2 (the head is excluded): 4x larger toward the input, named as a
+    # per-weight figure (these runs measured no dL/dx) and never called healthy
+    assert ("plain-56's gradient per weight at the first layer was 4x larger than at its last conv layer (1 seed): "
+            "it grew toward the input.") in text and "did not vanish" not in text
+
+
+def test_sweep_reading_names_explosion_at_init_from_dldx() -> None:
+    results = [fake("plain", 20, 0, 0.99, grad0=[1.0, 1.0, 1.0, 1.0]),
+               fake("plain", 56, 0, 0.25, grad0=[1.0, 1.0, 1.0, 1.0], gx0=[1400.0, 3.0, 1.0])]  # fmt: skip
+    text = "\n".join(sweep_reading(depth_points(results), results))
+    assert "plain-56's dL/dx at the first block was 1,400x larger than at the last block (1 seed): it exploded" in text
+    assert "Yang et al. (2019)" in text and "candidate explanations of degradation, not evidence" in text
+    swapped = [results[0], fake("plain", 56, 0, 0.25, grad0=[1.0] * 4, gx0=[1.0, 3.0, 1400.0])]
+    text = "\n".join(sweep_reading(depth_points(swapped), swapped))
+    assert "1,400x smaller than at the last block (1 seed): it vanished" in text and "Yang" not in text
 
 
 def test_sweep_reading_does_not_claim_degradation_the_run_did_not_show() -> None:
@@ -205,8 +221,13 @@ def test_demo_reading_uses_the_runs_numbers() -> None:
                fake("residual", 56, 0, 0.991)]  # fmt: skip
     assert demo_reading(results) == (
         "plain-56 reached 17% training accuracy, plain-20 99%: deeper was worse without shortcuts; "
-        "residual-56 reached 99% (residual-20 100%): with shortcuts, the deeper net trained as well or better."
+        "residual-56 reached 99% (residual-20 100%): with shortcuts the deeper net trained 0.7 points worse, "
+        "less than the 82 points the plain nets lost."
     )
+    better = [*results[:2], fake("residual", 20, 0, 0.98), fake("residual", 56, 0, 1.0)]
+    assert demo_reading(better).endswith("with shortcuts, the deeper net trained better, by 2.0 points.")
+    same = [*results[:3], fake("residual", 56, 0, 0.997)]
+    assert demo_reading(same).endswith("with shortcuts, the deeper net trained as well.")
     worse = [fake("plain", 20, 0, 0.99), fake("plain", 56, 0, 0.98), fake("residual", 20, 0, 0.99),
              fake("residual", 56, 0, 0.90)]  # fmt: skip
     text = demo_reading(worse)

@@ -14,7 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from resnet_viz import theory_plots
+from resnet_viz import theory, theory_plots
 from resnet_viz.config import DataConfig, ModelConfig
 from resnet_viz.data import Dataset, load_dataset
 from resnet_viz.experiment import fit_to_data
@@ -44,24 +44,64 @@ def digits() -> Dataset:
 # -- 1. the toy chain ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("depth", "gain", "slope", "width"),
-    [(30, 1.0, 0.25, 1), (20, 2.0, 1.0, 1), (12, -0.5, 1.0, 1), (25, 0.9, 0.5, 3), (100, 0.1, 0.25, 2)],
-)
-def test_chain_gradients_equal_the_closed_form(depth: int, gain: float, slope: float, width: int) -> None:
-    # Linear chain, L = h_depth: dL/dh_i = (g s)^(depth - i) plain, (1 + g s)^(depth - i) residual.
-    i = np.arange(depth + 1)
-    plain = chain_gradients(depth, gain, slope, residual=False, width=width)
-    residual = chain_gradients(depth, gain, slope, residual=True, width=width)
-    np.testing.assert_allclose(plain, np.abs(gain * slope) ** (depth - i), rtol=1e-12)
-    np.testing.assert_allclose(residual, np.abs(1 + gain * slope) ** (depth - i), rtol=1e-12)
-    assert plain[-1] == residual[-1] == 1.0
+def test_chain_gradients_equal_torch_on_a_hand_built_chain() -> None:
+    # Rebuild the same chain from the same generator draws, differentiate with torch.func.vjp
+    # instead of retain_grad, and compare every layer's RMS.
+    depth, gain, width, batch, beta = 4, 1.3, 6, 3, 0.5
+    gen = torch.Generator().manual_seed(7)
+    x = torch.randn(batch, width, generator=gen, dtype=torch.float64)
+    ws = [torch.randn(width, width, generator=gen, dtype=torch.float64) * (gain / math.sqrt(width)) for _ in range(depth)]
+    u = torch.randn(batch, width, generator=gen, dtype=torch.float64)
+    for residual in (False, True):
+        hs = [x]
+        for w in ws:
+            z = torch.relu(hs[-1] @ w.T)
+            hs.append(hs[-1] + beta * z if residual else z)
+        grads = [u]
+        for i in reversed(range(depth)):  # by hand: relu' is the mask of the pre-activation
+            pre = hs[i] @ ws[i].T
+            back = ((grads[0] * (pre > 0)) @ ws[i])
+            grads.insert(0, grads[0] + beta * back if residual else back)
+        rms = np.array([g.pow(2).mean().sqrt().item() for g in grads])
+        got = chain_gradients(depth, gain, residual=residual, beta=beta, width=width, batch=batch, seed=7)
+        np.testing.assert_allclose(got, rms / rms[-1], rtol=1e-12)
 
 
-def test_chain_sigmoid_slope_vanishes_without_underflow() -> None:
-    g = chain_gradients(100, 1.0, 0.25, residual=False)
-    assert g[0] == pytest.approx(0.25**100, rel=1e-12)  # 6.2e-61: float32 would have returned 0
-    assert chain_gradients(100, 1.0, 0.25, residual=True)[0] == pytest.approx(1.25**100, rel=1e-12)
+def test_linear_chain_follows_the_variance_argument() -> None:
+    # Linear phi, wide layers: plain multiplies the squared RMS by g^2 per layer, residual by
+    # (1 + beta^2 g^2): random branches add variance, a scalar chain would multiply (1 + g).
+    depth, gain = 10, 0.8
+    plain = chain_gradients(depth, gain, residual=False, activation="linear", width=512, batch=64)
+    res = chain_gradients(depth, gain, residual=True, activation="linear", width=512, batch=64)
+    assert plain[0] == pytest.approx(gain**depth, rel=0.2)
+    assert res[0] == pytest.approx((1 + gain**2) ** (depth / 2), rel=0.2)
+    assert res[0] < 0.1 * (1 + gain) ** depth
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_default_chain_plain_vanishes_residual_stays_near_one(seed: int) -> None:
+    # The page's defaults: L = 30, g = 0.9, ReLU, beta = 1/sqrt(L). Measured: plain 1.1e-6..1.3e-6,
+    # residual 1.30..1.35 (seeds 0-2).
+    depth = 30
+    plain = chain_gradients(depth, 0.9, residual=False, seed=seed)
+    res = chain_gradients(depth, 0.9, residual=True, beta=1 / math.sqrt(depth), seed=seed)
+    assert plain[0] < 1e-3 and plain[-1] == 1.0
+    assert 0.1 < res[0] < 10 and res[-1] == 1.0
+    assert chain_gradients(depth, 0.9, residual=True, beta=1.0, seed=seed)[0] > 10  # unscaled: it grows
+
+
+def test_chain_never_underflows_to_zero() -> None:
+    g = chain_gradients(100, 0.1, residual=False)
+    assert 0 < g[0] < 1e-100  # float32 would have returned 0 and drawn a gap
+
+
+def test_chain_sentence_follows_the_numbers() -> None:
+    a = theory.chain_sentence(np.array([1e-6, 1.0]), np.array([1.3, 1.0]), beta=1 / math.sqrt(30), depth=30, gain=0.9)
+    assert "plain chain keeps 1e-06 of the output's gradient: it vanished toward the input" in a
+    assert "β = 1/√L keeps 1.3x: it kept about the same size" in a
+    b = theory.chain_sentence(np.array([1.3, 1.0]), np.array([4690.0, 1.0]), beta=1.0, depth=30, gain=0.9)
+    assert "plain chain keeps 1.3x" in b and "β = 1 keeps 4,690x: it exploded toward the input" in b
+    assert "230,000,000x over 30 layers" in b
 
 
 def test_chain_rejects_empty_chain() -> None:
@@ -194,38 +234,72 @@ CIFAR = ModelConfig(depth=56, residual=False)
 
 
 def _profile(name: str, rms: list[float], cfg: ModelConfig | None = None, act: list[float] | None = None,
-             seed: int | None = 0) -> InitProfile:  # fmt: skip
+             seed: int | None = 0, gx: list[float] | None = None) -> InitProfile:  # fmt: skip
     n = len(rms)
     act = act if act is not None else [1.0, 1.0]
     return InitProfile(name=name, layer_names=[f"l{i}" for i in range(n)], grad_norm=rms, grad_rms=rms,
                        grad_rel=rms, block_names=[f"b{i}" for i in range(len(act))], act_std=act, config=cfg,
-                       seed=seed)  # fmt: skip
+                       seed=seed, grad_x_rms=gx if gx is not None else [])  # fmt: skip
 
 
 @pytest.mark.parametrize(
-    ("rms", "cfg", "expected"),
+    ("gx", "cfg", "expected"),
     [
-        ([3.2e-7, 1e-3, 1e-2, 5.0], MLP, ("In mlp-x (sigmoid, no BatchNorm) the first layer's gradient RMS is 3.2e-05 "
-                                          "of the last hidden layer's: it vanished toward the input.")),
-        ([0.31, 0.5, 1.0, 5.0], MLP, ("In mlp-x (sigmoid, no BatchNorm) the first layer's gradient RMS is 0.31 "
-                                     "of the last hidden layer's: it shrank toward the input.")),
-        ([4.1, 2.0, 1.0, 9.0], CIFAR, ("In mlp-x (relu, BatchNorm) the first layer's gradient RMS is 4.1x "
-                                      "the last conv layer's: it grew toward the input.")),
-        ([3400.0, 2.0, 1.0, 9.0], CIFAR, ("In mlp-x (relu, BatchNorm) the first layer's gradient RMS is 3,400x "
-                                         "the last conv layer's: it exploded toward the input.")),
-        ([0.8, 2.0, 1.0, 9.0], None, ("In mlp-x the first layer's gradient RMS is 0.8x the last layer's before "
-                                     "the head: from output to input it kept about the same size (within a factor of 2).")),
-        ([0.0, 2.0, 1.0, 9.0], MLP, ("In mlp-x (sigmoid, no BatchNorm) the first layer received no gradient at all "
-                                    "(exactly 0): it vanished toward the input.")),
+        ([3.2e-7, 1e-3, 1e-2], MLP, ("In mlp-x (sigmoid, no BatchNorm), the gradient dL/dx at the first block's output "
+                                     "is 31,200x smaller than at the last block: it vanished toward the input.")),
+        ([0.31, 0.5, 1.0], MLP, ("In mlp-x (sigmoid, no BatchNorm), the gradient dL/dx at the first block's output "
+                                 "is 3.23x smaller than at the last block: it shrank toward the input.")),
+        ([4.1, 2.0, 1.0], CIFAR, ("In mlp-x (relu, BatchNorm), the gradient dL/dx at the first block's output is "
+                                  "4.1x larger than at the last block: it grew toward the input.")),
+        ([1380.0, 2.0, 1.0], CIFAR, ("In mlp-x (relu, BatchNorm), the gradient dL/dx at the first block's output is "
+                                     "1,380x larger than at the last block: it exploded toward the input. This is "
+                                     "explosion at initialisation, which Yang et al. (2019) predict for deep BatchNorm "
+                                     "nets without shortcuts; it is no sign of a healthy gradient (train the net to "
+                                     "watch it calm down).")),
+        ([0.8, 2.0, 1.0], None, ("In mlp-x, the gradient dL/dx at the first block's output is 0.8x that at the last "
+                                 "block: it kept about the same size from output to input (within a factor of 2).")),
+        ([0.0, 2.0, 1.0], MLP, ("In mlp-x (sigmoid, no BatchNorm) the first block received no gradient dL/dx at all "
+                                "(exactly 0): it vanished completely.")),
     ],
 )  # fmt: skip
-def test_ratio_sentence_says_what_the_numbers_show(rms: list[float], cfg: ModelConfig | None, expected: str) -> None:
-    assert profile_sentences([_profile("mlp-x", rms, cfg)])[0] == expected
+def test_flow_sentence_names_the_regime_from_the_numbers(gx: list[float], cfg: ModelConfig | None, expected: str) -> None:
+    assert profile_sentences([_profile("mlp-x", [1.0, 1.0, 1.0], cfg, gx=gx)])[0] == expected
 
 
-@pytest.mark.parametrize("rms", [[1.0, 2.0], [float("nan"), 1.0, 1.0], [1.0, 0.0, 1.0], [1.0, float("inf"), 1.0]])
-def test_no_ratio_sentence_without_usable_numbers(rms: list[float]) -> None:
-    assert not [s for s in profile_sentences([_profile("p", rms, MLP)]) if "gradient RMS" in s]
+def test_swapping_the_numbers_swaps_the_regime() -> None:
+    lo = profile_sentences([_profile("p", [1.0], CIFAR, gx=[1e-5, 1.0], act=[])])[0]
+    hi = profile_sentences([_profile("p", [1.0], CIFAR, gx=[1.0, 1e-5], act=[])])[0]
+    assert "vanished" in lo and "exploded" in hi and "100,000x" in lo and "100,000x" in hi
+
+
+def test_residual_with_bn_explosion_is_not_called_explosion_at_init_of_a_plain_net() -> None:
+    res = ModelConfig(depth=56, residual=True)
+    text = profile_sentences([_profile("residual-56", [1.0], res, gx=[500.0, 1.0], act=[])])[0]
+    assert "exploded" in text and "Yang" not in text
+
+
+@pytest.mark.parametrize("gx", [[1.0], [float("nan"), 1.0], [1.0, 0.0], [1.0, float("inf")], []])
+def test_no_ratio_without_usable_numbers(gx: list[float]) -> None:
+    out = profile_sentences([_profile("p", [1.0], MLP, gx=gx)])  # never raises
+    assert not [s for s in out if "larger than" in s or "smaller than" in s]
+
+
+def test_weight_view_says_when_it_hides_vanishing() -> None:
+    # The per-weight ratio grew while dL/dx vanished: the second view must say why they disagree.
+    out = profile_sentences([_profile("plain-56", [30.0, 1.0, 1.0, 9.0], CIFAR, gx=[5e-6, 1.0], act=[])])
+    assert any("hides what dL/dx shows" in s for s in out)
+    out = profile_sentences([_profile("plain-56", [1e-4, 1.0, 1.0, 9.0], CIFAR, gx=[5e-6, 1.0], act=[])])
+    assert not any("hides" in s for s in out)
+
+
+def test_alpha_sentence_computes_the_shortcut_product() -> None:
+    cfg = ModelConfig(depth=56, residual=True, alpha=1.5)
+    gx = [100.0] + [1.0] * 26  # 27 blocks: 26 steps from the last block's output to the first's
+    out = profile_sentences([_profile("residual-56", [1.0], cfg, gx=gx, act=[])])
+    line = next(s for s in out if "skip strength" in s and "per block" in s)
+    assert "1.5^26 = 37,900x over 26 blocks" in line and "100x larger than at the last" in line
+    low = profile_sentences([_profile("residual-56", [1.0], ModelConfig(depth=56, residual=True, alpha=0.5), gx=gx, act=[])])
+    assert any("0.5^26 = 1.5e-08" in s for s in low)
 
 
 def test_activation_sentence_and_its_absence() -> None:
@@ -233,26 +307,50 @@ def test_activation_sentence_and_its_absence() -> None:
         "In p the block outputs' std is 0.244 at the first block and 1.23 at the last."
     ]
     assert profile_sentences([_profile("p", [1.0], act=[0.2, float("nan")])]) == []
+    boom = profile_sentences([_profile("p", [1.0], act=[0.3, 1.0, 120.0])])[0]
+    assert "exploded forward, 400x over the net" in boom
 
 
-def test_twin_sentence_compares_first_layers_of_twins_only() -> None:
-    plain = _profile("plain-56", [2e-3, 1.0, 1.0, 1.0], CIFAR, act=[])
-    res = _profile("residual-56", [0.5, 1.0, 1.0, 1.0], ModelConfig(depth=56, residual=True), act=[])
+def test_twin_sentence_compares_first_blocks_of_twins_only() -> None:
+    plain = _profile("plain-56", [1.0], CIFAR, act=[], gx=[2e-3, 1.0])
+    res = _profile("residual-56", [1.0], ModelConfig(depth=56, residual=True), act=[], gx=[0.5, 1.0])
     out = profile_sentences([plain, res])
-    assert out[-1] == "At the first layer, residual-56's gradient RMS is 250x that of plain-56 (both built from the same seed)."
-    other = _profile("residual-56", [0.5, 1.0, 1.0, 1.0], ModelConfig(depth=56, residual=True, bn=False), act=[])
-    assert not any(s.startswith("At the first layer") for s in profile_sentences([plain, other]))  # not twins
-    same = _profile("residual-56", [2e-3, 1.0, 1.0, 1.0], ModelConfig(depth=56, residual=True, alpha=0.0), act=[],
-                    seed=None)  # fmt: skip
-    assert profile_sentences([plain, same])[-1] == "At the first layer, residual-56's gradient RMS is equal to that of plain-56."
+    assert out[-1] == "At the first block, residual-56's gradient dL/dx is 250x larger than plain-56's (both built from the same seed)."
+    other = _profile("residual-56", [1.0], ModelConfig(depth=56, residual=True, bn=False), act=[], gx=[0.5, 1.0])
+    assert not any(s.startswith("At the first block") for s in profile_sentences([plain, other]))  # not twins
+    same = _profile("residual-56", [1.0], ModelConfig(depth=56, residual=True, alpha=0.0), act=[], seed=None,
+                    gx=[2e-3, 1.0])  # fmt: skip
+    assert profile_sentences([plain, same])[-1] == "At the first block, residual-56's gradient dL/dx is equal to plain-56's."
 
 
 def test_sentences_from_measured_profiles(digits: Dataset) -> None:
     plain, res = init_profiles([_sigmoid_mlp("xavier"), _sigmoid_mlp("xavier", True)], digits)
     text = profile_sentences([plain, res])
-    assert text[0].startswith("In mlp-plain-20 (sigmoid, no BatchNorm) the first layer's gradient RMS is ")
+    assert text[0].startswith("In mlp-plain-20 (sigmoid, no BatchNorm), the gradient dL/dx at the first block's output")
     assert text[0].endswith("it vanished toward the input.")
-    assert text[-1].startswith("At the first layer, mlp-residual-20's gradient RMS is ")
+    assert text[-1].startswith("At the first block, mlp-residual-20's gradient dL/dx is ")
+
+
+@pytest.mark.parametrize(
+    ("data", "bn", "residual", "regime"),
+    [("digits", True, False, "exploding"), ("digits", True, True, "growing"), ("digits", False, False, "vanishing"),
+     ("shapes", False, False, "shrinking")],
+)  # fmt: skip
+def test_measured_dldx_regimes_at_depth_56(data: str, bn: bool, residual: bool, regime: str) -> None:
+    # One batch, depth 56, width 16, seed 0, kaiming (the issue's orientation figures): measured
+    # dL/dx first/last block: plain+BN 1,380x (digits) / 1,990x (shapes), residual+BN 6.3x,
+    # plain without BN 4.8e-6 on digits, 0.15 on shapes.
+    from resnet_viz import wording
+
+    p = init_profile(ModelConfig(depth=56, width=16, residual=residual, bn=bn), load_dataset(DataConfig(name=data)))
+    assert wording.regime(p.flow_ratio()) == regime
+    assert wording.REGIME_WORDS[regime] in " ".join(profile_sentences([p]))
+
+
+def test_residual_without_bn_explodes_forward(digits: Dataset) -> None:
+    p = init_profile(ModelConfig(depth=56, width=16, residual=True, bn=False), digits)
+    assert p.act_std[-1] / p.act_std[0] > 100  # measured ~380x
+    assert any("exploded forward" in s for s in profile_sentences([p]))
 
 
 # -- 5. figures ----------------------------------------------------------------------------------
@@ -263,7 +361,7 @@ def _log_power(axis: go.layout.YAxis) -> bool:
 
 
 def test_chain_figure_draws_the_arrays_on_a_log_axis() -> None:
-    plain, res = chain_gradients(10, 1.0, 0.25, residual=False), chain_gradients(10, 1.0, 0.25, residual=True)
+    plain, res = chain_gradients(10, 1.0, residual=False), chain_gradients(10, 1.0, residual=True)
     fig = theory_plots.chain_figure(plain, res)
     (p, r) = fig.data
     assert (p.name, r.name) == ("plain", "residual")

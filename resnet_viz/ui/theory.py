@@ -2,29 +2,39 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import streamlit as st
 
-from resnet_viz import quiz, theory
-from resnet_viz.config import ModelConfig
+from resnet_viz import lessons, quiz, theory
+from resnet_viz.config import DataConfig, ModelConfig
+from resnet_viz.data import Dataset, load_dataset
 from resnet_viz.theory import InitProfile
+from resnet_viz.ui import exercises as ui_ex
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def chain(depth: int, gain: float, slope: float) -> tuple[np.ndarray, np.ndarray]:
-    return (theory.chain_gradients(depth, gain, slope, residual=False),
-            theory.chain_gradients(depth, gain, slope, residual=True))  # fmt: skip
+def chain(depth: int, gain: float, beta: float, activation: str) -> tuple[np.ndarray, np.ndarray]:
+    return tuple(theory.chain_gradients(depth, gain, beta=beta, activation=activation, residual=r)  # type: ignore[return-value]
+                 for r in (False, True))  # fmt: skip
+
+
+@st.cache_resource(show_spinner=False)
+def dataset(name: str) -> Dataset:
+    """Read-only and shared by every session: the offline datasets the probe measures on."""
+    return load_dataset(DataConfig(name=name))
 
 
 @st.cache_data(max_entries=64, show_spinner="Measuring one batch forward and backward...")
-def profiles(cfgs: tuple[ModelConfig, ...]) -> list[InitProfile]:
+def profiles(cfgs: tuple[ModelConfig, ...], data_name: str = "digits") -> list[InitProfile]:
     # Same seed for every model: with shortcut A, plain and residual twins start identical.
-    return [theory.init_profile(c, seed=0) for c in cfgs]
+    return theory.init_profiles(list(cfgs), dataset(data_name), seed=0)
 
 
 @st.cache_data(max_entries=16, show_spinner="Differentiating the scalar nets at 256 inputs...")
-def shattered(depth: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    return {f"{kind}, depth {depth}": theory.shattered(depth, residual=kind == "residual")
+def shattered(depth: int, scale_branches: bool = True) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    return {f"{kind}, depth {depth}": theory.shattered(depth, residual=kind == "residual", scale_branches=scale_branches)
             for kind in ("plain", "residual")}  # fmt: skip
 
 
@@ -35,9 +45,10 @@ def sentences(profs: list[InitProfile]) -> list[str]:
 def _questions(profs: list[InitProfile]) -> list[quiz.Question]:
     # The deepest plain model when there is one (its answer is the surprising one), else the last.
     plain = [p for p in profs if p.config is not None and not p.config.residual]
-    first = max(plain, key=lambda p: len(p.grad_rms)) if plain else profs[-1]
-    key = f"{first.name}:{len(first.grad_rms)}:{first.grad_rms[0]:.6g}"
-    qs = [quiz.smallest_gradient(first.name, first.grad_rms, key), quiz.direction(first.name, first.grad_rms, key)]
+    first = max(plain, key=lambda p: len(p.grad_x_rms)) if plain else profs[-1]
+    head = f"{first.grad_x_rms[0]:.6g}" if first.grad_x_rms else "-"
+    key = f"{first.name}:{len(first.grad_x_rms)}:{head}"
+    qs = [quiz.smallest_gradient(first.name, first.grad_x_rms, key), quiz.direction(first.name, first.grad_x_rms, key)]
     return [q for q in qs if q is not None]
 
 
@@ -60,9 +71,10 @@ def predict_then_reveal(profs: list[InitProfile]) -> None:
                 guess = answered[q.key]
                 ok = quiz.grade(q, guess)
                 verdict = "skipped" if ok is None else ("right" if ok else "not this time")
-                st.markdown(f"{q.text} You said *{guess or '-'}*: **{verdict}**. Measured: {q.answer}. {q.why}")
+                said = q.label(guess) if guess is not None else "-"
+                st.markdown(f"{q.text} You said *{said}*: **{verdict}**. Measured: {q.label(q.answer)}. {q.why}")
             else:
-                st.radio(q.text, q.options, index=None, key=f"guess:{q.key}")
+                st.radio(q.text, [k for k, _ in q.options], index=None, format_func=q.label, key=f"guess:{q.key}")
         if pending:
             a, b = st.columns(2)
             a.button("Check my guesses", type="primary", on_click=_commit, args=(pending,), key="th_check")
@@ -78,3 +90,36 @@ def _commit(questions: list[quiz.Question], skip: bool = False) -> None:
         if guess is not None:
             score[0] += int(quiz.grade(q, guess) is True)
             score[1] += 1
+
+
+EXACT_ONLY_FOR_PREACT = (
+    "Eqs. 4-5 hold exactly only when nothing follows the addition, as in the **pre-activation** block "
+    "(He et al. 2016b). The original (post-activation) block, this lab's default, applies a ReLU after "
+    "the addition, y = ReLU(x + F(x)), so its identity path passes through that ReLU; pick "
+    "*Pre-activation blocks* on Train & compare to get the clean identity path."
+)
+CHAIN_WHY = (
+    "Random branches add variance rather than multiply it: each branch's contribution is random and mostly "
+    "orthogonal to the identity's, so with β = 1 the residual gradient grows, but far more slowly than the "
+    "scalar chain's; branch scaling (β = 1/√L here; Fixup and zero-init of the last BN's γ do the same in "
+    "real nets) keeps it near 1."
+)
+DIGITS_CAVEAT = (
+    "On the 8x8 digits the last stage works on a 2x2 map, where zero padding fills most of every 3x3 "
+    "kernel's window; pick the 32x32 shapes to see the same net on a map of a sensible size."
+)
+
+
+def exercises(profs: list[InitProfile], residual_chain: np.ndarray, beta: float) -> None:
+    """The page's predict-run-check tasks, graded from what the page just measured."""
+    above = [p.config for p in profs if p.config is not None and p.config.residual and p.config.alpha > 1.0]
+    data_name = st.session_state.get("th_data") or "digits"
+    alpha_one = profiles(tuple(dataclasses.replace(c, alpha=1.0) for c in above), data_name) if above else []
+    ui_ex.show([
+        (lessons.THEORY_BN_OFF, lessons.theory_bn_off_outcome(profs),
+         "switch BatchNorm off in section 3 with the CIFAR-style net and the plain model selected."),
+        (lessons.THEORY_ALPHA, lessons.theory_alpha_outcome(profs, alpha_one),
+         "move the skip strength alpha in section 3 above 1, with the residual model selected."),
+        (lessons.THEORY_BETA, lessons.theory_beta_outcome(residual_chain, beta),
+         "set the branch scale β to 1 in section 2."),
+    ])  # fmt: skip

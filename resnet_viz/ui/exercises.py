@@ -1,0 +1,63 @@
+"""Streamlit box for guided exercises (resnet_viz.exercises): predict, do it, see it graded.
+
+The prediction is stored before the measurement exists; the grade is recorded once per
+exercise in the session score, which every page shares (``exercise_score`` in session state).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import streamlit as st
+
+from resnet_viz.exercises import Exercise, Outcome, grade
+
+_GUESSES = "exercise_guesses"  # exercise key -> committed option key
+_SCORE = "exercise_score"  # exercise key -> True/False, graded once per prediction
+
+
+def score() -> tuple[int, int]:
+    """(right, graded) over every exercise of this session."""
+    graded = st.session_state.get(_SCORE, {})
+    return sum(bool(v) for v in graded.values()), len(graded)
+
+
+def show(items: Sequence[tuple[Exercise, Outcome | None, str]], *, title: str = "Exercises") -> None:
+    """One bordered box with each exercise: (exercise, outcome from the page's measurement or
+    None while it is missing, what the learner still has to do when it is missing)."""
+    guesses: dict[str, str] = st.session_state.setdefault(_GUESSES, {})
+    graded: dict[str, bool] = st.session_state.setdefault(_SCORE, {})
+    for ex, outcome, _ in items:  # grade first, so the header's score is already up to date
+        ok = grade(ex, guesses.get(ex.key), outcome)
+        if ok is not None and ex.key not in graded:
+            graded[ex.key] = ok
+    right, total = score()
+    with st.container(border=True):
+        st.markdown(f"**{title}**: predict, run, check" + (f" · score {right}/{total} this session" if total else ""))
+        for i, (ex, outcome, todo) in enumerate(items, 1):
+            st.markdown(f"**{i}. {ex.task}** {ex.question}")
+            guess = guesses.get(ex.key)
+            if guess is None:
+                st.radio("Your prediction", [k for k, _ in ex.options], index=None, format_func=ex.text,
+                         key=f"ex_pick:{ex.key}", label_visibility="collapsed")  # fmt: skip
+                st.button("Commit prediction", key=f"ex_commit:{ex.key}", on_click=_commit, args=(ex.key,))
+                continue
+            ok = grade(ex, guess, outcome)
+            if ok is None:
+                st.caption(f"You predicted *{ex.text(guess)}*. Now run it: {todo}")
+            else:
+                verdict = "right" if ok else "not this time"
+                st.markdown(f"You predicted *{ex.text(guess)}*: **{verdict}**. Measured: {outcome.why}")  # type: ignore[union-attr]
+            st.button("Try again", key=f"ex_reset:{ex.key}", on_click=_reset, args=(ex.key,))
+
+
+def _commit(key: str) -> None:
+    pick = st.session_state.get(f"ex_pick:{key}")
+    if pick is not None:
+        st.session_state.setdefault(_GUESSES, {})[key] = pick
+
+
+def _reset(key: str) -> None:
+    st.session_state.setdefault(_GUESSES, {}).pop(key, None)
+    st.session_state.setdefault(_SCORE, {}).pop(key, None)
+    st.session_state.pop(f"ex_pick:{key}", None)
