@@ -1,0 +1,517 @@
+"""Anatomy of a ResNet: stage tables, block sketches and three common mistakes, measured on the models.
+
+Two families. CIFAR: depth 6n+2, basic blocks, widths w, 2w, 4w (He et al. 2016 §4.2; parameter
+counts in Table 6), built by :func:`resnet_viz.models.build_model`. ImageNet: torchvision's
+resnet18/34 (basic blocks) and resnet50/101/152 (bottlenecks), the architectures of He et al. 2016
+Table 1, built with ``weights=None``. Nothing on the page is typed in: parameter counts are summed
+over the modules, output sizes are read by forward hooks, and the block diagram lists the layers
+a traced forward pass of the real block calls. Learner sentences are whole templates here, so the
+page only displays them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torchvision
+from torch import nn
+from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
+
+from .config import ConfigError, ModelConfig, Shortcut
+from .exercises import Exercise, Outcome
+from .models import Add, Block, ShortcutA, build_model, count_params
+
+Family = Literal["cifar", "imagenet"]
+BlockKind = Literal["post", "pre", "bottleneck"]
+PoolVerdict = Literal["ok", "partial", "error", "wrong_shape"]
+
+FAMILIES: tuple[str, ...] = ("cifar", "imagenet")
+IMAGENET_DEPTHS: tuple[int, ...] = (18, 34, 50, 101, 152)  # torchvision's factories, He et al. 2016 Table 1
+NATIVE_SIZE: dict[str, int] = {"cifar": 32, "imagenet": 224}  # the input each family was designed for
+# Short enough for a row of buttons; block_caption cites the papers.
+BLOCK_KINDS: dict[str, str] = {
+    "post": "basic, post-activation",
+    "pre": "basic, pre-activation",
+    "bottleneck": "bottleneck",
+}
+FIXED_POOL = 7  # the window of the tutorials' nn.AvgPool2d(7): ImageNet's last map at 224x224 input
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    family: Family = "cifar"  # "cifar": 6n+2 nets of resnet_viz.models; "imagenet": torchvision's resnetXX
+    depth: int = 20  # weighted layers: cifar 6n+2 (8, 14, 20, ...); imagenet 18, 34, 50, 101 or 152
+    width: int = 16  # cifar: channels of stage 1 (paper: 16); imagenet nets are fixed at 64
+    shortcut: Shortcut = "A"  # cifar: "A" parameter-free or "B" 1x1 projection; torchvision always projects
+    residual: bool = True  # cifar only: False builds the plain twin
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ConfigError(f"family must be one of {', '.join(FAMILIES)}; got {self.family!r}")
+        if self.family == "cifar":
+            ModelConfig(arch="cifar", depth=self.depth, width=self.width, shortcut=self.shortcut)  # validates
+        elif self.depth not in IMAGENET_DEPTHS:
+            raise ConfigError(f"ImageNet depth must be one of {', '.join(map(str, IMAGENET_DEPTHS))}; got {self.depth}")
+
+    @property
+    def name(self) -> str:
+        """e.g. "ResNet-20 (option A)", "plain-20", "ResNet-50"."""
+        if self.family == "imagenet":
+            return f"ResNet-{self.depth}"
+        return f"ResNet-{self.depth} (option {self.shortcut})" if self.residual else f"plain-{self.depth}"
+
+    @property
+    def input_size(self) -> int:
+        return NATIVE_SIZE[self.family]
+
+
+def build(spec: NetSpec, *, device: str | torch.device = "meta") -> nn.Module:
+    """The real model of `spec`. On the meta device by default: counts and shapes need no weight
+    values, and the same constructors and forward code then run without allocating (or randomly
+    initialising) ResNet-152's 60M weights."""
+    with torch.device(device):
+        if spec.family == "imagenet":
+            return getattr(torchvision.models, f"resnet{spec.depth}")(weights=None)
+        return build_model(ModelConfig(arch="cifar", depth=spec.depth, width=spec.width, residual=spec.residual,
+                                       shortcut=spec.shortcut, in_channels=3, image_size=32, num_classes=10))  # fmt: skip
+
+
+def _parts(spec: NetSpec, model: nn.Module) -> list[tuple[str, str, list[nn.Module], int | None]]:
+    """(key, name, modules in forward order, blocks or None) for each row of the stage table."""
+    if spec.family == "cifar":
+        n = (spec.depth - 2) // 6
+        blocks = list(model.blocks)
+        stages = [(f"stage{s + 1}", f"stage {s + 1}", blocks[s * n : (s + 1) * n], n) for s in range(3)]
+        # `final` is BN-ReLU for pre-act nets (He et al. 2016b): it belongs with the pooling, before the head.
+        return [("stem", "stem", [model.stem], None), *stages,
+                ("pool", "global average pool", [model.final, model.pool], None),
+                ("head", "head (linear)", [model.head], None)]  # fmt: skip
+    layers = [model.layer1, model.layer2, model.layer3, model.layer4]
+    # Paper names (Table 1): conv1 + the max pool of conv2_x form the stem; conv2_x..conv5_x are the stages.
+    stages = [(f"stage{i}", f"stage {i} (conv{i + 1}_x)", [layer], len(layer)) for i, layer in enumerate(layers, 1)]
+    return [("stem", "stem (conv1 + max pool)", [model.conv1, model.bn1, model.relu, model.maxpool], None), *stages,
+            ("pool", "global average pool", [model.avgpool], None), ("head", "head (linear)", [model.fc], None)]  # fmt: skip
+
+
+@contextlib.contextmanager
+def _hooked(modules: list[nn.Module], record: list[tuple[nn.Module, tuple[int, ...]]]) -> Iterator[None]:
+    """Record (module, output shape without the batch) for each call; the handles always go."""
+    handles = [m.register_forward_hook(lambda mod, _i, out: record.append((mod, tuple(out.shape[1:]))))
+               for m in modules]  # fmt: skip
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def _forward(model: nn.Module, size: int, channels: int = 3) -> None:
+    device = next(model.parameters()).device
+    model.eval()  # BN uses its running statistics: a batch of one is fine
+    with torch.no_grad():
+        model(torch.zeros(1, channels, size, size, device=device))
+
+
+@dataclass(frozen=True)
+class StageRow:
+    key: str  # "stem", "stage1".., "pool", "head": stable across families, used to grade exercises
+    name: str  # shown, e.g. "stage 4 (conv5_x)"
+    out_shape: tuple[int, ...]  # measured after this part: (C, H, W), or (classes,) after the head
+    blocks: int | None  # residual blocks in a stage; None for stem, pool and head
+    params: int  # parameters of this part's modules
+
+    @property
+    def size(self) -> str:
+        return f"{self.out_shape[1]}×{self.out_shape[2]}" if len(self.out_shape) == 3 else "—"
+
+
+@dataclass(frozen=True)
+class Anatomy:
+    spec: NetSpec
+    input_size: int  # pixels per side of the dummy input the shapes were measured with
+    rows: tuple[StageRow, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(r.params for r in self.rows)
+
+    def row(self, key: str) -> StageRow:
+        return next(r for r in self.rows if r.key == key)
+
+
+def anatomy(spec: NetSpec, input_size: int | None = None) -> Anatomy:
+    """The stage table of `spec`: a forward pass of the real model reports each part's output."""
+    model = build(spec)
+    size = input_size or spec.input_size
+    parts = _parts(spec, model)
+    counted = [p for _, _, mods, _ in parts for m in mods for p in m.parameters()]
+    if len({id(p) for p in counted}) != len(counted) or len(counted) != len(list(model.parameters())):
+        raise RuntimeError(f"the stage split of {spec.name} misses or repeats a parameter")  # the table would lie
+    record: list[tuple[nn.Module, tuple[int, ...]]] = []
+    with _hooked([mods[-1] for _, _, mods, _ in parts], record):
+        _forward(model, size)
+    shapes = {id(mod): shape for mod, shape in record}
+    rows = tuple(StageRow(key, name, shapes[id(mods[-1])], blocks, sum(p.numel() for m in mods for p in m.parameters()))
+                 for key, name, mods, blocks in parts)  # fmt: skip
+    return Anatomy(spec, size, rows)
+
+
+def millions(n: int) -> str:
+    """The paper's rounding: two decimals below a million (0.27M), one above (1.7M, 25.6M)."""
+    return f"{n / 1e6:.2f}M" if n < 1e6 else f"{n / 1e6:.1f}M"
+
+
+def table(anat: Anatomy) -> list[dict[str, object]]:
+    """Rows for st.dataframe, a total row last."""
+    rows: list[dict[str, object]] = [
+        {"part": r.name, "output size": r.size, "channels / outputs": r.out_shape[0],
+         "blocks": r.blocks, "parameters": f"{r.params:,}", "share": f"{100 * r.params / anat.total:.1f}%"}
+        for r in anat.rows
+    ]  # fmt: skip
+    blocks = sum(r.blocks or 0 for r in anat.rows)
+    rows.append({"part": "total", "output size": "", "channels / outputs": None, "blocks": blocks,
+                 "parameters": f"{anat.total:,}", "share": "100.0%"})  # fmt: skip
+    return rows
+
+
+def summary(anat: Anatomy) -> str:
+    big = max(anat.rows, key=lambda r: r.params)
+    last = anat.row(f"stage{sum(r.blocks is not None for r in anat.rows)}")
+    return (f"{anat.spec.name} has {anat.total:,} parameters ({millions(anat.total)}); {big.name} holds "
+            f"{big.params:,} of them ({100 * big.params / anat.total:.1f}%). A {anat.input_size}×{anat.input_size} "
+            f"input leaves the last stage with {last.out_shape[0]} channels at {last.size}.")  # fmt: skip
+
+
+def source_note(anat: Anatomy) -> str:
+    """Where the model comes from and which table of the paper to compare it with."""
+    if anat.spec.family == "imagenet":
+        return (f"Built by torchvision's resnet{anat.spec.depth}(weights=None), nothing downloaded, and measured with "
+                f"a {anat.input_size}×{anat.input_size} input. The stage layout is that of He et al. 2016, Table 1; "
+                "torchvision projects the shortcut (option B) where the shape changes.")  # fmt: skip
+    return (f"Built by this app's own build_model and measured with a {anat.input_size}×{anat.input_size} input. "
+            f"Rounded as the paper rounds, {millions(anat.total)}: He et al. 2016, Table 6 lists the counts of the "
+            "option-A nets at width 16, and §4.2 describes the 6n+2 architecture.")  # fmt: skip
+
+
+# -- the block ---------------------------------------------------------------------------------
+
+
+def describe(m: nn.Module) -> str:
+    """A layer as the diagram labels it, read from the module's own settings."""
+    if isinstance(m, nn.Conv2d):
+        k, s = m.kernel_size, m.stride[0]
+        return f"{k[0]}×{k[1]} conv, {m.in_channels}→{m.out_channels}" + (f", stride {s}" if s > 1 else "")
+    if isinstance(m, nn.MaxPool2d):
+        return f"{m.kernel_size}×{m.kernel_size} max pool, stride {m.stride}"
+    if isinstance(m, nn.BatchNorm2d):
+        return "BN"
+    return type(m).__name__  # ReLU, Tanh, ...
+
+
+@dataclass(frozen=True)
+class BlockSketch:
+    kind: str  # a key of BLOCK_KINDS
+    residual: bool  # whether the identity shortcut edge exists; nothing else differs
+    branch: tuple[str, ...]  # layers of F(x) in the order a forward pass calls them
+    after_add: tuple[str, ...]  # layers between the addition and the block's output
+    channels: tuple[int, int]  # (inner width of the first conv, block output channels)
+
+    @property
+    def expansion(self) -> int:
+        return self.channels[1] // self.channels[0]
+
+    @property
+    def formula(self) -> str:
+        inner = "x + F(x)" if self.residual else "F(x)"
+        return f"y = {self.after_add[0]}({inner})" if self.after_add else f"y = {inner}"
+
+
+def _trace(block: nn.Module, x: torch.Tensor) -> list[nn.Module]:
+    """Leaf modules in the order the forward pass calls them (a shared ReLU appears each time)."""
+    record: list[tuple[nn.Module, tuple[int, ...]]] = []
+    leaves = [m for m in block.modules() if not list(m.children())]
+    with _hooked(leaves, record), torch.no_grad():
+        block.eval()(x)
+    return [m for m, _ in record if not isinstance(m, (nn.Identity, ShortcutA))]
+
+
+def block_sketch(kind: BlockKind, residual: bool = True) -> BlockSketch:
+    """The layers of a real block, traced: resnet_viz's Block (basic) or torchvision's Bottleneck."""
+    if kind == "bottleneck":
+        block: nn.Module = Bottleneck(256, 64)  # stage 1 of ResNet-50: 256 in, 64 inside, 256 out
+        calls = _trace(block, torch.zeros(1, 256, 8, 8))
+        # torchvision has no Add module: `out += identity` comes right after bn3, then the ReLU.
+        split = max(i for i, m in enumerate(calls) if isinstance(m, nn.BatchNorm2d)) + 1
+        branch, after = calls[:split], calls[split:]
+    else:
+        block = Block(64, 64, 1, residual=residual, preact=kind == "pre")
+        calls = _trace(block, torch.zeros(1, 64, 8, 8))
+        inside = {id(m) for m in block.F.modules()}
+        branch = [m for m in calls if id(m) in inside]
+        after = [m for m in calls if id(m) not in inside and not isinstance(m, Add)]
+    convs = [m for m in branch if isinstance(m, nn.Conv2d)]
+    return BlockSketch(kind, residual, tuple(map(describe, branch)), tuple(map(describe, after)),
+                       (convs[0].out_channels, convs[-1].out_channels))  # fmt: skip
+
+
+def block_caption(s: BlockSketch) -> str:
+    if not s.residual:
+        return (f"Plain: {s.formula}. The same layers with the shortcut edge removed; the output is "
+                "whatever the layers compute.")  # fmt: skip
+    if s.kind == "pre":
+        return (f"Pre-activation: {s.formula}. Nothing follows the addition, so the identity path stays "
+                "clean from block to block and x_L = x_l + Σ F(x_i) holds exactly (He et al. 2016b, eq. 4-5).")  # fmt: skip
+    extra = (f" The 1×1 convs narrow {s.channels[1]} channels to {s.channels[0]} and widen them back: "
+             f"expansion {s.expansion}.") if s.kind == "bottleneck" else ""  # fmt: skip
+    return (f"Post-activation: {s.formula}. A {s.after_add[0]} follows the addition, so the shortcut "
+            f"passes through it at every block (He et al. 2016).{extra}")  # fmt: skip
+
+
+def block_source() -> str:
+    """The source of resnet_viz.models.Block, exactly as the app runs it."""
+    return inspect.getsource(Block)
+
+
+def residual_line() -> str:
+    """The line of Block.forward that adds the shortcut: the only one a plain block skips."""
+    return next(line.strip() for line in inspect.getsource(Block.forward).splitlines() if "self.add(" in line)
+
+
+# -- stems and shortcuts -----------------------------------------------------------------------
+
+
+def stem_trace(spec: NetSpec, input_size: int | None = None) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """("input", (C, H, W)) then each conv and pooling layer of the stem with its measured output."""
+    model = build(spec)
+    stem = _parts(spec, model)[0][2]
+    leaves = [m for part in stem for m in part.modules() if isinstance(m, (nn.Conv2d, nn.MaxPool2d))]
+    record: list[tuple[nn.Module, tuple[int, ...]]] = []
+    size = input_size or spec.input_size
+    with _hooked(leaves, record):
+        _forward(model, size)
+    return (("input", (3, size, size)), *[(describe(m), shape) for m, shape in record])
+
+
+def stem_sentence(spec: NetSpec, trace: tuple[tuple[str, tuple[int, ...]], ...]) -> str:
+    (_, (c, h, _)), (_, (oc, oh, ow)) = trace[0], trace[-1]
+    steps = " → ".join(f"{name}: {s[0]}×{s[1]}×{s[2]}" for name, s in trace[1:])
+    shrink = f"{h // oh} times smaller per side" if oh < h else "the input's own size"
+    return (f"{spec.name} stem: {c}×{h}×{h} input → {steps}. The first stage works at {oh}×{ow} with {oc} "
+            f"channels, {shrink}.")  # fmt: skip
+
+
+def stem_contrast(cifar: NetSpec, imagenet: NetSpec) -> str:
+    """What the ImageNet stem would do to a CIFAR-sized image, measured by feeding it one."""
+    size = cifar.input_size
+    (_, (_, sh, sw)), last = stem_trace(imagenet, size)[-1], anatomy(imagenet, size).rows[-3]
+    return (f"Fed a {size}×{size} CIFAR image, {imagenet.name}'s stem would shrink it to {sh}×{sw} before the first "
+            f"block, and {last.name} would see {last.size}. So the CIFAR nets keep the full resolution in the stem "
+            "and halve it only in the first block of each later stage.")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ShortcutCost:
+    depth: int  # CIFAR depth 6n+2
+    width: int  # stage-1 channels
+    plain: int  # parameters of the plain twin
+    option_a: int  # residual, option A
+    option_b: int  # residual, option B
+    projections: int  # option-B 1x1 projection shortcuts (one per stage change)
+
+    @property
+    def extra(self) -> int:
+        return self.option_b - self.option_a
+
+    @property
+    def extra_pct(self) -> float:
+        return 100 * self.extra / self.option_a
+
+
+def shortcut_cost(depth: int, width: int = 16) -> ShortcutCost:
+    counts = {k: count_params(build(NetSpec("cifar", depth, width, s, residual=r)))
+              for k, s, r in (("plain", "A", False), ("a", "A", True), ("b", "B", True))}  # fmt: skip
+    model_b = build(NetSpec("cifar", depth, width, "B"))
+    projections = sum(isinstance(b.shortcut, nn.Sequential) for b in model_b.blocks)
+    return ShortcutCost(depth, width, counts["plain"], counts["a"], counts["b"], projections)
+
+
+def shortcut_sentence(c: ShortcutCost) -> str:
+    same = "the same" if c.plain == c.option_a else "a different"
+    return (f"ResNet-{c.depth} at width {c.width}: the plain twin has {c.plain:,} parameters and the option-A "
+            f"net {same} number, {c.option_a:,} (option A owns no weights). Option B's {c.projections} "
+            f"projection shortcuts add {c.extra:,} ({c.extra_pct:.2f}%), for {c.option_b:,} in all.")  # fmt: skip
+
+
+# -- the three common mistakes -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExpansionDemo:
+    bottleneck: int  # torchvision Bottleneck.expansion
+    basic: int  # torchvision BasicBlock.expansion
+    head_in: dict[str, int]  # e.g. {"ResNet-34": 512, "ResNet-50": 2048}: the fc layer's input features
+    missing_error: str  # what torchvision's ResNet raises for a block class without `expansion`
+
+
+class _NoExpansion(nn.Module):
+    """A bottleneck written the way some tutorials do: forward is right, the class attribute is missing."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__()
+
+
+def expansion_demo() -> ExpansionDemo:
+    heads = {f"ResNet-{d}": build(NetSpec("imagenet", d)).fc.in_features for d in (34, 50)}
+    try:
+        with torch.device("meta"):
+            ResNet(_NoExpansion, [3, 4, 6, 3])  # type: ignore[arg-type]
+        error = "no error"
+    except AttributeError as exc:
+        error = f"AttributeError: {exc}"
+    return ExpansionDemo(Bottleneck.expansion, BasicBlock.expansion, heads, error)
+
+
+def expansion_sentence(d: ExpansionDemo) -> str:
+    (basic_name, basic_in), (bottle_name, bottle_in) = d.head_in.items()
+    return (f"torchvision's Bottleneck declares expansion = {d.bottleneck} and BasicBlock expansion = {d.basic}; "
+            f"the network multiplies each stage's width by it, so {bottle_name}'s head reads {bottle_in} features "
+            f"where {basic_name}'s reads {basic_in}. Built from a block class without the attribute, "
+            f"torchvision's ResNet stops at once: `{d.missing_error}`.")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PoolCheck:
+    net: str  # spec name
+    input_size: int  # pixels per side
+    final_map: tuple[int, int, int]  # (C, H, W) of the last stage, measured
+    fixed_out: tuple[int, ...] | None  # AvgPool2d(7) output (C, h, w); None when it raised
+    error: str | None  # the RuntimeError of the fixed pool, or of the head fed its flattened output
+    adaptive_out: tuple[int, ...]  # AdaptiveAvgPool2d(1) output: always (C, 1, 1)
+
+    @property
+    def verdict(self) -> PoolVerdict:
+        if self.fixed_out is None:
+            return "error"
+        if self.fixed_out[1:] != (1, 1):
+            return "wrong_shape"
+        return "ok" if self.final_map[1:] == (FIXED_POOL, FIXED_POOL) else "partial"
+
+
+def pool_check(spec: NetSpec, input_size: int) -> PoolCheck:
+    """Measure the last stage's map at `input_size`, then run both poolings on a map of that shape."""
+    anat = anatomy(spec, input_size)
+    c, h, w = anat.rows[-3].out_shape  # the last stage, just before the pool
+    feats = torch.zeros(1, c, h, w)
+    adaptive = tuple(nn.AdaptiveAvgPool2d(1)(feats).shape[1:])
+    try:
+        out = nn.AvgPool2d(FIXED_POOL)(feats)
+    except RuntimeError as exc:
+        return PoolCheck(spec.name, input_size, (c, h, w), None, str(exc), adaptive)
+    error = None
+    if out[0].numel() != c:  # more than one number per channel: the head cannot take it
+        try:
+            nn.Linear(c, anat.row("head").out_shape[0])(torch.flatten(out, 1))
+        except RuntimeError as exc:
+            error = str(exc)
+    return PoolCheck(spec.name, input_size, (c, h, w), tuple(out.shape[1:]), error, adaptive)
+
+
+def pool_sentence(p: PoolCheck) -> str:
+    c, h, w = p.final_map
+    start = f"{p.net} at {p.input_size}×{p.input_size}: the last stage outputs {c} channels at {h}×{w}. "
+    end = f" AdaptiveAvgPool2d(1) gives {c}×1×1 at any size."
+    if p.verdict == "error":
+        return start + f"AvgPool2d({FIXED_POOL}) raises: `{p.error}`." + end
+    oc, oh, ow = p.fixed_out or (0, 0, 0)
+    if p.verdict == "wrong_shape":
+        return (start + f"AvgPool2d({FIXED_POOL}) gives {oc}×{oh}×{ow}, so the head receives {oc * oh * ow:,} "
+                f"features instead of {c:,}: `{p.error}`." + end)  # fmt: skip
+    if p.verdict == "partial":
+        share = 100 * FIXED_POOL**2 / (h * w)
+        return (start + f"AvgPool2d({FIXED_POOL}) runs without complaint but averages only the top-left "
+                f"{FIXED_POOL}×{FIXED_POOL} window, {share:.0f}% of the map, and drops the rest." + end)  # fmt: skip
+    return start + f"AvgPool2d({FIXED_POOL}) covers the map exactly, as it was designed to." + end
+
+
+@dataclass(frozen=True)
+class BackwardCheck:
+    channels: int  # of the pre-activation block tested
+    weight_gap: float  # max |dL/dW(residual) - dL/dW(plain)| over every weight of F
+    identity_gap: float  # max |(dL/dx(residual) - dL/dx(plain)) - dL/dy|: the "1" of eq. 5
+    upstream_rms: float  # RMS of dL/dy, the gradient arriving at the block's output
+
+
+def backward_check(channels: int = 16, size: int = 8, seed: int = 0) -> BackwardCheck:
+    """Residual vs plain pre-activation block, same weights, input and dL/dy, in float64 autograd.
+    Pre-activation, because nothing follows its addition: y = x + F(x) exactly (He et al. 2016b)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng():  # block init draws from the global generator; leave the caller's alone
+        torch.manual_seed(seed)
+        res = Block(channels, channels, 1, residual=True, preact=True).double()
+        plain = Block(channels, channels, 1, residual=False, preact=True).double()
+    plain.load_state_dict(res.state_dict())  # identical F: the identity owns no weights
+    x = torch.randn(4, channels, size, size, dtype=torch.float64, generator=gen)
+    g = torch.randn(4, channels, size, size, dtype=torch.float64, generator=gen)  # dL/dy: L = sum(g * y)
+    grads = []
+    for block in (res, plain):
+        xi = x.clone().requires_grad_(True)
+        params = list(block.F.parameters())
+        grads.append(torch.autograd.grad((block(xi) * g).sum(), [xi, *params]))
+    (gx_res, *gw_res), (gx_plain, *gw_plain) = grads
+    weight_gap = max(float((a - b).abs().max()) for a, b in zip(gw_res, gw_plain))
+    identity_gap = float(((gx_res - gx_plain) - g).abs().max())
+    return BackwardCheck(channels, weight_gap, identity_gap, float(g.pow(2).mean().sqrt()))
+
+
+def backward_sentence(b: BackwardCheck) -> str:
+    return (f"Measured with autograd on a {b.channels}-channel pre-activation block, residual and plain, same "
+            f"weights, same input, same dL/dy (RMS {b.upstream_rms:.3g}): their dL/dW differ by at most "
+            f"{b.weight_gap:.2g}, while dL/dx(residual) − dL/dx(plain) equals dL/dy to within {b.identity_gap:.2g}. "
+            "The shortcut's 1 lives in dL/dx; it adds nothing to dL/dW.")  # fmt: skip
+
+
+# -- exercises: graded by option key from the page's own measurements --------------------------
+
+EX_OPTION_B = Exercise(
+    key="anatomy.option_b",
+    task="Switch the CIFAR net from option A to option B shortcuts.",
+    question="How many parameters does it gain?",
+    options=(("none", "none: both options are weight-free"), ("under5", "a few: under 5% more"),
+             ("over5", "many: 5% more or above")),
+)  # fmt: skip
+EX_BIGGEST = Exercise(
+    key="anatomy.biggest_part",
+    task="Pick the ImageNet family and ResNet-50.",
+    question="Which part of the network holds the most parameters?",
+    options=(("stem", "the stem"), *[(f"stage{i}", f"stage {i} (conv{i + 1}_x)") for i in range(1, 5)],
+             ("head", "the head (linear classifier)")),
+)  # fmt: skip
+EX_POOL = Exercise(
+    key="anatomy.fixed_pool",
+    task="In common mistake 2, set the input size to 32×32 for the network you picked.",
+    question=f"What does a fixed AvgPool2d({FIXED_POOL}) do with the last stage's map?",
+    options=(("ok", "it averages the whole map, as intended"), ("partial", "it runs but averages only part of the map"),
+             ("error", "it raises an error"), ("wrong_shape", "it runs but hands the head the wrong number of features")),
+)  # fmt: skip
+
+
+def exercises(
+    cost: ShortcutCost, shortcut: str, anat: Anatomy, pool: PoolCheck
+) -> list[tuple[Exercise, Outcome | None, str]]:
+    """(exercise, outcome or None until the learner has made the change, what is left to do)."""
+    option_b = None
+    if shortcut == "B":
+        option_b = Outcome("none" if cost.extra == 0 else "under5" if cost.extra_pct < 5 else "over5",
+                           shortcut_sentence(cost))  # fmt: skip
+    biggest = None
+    if anat.spec.family == "imagenet" and anat.spec.depth == 50:
+        biggest = Outcome(max(anat.rows, key=lambda r: r.params).key, summary(anat))
+    small = Outcome(pool.verdict, pool_sentence(pool)) if pool.input_size == 32 else None
+    return [(EX_OPTION_B, option_b, "choose shortcut option B for the CIFAR net under *1. Pick a network*."),
+            (EX_BIGGEST, biggest, "pick the ImageNet family and ResNet-50 under *1. Pick a network*."),
+            (EX_POOL, small, "set the input size to 32 in common mistake 2.")]  # fmt: skip

@@ -1,0 +1,106 @@
+"""Plotly figures of the anatomy page: a block drawn from its traced layers, and parameters per part.
+
+Same conventions as :mod:`resnet_viz.plots`: the identity shortcut is drawn in the residual blue,
+and every label comes from the data passed in (a :class:`~resnet_viz.anatomy.BlockSketch` lists
+the layers a forward pass of the real block called), so the drawing cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from .anatomy import BLOCK_KINDS, Anatomy, BlockSketch
+from .plots import figure_layout, model_color
+
+_BOX_HALF = (0.9, 0.3)  # half width, half height of a layer box, in data units
+_SHORTCUT_X = 1.6  # where the shortcut edge runs, right of the boxes
+_FILL = {"conv": "#dbe8f6", "BN": "#fdf0d5", "act": "#e2f2df"}  # conv blue-grey, BN sand, activation green
+_STAGE_COLOR, _OTHER_COLOR = "#9467bd", "#7f7f7f"
+
+
+def _fill(label: str) -> str:
+    if "conv" in label:
+        return _FILL["conv"]
+    return _FILL["BN"] if label == "BN" else _FILL["act"]
+
+
+def _box(fig: go.Figure, y: float, label: str) -> None:
+    w, h = _BOX_HALF
+    fig.add_shape(type="rect", x0=-w, x1=w, y0=y - h, y1=y + h, fillcolor=_fill(label), line={"color": "#555"})
+    fig.add_annotation(x=0, y=y, text=label, showarrow=False, font={"size": 13})
+
+
+def _arrow(fig: go.Figure, x0: float, y0: float, x1: float, y1: float, color: str = "#555") -> None:
+    fig.add_annotation(x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y", text="",
+                       showarrow=True, arrowhead=2, arrowsize=1.2, arrowwidth=1.6, arrowcolor=color)  # fmt: skip
+
+
+def _note(fig: go.Figure, x: float, y: float, text: str, *, color: str = "#666", anchor: str = "left") -> None:
+    fig.add_annotation(x=x, y=y, text=text, showarrow=False, xanchor=anchor, font={"size": 12, "color": color})
+
+
+def block_figure(sketch: BlockSketch) -> go.Figure:
+    """The block top to bottom: x, the branch F(x), the addition, what follows it, y.
+
+    Plain and residual sketches draw the same boxes at the same places; only the shortcut edge
+    and the addition node it feeds differ, as in the code (one line).
+    """
+    fig = go.Figure()
+    h = _BOX_HALF[1]
+    n = len(sketch.branch)
+    y_add = -(n + 1)
+    after_y = [y_add - 1 - i for i in range(len(sketch.after_add))]
+    y_out = y_add - 1 - len(sketch.after_add)
+    _note(fig, 0, 0, "<b>x</b>", color="#000", anchor="center")
+    for i, label in enumerate(sketch.branch, 1):
+        _box(fig, -i, label)
+        _arrow(fig, 0, -(i - 1) - (0.15 if i == 1 else h), 0, -i + h)
+    # F(x): a bracket beside the branch
+    fig.add_shape(type="line", x0=-1.1, x1=-1.1, y0=-1 + h, y1=-n - h, line={"color": "#999", "width": 2})
+    _note(fig, -1.2, -(n + 1) / 2, "F(x)", anchor="right")
+    color = model_color("residual")
+    if sketch.residual:
+        fig.add_shape(type="circle", x0=-0.25, x1=0.25, y0=y_add - 0.25, y1=y_add + 0.25, line={"color": "#000"},
+                      fillcolor="white")  # fmt: skip
+        _note(fig, 0, y_add, "<b>+</b>", color="#000", anchor="center")
+        _arrow(fig, 0, -n - h, 0, y_add + 0.25)
+        fig.add_shape(type="line", x0=0.15, x1=_SHORTCUT_X, y0=0, y1=0, line={"color": color, "width": 3})
+        fig.add_shape(type="line", x0=_SHORTCUT_X, x1=_SHORTCUT_X, y0=0, y1=y_add, line={"color": color, "width": 3})
+        _arrow(fig, _SHORTCUT_X, y_add, 0.27, y_add, color=color)
+        _note(fig, _SHORTCUT_X + 0.1, y_add / 2, "identity<br>shortcut x", color=color)
+        note = f"{sketch.after_add[0]} after the addition" if sketch.after_add else "nothing after the addition"
+        _note(fig, 0.35, y_add - 0.35, note)
+        prev = y_add - 0.25
+    else:
+        _note(fig, _SHORTCUT_X - 0.4, y_add / 2, "no shortcut<br>(plain)", color=model_color("plain"))
+        prev = -n - h
+    for y, label in zip(after_y, sketch.after_add):
+        _box(fig, y, label)
+        _arrow(fig, 0, prev, 0, y + h)
+        prev = y - h
+    _arrow(fig, 0, prev, 0, y_out + 0.15)
+    _note(fig, 0, y_out, "<b>y</b>", color="#000", anchor="center")
+    fig.update_xaxes(visible=False, range=[-2.2, 2.8])
+    fig.update_yaxes(visible=False, range=[y_out - 0.5, 0.5])
+    kind = "residual" if sketch.residual else "plain"
+    label = BLOCK_KINDS[sketch.kind]
+    figure_layout(fig, f"{label[0].upper()}{label[1:]}, {kind}", subtitle=sketch.formula,
+                  height=110 + 52 * (1 - y_out))  # fmt: skip
+    fig.update_layout(showlegend=False, margin={"l": 10, "r": 10, "b": 10}, dragmode=False)
+    return fig
+
+
+def stage_params_figure(anat: Anatomy) -> go.Figure:
+    """Parameters of each part (stem, stages, pool, head) as horizontal bars, first part on top."""
+    rows = list(reversed(anat.rows))  # plotly draws the first category at the bottom
+    fig = go.Figure(
+        go.Bar(
+            x=[r.params for r in rows], y=[r.name for r in rows], orientation="h",
+            marker={"color": [_STAGE_COLOR if r.blocks is not None else _OTHER_COLOR for r in rows]},
+            text=[f"{r.params:,} ({100 * r.params / anat.total:.1f}%)" for r in rows], textposition="auto",
+            hovertemplate="%{y}<br>%{x:,} parameters<extra></extra>",
+        )
+    )  # fmt: skip
+    fig.update_xaxes(title_text="parameters")
+    return figure_layout(fig, f"Parameters per part, {anat.spec.name}",
+                         subtitle=f"{anat.total:,} in all, counted on the model; stages in purple", height=360)  # fmt: skip
