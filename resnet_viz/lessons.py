@@ -9,12 +9,13 @@ to do). No Streamlit here: the pages pass plain values in.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from .exercises import Exercise, Outcome
 from .reading import final_train_acc
-from .sweep import DepthPoint
+from .sweep import DepthPoint, SweepResult
 from .theory import InitProfile
 from .train import History
 from .wording import first_last, fraction, num, pct, ratio, regime, times
@@ -180,3 +181,51 @@ def sweep_longer_outcome(budgets: dict[int, Sequence[DepthPoint]]) -> Outcome | 
     lo, hi, gap = found
     return Outcome("yes" if gap < 5 else "no", f"with {long} steps, plain-{hi.depth} ended at {hi.train_mean:.1f}% "
                                                f"training error, plain-{lo.depth} at {lo.train_mean:.1f}%.")  # fmt: skip
+
+
+# -- "so what is the difficulty?" (degradation page) ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Explanation:
+    text: str  # the candidate explanation and what this lab measured of it
+    page: str  # the page script that measures it
+    link: str  # the link's label
+
+
+def difficulty_items(results: Sequence[SweepResult], shattered_lag1: tuple[float, float] | None) -> list[Explanation]:
+    """The candidate explanations of degradation, each with the lab's own measurement when there
+    is one (the sweep's deepest plain net at initialisation; the scalar nets' lag-1 correlation)."""
+    plain = [r for r in results if r.kind == "plain" and r.history.grad_x_rms]
+    if plain:
+        deepest = max(plain, key=lambda r: r.depth)
+        at_init = first_last(deepest.history.grad_x_rms[0])
+        at_end = first_last(deepest.history.grad_x_rms[-1])
+        measured = (f" In this sweep plain-{deepest.depth}'s dL/dx first/last block ratio was {num(at_init)} at step "
+                    f"{deepest.history.probe_step[0]} and {num(at_end)} at step {deepest.history.probe_step[-1]}.")  # fmt: skip
+    else:
+        measured = " Run a sweep with a deep plain net to measure it here."
+    items = [Explanation(
+        "Explosion at initialisation: with BatchNorm and no shortcuts, the gradient grows toward the input at "
+        "initialisation (Yang et al. 2019), so the first steps are large and badly scaled; it calms within the "
+        "first steps, but the damage to the early weights may remain." + measured,
+        "app_pages/theory.py", "Measure dL/dx at initialisation on Gradient flow")]  # fmt: skip
+    if shattered_lag1 is not None:
+        p, r = shattered_lag1
+        shattered = (f" Measured here (depth 50, seed 0): lag-1 autocorrelation of df/dx {p:.2f} for the plain net, "
+                     f"{r:.2f} for the residual one.")  # fmt: skip
+    else:
+        shattered = ""
+    items.append(Explanation(
+        "Shattered gradients: in a deep plain net the gradient with respect to the input looks like white noise "
+        "(Balduzzi et al. 2017), so a step in its direction carries little information." + shattered,
+        "app_pages/theory.py", "See shattered gradients on Gradient flow"))  # fmt: skip
+    items.append(Explanation(
+        "A rougher loss surface: around trained weights, deep plain nets show a sharper, more chaotic loss "
+        "landscape than their residual twins (Li et al. 2018); measure the loss rise at the same distance for "
+        "your own pair.", "app_pages/analysis.py", "Slice the loss landscape on Beyond the textbook"))  # fmt: skip
+    items.append(Explanation(
+        "The ensemble view: a residual net behaves like a collection of many short paths (Veit et al. 2016), so "
+        "it never has to train one very deep path; deleting a block at test time shows it.",
+        "app_pages/analysis.py", "Delete blocks in the lesion study on Beyond the textbook"))  # fmt: skip
+    return items

@@ -21,6 +21,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from .wording import VANISHED, first_last, num
+
 GradKind = Literal["norm", "rms", "rel"]
 
 MAX_POINTS = 2000  # per line trace; more only costs redraw time, the screen has fewer pixels
@@ -63,6 +65,7 @@ class HistoryLike(Protocol):
     act_std: list[list[float]]
     identity_grad: list[list[float]]
     branch_grad: list[list[float]]
+    grad_x_rms: list[list[float]]
     eval: list[dict[str, float]]
     status: str
     diverged_at: int | None
@@ -362,7 +365,33 @@ def loss_figure(
     fig = _curves_figure(histories, overlays, field="loss", test_key="test_loss", scale=1.0, smooth=smooth,
                          max_points=max_points, title="Loss")  # fmt: skip
     fig.update_yaxes(title_text="cross-entropy loss", type="log" if log_y else "linear", exponentformat="power")
+    if not log_y:
+        _clip_outliers(fig, [*histories, *overlays])
     return fig
+
+
+OUTLIER_FACTOR = 5.0  # a test loss this many times above every training loss is drawn off the chart
+
+
+def _clip_outliers(fig: go.Figure, histories: Sequence[Any]) -> None:
+    """Keep the curves readable when one test loss is huge (plain-56's first test point on the
+    digits can be 2.5e6 while every training loss is below 3): clip the y range just above the
+    training losses and name each point left off the chart in a note."""
+    train = [v for h in histories for v in _vec(h.loss) if np.isfinite(v)]
+    if not train:
+        return
+    ceiling = OUTLIER_FACTOR * max(train)
+    off = [(h.name, int(s), float(v)) for h in histories for s, v in zip(*_eval_points(h, "test_loss"))
+           if np.isfinite(v) and v > ceiling]  # fmt: skip
+    if not off:
+        return
+    kept = [v for h in histories for v in _eval_points(h, "test_loss")[1] if np.isfinite(v) and v <= ceiling]
+    top = 1.05 * max([*train, *kept])
+    fig.update_yaxes(range=[0, top])
+    shown = "; ".join(f"{name} test loss {num(v)} at step {step}" for name, step, v in off[:3])
+    more = f" and {len(off) - 3} more" if len(off) > 3 else ""
+    fig.add_annotation(text=f"off the chart: {shown}{more}", x=1, y=1, xref="paper", yref="paper", xanchor="right",
+                       yanchor="top", showarrow=False, font={"size": 11, "color": "#a33"})  # fmt: skip
 
 
 def accuracy_figure(
@@ -530,8 +559,42 @@ def grad_profile(histories: Sequence[HistoryLike], *, kind: GradKind = "rms", at
     """
     attr, label = _grad_field(kind)
     return _profile_figure(histories, attr, "layer_names", at, title=f"Gradient profile: {label}",
-                           y_title=label, x_title="layer (1 = first, next to the input; L = last, the output)",
+                           y_title=label, x_title="layer (1 = next to the input; last = the head)",
                            what="gradient probes", unit_name="layer")  # fmt: skip
+
+
+def flow_profile(histories: Sequence[HistoryLike], *, at: int | None = None) -> go.Figure:
+    """RMS of dL/dx at each block's output (the gradient that flows back, He et al. 2016b eq. 5)."""
+    return _profile_figure(histories, "grad_x_rms", "block_names", at, title="Gradient dL/dx per block",
+                           y_title="RMS of dL/dx", x_title="block (1 = first, next to the input)",
+                           what="dL/dx probes", unit_name="block")  # fmt: skip
+
+
+def flow_ratio_figure(histories: Sequence[HistoryLike]) -> go.Figure:
+    """dL/dx at the first block over the last block, at every probe, log y, with the bands that
+    name the regimes (resnet_viz.wording): explosion at initialisation that calms, or vanishing."""
+    title = "dL/dx first block ÷ last block, over training"
+    fig = go.Figure()
+    drawn = False
+    for h, color in zip(histories, _colors([h.name for h in histories])):
+        rows = getattr(h, "grad_x_rms", [])
+        pts = [(s, first_last(r)) for s, r in zip(h.probe_step, rows)]
+        pts = [(s, r) for s, r in pts if r is not None and r > 0]
+        if not pts:
+            continue
+        xs, ys = zip(*pts)
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=h.name, line={"color": color, "width": 1.5},
+                                 marker={"color": color, "size": 4},
+                                 hovertemplate=f"{h.name}<br>step %{{x}}<br>ratio %{{y:.3g}}<extra></extra>"))  # fmt: skip
+        drawn = True
+    if not drawn:
+        return _empty(title, _no_data_text(histories, "dL/dx probes"))
+    for y, text in ((1 / VANISHED, "exploding above"), (1.0, "same size"), (VANISHED, "vanishing below")):
+        fig.add_hline(y=y, line={"color": "#999", "width": 1, "dash": "dot"}, annotation_text=text,
+                      annotation_position="top left", annotation_font={"size": 10, "color": "#777"})  # fmt: skip
+    fig.update_xaxes(title_text="training step")
+    fig.update_yaxes(title_text="first ÷ last (log)", type="log", exponentformat="power")
+    return figure_layout(fig, title, subtitle="above 1: larger at the input side; below 1: smaller")
 
 
 def act_std_figure(histories: Sequence[HistoryLike], *, at: int | None = None) -> go.Figure:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from .config import ModelConfig
 from .sweep import KINDS, DepthPoint, SweepResult
 from .train import History
-from .wording import REGIME_WORDS, by_factor, first_last, num, pct, regime, times
+from .wording import REGIME_WORDS, by_factor, first_last, num, pct, regime, skip_strength_sentence, times
 
 
 def _finite(values: Sequence[float | None]) -> list[float]:
@@ -102,8 +103,9 @@ def flow_sentence(h: History) -> str | None:
     return text
 
 
-def reading(histories: Sequence[History]) -> list[str]:
-    """Sentences describing what the learner's own run shows."""
+def reading(histories: Sequence[History], configs: Sequence[ModelConfig] = ()) -> list[str]:
+    """Sentences describing what the learner's own run shows; `configs` (the run's models, when
+    known) add what the skip strength alpha did to the gradient."""
     out: list[str] = []
     for h in histories:
         if h.status == "diverged":
@@ -136,6 +138,10 @@ def reading(histories: Sequence[History]) -> list[str]:
         flow = flow_sentence(h)
         if flow is not None:
             out.append(flow)
+        cfg = next((c for c in configs if c.name == h.name), None)
+        if cfg is not None and cfg.residual and cfg.alpha != 1.0 and h.grad_x_rms and len(h.grad_x_rms[0]) > 1:
+            out.append(f"In {h.name} at step {h.probe_step[0]}: "
+                       + skip_strength_sentence(cfg.alpha, len(h.grad_x_rms[0]) - 1, first_last(h.grad_x_rms[0])))  # fmt: skip
         share = identity_share(h)
         if share is not None:
             out.append(

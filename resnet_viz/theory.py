@@ -27,7 +27,7 @@ from .config import DataConfig, ModelConfig
 from .data import Dataset, load_dataset
 from .experiment import build_twins, fit_to_data
 from .probes import Probe, probe_weights
-from .wording import REGIME_WORDS, VANISHED, by_factor, first_last, fraction, num, regime, times
+from .wording import REGIME_WORDS, VANISHED, by_factor, first_last, fraction, num, regime, skip_strength_sentence, times
 
 # ---------------------------------------------------------------------------------------------
 # 1. A chain of random layers
@@ -369,15 +369,7 @@ def _alpha_sentence(p: InitProfile) -> str | None:
     if cfg is None or not cfg.residual or cfg.alpha == 1.0 or len(p.grad_x_rms) < 2:
         return None
     n = len(p.grad_x_rms) - 1  # blocks between the last block's output and the first's
-    path = abs(cfg.alpha) ** n
-    shown = times(path) if path >= 1 else fraction(path)
-    flow = p.flow_ratio()
-    measured = f"; measured, dL/dx at the first block is {by_factor(flow)} at the last" if flow else ""
-    return (
-        f"With skip strength alpha = {cfg.alpha:g}, the shortcut path alone scales the gradient by {cfg.alpha:g} "
-        f"per block: {cfg.alpha:g}^{n} = {shown} over {n} blocks (He et al. 2016b §3.1: above 1 it explodes, "
-        f"below 1 it vanishes along the shortcut){measured}."
-    )
+    return skip_strength_sentence(cfg.alpha, n, p.flow_ratio())
 
 
 def _act_sentence(p: InitProfile) -> str | None:

@@ -83,13 +83,15 @@ def times(factor: float | None) -> str:
 
 
 def num(v: float | None) -> str:
-    """A measured value: 0.597, 2.53, 3,640, 1.2e+09, 4.6e-07 (thousands separators, no 3.64e+03)."""
+    """A measured value: 0.597, 2.53, 3,640, 2,500,000, 4.6e-07 (thousands separators, no 3.64e+03)."""
     if not is_number(v):
         return "not finite"
     v = float(v)  # type: ignore[arg-type]
-    if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e6):
+    if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e15):
         return f"{v:.2g}"
-    return f"{float(f'{v:.3g}'):,}".removesuffix(".0") if abs(v) >= 1000 else f"{v:.3g}"
+    if abs(v) >= 1000:
+        return f"{float(f'{v:.3g}'):,.0f}"
+    return f"{v:.3g}"
 
 
 def fraction(r: float | None) -> str:
@@ -115,6 +117,19 @@ def pct(x: float | None) -> str:
     return f"{100 * x:.1f}%" if 0.001 < x < 0.999 else f"{100 * x:.2f}%"
 
 
+def skip_strength_sentence(alpha: float, blocks: int, measured: float | None) -> str:
+    """He et al. 2016b §3.1, y = alpha*x + F(x): along the shortcut alone the gradient is scaled by
+    alpha once per block, alpha^blocks in all; `measured` is the dL/dx first/last ratio, if any."""
+    path = abs(alpha) ** blocks
+    shown = times(path) if path >= 1 else fraction(path)
+    seen = f"; measured, dL/dx at the first block is {by_factor(measured)} at the last" if is_number(measured) and measured > 0 else ""  # type: ignore[operator]
+    return (
+        f"With skip strength alpha = {alpha:g}, the shortcut path alone scales the gradient by {alpha:g} per block: "
+        f"{alpha:g}^{blocks} = {shown} over {blocks} blocks (He et al. 2016b §3.1: above 1 it explodes, below 1 it "
+        f"vanishes along the shortcut){seen}."
+    )
+
+
 __all__ = [
     "REGIME_WORDS",
     "SAME_BAND",
@@ -127,5 +142,6 @@ __all__ = [
     "pct",
     "ratio",
     "regime",
+    "skip_strength_sentence",
     "times",
 ]

@@ -54,6 +54,8 @@ def test_page_opens_with_the_demo_settings_and_the_paper_table(tmp_runs) -> None
     assert any("No results for these settings yet" in i.value for i in at.info)
     table = at.dataframe[0].value  # the reference panel: He et al. 2016, Table 6
     assert list(table["test error %"]) == [8.75, 7.51, 7.17, 6.97, 6.43]
+    assert "up to 110 layers" in at.caption[0].value and "1202 was worse" in at.caption[0].value
+    assert "Run a sweep with a deep plain net to measure it here" in " ".join(m.value for m in at.markdown)
     assert not _button(at, "Run sweep").disabled and _button(at, "Stop").disabled
 
 
@@ -80,6 +82,15 @@ def test_a_tiny_sweep_trains_shows_figures_and_is_reused(tmp_runs) -> None:
     assert any(s.value == "What this sweep shows" for s in at.subheader)
     assert "Plain nets: training error" in " ".join(m.value for m in at.markdown)
     assert len(RunStore(tmp_runs).list()) == 4
+    text = " ".join(m.value for m in at.markdown)
+    # the difficulty panel cites this sweep's own plain-14 at initialisation, and links the pages
+    assert "So what is the difficulty" in text and "In this sweep plain-14's dL/dx first/last block ratio was" in text
+    assert "lag-1 autocorrelation of df/dx" in text
+    # the depth exercise is graded from the sweep just run
+    at.radio(key="ex_pick:sweep.deeper_plain").set_value("higher").run()
+    next(b for b in at.button if b.key == "ex_commit:sweep.deeper_plain").click().run()
+    graded = " ".join(m.value for m in at.markdown)
+    assert "You predicted *higher*" in graded and "Measured: training error" in graded
 
     _button(at, "Run sweep").click().run()  # everything is stored: nothing is queued again
     assert any("were already in the run store" in i.value for i in at.info)

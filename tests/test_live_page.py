@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import time
 from pathlib import Path
 
@@ -68,9 +70,13 @@ def test_tiny_run_produces_metrics_charts_reading_and_run_list(tmp_runs) -> None
     at.run()
     assert not at.exception, at.exception
     charts = at.get("plotly_chart")
-    assert len(charts) >= 6  # loss, accuracy, heat-strip, profile, act std, identity share
+    assert len(charts) >= 8  # loss, accuracy, dL/dx profile and ratio, heat-strip, profile, act std, share
+    titles = " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"] for c in charts)
+    assert "Gradient dL/dx per block" in titles and "first block ÷ last block" in titles
     texts = " ".join(m.value for m in at.markdown)
     assert "plain-8" in texts and "residual-8" in texts and "Training accuracy" in texts
+    assert "dL/dx at the first block was" in texts  # the reading names the regime from dL/dx
+    assert "Exercises" in texts and any(r.key == "ex_pick:live.calms" for r in at.radio)
     runs = RunStore(tmp_runs).list()
     assert sorted(r.label for r in runs) == ["plain-8", "residual-8"]
     assert all(r.status == "finished" and r.step == 12 for r in runs)

@@ -338,3 +338,38 @@ def test_figure_layout_style() -> None:
     assert fig.layout.legend.orientation == "h"
     assert fig.layout.title.text == "Title"
     assert fig.layout.margin.t <= 80
+
+
+# -- dL/dx views and readable loss charts (teaching-accuracy pass) --------------------------------
+
+
+def test_one_huge_test_loss_is_named_off_the_chart_not_squashing_the_curves() -> None:
+    # plain-56's first test point on the digits can be 2.5e6 while every training loss is below 3.
+    h = plain()
+    h.eval = [{"step": 2, "epoch": 0.5, "test_loss": 2.5e6, "test_acc": 0.1}, {"step": 4, "epoch": 1, "test_loss": 0.7}]
+    fig = loss_figure([h, residual()])
+    lo, hi = fig.layout.yaxis.range
+    assert lo == 0 and hi == pytest.approx(1.05 * 2.0)  # just above the largest training loss
+    assert any("off the chart: plain-8 test loss 2,500,000 at step 2" in t for t in annotation_texts(fig))
+    assert loss_figure([plain(), residual()]).layout.yaxis.range is None  # nothing to clip: plotly decides
+
+
+def test_flow_profile_and_ratio_read_grad_x_rms() -> None:
+    h = plain()
+    h.grad_x_rms = [[1400.0, 1.0], [3.0, 1.0]]
+    fig = plots.flow_profile([h])
+    np.testing.assert_allclose(fig.data[0].y, [3.0, 1.0])  # the latest probe
+    assert fig.layout.yaxis.type == "log" and "block" in fig.layout.xaxis.title.text
+    ratio = plots.flow_ratio_figure([h])
+    assert list(ratio.data[0].x) == [1, 4]
+    np.testing.assert_allclose(ratio.data[0].y, [1400.0, 3.0])  # explosion at init that calms
+    h.grad_x_rms = [[0.0, 1.0], [NAN, 1.0]]  # no usable ratio: words, not an exception
+    assert "no dL/dx probes" in " ".join(annotation_texts(plots.flow_ratio_figure([h]))) or not plots.flow_ratio_figure([h]).data
+
+
+def test_axis_titles_fit_their_charts() -> None:
+    # A title longer than ~60 characters is cut off by plotly at the default chart width.
+    h = plain()
+    h.grad_x_rms = [[1.0, 2.0], [3.0, 4.0]]
+    for fig in (plots.grad_profile([h]), plots.flow_profile([h]), plots.act_std_figure([h]), plots.flow_ratio_figure([h])):
+        assert len(fig.layout.xaxis.title.text) <= 60, fig.layout.xaxis.title.text

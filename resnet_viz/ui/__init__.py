@@ -10,17 +10,20 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import streamlit as st
 
-from resnet_viz import __version__, plots
+from resnet_viz import __version__, lessons, plots
+from resnet_viz.config import ModelConfig
 from resnet_viz.devices import describe_device, select_device
 from resnet_viz.reading import reading
 from resnet_viz.runner import job_queue, train_threads
 from resnet_viz.runs import RunStore, RunStoreError
 from resnet_viz.settings import TwinSettings
 from resnet_viz.train import History
+from resnet_viz.ui import exercises as ui_ex
 
 PAPER_URL = "https://arxiv.org/abs/1512.03385"  # He et al. 2016, Deep Residual Learning
 PREACT_PAPER_URL = "https://arxiv.org/abs/1603.05027"  # He et al. 2016b, Identity Mappings
@@ -43,6 +46,11 @@ PAGES: tuple[PageInfo, ...] = (
         "app_pages/theory.py", "Gradient flow", ":material/function:",
         "Why the identity path keeps the gradient alive: the algebra, a chain you can tune, and real networks "
         "measured at initialisation (no training needed).",
+    ),  # fmt: skip
+    PageInfo(
+        "app_pages/anatomy.py", "Anatomy of a ResNet", ":material/account_tree:",
+        "Take CIFAR and ImageNet ResNets apart: stages, parameters, the block and its code, and three common "
+        "mistakes, all measured on the real models.",
     ),  # fmt: skip
     PageInfo(
         "app_pages/live.py", "Train & compare", ":material/monitoring:",
@@ -186,7 +194,8 @@ def _gradient_fragment(job_id: str) -> None:
     if snap is not None:
         _gradient_charts(list(snap.histories))
         if not snap.active:
-            _reading(list(snap.histories))
+            job = job_queue().get(job_id)
+            _reading(list(snap.histories), job.model_cfgs if job is not None else ())
 
 
 def _charts(hists: list[History]) -> None:
@@ -203,6 +212,14 @@ def _curve_charts(hists: list[History]) -> None:
 
 
 def _gradient_charts(hists: list[History]) -> None:
+    left, right = st.columns(2)
+    left.plotly_chart(plots.flow_profile(hists), key="flow")
+    right.plotly_chart(plots.flow_ratio_figure(hists), key="flow_ratio")
+    st.caption(
+        "dL/dx is the gradient that flows from block to block (He et al. 2016b, eq. 5). The per-weight "
+        "gradient below is a second view: it multiplies dL/dx by each layer's input, so in a ReLU net "
+        "without BatchNorm it can stay flat while dL/dx vanishes."
+    )
     st.plotly_chart(plots.grad_heatstrip(hists, kind="rms"), key="heat")
     left, right = st.columns(2)
     left.plotly_chart(plots.grad_profile(hists, kind="rms"), key="profile")
@@ -212,11 +229,23 @@ def _gradient_charts(hists: list[History]) -> None:
             st.plotly_chart(plots.identity_share_figure(h), key=f"share-{h.name}")
 
 
-def _reading(hists: list[History]) -> None:
-    lines = reading(hists)
+def _reading(hists: list[History], configs: Sequence[ModelConfig] = ()) -> None:
+    lines = reading(hists, configs)
     if lines:
         st.subheader("What this run shows")
         st.markdown("\n".join(f"- {line}" for line in lines))
+    _live_exercises(hists)
+
+
+def _live_exercises(hists: list[History]) -> None:
+    """The live page's predict-run-check tasks, graded from the run on screen."""
+    bn = bool(st.session_state.get("bn", True))
+    ui_ex.show([
+        (lessons.LIVE_CALMS, lessons.live_calms_outcome(hists),
+         "press Train with BatchNorm on and let the run finish; the reading appears below the charts."),
+        (lessons.LIVE_NO_BN, lessons.live_no_bn_outcome(hists, bn),
+         "turn BatchNorm off under More settings, set Init to default, train both twins to the end."),
+    ])  # fmt: skip
 
 
 def _overlay(run_id: str) -> list[History]:

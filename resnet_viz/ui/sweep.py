@@ -9,14 +9,16 @@ run from the CLI shows up here.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import streamlit as st
 
-from resnet_viz import sweep_plots
+from resnet_viz import lessons, sweep_plots, theory
 from resnet_viz.experiment import ModelResult
 from resnet_viz.reading import demo_reading, sweep_reading
 from resnet_viz.runner import Snapshot, TrainingRun, job_queue
 from resnet_viz.runs import RunStore
+from resnet_viz.ui import exercises as ui_ex
 from resnet_viz.sweep import (
     PAPER_TABLE6,
     SweepConfig,
@@ -148,13 +150,13 @@ def _stored_cells(sweep: SweepConfig | None, root: str, ended: tuple[str, ...]) 
     return memo[1]
 
 
-def results_view(sweep: SweepConfig, store: RunStore, *, live: bool) -> None:
-    """The sweep's figures and the sentences they support, from the stored cells."""
+def results_view(sweep: SweepConfig, store: RunStore, *, live: bool) -> list[SweepResult]:
+    """The sweep's figures and the sentences they support, from the stored cells (returned)."""
     results = collect(sweep, store)
     if not results:
         st.info("No results for these settings yet. Press **Run sweep**: cells already in the run store "
                 "are reused, the rest are trained.", icon=":material/science:")  # fmt: skip
-        return
+        return results
     missing = len(sweep.cells()) - len(results)
     if missing:
         st.caption(f"{len(results)} of {len(sweep.cells())} runs found in the run store; {missing} still to train.")
@@ -169,6 +171,39 @@ def results_view(sweep: SweepConfig, store: RunStore, *, live: bool) -> None:
         st.markdown("\n".join(f"- {line}" for line in lines))
     with st.expander("Every run of this sweep"):
         st.dataframe([r.summary() for r in results], hide_index=True)
+    if not missing:  # a complete sweep: the exercises may compare budgets
+        budgets = st.session_state.setdefault("sweep_budgets", {})
+        budgets[max((r.history.step[-1] for r in results if r.history.step), default=0)] = points
+    return results
+
+
+def difficulty_panel(results: Sequence[SweepResult]) -> None:
+    """So what is the difficulty, if BatchNorm fixes the gradient norms? The candidate
+    explanations, each with what this lab measures of it and the page that measures it."""
+    with st.container(border=True):
+        st.markdown("**So what is the difficulty, if BatchNorm keeps the gradient from vanishing?** "
+                    "Four candidate explanations, each measured in this lab:")  # fmt: skip
+        for item in lessons.difficulty_items(results, shattered_lag1()):
+            st.markdown(f"- {item.text}")
+            st.page_link(item.page, label=item.link, icon=":material/arrow_forward:")
+
+
+@st.cache_data(show_spinner=False)
+def shattered_lag1() -> tuple[float, float]:
+    """Lag-1 autocorrelation of df/dx for the depth-50 scalar nets (plain, residual), seed 0."""
+    return tuple(float(theory.autocorrelation(theory.shattered(50, residual=r)[1], 1)[1]) for r in (False, True))  # type: ignore[return-value]
+
+
+def exercises() -> None:
+    """The degradation page's predict-run-check tasks, graded from the sweeps this session ran."""
+    budgets = st.session_state.get("sweep_budgets", {})
+    latest = budgets[max(budgets)] if budgets else []
+    ui_ex.show([
+        (lessons.SWEEP_DEEPER_PLAIN, lessons.sweep_deeper_outcome(latest),
+         "pick plain, a shallow and a deep depth, and press Run sweep."),
+        (lessons.SWEEP_LONGER, lessons.sweep_longer_outcome(budgets),
+         "after one sweep, multiply the steps by five and run it again."),
+    ])  # fmt: skip
 
 
 def paper_reference() -> None:
