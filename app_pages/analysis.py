@@ -1,19 +1,24 @@
-"""Beyond the textbook: loss-landscape slices, a lesion study and layer responses of trained twins."""
+"""Beyond the textbook: loss-landscape slices, a lesion study with the ensemble view, near-identity
+blocks and layer responses of trained twins, with exercises graded from the learner's measurements."""
 
-import numpy as np
 import streamlit as st
 
 from resnet_viz import analysis, analysis_plots
-from resnet_viz.landscape import Slice, SliceCancelled
+from resnet_viz.construction import identity_sentences
+from resnet_viz.ensemble import ensemble_sentences, path_sentences
+from resnet_viz.landscape import landscape_sentences
 from resnet_viz.lesion import lesion_sentences, response_sentences
-from resnet_viz.runs import RunStore, RunStoreError
+from resnet_viz.runs import RunStore
+from resnet_viz.ui import analysis as ui_an
+from resnet_viz.ui import exercises as ui_ex
 from resnet_viz.ui import saliency as ui_sal
 
 st.title("Beyond the textbook")
 st.caption(
-    "Three views of a trained plain/residual pair from the run store, side by side on one scale: the loss "
+    "Four views of a trained plain/residual pair from the run store, side by side on one scale: the loss "
     "around the trained weights (Li et al. 2018), what happens when blocks are deleted at test time "
-    "(Veit et al. 2016), and how strongly each layer responds (He et al. 2016, Fig. 7)."
+    "(Veit et al. 2016), how near each block is to the identity (He et al. 2016, §3.1), and how strongly "
+    "each layer responds (He et al. 2016, Fig. 7)."
 )
 
 store = RunStore()
@@ -27,8 +32,14 @@ runs = {info.label: info for info in groups[pick]}
 if any(info.model.arch != "cifar" for info in runs.values()):
     st.warning("These views need the convolutional (6n+2) networks; pick another run.", icon=":material/info:")
     st.stop()
+plain, residual = ui_an.pair(runs)
+names = (plain, residual)
+both = plain is not None and residual is not None
 
-landscape_tab, lesion_tab, response_tab = st.tabs(["Loss landscape", "Lesion study", "Layer responses"])
+exercise_box = st.container()  # filled last, once every tab has read its measurements
+landscape_tab, lesion_tab, identity_tab, response_tab = st.tabs(
+    ["Loss landscape", "Lesion study", "Near-identity blocks", "Layer responses"]
+)
 
 with landscape_tab:
     a, b, c, d = st.columns(4)
@@ -38,48 +49,73 @@ with landscape_tab:
     seed = d.number_input("Direction seed", 0, 10_000, 0, key="an_seed")
     log = a.toggle("Log loss", True, key="an_log", help="the loss far from the weights dwarfs the basin on a linear scale")
     surface = b.toggle("3-D surface", False, key="an_surface", disabled=dims == 1)
-    names = {label: analysis.landscape_name(dims, grid, span, int(seed), "test") for label in runs}
-    saved = {label: store.load_analysis(info.run_id, names[label]) for label, info in runs.items()}
-    missing = [label for label, doc in saved.items() if doc is None]
+    slice_name = analysis.landscape_name(dims, grid, span, int(seed), "test")
+    slices = ui_an.saved(store, runs, slice_name, "landscape")
+    missing = [label for label, s in slices.items() if s is None]
     if missing:
         st.caption(f"{grid ** dims} evaluations of the test split per network; the results are kept with the runs.")
-    if missing and st.button("Compute the slices", type="primary", icon=":material/landscape:", key="an_compute"):
-        st.button("Cancel", key="an_cancel")  # any press reruns the page, which ends the computation below
-        bar = st.progress(0.0)
-        try:
-            for i, label in enumerate(missing):
-                def progress(done: int, total: int, i: int = i, label: str = label) -> None:
-                    bar.progress((i + done / total) / len(missing), text=f"{label}: {done}/{total} points")
-
-                analysis.run_landscape(store, runs[label].run_id, grid=grid, span=span, dims=dims, seed=int(seed),
-                                       on_progress=progress)  # fmt: skip
-        except (SliceCancelled, RunStoreError, ValueError) as exc:
-            st.error(f"The slice was not computed: {exc}", icon=":material/error:")
-        st.rerun()
-    if not missing:
-        slices = {label: Slice.from_dict(doc) for label, doc in saved.items()}
+        if st.button("Compute the slices", type="primary", icon=":material/landscape:", key="an_compute"):
+            st.button("Cancel", key="an_cancel")  # any press reruns the page, which ends the computation
+            if ui_an.compute_slices(store, runs, missing, grid=grid, span=span, dims=dims, seed=int(seed)):
+                st.rerun()
+    else:
         st.plotly_chart(analysis_plots.landscape_figure(slices, log=log, surface=surface), key="an_landscape")
-        st.markdown(" · ".join(f"{label}: loss {s.center[0]:.3f} at the trained weights, up to "
-                               f"{float(np.nanmax(s.loss)):.3g} within ±{span:g}" for label, s in slices.items()))  # fmt: skip
+        if both:
+            ui_an.bullets(landscape_sentences(slices[plain], slices[residual], names))
 
 with lesion_tab:
     draws = st.slider("Random draws per number of deleted blocks", 1, 20, 10, key="an_draws")
-    results = {}
-    with st.spinner("Deleting blocks one by one on the test split..."):
-        for label, info in runs.items():
-            results[label] = analysis.run_lesion(store, info.run_id, draws=draws)
-    st.plotly_chart(analysis_plots.lesion_figure(results), key="an_lesion")
-    st.plotly_chart(analysis_plots.random_lesion_figure(results), key="an_random")
-    plain = [r for label, r in results.items() if label.startswith("plain")]
-    residual = [r for label, r in results.items() if label.startswith("residual")]
-    if plain and residual:
-        lines = lesion_sentences(plain[0], residual[0])
-        st.markdown("\n".join(f"- {line}" for line in lines))
+    lesion_name = analysis.lesion_name(draws, 0)
+    lesions = ui_an.saved(store, runs, lesion_name, "lesion")
+    missing = [label for label, r in lesions.items() if r is None]
+    if missing:
+        st.caption("Each block deleted in turn on the test split, then k random blocks at once; kept with the runs.")
+        pressed = st.button("Run the lesion study", type="primary", icon=":material/content_cut:", key="an_lesion_run")
+        if pressed and ui_an.compute_lesions(store, runs, missing, draws=draws):
+            st.rerun()
+    else:
+        st.plotly_chart(analysis_plots.lesion_figure(lesions), key="an_lesion")
+        st.plotly_chart(analysis_plots.random_lesion_figure(lesions), key="an_random")
+        if both:
+            ui_an.bullets(lesion_sentences(lesions[plain], lesions[residual], names))
+    if residual is not None:
+        st.subheader("The ensemble view")
+        dist, downsampling = ui_an.unravelled(runs[residual].model)
+        st.plotly_chart(analysis_plots.path_length_figure(dist, residual, plain_name=plain), key="an_paths")
+        st.caption(" ".join(path_sentences(dist, residual, downsampling=downsampling,
+                                           shortcut=runs[residual].model.shortcut, plain_name=plain)))  # fmt: skip
+        if both and not missing:
+            ui_an.bullets(ensemble_sentences(lesions[plain], lesions[residual], names))
+
+with identity_tab:
+    st.markdown(
+        "**Why degradation is surprising** (He et al. 2016, §3.1): a deeper net could copy a shallower one and "
+        "make its extra layers identity mappings; that constructed net has the shallower one's training error, "
+        "so the deeper net should do no worse. That plain nets do worse suggests solvers struggle to fit an "
+        "identity with several nonlinear layers. A residual block learns F(x) = H(x) − x instead: to become an "
+        "identity it only has to push F toward 0. Measured here on the trained pair: how large each block's "
+        "branch F(x) is next to its input, and how far each whole block's output is from its input."
+    )
+    identity_name = analysis.near_identity_name(analysis.NEAR_IDENTITY_IMAGES)
+    identity = ui_an.saved(store, runs, identity_name, "near-identity")
+    missing = [label for label, r in identity.items() if r is None]
+    if missing:
+        st.caption(f"One pass over the first {analysis.NEAR_IDENTITY_IMAGES:,} test images per network, with forward hooks "
+                   "on every block's branch, shortcut and output; kept with the runs.")  # fmt: skip
+        pressed = st.button("Measure the blocks", type="primary", icon=":material/straighten:", key="an_identity_run")
+        if pressed and ui_an.compute_near_identity(store, runs, missing):
+            st.rerun()
+    else:
+        st.plotly_chart(analysis_plots.near_identity_figure(identity), key="an_identity")
+        if both:
+            ui_an.bullets(identity_sentences(identity[plain], identity[residual], names))
 
 with response_tab:
-    responses = {label: analysis.run_responses(store, info.run_id) for label, info in runs.items()}
+    responses = ui_an.responses(store, runs)
     st.plotly_chart(analysis_plots.responses_figure(responses), key="an_responses")
-    plain = [v for label, v in responses.items() if label.startswith("plain")]
-    residual = [v for label, v in responses.items() if label.startswith("residual")]
-    if plain and residual:
-        st.markdown("\n".join(f"- {line}" for line in response_sentences(plain[0], residual[0])))
+    if both:
+        ui_an.bullets(response_sentences(responses[plain], responses[residual], names))
+
+with exercise_box:
+    ui_ex.show(analysis.exercise_items(names, ui_an.ordered(lesions, runs), ui_an.ordered(slices, runs),
+                                       ui_an.ordered(identity, runs)))  # fmt: skip

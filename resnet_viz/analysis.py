@@ -1,4 +1,5 @@
-"""Analyses of a stored run's weights, computed once and kept in the run's folder.
+"""Analyses of a stored run's weights, computed once and kept in the run's folder, and the
+analysis page's exercises, graded from those analyses.
 
 The CLI (`resnet-viz lesion|landscape`) and the app's analysis page both go through here, so a
 result computed by one is reused by the other. The saved file's name carries every setting that
@@ -12,8 +13,16 @@ from collections.abc import Callable, Iterator
 
 import torch
 
+from .construction import (
+    NearIdentity,
+    closer_to_identity,
+    identity_sentences,
+    near_identity,
+)
 from .data import Dataset, load_dataset
-from .landscape import Slice, loss_slice
+from .ensemble import one_block_sentence, one_block_verdict
+from .exercises import Exercise, Outcome
+from .landscape import Slice, landscape_sentences, loss_slice, sharper, sharpness
 from .lesion import LesionResult, layer_responses, lesion_study
 from .runs import RunStore
 
@@ -34,6 +43,7 @@ def _threads() -> Iterator[None]:
     finally:
         torch.set_num_threads(before)
 SPLITS = ("test", "train")
+NEAR_IDENTITY_IMAGES = 1000  # test images per near-identity measurement: the ratios settle long before 10,000
 
 
 def _model_and_data(store: RunStore, run_id: str, data: Dataset | None) -> tuple[torch.nn.Module, Dataset]:
@@ -47,6 +57,10 @@ def lesion_name(draws: int, seed: int) -> str:
 
 def landscape_name(dims: int, grid: int, span: float, seed: int, split: str) -> str:
     return f"landscape-{dims}d-g{grid}-r{span:g}-s{seed}-{split}"
+
+
+def near_identity_name(images: int) -> str:
+    return f"near-identity-n{images}"
 
 
 def run_lesion(
@@ -92,3 +106,87 @@ def run_responses(store: RunStore, run_id: str, *, data: Dataset | None = None) 
     model, ds = _model_and_data(store, run_id, data)
     with _threads():
         return layer_responses(model, ds.x_test)
+
+
+def run_near_identity(
+    store: RunStore, run_id: str, *, images: int = NEAR_IDENTITY_IMAGES, force: bool = False,
+    data: Dataset | None = None,
+) -> NearIdentity:  # fmt: skip
+    """He et al. 2016 §3.1, measured: ||F(x)|| / ||x|| and ||y - x|| / ||x|| per block, averaged over the
+    first `images` test images."""
+    name = near_identity_name(images)
+    saved = None if force else store.load_analysis(run_id, name)
+    if saved is not None:
+        return NearIdentity.from_dict(saved)
+    model, ds = _model_and_data(store, run_id, data)
+    with _threads():
+        result = near_identity(model, ds.x_test[:images])
+    store.save_analysis(run_id, name, result.to_dict())
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# Exercises: predict, run, check; each graded from the measurement the learner just made
+
+_WHO = (("plain", "The plain net"), ("residual", "The residual net"))
+LESION_EXERCISE = Exercise(
+    "analysis.lesion_one_block",
+    "Run the lesion study on the Lesion study tab.",
+    "When one block is deleted at test time, which net keeps more of its intact accuracy?",
+    _WHO + (("same", "About the same (within 2 points of share)"),),
+)
+LANDSCAPE_EXERCISE = Exercise(
+    "analysis.landscape_rise",
+    "Compute the slices on the Loss landscape tab.",
+    "At the same distance from the trained weights, whose loss rises more?",
+    _WHO + (("same", "About the same (within 2x)"),),
+)
+IDENTITY_EXERCISE = Exercise(
+    "analysis.near_identity",
+    "Measure the blocks on the Near-identity blocks tab.",
+    "Whose blocks stay nearer the identity, passing their input on almost unchanged?",
+    _WHO + (("same", "About the same (within 2x)"),),
+)
+
+
+def lesion_outcome(plain: LesionResult, residual: LesionResult, names: tuple[str, str]) -> Outcome | None:
+    verdict = one_block_verdict(plain, residual)
+    return None if verdict is None else Outcome(verdict, one_block_sentence(plain, residual, names))
+
+
+def landscape_outcome(plain: Slice, residual: Slice, names: tuple[str, str]) -> Outcome | None:
+    verdict = sharper(sharpness(plain), sharpness(residual))
+    # Every sentence but the last, the curvature: the rise at one distance is what the question asks about.
+    return None if verdict is None else Outcome(verdict, " ".join(landscape_sentences(plain, residual, names)[:-1]))
+
+
+def identity_outcome(plain: NearIdentity, residual: NearIdentity, names: tuple[str, str]) -> Outcome | None:
+    verdict = closer_to_identity(plain, residual)
+    return None if verdict is None else Outcome(verdict, identity_sentences(plain, residual, names)[-1])
+
+
+def exercise_items(
+    names: tuple[str | None, str | None],
+    lesion: tuple[LesionResult | None, LesionResult | None],
+    landscape: tuple[Slice | None, Slice | None],
+    identity: tuple[NearIdentity | None, NearIdentity | None],
+) -> list[tuple[Exercise, Outcome | None, str]]:
+    """The page's exercises with their outcomes, each pair ordered (plain, residual); an outcome is
+    None until both measurements exist, and the third entry says what the learner still has to do."""
+    if names[0] is None or names[1] is None:
+        todo = "these runs are not a plain/residual pair: pick twins from the list above."
+        return [(ex, None, todo) for ex in (LESION_EXERCISE, LANDSCAPE_EXERCISE, IDENTITY_EXERCISE)]
+    pair = (names[0], names[1])
+    items = []
+    for ex, (p, r), grade, press, which in (
+        (LESION_EXERCISE, lesion, lesion_outcome, "Run the lesion study", "Lesion study"),
+        (LANDSCAPE_EXERCISE, landscape, landscape_outcome, "Compute the slices", "Loss landscape"),
+        (IDENTITY_EXERCISE, identity, identity_outcome, "Measure the blocks", "Near-identity blocks"),
+    ):
+        outcome = None if p is None or r is None else grade(p, r, pair)  # type: ignore[arg-type]
+        if p is None or r is None:
+            todo = f"press **{press}** on the {which} tab."
+        else:  # measured, but the numbers do not rank the nets (the tab's sentences say why)
+            todo = f"these numbers cannot rank the two nets; the {which} tab says why. Try other settings."
+        items.append((ex, outcome, todo))
+    return items

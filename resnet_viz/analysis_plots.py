@@ -1,4 +1,5 @@
-"""Figures of the analysis page: loss-landscape slices, lesion studies, layer responses.
+"""Figures of the analysis page: loss-landscape slices, lesion studies, path lengths, near-identity
+blocks, layer responses.
 
 Plain and residual appear side by side on one scale (shared z range, shared y axis), so a
 difference in the picture is a difference in the numbers.
@@ -12,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .plots import _colors, _empty, figure_layout
+from .plots import _colors, _empty, figure_layout, model_color
 
 LANDSCAPE_SCALE = "Viridis"
 
@@ -126,3 +127,48 @@ def responses_figure(responses: Mapping[str, Sequence[tuple[str, float]]]) -> go
     fig = figure_layout(fig, title, height=420)
     fig.update_layout(legend={"y": 1.1}, margin={"t": 120})
     return fig
+
+
+def path_length_figure(dist: object, name: str, *, plain_name: str | None = None) -> go.Figure:
+    """Veit et al. 2016 §5: the share of a residual net's 2^n paths that pass through k residual
+    branches, k = 0..n (Binomial(n, 1/2)); a plain twin's single path, of length n, as a line."""
+    title = f"Path lengths of {name} unravelled (Veit et al. 2016)"
+    if dist.n == 0:
+        return _empty(title, "no blocks: one path of length 0")
+    counts = [f"{c:,}" if c < 10**15 else f"{c:.3e}" for c in dist.counts]  # exact up to 10^15, then 4 digits
+    fig = go.Figure(go.Bar(x=list(range(dist.n + 1)), y=[100 * f for f in dist.fractions], name=name, text=counts,
+                           textposition="none", marker_color=model_color(name),
+                           hovertemplate="%{text} paths through %{x} branches: %{y:.3g}%<extra></extra>"))  # fmt: skip
+    if plain_name is not None:
+        fig.add_vline(x=dist.n, line={"color": model_color(plain_name), "dash": "dash"},
+                      annotation_text=f"{plain_name}: its one path", annotation_position="top left")  # fmt: skip
+    fig.update_xaxes(title_text="path length: residual branches passed through")
+    fig.update_yaxes(title_text="share of all paths (%)")
+    return figure_layout(fig, title, subtitle=f"2^{dist.n} paths; C({dist.n}, k) of them have length k", height=380)
+
+
+def near_identity_figure(results: Mapping[str, object]) -> go.Figure:
+    """He et al. 2016 §3.1, measured per block: ||F(x)|| / ||x|| (the branch before the addition,
+    against the shortcut's output) and ||y - x|| / ||x|| (the whole block against passing x on)."""
+    title = "How far each block is from the identity"
+    if not results:
+        return _empty(title, "no blocks measured yet")
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.05,
+                        subplot_titles=("branch: ||F(x)|| / ||x||", "whole block: ||y - x|| / ||x||"))  # fmt: skip
+    names = list(results)
+    for name, color in zip(names, _colors(names)):
+        r = results[name]
+        x = list(range(1, len(r.blocks) + 1))
+        labels = [b.name + (" ↓" if b.downsampling else "") for b in r.blocks]
+        for col, field in ((1, "branch"), (2, "off_identity")):
+            y = [None if (v := getattr(b, field)) is None else 100 * v for b in r.blocks]
+            fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=name, legendgroup=name, showlegend=col == 1,
+                                     text=labels, line={"color": color}, connectgaps=False,
+                                     hovertemplate=f"{name} %{{text}}: %{{y:.3g}}%<extra></extra>"), row=1, col=col)  # fmt: skip
+    fig.add_hline(y=0, line={"color": "gray", "dash": "dot", "width": 1}, annotation_text="the identity",
+                  annotation_position="bottom right")  # fmt: skip
+    fig.update_xaxes(title_text="block (depth order)", dtick=1)
+    fig.update_yaxes(title_text="% of the input's norm (mean over images)", row=1, col=1, rangemode="tozero")
+    return figure_layout(fig, title, height=420,
+                         subtitle="x: the block's shortcut output (zero-padded where the shape changes); gaps: a plain "
+                                  "block that changes shape has no skip map to compare with")  # fmt: skip

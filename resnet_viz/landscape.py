@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .wording import SAME_BAND, times
+
 # NHWC for the copy and the images: oneDNN's inference convs at 8-32 channels measured faster
 # than NCHW on a 2-core CPU (bench/bench_landscape.py), and cuDNN prefers it too; only the
 # summation order changes (~1e-7 relative). Not on MPS, where NHWC support has been patchy.
@@ -277,4 +279,118 @@ def loss_slice(
     return Slice(alphas=alphas, betas=betas, loss=loss.reshape(shape), acc=acc.reshape(shape), seed=seed, n_eval=n)
 
 
-__all__ = ["MAX_GRID", "MIN_GRID", "Slice", "SliceCancelled", "directions", "loss_slice", "random_direction"]
+# --------------------------------------------------------------------------------------------
+# Reading two slices: which surface is sharper, by how much, from the slices' own numbers
+
+RISE_AT = 0.5  # the rise is read at the nonzero grid step nearest to this fraction of the span
+
+
+@dataclass(frozen=True)
+class Sharpness:
+    radius: float  # r: the rise is read over the grid points with max(|a|, |b|) = r
+    center: float  # loss at the trained weights
+    rise: float  # mean loss at distance r minus the centre loss; inf if one is not finite, nan if the centre is not
+    curvature: float  # (L(h) - 2 L(0) + L(-h)) / h^2 at the centre, h one grid step, mean over the directions
+    h: float  # that grid step
+    points: int  # grid points at distance r
+    nonfinite: int  # of those, points whose loss is not finite (a diverged point is stored as null, read as NaN)
+
+
+def sharpness(s: Slice, at: float = RISE_AT) -> Sharpness:
+    """The loss rise at a fixed distance and the curvature at the centre of one slice."""
+    a = np.abs(np.asarray(s.alphas))
+    nonzero = a[a > 0]
+    r = float(nonzero[np.argmin(np.abs(nonzero - at * a.max()))])
+    mid = len(s.alphas) // 2
+    h = float(s.alphas[mid + 1] - s.alphas[mid])
+    loss = s.loss
+    if s.betas is None:
+        ring, lines = np.isclose(a, r), [loss[[mid - 1, mid, mid + 1]]]
+    else:
+        b = np.abs(np.asarray(s.betas))
+        ring = np.isclose(np.maximum(a[None, :], b[:, None]), r)  # (betas, alphas): the square at distance r
+        mb = len(s.betas) // 2
+        lines = [loss[mb, [mid - 1, mid, mid + 1]], loss[[mb - 1, mb, mb + 1], mid]]  # along a, along b
+    on = loss[ring]
+    bad = int((~np.isfinite(on)).sum())
+    center = s.center[0]
+    rise = math.nan if not math.isfinite(center) else math.inf if bad else float(on.mean()) - center
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is nan: "not finite" in words below
+        curvature = float(np.mean([(v[0] - 2 * v[1] + v[2]) / h**2 for v in lines]))
+    return Sharpness(r, center, rise, curvature, h, int(ring.sum()), bad)
+
+
+def sharper(plain: Sharpness, residual: Sharpness) -> str | None:
+    """Which net's loss rises more at the same distance: "plain", "residual", or "same" within
+    SAME_BAND (2x); None when they cannot be ranked (a centre not finite, both not finite, no rise
+    on either side, or different distances)."""
+    rp, rr = plain.rise, residual.rise
+    if math.isnan(rp) or math.isnan(rr) or plain.radius != residual.radius or math.isinf(rp) and math.isinf(rr):
+        return None
+    if math.isinf(rp) or math.isinf(rr):
+        return "plain" if math.isinf(rp) else "residual"
+    if rp <= 0 and rr <= 0:
+        return None
+    if rp <= 0 or rr <= 0:
+        return "plain" if rr <= 0 else "residual"
+    return "same" if max(rp, rr) / min(rp, rr) <= SAME_BAND else ("plain" if rp > rr else "residual")
+
+
+def _num(v: float) -> str:
+    if not math.isfinite(v):
+        return "not finite"
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
+
+
+def landscape_sentences(plain: Slice, residual: Slice, names: tuple[str, str] = ("plain", "residual")) -> list[str]:
+    """Which surface is sharper around the trained weights, with the rises and curvatures behind it."""
+    sp, sr = sharpness(plain), sharpness(residual)
+    if sp.radius != sr.radius or sp.h != sr.h:
+        return ["The two slices were computed on different grids; compute both with the same settings to compare them."]
+    where = "the 2 points a = ±" if plain.betas is None else f"the {sp.points} grid points with max(|a|, |b|) = "
+    lines = []
+    for name, x in zip(names, (sp, sr)):
+        if not math.isfinite(x.center):
+            lines.append(f"{name}'s loss at the trained weights is not finite, so no rise can be measured.")
+        elif x.nonfinite:
+            lines.append(f"{name}'s loss is not finite at {x.nonfinite} of the {x.points} points at distance {x.radius:g}: "
+                         "the perturbed net diverged there.")  # fmt: skip
+    rises = " and ".join(f"{'rises' if x.rise > 0 else 'falls'} by {_num(abs(x.rise))} for {n} (from {_num(x.center)})"
+                         for n, x in zip(names, (sp, sr)) if math.isfinite(x.rise))  # fmt: skip
+    if rises:
+        lines.append(f"At distance {sp.radius:g} from the trained weights ({where}{sp.radius:g}, filter-normalised "
+                     f"directions, Li et al. 2018 §4) the loss {rises}.")  # fmt: skip
+    verdict = sharper(sp, sr)
+    by = {"plain": (names[0], sp, sr), "residual": (names[1], sr, sp)}
+    if verdict in by:
+        name, hi, lo = by[verdict]
+        factor = ("without bound" if math.isinf(hi.rise) else "while the other's does not rise" if lo.rise <= 0
+                  else f"{times(hi.rise / lo.rise)} as much")  # fmt: skip
+        lines.append(
+            f"{name}'s surface is the sharper one at this distance: its loss rises {factor}. "
+            + ("Li et al. (2018, §6) found the same: without skip connections, deep nets' loss surfaces turn sharp "
+               "and chaotic." if verdict == "plain" else
+               "That is the opposite of the deep nets Li et al. (2018, §6) compared, where the net without skip "
+               "connections had the sharper, more chaotic surface.")
+        )  # fmt: skip
+    elif verdict == "same":
+        lines.append(f"The two surfaces are about equally sharp at this distance: the rises are within "
+                     f"{SAME_BAND:g}x of each other ({times(max(sp.rise, sr.rise) / min(sp.rise, sr.rise))}).")  # fmt: skip
+    elif all(math.isfinite(x.rise) and x.rise <= 0 for x in (sp, sr)):
+        lines.append("Neither loss rises at this distance: try a larger range to see the walls of the basins.")
+    curv = ", ".join(f"{n} {_num(x.curvature)}" for n, x in zip(names, (sp, sr)))
+    line = f"Curvature at the trained weights (second difference over one grid step, {sp.h:g}, mean over the directions): {curv}"
+    kp, kr = sp.curvature, sr.curvature
+    if all(math.isfinite(k) and k > 0 for k in (kp, kr)):
+        ratio = max(kp, kr) / min(kp, kr)
+        line += (f"; within {SAME_BAND:g}x of each other." if ratio <= SAME_BAND else
+                 f"; {names[0] if kp > kr else names[1]}'s is {times(ratio)} the other's.")  # fmt: skip
+    elif any(math.isfinite(k) and k < 0 for k in (kp, kr)):
+        line += "; a negative value means the weights sit on a slope or saddle of this slice, not at the bottom of a bowl."
+    else:
+        line += "."
+    return lines + [line]
+
+
+__all__ = ["MAX_GRID", "MIN_GRID", "Sharpness", "Slice", "SliceCancelled", "directions", "landscape_sentences",
+           "loss_slice", "random_direction", "sharper", "sharpness"]  # fmt: skip

@@ -30,6 +30,7 @@ from .models import Block, ShortcutA
 
 Progress = Callable[[int, int], None]
 MAX_DEFAULT_KS = 10  # at most this many values of k by default: each costs `draws` evaluations
+SAME_SHARE = 0.02  # shares of intact accuracy kept within 2 points of each other read as "about the same"
 
 
 # --------------------------------------------------------------------------------------------
@@ -228,7 +229,9 @@ def lesion_study(
 
 
 def _pct(v: float) -> str:
-    return f"{100 * v:.1f}%"
+    if math.isfinite(v):
+        return f"{100 * v:.1f}%"
+    return "not a number" if math.isnan(v) else "not finite"  # a word, never "nan%"
 
 
 def lesion_sentences(
@@ -238,7 +241,7 @@ def lesion_sentences(
 
     Per net: the mean accuracy over single deletions of its non-downsampling blocks, and the share
     of the intact accuracy that keeps; then which net keeps more (or that they keep about the same,
-    within 2 percentage points of share); then, for a middle and the largest k both studies share,
+    within SAME_SHARE); then, for a middle and the largest k both studies share,
     the accuracy with k random blocks deleted.
     """
     lines: list[str] = []
@@ -259,7 +262,7 @@ def lesion_sentences(
         lines.append(line + ".")
     if len(kept) == 2:
         ka, kb = kept.values()
-        if abs(ka - kb) < 0.02:
+        if abs(ka - kb) < SAME_SHARE:
             lines.append(f"Both nets keep about the same share of their accuracy when one block is deleted ({ka:.0%} and {kb:.0%}).")
         else:
             (worse, kw), (better, kbt) = sorted(kept.items(), key=lambda item: item[1])

@@ -1,17 +1,23 @@
-"""The analysis page and the lesion/landscape commands on a tiny stored pair of twins."""
+"""The analysis page, its exercises, and the lesion/landscape commands on a tiny stored pair of twins."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from resnet_viz import analysis
 from resnet_viz.cli import main
 from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
+from resnet_viz.construction import BlockChange, NearIdentity, identity_sentences
 from resnet_viz.data import load_dataset
+from resnet_viz.ensemble import ensemble_sentences
 from resnet_viz.experiment import run_twins
+from resnet_viz.landscape import Slice, landscape_sentences
+from resnet_viz.lesion import BlockLesion, LesionResult
 from resnet_viz.runs import RunStore
 from resnet_viz.train import evaluate
 
@@ -37,12 +43,46 @@ def test_without_runs_the_page_says_where_to_get_them(tmp_runs) -> None:
     assert any("No finished runs yet" in i.value for i in at.info)
 
 
+def _titles(at: AppTest) -> str:
+    return " ".join(c.proto.spec for c in at.get("plotly_chart"))
+
+
+def _text(at: AppTest) -> str:
+    return " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption)
+
+
 @pytest.mark.slow
-def test_the_page_shows_all_three_views_for_stored_twins(twins, tmp_runs) -> None:
+def test_the_page_shows_every_view_for_stored_twins(twins, tmp_runs) -> None:
     at = open_page()
-    titles = " ".join(c.proto.spec for c in at.get("plotly_chart"))
-    assert "Deleting one block" in titles and "Deleting k random blocks" in titles and "Layer responses" in titles
+    titles = _titles(at)
+    assert "Layer responses" in titles and "Path lengths of residual-8" in titles  # need no button
+    assert "Deleting one block" not in titles  # measured only when the learner asks: predict first
     assert any("Mean std of a 3x3 layer" in m.value for m in at.markdown)
+    assert "residual-8 unravels into 2^3 = 8 paths" in _text(at)
+    assert "Run the lesion study" in _text(at)  # the exercise says what to do while nothing is measured
+
+    # Predict, then run: the grade comes from the numbers the page just measured.
+    at.radio(key="ex_pick:analysis.lesion_one_block").set_value("residual").run()
+    at.button(key="ex_commit:analysis.lesion_one_block").click().run()
+    at.button(key="an_lesion_run").click().run()
+    assert not at.exception, at.exception
+    titles = _titles(at)
+    assert "Deleting one block" in titles and "Deleting k random blocks" in titles
+    store = RunStore(tmp_runs)
+    plain, residual = (LesionResult.from_dict(store.load_analysis(r.run_id, "lesion-d10-s0")) for r in twins)
+    outcome = analysis.lesion_outcome(plain, residual, ("plain-8", "residual-8"))
+    text = _text(at)
+    assert ensemble_sentences(plain, residual, ("plain-8", "residual-8"))[1] in text
+    if outcome is not None:
+        verdict = "right" if outcome.answer == "residual" else "not this time"
+        assert f"You predicted *The residual net*: **{verdict}**. Measured: {outcome.why}" in text
+
+    at.button(key="an_identity_run").click().run()
+    assert not at.exception, at.exception
+    assert "How far each block is from the identity" in _titles(at)
+    ident = [NearIdentity.from_dict(store.load_analysis(r.run_id, "near-identity-n1000")) for r in twins]
+    assert identity_sentences(*ident, ("plain-8", "residual-8"))[0] in _text(at)
+
     at.select_slider(key="an_grid").set_value(5).run()
     next(b for b in at.button if b.label == "Compute the slices").click().run()
     assert not at.exception, at.exception
@@ -50,8 +90,42 @@ def test_the_page_shows_all_three_views_for_stored_twins(twins, tmp_runs) -> Non
     store = RunStore(tmp_runs)
     for r in twins:  # both slices kept with their runs
         assert store.load_analysis(r.run_id, "landscape-2d-g5-r1-s0-test") is not None
+    slices = [Slice.from_dict(store.load_analysis(r.run_id, "landscape-2d-g5-r1-s0-test")) for r in twins]
+    assert landscape_sentences(*slices, ("plain-8", "residual-8"))[-1] in _text(at)
     at.toggle(key="an_surface").set_value(True).run()
     assert not at.exception
+
+
+def test_exercises_wait_for_the_measurement_and_follow_the_numbers() -> None:
+    names = ("plain-20", "residual-20")
+    robust = LesionResult(0.9, (BlockLesion("blocks.0", 0.88, False),), ())
+    fragile = LesionResult(0.9, (BlockLesion("blocks.0", 0.2, False),), ())
+    a = (-1.0, -0.5, 0.0, 0.5, 1.0)
+
+    def bowl(scale: float) -> Slice:
+        loss = 0.5 + scale * np.add.outer(np.square(a), np.square(a))
+        return Slice(a, a, loss, np.zeros_like(loss), 0, 10)
+
+    near = NearIdentity(True, (BlockChange("blocks.0", 0.2, 0.1, False),), 8)
+    far = NearIdentity(False, (BlockChange("blocks.0", 1.2, 1.0, False),), 8)
+    items = analysis.exercise_items(names, (None, robust), (bowl(5.0), None), (far, near))
+    assert [ex.key for ex, _, _ in items] == ["analysis.lesion_one_block", "analysis.landscape_rise", "analysis.near_identity"]
+    assert [o is None for _, o, _ in items] == [True, True, False]
+    assert items[0][2] == "press **Run the lesion study** on the Lesion study tab."
+    assert items[2][1].answer == "residual" and "10x farther for the plain net" in items[2][1].why
+    graded = analysis.exercise_items(names, (fragile, robust), (bowl(5.0), bowl(1.0)), (far, near))
+    swapped = analysis.exercise_items(names, (robust, fragile), (bowl(1.0), bowl(5.0)), (near, far))
+    assert [o.answer for _, o, _ in graded] == ["residual", "plain", "residual"]
+    assert [o.answer for _, o, _ in swapped] == ["plain", "residual", "plain"]
+    assert "rises 5x as much" in graded[1][1].why and "Curvature" not in graded[1][1].why
+    for ex, o, _ in graded + swapped:
+        assert o.answer in {k for k, _ in ex.options}
+    same = analysis.exercise_items(names, (robust, robust), (bowl(1.0), bowl(1.5)), (near, near))
+    assert [o.answer for _, o, _ in same] == ["same", "same", "same"]
+    flat = analysis.exercise_items(names, (None, None), (bowl(-1.0), bowl(-1.0)), (None, None))
+    assert flat[1][1] is None and "cannot rank the two nets" in flat[1][2]
+    lone = analysis.exercise_items((None, "residual-20"), (None, robust), (None, None), (None, near))
+    assert all(o is None and "not a plain/residual pair" in todo for _, o, todo in lone)
 
 
 def test_lesion_json_matches_the_documented_shape_and_the_intact_accuracy(twins, tmp_runs, capsys) -> None:

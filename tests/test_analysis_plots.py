@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 from resnet_viz import analysis_plots as ap
+from resnet_viz.construction import BlockChange, NearIdentity
+from resnet_viz.ensemble import path_lengths
 from resnet_viz.landscape import Slice
 from resnet_viz.lesion import BlockLesion, LesionResult, RandomLesion
 
@@ -47,3 +51,27 @@ def test_responses_in_order_and_sorted() -> None:
 def test_empty_inputs_say_so() -> None:
     for fig in (ap.landscape_figure({}), ap.lesion_figure({}), ap.random_lesion_figure({}), ap.responses_figure({})):
         assert fig.layout.annotations[0].text.startswith("no ")
+
+
+def test_path_lengths_bars_and_the_plain_path() -> None:
+    fig = ap.path_length_figure(path_lengths(3), "residual-20", plain_name="plain-20")
+    bars = fig.data[0]
+    assert list(bars.x) == [0, 1, 2, 3] and list(bars.y) == pytest.approx([12.5, 37.5, 37.5, 12.5])
+    assert list(bars.text) == ["1", "3", "3", "1"]  # the counts, in the hover
+    assert fig.layout.shapes[0].x0 == 3 and "plain-20" in fig.layout.annotations[0].text
+    big = ap.path_length_figure(path_lengths(60), "residual")
+    assert big.data[0].text[30] == f"{math.comb(60, 30):.3e}" and big.data[0].text[3] == f"{math.comb(60, 3):,}"
+    assert not big.layout.shapes  # no plain twin named: no line
+    assert sum(big.data[0].y) == pytest.approx(100.0)
+
+
+def test_near_identity_panels_with_gaps() -> None:
+    r = NearIdentity(True, (BlockChange("blocks.0", 0.25, 0.2, False), BlockChange("blocks.1", 0.5, 0.4, True)), 8)
+    p = NearIdentity(False, (BlockChange("blocks.0", 1.5, 1.0, False), BlockChange("blocks.1", None, None, True)), 8)
+    fig = ap.near_identity_figure({"plain-8": p, "residual-8": r})
+    branch = [t for t in fig.data if t.xaxis == "x"]
+    whole = [t for t in fig.data if t.xaxis == "x2"]
+    assert [list(t.y) for t in branch] == [[150.0, None], [25.0, 50.0]]
+    assert [list(t.y) for t in whole] == [[100.0, None], [20.0, 40.0]]
+    assert list(branch[1].text) == ["blocks.0", "blocks.1 ↓"]
+    assert ap.near_identity_figure({}).layout.annotations[0].text.startswith("no ")

@@ -21,8 +21,11 @@ from resnet_viz.landscape import (
     Slice,
     SliceCancelled,
     directions,
+    landscape_sentences,
     loss_slice,
     random_direction,
+    sharper,
+    sharpness,
 )
 from resnet_viz.models import build_model
 from resnet_viz.train import evaluate
@@ -221,3 +224,90 @@ def test_slice_round_trips_through_json():
         Slice(alphas=(0.0,), betas=None, loss=np.zeros(2), acc=np.zeros(2), seed=0, n_eval=1)
     with pytest.raises(ValueError):
         s.loss[0, 0] = 1.0  # read-only: a frozen Slice cannot be edited through its arrays
+
+
+# --- reading two slices -----------------------------------------------------------------------
+
+
+def _bowl(scale: float, *, grid: int = 5, span: float = 1.0, center: float = 0.5, dims: int = 2) -> Slice:
+    """loss = center + scale * (a^2 + b^2): every number below is known by hand."""
+    a = np.linspace(-span, span, grid)
+    loss = center + scale * (np.add.outer(a**2, a**2) if dims == 2 else a**2)
+    return Slice(tuple(a), tuple(a) if dims == 2 else None, loss, np.zeros_like(loss), 0, 10)
+
+
+def test_sharpness_of_a_bowl_by_hand():
+    s = sharpness(_bowl(2.0))
+    # Grid -1, -0.5, 0, 0.5, 1; distance 0.5 = half the span: the 8 points with max(|a|, |b|) = 0.5,
+    # four with a^2 + b^2 = 0.25 and four with 0.5: mean 0.375, times the scale.
+    assert (s.radius, s.points, s.nonfinite, s.center) == (0.5, 8, 0, 0.5)
+    assert s.rise == pytest.approx(0.75)
+    assert s.h == 0.5 and s.curvature == pytest.approx(4.0)  # d^2/da^2 of 2 a^2, exact for a quadratic
+    line = sharpness(_bowl(3.0, dims=1))
+    assert (line.radius, line.points, line.rise, line.curvature) == (0.5, 2, pytest.approx(0.75), pytest.approx(6.0))
+    assert sharpness(_bowl(1.0, grid=3)).radius == 1.0  # the only nonzero step
+
+
+def test_landscape_sentences_and_their_swap():
+    plain, residual = _bowl(13_400.0), _bowl(1.0)
+    lines = landscape_sentences(plain, residual, ("plain-56", "residual-56"))
+    assert lines == [
+        ("At distance 0.5 from the trained weights (the 8 grid points with max(|a|, |b|) = 0.5, filter-normalised "
+        "directions, Li et al. 2018 §4) the loss rises by 5,025 for plain-56 (from 0.5) and rises by 0.375 for "
+        "residual-56 (from 0.5)."),
+        ("plain-56's surface is the sharper one at this distance: its loss rises 13,400x as much. Li et al. (2018, §6) "
+        "found the same: without skip connections, deep nets' loss surfaces turn sharp and chaotic."),
+        ("Curvature at the trained weights (second difference over one grid step, 0.5, mean over the directions): "
+        "plain-56 26,800, residual-56 2; plain-56's is 13,400x the other's."),
+    ]
+    swapped = landscape_sentences(residual, plain, ("plain-56", "residual-56"))
+    assert sharper(sharpness(residual), sharpness(plain)) == "residual"
+    assert swapped[1].startswith("residual-56's surface is the sharper one at this distance: its loss rises 13,400x")
+    assert "the opposite of the deep nets Li et al. (2018, §6) compared" in swapped[1]
+    assert swapped[2].endswith("residual-56's is 13,400x the other's.")
+
+
+def test_about_the_same_within_2x_and_no_rise():
+    assert sharper(sharpness(_bowl(1.0)), sharpness(_bowl(1.9))) == "same"
+    assert landscape_sentences(_bowl(1.0), _bowl(1.9))[1] == (
+        "The two surfaces are about equally sharp at this distance: the rises are within 2x of each other (1.9x)."
+    )
+    assert sharper(sharpness(_bowl(1.0)), sharpness(_bowl(2.1))) == "residual"
+    down = landscape_sentences(_bowl(-1.0), _bowl(-2.0))
+    assert sharper(sharpness(_bowl(-1.0)), sharpness(_bowl(-2.0))) is None
+    assert "the loss falls by 0.375 for plain (from 0.5) and falls by 0.75 for residual" in down[0]
+    assert down[1].startswith("Neither loss rises at this distance")
+    assert "a negative value means the weights sit on a slope or saddle" in down[2]
+    assert sharper(sharpness(_bowl(-1.0)), sharpness(_bowl(1.0))) == "residual"
+    assert "while the other's does not rise" in landscape_sentences(_bowl(-1.0), _bowl(1.0))[1]
+
+
+def _with(s: Slice, idx: tuple[int, int], value: float) -> Slice:
+    loss = s.loss.copy()
+    loss[idx] = value
+    return Slice(s.alphas, s.betas, loss, s.acc, s.seed, s.n_eval)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_non_finite_points_become_words(value):
+    diverged = _with(_bowl(1.0), (1, 3), value)  # a point at distance 0.5
+    s = sharpness(diverged)
+    assert s.nonfinite == 1 and s.rise == math.inf
+    assert sharper(s, sharpness(_bowl(1.0))) == "plain"
+    lines = landscape_sentences(diverged, _bowl(1.0))
+    assert lines[0] == "plain's loss is not finite at 1 of the 8 points at distance 0.5: the perturbed net diverged there."
+    assert "rises by 0.375 for residual" in lines[1] and "plain (from" not in lines[1]
+    assert lines[2].startswith("plain's surface is the sharper one at this distance: its loss rises without bound.")
+    centre = _with(_bowl(1.0), (2, 2), value)
+    assert math.isnan(sharpness(centre).rise) and sharper(sharpness(centre), sharpness(_bowl(1.0))) is None
+    words = landscape_sentences(centre, diverged)
+    assert words[0] == "plain's loss at the trained weights is not finite, so no rise can be measured."
+    assert all("nan" not in w and "inf" not in w for w in words)
+    assert "plain not finite" in words[-1]
+    assert sharper(sharpness(diverged), sharpness(diverged)) is None  # both unbounded: no ranking
+
+
+def test_different_grids_are_not_compared():
+    assert landscape_sentences(_bowl(1.0, grid=5), _bowl(1.0, grid=7)) == [
+        "The two slices were computed on different grids; compute both with the same settings to compare them."
+    ]

@@ -1,0 +1,120 @@
+"""Streamlit pieces of the analysis page: cached analyses of stored runs, computing the missing
+ones under one progress bar, and the pair a group's sentences compare.
+
+Saved analyses are read through ``st.cache_data`` keyed by run id, the analysis name (which
+carries every setting) and the file's mtime, so a rerun neither recomputes nor re-reads them,
+and a result recomputed by the CLI (``--force``) is read again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import streamlit as st
+
+from resnet_viz import analysis, ensemble
+from resnet_viz.config import ModelConfig
+from resnet_viz.construction import NearIdentity
+from resnet_viz.ensemble import PathLengths
+from resnet_viz.landscape import Slice, SliceCancelled
+from resnet_viz.lesion import LesionResult
+from resnet_viz.models import build_model
+from resnet_viz.runs import ANALYSIS_DIR, WEIGHTS_FILE, RunInfo, RunStore, RunStoreError
+
+Runs = Mapping[str, RunInfo]  # chart label -> run
+Progress = Callable[[int, int], None]
+_PARSE: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "lesion": LesionResult.from_dict, "landscape": Slice.from_dict, "near-identity": NearIdentity.from_dict,
+}  # fmt: skip
+
+
+def pair(runs: Runs) -> tuple[str | None, str | None]:
+    """Labels of the group's plain and residual run, told apart by their configs (not their labels)."""
+    plain = next((label for label, info in runs.items() if not info.model.residual), None)
+    residual = next((label for label, info in runs.items() if info.model.residual), None)
+    return plain, residual
+
+
+def ordered(values: Mapping[str, Any], runs: Runs) -> tuple[Any, Any]:
+    """(plain's value, residual's value), None where the pair or the value is missing."""
+    p, r = pair(runs)
+    return (None if p is None else values.get(p)), (None if r is None else values.get(r))
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _saved(root: str, run_id: str, name: str, kind: str, mtime_ns: int) -> Any:
+    doc = RunStore(root).load_analysis(run_id, name)
+    return None if doc is None else _PARSE[kind](doc)
+
+
+def saved(store: RunStore, runs: Runs, name: str, kind: str) -> dict[str, Any]:
+    """label -> the run's saved analysis `name` (e.g. "lesion-d10-s0") of `kind`, or None while it
+    is not computed."""
+    out: dict[str, Any] = {}
+    for label, info in runs.items():
+        try:
+            mtime = (info.path / ANALYSIS_DIR / f"{name}.json").stat().st_mtime_ns
+        except OSError:
+            out[label] = None
+            continue
+        out[label] = _saved(str(store.root), info.run_id, name, kind, mtime)
+    return out
+
+
+def compute(runs: Runs, labels: Sequence[str], run: Callable[[RunInfo, Progress], object], unit: str) -> bool:
+    """``run(info, progress)`` for each label under one progress bar. True when every one finished
+    (the caller reruns the page); False after an error, which stays on the page."""
+    bar = st.progress(0.0)
+    try:
+        for i, label in enumerate(labels):
+            def progress(done: int, total: int, i: int = i, label: str = label) -> None:
+                bar.progress((i + done / total) / len(labels), text=f"{label}: {done}/{total} {unit}")
+
+            run(runs[label], progress)
+            bar.progress((i + 1) / len(labels), text=f"{label}: done")
+    except (SliceCancelled, RunStoreError, ValueError) as exc:
+        bar.empty()
+        st.error(f"Not computed: {exc}", icon=":material/error:")
+        return False
+    return True
+
+
+def compute_slices(store: RunStore, runs: Runs, labels: Sequence[str], *, grid: int, span: float, dims: int,
+                   seed: int) -> bool:  # fmt: skip
+    """Li et al. 2018 slices of the labelled runs, kept with each run."""
+    return compute(runs, labels, lambda info, progress: analysis.run_landscape(
+        store, info.run_id, grid=grid, span=span, dims=dims, seed=seed, on_progress=progress), "points")  # fmt: skip
+
+
+def compute_lesions(store: RunStore, runs: Runs, labels: Sequence[str], *, draws: int) -> bool:
+    """Veit et al. 2016 lesion studies of the labelled runs, kept with each run."""
+    return compute(runs, labels, lambda info, progress: analysis.run_lesion(
+        store, info.run_id, draws=draws, on_progress=progress), "evaluations")  # fmt: skip
+
+
+def compute_near_identity(store: RunStore, runs: Runs, labels: Sequence[str]) -> bool:
+    """He et al. 2016 §3.1 measured on the labelled runs (one pass each: no progress within a run)."""
+    return compute(runs, labels, lambda info, _progress: analysis.run_near_identity(store, info.run_id), "networks")
+
+
+@st.cache_data(max_entries=64, show_spinner="Measuring every 3x3 layer's response on the test split...")
+def _responses(root: str, run_id: str, mtime_ns: int) -> list[tuple[str, float]]:
+    return analysis.run_responses(RunStore(root), run_id)
+
+
+def responses(store: RunStore, runs: Runs) -> dict[str, list[tuple[str, float]]]:
+    """He et al. 2016 Fig. 7 per run, cached by run id and the weights' mtime."""
+    return {label: _responses(str(store.root), info.run_id, (info.path / WEIGHTS_FILE).stat().st_mtime_ns)
+            for label, info in runs.items()}  # fmt: skip
+
+
+def bullets(lines: Sequence[str]) -> None:
+    if lines:
+        st.markdown("\n".join(f"- {line}" for line in lines))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def unravelled(cfg: ModelConfig) -> tuple[PathLengths, int]:
+    """Path lengths of the net `cfg` builds and its number of downsampling blocks (by config)."""
+    return ensemble.unravelled(build_model(cfg))
