@@ -3,6 +3,7 @@
 import streamlit as st
 
 from resnet_viz import anatomy, anatomy_plots, glossary
+from resnet_viz import anatomy_lessons as lessons
 from resnet_viz.anatomy import BLOCK_KINDS, IMAGENET_DEPTHS, NetSpec
 from resnet_viz.config import valid_cifar_depths
 from resnet_viz.ui import PAPER_URL, PREACT_PAPER_URL
@@ -87,21 +88,21 @@ st.subheader("5. Common mistakes in widely read tutorials")
 with st.container(border=True):
     st.markdown("**1. A bottleneck without `expansion`.** The block class must say how much wider its output is "
                 "than its inner convs; the network code reads it to size the next stage and the head.")  # fmt: skip
-    st.markdown(anatomy.expansion_sentence(ui_an.expansion()), help=glossary.help("expansion"))
+    st.markdown(lessons.expansion_sentence(ui_an.expansion()), help=glossary.help("expansion"))
     st.markdown("**2. A fixed `nn.AvgPool2d(7)` before the head.** Its window fits the last map of one input size "
                 "only; global average pooling, `nn.AdaptiveAvgPool2d(1)`, fits any size.")  # fmt: skip
     size = st.select_slider("Input size (pixels per side) for the network picked above",
                             [32, 64, 96, 128, 160, 192, 224, 256, 320, 448], 224, key="an_pool_size",
                             help=glossary.help("global average pooling"))  # fmt: skip
     check = ui_an.pool(spec, size)
-    st.markdown(anatomy.pool_sentence(check))
+    st.markdown(lessons.pool_sentence(check))
     st.markdown("**3. A backward pass written with the shortcut's 1 in dL/dW.** The identity has no weights; "
                 "its 1 belongs to the gradient that flows to the block's input (He et al. 2016b, eq. 5):")  # fmt: skip
     st.latex(r"\frac{\partial \mathcal{L}}{\partial x_l} = \frac{\partial \mathcal{L}}{\partial x_{l+1}}"
              r"\Big(1 + \frac{\partial \mathcal{F}(x_l)}{\partial x_l}\Big), \qquad "
              r"\frac{\partial \mathcal{L}}{\partial W_l} = \frac{\partial \mathcal{L}}{\partial x_{l+1}}"
              r"\frac{\partial \mathcal{F}(x_l, W_l)}{\partial W_l}")  # fmt: skip
-    st.markdown(anatomy.backward_sentence(ui_an.backward()), help=glossary.help("dL/dx"))
+    st.markdown(lessons.backward_sentence(ui_an.backward()), help=glossary.help("dL/dx"))
 
-ui_ex.show(anatomy.exercises(cost, shortcut, anat, check))
+ui_ex.show(lessons.exercises(cost, shortcut, anat, check))
 ui_an.glossary_expander()

@@ -79,10 +79,10 @@ bn = c3.toggle("BatchNorm", arch == "cifar", key=f"th_bn_{arch}")
 activation = c3.selectbox("Activation", ACTIVATIONS, index=ACTIVATIONS.index("relu" if arch == "cifar" else "sigmoid"),
                           key=f"th_act_{arch}")  # fmt: skip
 init = c4.selectbox("Init", INITS, index=INITS.index("kaiming" if arch == "cifar" else "xavier"), key=f"th_init_{arch}")
-kind = c4.segmented_control("Gradient view", ["flow", "rms", "norm", "rel"], default="flow", key="th_kind",
-                            format_func={"flow": "dL/dx per block", "rms": "RMS per weight", "norm": "L2 norm",
-                                         "rel": "relative to weight"}.get,
-                            help=glossary.help("dL/dx") + " " + glossary.help("RMS per weight"))  # fmt: skip
+kind = c4.selectbox("Gradient view", ["flow", "rms", "norm", "rel"], key="th_kind",
+                    format_func={"flow": "dL/dx per block", "rms": "per weight: RMS", "norm": "per weight: L2 norm",
+                                 "rel": "per weight: relative"}.get,
+                    help=glossary.help("dL/dx") + " " + glossary.help("RMS per weight"))  # fmt: skip
 if arch == "cifar" and data_name == "digits":
     st.caption(ui_th.DIGITS_CAVEAT)
 

@@ -52,7 +52,7 @@ THEORY_ALPHA = Exercise(
 )
 THEORY_BETA = Exercise(
     key="theory.beta_1",
-    task="In the chain, set the branch scale beta to 1 (unscaled branches).",
+    task="In the chain, set the branch scale β to 1 (unscaled branches).",
     question="Will the residual chain's gradient at the input stay within 10x of the output's?",
     options=(("yes", "yes, within 10x"), ("no", "no, it grows past 10x")),
 )
@@ -92,7 +92,7 @@ def theory_beta_outcome(residual_chain: np.ndarray, beta: float) -> Outcome | No
         return None
     g = float(residual_chain[0])
     answer = "yes" if 0.1 <= g <= 10 else "no"
-    return Outcome(answer, f"with beta = 1 the residual chain keeps {num(g)} of the output's gradient at the input.")
+    return Outcome(answer, f"with β = 1 the residual chain keeps {num(g)} of the output's gradient at the input.")
 
 
 # -- live page ------------------------------------------------------------------------------------
@@ -207,8 +207,8 @@ def difficulty_items(results: Sequence[SweepResult], shattered_lag1: tuple[float
         measured = " Run a sweep with a deep plain net to measure it here."
     items = [Explanation(
         "Explosion at initialisation: with BatchNorm and no shortcuts, the gradient grows toward the input at "
-        "initialisation (Yang et al. 2019), so the first steps are large and badly scaled; it calms within the "
-        "first steps, but the damage to the early weights may remain." + measured,
+        "initialisation (Yang et al. 2019), so the first updates of the early layers are far larger than those "
+        "of the late ones; it calms within the first steps." + measured,
         "app_pages/theory.py", "Measure dL/dx at initialisation on Gradient flow")]  # fmt: skip
     if shattered_lag1 is not None:
         p, r = shattered_lag1
@@ -218,7 +218,7 @@ def difficulty_items(results: Sequence[SweepResult], shattered_lag1: tuple[float
         shattered = ""
     items.append(Explanation(
         "Shattered gradients: in a deep plain net the gradient with respect to the input looks like white noise "
-        "(Balduzzi et al. 2017), so a step in its direction carries little information." + shattered,
+        "(Balduzzi et al. 2017): the gradients at two nearby inputs are almost unrelated." + shattered,
         "app_pages/theory.py", "See shattered gradients on Gradient flow"))  # fmt: skip
     items.append(Explanation(
         "A rougher loss surface: around trained weights, deep plain nets show a sharper, more chaotic loss "

@@ -9,6 +9,7 @@ from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from resnet_viz import anatomy as an
+from resnet_viz import anatomy_lessons as lessons
 from resnet_viz import anatomy_plots
 from resnet_viz.config import ConfigError, ModelConfig
 from resnet_viz.exercises import grade
@@ -58,7 +59,8 @@ def test_cifar_stage_table_at_32_pixels() -> None:
     assert anat.row("stem").params == 3 * 16 * 9 + 2 * 16  # 3x3 conv without bias + BN scale and shift
     assert anat.row("head").params == 64 * 10 + 10
     table = an.table(anat)
-    assert table[-1]["parameters"] == f"{anat.total:,}" and table[-1]["blocks"] == 9
+    assert table[-1]["parameters"] == f"{anat.total:,}" and table[-1]["blocks"] == "9"
+    assert table[0]["blocks"] == "—"  # the stem has no blocks: a dash, not "None"
 
 
 @pytest.mark.parametrize(("depth", "widths", "blocks"), [(18, (64, 128, 256, 512), (2, 2, 2, 2)),
@@ -145,10 +147,10 @@ def test_hooks_are_removed_even_on_error() -> None:
 )  # fmt: skip
 def test_fixed_avgpool_demonstrated(family: str, depth: int, size: int, final: tuple, verdict: str) -> None:
     # Oracles: the last map is input/32 (ImageNet) or input/4 (CIFAR) per side; AvgPool2d(7) has stride 7.
-    check = an.pool_check(an.NetSpec(family, depth), size)  # type: ignore[arg-type]
+    check = lessons.pool_check(an.NetSpec(family, depth), size)  # type: ignore[arg-type]
     assert check.final_map == final and check.verdict == verdict
     assert check.adaptive_out == (final[0], 1, 1)
-    text = an.pool_sentence(check)
+    text = lessons.pool_sentence(check)
     if verdict == "error":
         assert check.fixed_out is None and "too small" in (check.error or "") and "raises" in text
     elif verdict == "wrong_shape":
@@ -159,16 +161,16 @@ def test_fixed_avgpool_demonstrated(family: str, depth: int, size: int, final: t
 
 
 def test_expansion_is_read_and_its_absence_fails() -> None:
-    demo = an.expansion_demo()
+    demo = lessons.expansion_demo()
     assert (demo.bottleneck, demo.basic) == (Bottleneck.expansion, BasicBlock.expansion) == (4, 1)
     assert demo.head_in == {"ResNet-34": 512, "ResNet-50": 2048}  # 512 * expansion
     assert demo.missing_error.startswith("AttributeError") and "expansion" in demo.missing_error
-    assert "2048 features" in an.expansion_sentence(demo)
+    assert "2048 features" in lessons.expansion_sentence(demo)
 
 
 def test_identity_adds_to_dl_dx_not_dl_dw() -> None:
     state = torch.random.get_rng_state()
-    check = an.backward_check()
+    check = lessons.backward_check()
     assert torch.equal(state, torch.random.get_rng_state())  # the caller's generator is left alone
     assert check.weight_gap < 1e-12  # the identity owns no weights
     assert check.identity_gap < 1e-12  # dL/dx(res) - dL/dx(plain) = dL/dy: the "1" of eq. 5
@@ -177,12 +179,12 @@ def test_identity_adds_to_dl_dx_not_dl_dw() -> None:
 
 def test_exercises_wait_for_the_change_then_grade_from_measurements() -> None:
     cost, cifar = an.shortcut_cost(20), an.anatomy(an.NetSpec("cifar", 20))
-    pool224 = an.pool_check(an.NetSpec("cifar", 20), 224)
-    items = an.exercises(cost, "A", cifar, pool224)
+    pool224 = lessons.pool_check(an.NetSpec("cifar", 20), 224)
+    items = lessons.exercises(cost, "A", cifar, pool224)
     assert [outcome for _, outcome, _ in items] == [None, None, None] and all(todo for _, _, todo in items)
     r50 = an.anatomy(an.NetSpec("imagenet", 50))
-    (ex_b, out_b, _), (ex_big, out_big, _), (ex_pool, out_pool, _) = an.exercises(
-        cost, "B", r50, an.pool_check(an.NetSpec("imagenet", 50), 32)
+    (ex_b, out_b, _), (ex_big, out_big, _), (ex_pool, out_pool, _) = lessons.exercises(
+        cost, "B", r50, lessons.pool_check(an.NetSpec("imagenet", 50), 32)
     )
     assert out_b is not None and out_b.answer == "under5" and grade(ex_b, "under5", out_b) is True
     assert out_big is not None and grade(ex_big, "stage4", out_big) is True and "25,557,032" in out_big.why

@@ -55,3 +55,36 @@ def test_live_run_redraws_then_stops(app_page, streamlit_server, artifacts_dir):
     assert page.locator('[data-testid="stException"]').count() == 0
     log = streamlit_server.log()
     assert "Traceback" not in log, log
+
+
+# Every page a learner can open, by its URL: (path, its heading, a text its script draws last).
+# The screenshots in test-artifacts/ are for a person to look at (squashed charts, cut titles,
+# meaningless defaults).
+PAGES = [
+    ("theory", "Why the identity path keeps the gradient alive", "predict, run, check"),
+    ("anatomy", "Anatomy of a ResNet", "Glossary"),
+    ("degradation", "Deeper is not better: the degradation problem", "Reference: the paper's CIFAR-10 numbers"),
+    ("analysis", "Beyond the textbook", "predict, run, check"),
+    ("saliency", None, "Display"),
+]
+
+
+def test_every_page_opens_by_url_without_an_exception(app_page, streamlit_server, artifacts_dir):
+    """A trained pair in the server's store first, so the run-based pages show their content."""
+    from resnet_viz.cli import main
+
+    assert main(["train", "--depth", "8", "--width", "4", "--steps", "30", "--runs-dir", str(streamlit_server.runs_dir)]) == 0
+    page = app_page
+    # Streamlit scrolls inside its own container, so a full-page screenshot is one viewport: a tall
+    # viewport shows the whole page for a person to look at.
+    page.set_viewport_size({"width": 1400, "height": 6000})
+    for path, heading, last in PAGES:
+        page.goto(f"{streamlit_server.url}/{path}")
+        if heading:
+            page.get_by_role("heading", name=heading).first.wait_for(state="visible")
+        page.get_by_text(last).first.wait_for(state="visible", timeout=180_000)
+        page.wait_for_timeout(3000)  # plotly lays out after the script run ends
+        page.screenshot(path=str(artifacts_dir / f"{path}.png"), full_page=True)
+        assert page.locator('[data-testid="stException"]').count() == 0, path
+    log = streamlit_server.log()
+    assert "Traceback" not in log, log

@@ -9,7 +9,9 @@ from __future__ import annotations
 import streamlit as st
 
 from resnet_viz import anatomy, glossary
-from resnet_viz.anatomy import Anatomy, BackwardCheck, BlockSketch, ExpansionDemo, NetSpec, PoolCheck, ShortcutCost
+from resnet_viz import anatomy_lessons as lessons
+from resnet_viz.anatomy import Anatomy, BlockSketch, NetSpec, ShortcutCost
+from resnet_viz.anatomy_lessons import BackwardCheck, ExpansionDemo, PoolCheck
 
 
 @st.cache_data(max_entries=64, show_spinner="Building the network and measuring its stages...")
@@ -39,17 +41,17 @@ def shortcut(depth: int, width: int) -> ShortcutCost:
 
 @st.cache_data(max_entries=1, show_spinner=False)
 def expansion() -> ExpansionDemo:
-    return anatomy.expansion_demo()
+    return lessons.expansion_demo()
 
 
 @st.cache_data(max_entries=128, show_spinner="Measuring the last feature map...")
 def pool(spec: NetSpec, size: int) -> PoolCheck:
-    return anatomy.pool_check(spec, size)
+    return lessons.pool_check(spec, size)
 
 
 @st.cache_data(max_entries=1, show_spinner=False)
 def backward() -> BackwardCheck:
-    return anatomy.backward_check()
+    return lessons.backward_check()
 
 
 def stage_table(anat: Anatomy) -> None:

@@ -1,0 +1,189 @@
+"""The anatomy page's lessons: three common mistakes of widely read ResNet tutorials, each
+demonstrated on real models (a bottleneck without `expansion`, a fixed AvgPool2d(7), the
+shortcut's 1 written into dL/dW), and the page's exercises, graded from its own measurements.
+Split from resnet_viz.anatomy, which builds and measures the networks these use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
+
+from .anatomy import (
+    FIXED_POOL, Anatomy, NetSpec, PoolVerdict, ShortcutCost, anatomy, build, shortcut_sentence, summary,
+)  # fmt: skip
+from .exercises import Exercise, Outcome
+from .models import Block
+
+# -- the three common mistakes -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExpansionDemo:
+    bottleneck: int  # torchvision Bottleneck.expansion
+    basic: int  # torchvision BasicBlock.expansion
+    head_in: dict[str, int]  # e.g. {"ResNet-34": 512, "ResNet-50": 2048}: the fc layer's input features
+    missing_error: str  # what torchvision's ResNet raises for a block class without `expansion`
+
+
+class _NoExpansion(nn.Module):
+    """A bottleneck written the way some tutorials do: forward is right, the class attribute is missing."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__()
+
+
+def expansion_demo() -> ExpansionDemo:
+    heads = {f"ResNet-{d}": build(NetSpec("imagenet", d)).fc.in_features for d in (34, 50)}
+    try:
+        with torch.device("meta"):
+            ResNet(_NoExpansion, [3, 4, 6, 3])  # type: ignore[arg-type]
+        error = "no error"
+    except AttributeError as exc:
+        error = f"AttributeError: {exc}"
+    return ExpansionDemo(Bottleneck.expansion, BasicBlock.expansion, heads, error)
+
+
+def expansion_sentence(d: ExpansionDemo) -> str:
+    (basic_name, basic_in), (bottle_name, bottle_in) = d.head_in.items()
+    return (f"torchvision's Bottleneck declares expansion = {d.bottleneck} and BasicBlock expansion = {d.basic}; "
+            f"the network multiplies each stage's width by it, so {bottle_name}'s head reads {bottle_in} features "
+            f"where {basic_name}'s reads {basic_in}. Built from a block class without the attribute, "
+            f"torchvision's ResNet stops at once: `{d.missing_error}`.")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PoolCheck:
+    net: str  # spec name
+    input_size: int  # pixels per side
+    final_map: tuple[int, int, int]  # (C, H, W) of the last stage, measured
+    fixed_out: tuple[int, ...] | None  # AvgPool2d(7) output (C, h, w); None when it raised
+    error: str | None  # the RuntimeError of the fixed pool, or of the head fed its flattened output
+    adaptive_out: tuple[int, ...]  # AdaptiveAvgPool2d(1) output: always (C, 1, 1)
+
+    @property
+    def verdict(self) -> PoolVerdict:
+        if self.fixed_out is None:
+            return "error"
+        if self.fixed_out[1:] != (1, 1):
+            return "wrong_shape"
+        return "ok" if self.final_map[1:] == (FIXED_POOL, FIXED_POOL) else "partial"
+
+
+def pool_check(spec: NetSpec, input_size: int) -> PoolCheck:
+    """Measure the last stage's map at `input_size`, then run both poolings on a map of that shape."""
+    anat = anatomy(spec, input_size)
+    c, h, w = anat.rows[-3].out_shape  # the last stage, just before the pool
+    feats = torch.zeros(1, c, h, w)
+    adaptive = tuple(nn.AdaptiveAvgPool2d(1)(feats).shape[1:])
+    try:
+        out = nn.AvgPool2d(FIXED_POOL)(feats)
+    except RuntimeError as exc:
+        return PoolCheck(spec.name, input_size, (c, h, w), None, str(exc), adaptive)
+    error = None
+    if out[0].numel() != c:  # more than one number per channel: the head cannot take it
+        try:
+            nn.Linear(c, anat.row("head").out_shape[0])(torch.flatten(out, 1))
+        except RuntimeError as exc:
+            error = str(exc)
+    return PoolCheck(spec.name, input_size, (c, h, w), tuple(out.shape[1:]), error, adaptive)
+
+
+def pool_sentence(p: PoolCheck) -> str:
+    c, h, w = p.final_map
+    start = f"{p.net} at {p.input_size}×{p.input_size}: the last stage outputs {c} channels at {h}×{w}. "
+    end = f" AdaptiveAvgPool2d(1) gives {c}×1×1 at any size."
+    if p.verdict == "error":
+        return start + f"AvgPool2d({FIXED_POOL}) raises: `{p.error}`." + end
+    oc, oh, ow = p.fixed_out or (0, 0, 0)
+    if p.verdict == "wrong_shape":
+        return (start + f"AvgPool2d({FIXED_POOL}) gives {oc}×{oh}×{ow}, so the head receives {oc * oh * ow:,} "
+                f"features instead of {c:,}: `{p.error}`." + end)  # fmt: skip
+    if p.verdict == "partial":
+        share = 100 * FIXED_POOL**2 / (h * w)
+        return (start + f"AvgPool2d({FIXED_POOL}) runs without complaint but averages only the top-left "
+                f"{FIXED_POOL}×{FIXED_POOL} window, {share:.0f}% of the map, and drops the rest." + end)  # fmt: skip
+    return start + f"AvgPool2d({FIXED_POOL}) covers the map exactly, as it was designed to." + end
+
+
+@dataclass(frozen=True)
+class BackwardCheck:
+    channels: int  # of the pre-activation block tested
+    weight_gap: float  # max |dL/dW(residual) - dL/dW(plain)| over every weight of F
+    identity_gap: float  # max |(dL/dx(residual) - dL/dx(plain)) - dL/dy|: the "1" of eq. 5
+    upstream_rms: float  # RMS of dL/dy, the gradient arriving at the block's output
+
+
+def backward_check(channels: int = 16, size: int = 8, seed: int = 0) -> BackwardCheck:
+    """Residual vs plain pre-activation block, same weights, input and dL/dy, in float64 autograd.
+    Pre-activation, because nothing follows its addition: y = x + F(x) exactly (He et al. 2016b)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng():  # block init draws from the global generator; leave the caller's alone
+        torch.manual_seed(seed)
+        res = Block(channels, channels, 1, residual=True, preact=True).double()
+        plain = Block(channels, channels, 1, residual=False, preact=True).double()
+    plain.load_state_dict(res.state_dict())  # identical F: the identity owns no weights
+    x = torch.randn(4, channels, size, size, dtype=torch.float64, generator=gen)
+    g = torch.randn(4, channels, size, size, dtype=torch.float64, generator=gen)  # dL/dy: L = sum(g * y)
+    grads = []
+    for block in (res, plain):
+        xi = x.clone().requires_grad_(True)
+        params = list(block.F.parameters())
+        grads.append(torch.autograd.grad((block(xi) * g).sum(), [xi, *params]))
+    (gx_res, *gw_res), (gx_plain, *gw_plain) = grads
+    weight_gap = max(float((a - b).abs().max()) for a, b in zip(gw_res, gw_plain))
+    identity_gap = float(((gx_res - gx_plain) - g).abs().max())
+    return BackwardCheck(channels, weight_gap, identity_gap, float(g.pow(2).mean().sqrt()))
+
+
+def backward_sentence(b: BackwardCheck) -> str:
+    return (f"Measured with autograd on a {b.channels}-channel pre-activation block, residual and plain, same "
+            f"weights, same input, same dL/dy (RMS {b.upstream_rms:.3g}): their dL/dW "
+            f"{'are identical' if b.weight_gap == 0 else f'differ by at most {b.weight_gap:.2g}'}, while "
+            f"dL/dx(residual) − dL/dx(plain) equals dL/dy to within {b.identity_gap:.2g}. "
+            "The shortcut's 1 lives in dL/dx; it adds nothing to dL/dW.")  # fmt: skip
+
+
+# -- exercises: graded by option key from the page's own measurements --------------------------
+
+EX_OPTION_B = Exercise(
+    key="anatomy.option_b",
+    task="Switch the CIFAR net from option A to option B shortcuts.",
+    question="How many parameters does it gain?",
+    options=(("none", "none: both options are weight-free"), ("under5", "a few: under 5% more"),
+             ("over5", "many: 5% more or above")),
+)  # fmt: skip
+EX_BIGGEST = Exercise(
+    key="anatomy.biggest_part",
+    task="Pick the ImageNet family and ResNet-50.",
+    question="Which part of the network holds the most parameters?",
+    options=(("stem", "the stem"), *[(f"stage{i}", f"stage {i} (conv{i + 1}_x)") for i in range(1, 5)],
+             ("head", "the head (linear classifier)")),
+)  # fmt: skip
+EX_POOL = Exercise(
+    key="anatomy.fixed_pool",
+    task="In common mistake 2, set the input size to 32×32 for the network you picked.",
+    question=f"What does a fixed AvgPool2d({FIXED_POOL}) do with the last stage's map?",
+    options=(("ok", "it averages the whole map, as intended"), ("partial", "it runs but averages only part of the map"),
+             ("error", "it raises an error"), ("wrong_shape", "it runs but hands the head the wrong number of features")),
+)  # fmt: skip
+
+
+def exercises(
+    cost: ShortcutCost, shortcut: str, anat: Anatomy, pool: PoolCheck
+) -> list[tuple[Exercise, Outcome | None, str]]:
+    """(exercise, outcome or None until the learner has made the change, what is left to do)."""
+    option_b = None
+    if shortcut == "B":
+        option_b = Outcome("none" if cost.extra == 0 else "under5" if cost.extra_pct < 5 else "over5",
+                           shortcut_sentence(cost))  # fmt: skip
+    biggest = None
+    if anat.spec.family == "imagenet" and anat.spec.depth == 50:
+        biggest = Outcome(max(anat.rows, key=lambda r: r.params).key, summary(anat))
+    small = Outcome(pool.verdict, pool_sentence(pool)) if pool.input_size == 32 else None
+    return [(EX_OPTION_B, option_b, "choose shortcut option B for the CIFAR net under *1. Pick a network*."),
+            (EX_BIGGEST, biggest, "pick the ImageNet family and ResNet-50 under *1. Pick a network*."),
+            (EX_POOL, small, "set the input size to 32 in common mistake 2.")]  # fmt: skip
