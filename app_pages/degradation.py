@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from resnet_viz import ui
+from resnet_viz import glossary, ui
 from resnet_viz.config import (
     ConfigError,
     DataConfig,
@@ -40,9 +40,9 @@ with controls:
         st.caption("On the 8x8 digits the last stage works on a 2x2 map where zero padding fills most of every "
                    "3x3 kernel: a depth comparison here partly measures padding. Shapes (32x32) avoid it.")  # fmt: skip
     depths = st.multiselect("Depths (6n+2 layers)", valid_cifar_depths(110), default=list(D.depths),
-                            key="sw_depths", **bind)  # fmt: skip
+                            key="sw_depths", help=glossary.help("6n+2"), **bind)  # fmt: skip
     kinds = st.pills("Models", ["plain", "residual"], default=list(D.kinds), selection_mode="multi", key="sw_kinds",
-                     **bind)  # fmt: skip
+                     help=glossary.help("twins"), **bind)  # fmt: skip
     budget = st.segmented_control("Budget per model", ["steps", "epochs"], default="steps", key="sw_budget", **bind)
     amount = st.number_input("Steps or epochs", 1, 100_000, D.train.steps, key="sw_amount", **bind)
     n_seeds = st.slider("Seeds", 1, 5, len(D.seeds), key="sw_seeds", help="seeds 0, 1, ...: init and batch order",

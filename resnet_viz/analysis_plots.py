@@ -166,9 +166,11 @@ def near_identity_figure(results: Mapping[str, object]) -> go.Figure:
                                      text=labels, line={"color": color}, connectgaps=False,
                                      hovertemplate=f"{name} %{{text}}: %{{y:.3g}}%<extra></extra>"), row=1, col=col)  # fmt: skip
     fig.add_hline(y=0, line={"color": "gray", "dash": "dot", "width": 1}, annotation_text="the identity",
-                  annotation_position="bottom right")  # fmt: skip
+                  annotation_position="top left")  # fmt: skip
     fig.update_xaxes(title_text="block (depth order)", dtick=1)
-    fig.update_yaxes(title_text="% of the input's norm (mean over images)", row=1, col=1, rangemode="tozero")
-    return figure_layout(fig, title, height=420,
-                         subtitle="x: the block's shortcut output (zero-padded where the shape changes); gaps: a plain "
-                                  "block that changes shape has no skip map to compare with")  # fmt: skip
+    fig.update_yaxes(title_text="% of ||x|| (mean over images)", row=1, col=1, rangemode="tozero")
+    fig = figure_layout(fig, title, height=460,
+                        subtitle="x: the block's shortcut output (zero-padded where the shape changes); gaps: a plain "
+                                 "block that changes shape has no skip map to compare with")  # fmt: skip
+    fig.update_layout(legend={"y": 1.12}, margin={"t": 130})  # the panel titles sit between legend and plots
+    return fig

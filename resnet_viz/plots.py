@@ -40,6 +40,9 @@ OTHER_COLORS = ("#2ca02c", "#9467bd", "#8c564b", "#17becf", "#bcbd22", "#7f7f7f"
 OVERLAY_OPACITY = 0.45  # earlier runs: visible for comparison, clearly not the live run
 OVERLAY_SUFFIX = " (earlier run)"
 
+# kind: a short name for chart titles and colour bars, which must fit half a page's width
+_GRAD_SHORT: dict[str, str] = {"norm": "||dL/dW||", "rms": "RMS of dL/dW", "rel": "||dL/dW|| / ||W||"}
+
 _GRAD_FIELDS: dict[str, tuple[str, str]] = {
     # kind: (History attribute, what the number is, for axis and colour-bar titles)
     "norm": ("grad_norm", "gradient L2 norm ||dL/dW||"),
@@ -475,7 +478,7 @@ def grad_heatstrip(
     tickvals, ticktext = _log_ticks(zmin, zmax)
     fig.update_layout(
         coloraxis={"colorscale": "Viridis", "cmin": zmin, "cmax": zmax,
-                   "colorbar": {"title": {"text": f"{label}<br>(log scale)", "side": "right"},
+                   "colorbar": {"title": {"text": f"{_GRAD_SHORT[kind]}<br>(log scale)", "side": "right"},
                                 "tickvals": tickvals, "ticktext": ticktext}},
     )  # fmt: skip
     for i, (h, m, p) in enumerate(zip(histories, mats, pos), start=1):
@@ -558,7 +561,7 @@ def grad_profile(histories: Sequence[HistoryLike], *, kind: GradKind = "rms", at
     probes (diverged early) shows its last one. The legend names the step each line comes from.
     """
     attr, label = _grad_field(kind)
-    return _profile_figure(histories, attr, "layer_names", at, title=f"Gradient profile: {label}",
+    return _profile_figure(histories, attr, "layer_names", at, title=f"Per weight: {_GRAD_SHORT[kind]} per layer",
                            y_title=label, x_title="layer (1 = next to the input; last = the head)",
                            what="gradient probes", unit_name="layer")  # fmt: skip
 
@@ -588,10 +591,14 @@ def flow_ratio_figure(histories: Sequence[HistoryLike]) -> go.Figure:
                                  hovertemplate=f"{h.name}<br>step %{{x}}<br>ratio %{{y:.3g}}<extra></extra>"))  # fmt: skip
         drawn = True
     if not drawn:
+        if any(getattr(h, "grad_x_rms", None) for h in histories):
+            return _empty(title, "dL/dx was 0 or not finite at the first or last block: no ratio to draw")
         return _empty(title, _no_data_text(histories, "dL/dx probes"))
-    for y, text in ((1 / VANISHED, "exploding above"), (1.0, "same size"), (VANISHED, "vanishing below")):
-        fig.add_hline(y=y, line={"color": "#999", "width": 1, "dash": "dot"}, annotation_text=text,
-                      annotation_position="top left", annotation_font={"size": 10, "color": "#777"})  # fmt: skip
+    # On a log axis plotly places shapes in log10 units: 2 is the line at 100.
+    for y, text in ((1 / VANISHED, "exploding above"), (VANISHED, "vanishing below")):
+        fig.add_hline(y=math.log10(y), line={"color": "#999", "width": 1, "dash": "dot"}, annotation_text=text,
+                      annotation_position="top left" if y > 1 else "bottom left",
+                      annotation_font={"size": 10, "color": "#777"})  # fmt: skip
     fig.update_xaxes(title_text="training step")
     fig.update_yaxes(title_text="first ÷ last (log)", type="log", exponentformat="power")
     return figure_layout(fig, title, subtitle="above 1: larger at the input side; below 1: smaller")

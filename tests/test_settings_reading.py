@@ -81,6 +81,19 @@ def test_reading_names_explosion_at_init_and_whether_it_calmed() -> None:
     assert "candidate explanations of degradation, not evidence that the gradient is healthy" in text
     stuck = _hist("plain-56", [1.0], [0.5], rms=[[1.0] * 4, [1.0] * 4], gx=[[1380.0, 2.0, 1.0], [1000.0, 2.0, 1.0]])
     assert "it had not calmed down" in reading([stuck])[-1]
+    swapped = _hist("plain-56", [1.0], [0.5], rms=[[1.0] * 4, [1.0] * 4], gx=[[1.0, 2.0, 1380.0], [1.0, 2.0, 3.0]])
+    text = reading([swapped])[-1]
+    assert "1,380x smaller than at the last block: it vanished toward the input" in text
+    assert "calmed" not in text and "candidate explanations" not in text
+
+
+def test_reading_states_the_skip_strength_effect_when_alpha_is_not_one() -> None:
+    from resnet_viz.config import ModelConfig
+
+    h = _hist("residual-56", [1.0], [0.5], rms=[[1.0] * 4], gx=[[300.0] + [1.0] * 26])
+    text = " ".join(reading([h], [ModelConfig(depth=56, residual=True, alpha=1.5)]))
+    assert "alpha = 1.5" in text and "1.5^26 = 37,900x over 26 blocks" in text
+    assert "skip strength" not in " ".join(reading([h], [ModelConfig(depth=56, residual=True)]))
 
 
 @pytest.mark.parametrize("first", [0.0, float("nan"), float("inf")])

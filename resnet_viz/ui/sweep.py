@@ -181,6 +181,10 @@ def difficulty_panel(results: Sequence[SweepResult]) -> None:
     """So what is the difficulty, if BatchNorm fixes the gradient norms? The candidate
     explanations, each with what this lab measures of it and the page that measures it."""
     with st.container(border=True):
+        st.markdown("**Why degradation is surprising.** A deeper net could copy a shallower one and make its "
+                    "extra layers identities, so its training error should be no higher (He et al. 2016, §3.1); "
+                    "the solver fails to find that solution. A residual block only has to push F toward 0, "
+                    "which is easier than fitting an identity with nonlinear layers.")  # fmt: skip
         st.markdown("**So what is the difficulty, if BatchNorm keeps the gradient from vanishing?** "
                     "Four candidate explanations, each measured in this lab:")  # fmt: skip
         for item in lessons.difficulty_items(results, shattered_lag1()):
