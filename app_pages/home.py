@@ -67,7 +67,7 @@ st.subheader("See degradation in under a minute")
 st.markdown(
     f"One click trains four networks on scikit-learn's handwritten digits, in lockstep on identical "
     f"batches: **plain-20, plain-56, residual-20 and residual-56** (width {DEMO.model.width}, "
-    f"{DEMO.train.steps} steps each). Watch the deep plain net fall behind while its residual twin does not."
+    f"{DEMO.train.steps} steps each). Watch whether the deep plain net falls behind while its residual twin keeps up."
 )
 owner, store = ui.owner_key(), RunStore()
 busy = ui_sweep.running("demo", owner)

@@ -12,9 +12,7 @@ import torch
 from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
-from .anatomy import (
-    FIXED_POOL, Anatomy, NetSpec, PoolVerdict, ShortcutCost, anatomy, build, shortcut_sentence, summary,
-)  # fmt: skip
+from .anatomy import FIXED_POOL, Anatomy, NetSpec, PoolVerdict, ShortcutCost, anatomy, build, shortcut_sentence, summary
 from .exercises import Exercise, Outcome
 from .models import Block
 

@@ -100,8 +100,8 @@ def theory_beta_outcome(residual_chain: np.ndarray, beta: float) -> Outcome | No
 LIVE_CALMS = Exercise(
     key="live.calms",
     task="Train plain-56 with BatchNorm (the defaults) for 200 steps or more.",
-    question="At initialisation dL/dx explodes toward the input (about 1,000x). By the end of training, "
-    "will the first/last ratio of the per-weight gradient be lower, about the same, or higher?",
+    question="At initialisation its dL/dx is far larger at the first block than at the last (Gradient flow "
+    "measures it). By the end of training, will that first/last ratio be lower, about the same, or higher?",
     options=(("lower", "lower: it calms down"), ("same", "about the same"), ("higher", "higher")),
 )
 LIVE_NO_BN = Exercise(
@@ -112,16 +112,22 @@ LIVE_NO_BN = Exercise(
 )
 
 
+def _depth(name: str) -> int:
+    tail = name.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
 def live_calms_outcome(histories: Sequence[History]) -> Outcome | None:
+    """Graded on a finished deep plain run (depth 56 or more) from dL/dx at its first and last probe."""
     for h in histories:
-        if "plain" not in h.name or len(h.grad_rms) < 2 or h.status not in ("finished", "stopped"):
+        if "plain" not in h.name or _depth(h.name) < 56 or len(h.grad_x_rms) < 2 or h.status not in ("finished", "stopped"):
             continue
-        first, last = first_last(h.grad_rms[0], skip_head=True), first_last(h.grad_rms[-1], skip_head=True)
+        first, last = first_last(h.grad_x_rms[0]), first_last(h.grad_x_rms[-1])
         change = ratio(last, first)
         if change is None or change <= 0:
             continue
         answer = "lower" if change < 0.5 else "higher" if change > 2 else "same"
-        return Outcome(answer, f"in {h.name} the first/last per-weight gradient ratio went from {num(first)} at step "
+        return Outcome(answer, f"in {h.name} the dL/dx first/last block ratio went from {num(first)} at step "
                                f"{h.probe_step[0]} to {num(last)} at step {h.probe_step[-1]}.")  # fmt: skip
     return None
 

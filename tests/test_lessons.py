@@ -56,21 +56,23 @@ def test_beta_outcome() -> None:
     assert lessons.theory_beta_outcome(np.array([1.3, 1.0]), 1 / math.sqrt(30)) is None
 
 
-def _hist(name: str, status: str = "finished", rms=None, acc=None) -> History:
+def _hist(name: str, status: str = "finished", gx=None, acc=None) -> History:
     h = History(name, status=status)
-    if rms is not None:
-        h.probe_step, h.grad_rms = [1, 200], rms
+    if gx is not None:
+        h.probe_step, h.grad_x_rms = [1, 200], gx
     if acc is not None:
         h.final = {"train_acc": acc}
     return h
 
 
 def test_live_calms_outcome() -> None:
-    calm = _hist("plain-56", rms=[[1000.0, 1.0, 1.0, 5.0], [10.0, 1.0, 1.0, 5.0]])
+    calm = _hist("plain-56", gx=[[1000.0, 1.0], [10.0, 1.0]])
     assert lessons.live_calms_outcome([calm]).answer == "lower"
-    rise = _hist("plain-56", rms=[[10.0, 1.0, 1.0, 5.0], [1000.0, 1.0, 1.0, 5.0]])
+    assert "went from 1,000 at step 1 to 10 at step 200" in lessons.live_calms_outcome([calm]).why
+    rise = _hist("plain-56", gx=[[10.0, 1.0], [1000.0, 1.0]])
     assert lessons.live_calms_outcome([rise]).answer == "higher"
-    assert lessons.live_calms_outcome([_hist("plain-56", "running", rms=calm.grad_rms)]) is None
+    assert lessons.live_calms_outcome([_hist("plain-56", "running", gx=calm.grad_x_rms)]) is None
+    assert lessons.live_calms_outcome([_hist("plain-20", gx=calm.grad_x_rms)]) is None  # the task asks for depth 56
 
 
 def test_live_no_bn_outcome() -> None:
