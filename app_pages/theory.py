@@ -4,7 +4,7 @@ import math
 
 import streamlit as st
 
-from resnet_viz import glossary, theory, theory_plots
+from resnet_viz import glossary, reading, theory, theory_plots
 from resnet_viz.config import (
     ACTIVATIONS,
     INITS,
@@ -56,7 +56,7 @@ beta_choice = d.radio("Branch scale β", ["1/√L", "1"], horizontal=True, key="
 beta = 1.0 if beta_choice == "1" else 1.0 / math.sqrt(depth)
 plain, residual = ui_th.chain(depth, gain, beta, chain_act)
 st.plotly_chart(theory_plots.chain_figure(plain, residual, beta_label=beta_choice), key="th_chain")
-st.caption(theory.chain_sentence(plain, residual, beta=beta, depth=depth, gain=gain) + " " + ui_th.CHAIN_WHY)
+st.caption(reading.chain_sentence(plain, residual, beta=beta, depth=depth, gain=gain) + " " + ui_th.CHAIN_WHY)
 
 st.subheader("3. Real networks at initialisation")
 st.markdown("One batch forward and backward, no update: the gradient each block and layer would receive.")

@@ -240,11 +240,10 @@ def _json_safe(v: Any) -> Any:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .data import load_dataset
     from .experiment import run_twins
     from .runs import RunStore
     from .train import total_steps
-
-    from .data import load_dataset
 
     model_cfgs, data_cfg, train_cfg = configs_from_args(args)
     data = load_dataset(data_cfg)
@@ -327,7 +326,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_probe(args: argparse.Namespace) -> int:
     from .config import DataConfig, ModelConfig
     from .data import load_dataset
-    from .theory import init_profiles, profile_sentences
+    from .reading import profile_sentences
+    from .theory import init_profiles
 
     cfgs = [
         ModelConfig(

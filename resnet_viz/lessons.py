@@ -14,16 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .exercises import Exercise, Outcome
+from .quiz import DIRECTION, DIRECTION_OF
 from .reading import final_train_acc
 from .sweep import DepthPoint, SweepResult
 from .theory import InitProfile
 from .train import History
 from .wording import first_last, fraction, num, pct, ratio, regime, times
 
-_DIRECTION = (("shrinks", "it shrinks toward the input"), ("same", "it stays about the same"),
-              ("grows", "it grows toward the input"))  # fmt: skip
-_DIRECTION_OF = {"zero": "shrinks", "vanishing": "shrinks", "shrinking": "shrinks", "flat": "same",
-                 "growing": "grows", "exploding": "grows"}  # fmt: skip
 
 
 def _direction_outcome(name: str, row: Sequence[float]) -> Outcome | None:
@@ -32,7 +29,7 @@ def _direction_outcome(name: str, row: Sequence[float]) -> Outcome | None:
     if kind == "undefined":
         return None
     shown = "0" if r is None else (fraction(r) if r < 1 else num(r))
-    return Outcome(_DIRECTION_OF[kind], f"in {name}, dL/dx at the first block / at the last block = {shown}.")
+    return Outcome(DIRECTION_OF[kind], f"in {name}, dL/dx at the first block / at the last block = {shown}.")
 
 
 # -- gradient-flow page --------------------------------------------------------------------------
@@ -41,7 +38,7 @@ THEORY_BN_OFF = Exercise(
     key="theory.bn_off",
     task="Turn BatchNorm off for the CIFAR-style net (keep the plain model).",
     question="Going back from the last block to the first, what will the plain net's gradient dL/dx do?",
-    options=_DIRECTION,
+    options=DIRECTION,
 )
 THEORY_ALPHA = Exercise(
     key="theory.alpha_above_1",

@@ -26,7 +26,7 @@ DIRECTION: tuple[tuple[str, str], ...] = (
     ("grows", "it grows toward the input"),
 )
 # regime (resnet_viz.wording) -> DIRECTION key: vanishing is strong shrinking, exploding strong growth
-_DIRECTION_OF = {"zero": "shrinks", "vanishing": "shrinks", "shrinking": "shrinks", "flat": "same",
+DIRECTION_OF = {"zero": "shrinks", "vanishing": "shrinks", "shrinking": "shrinks", "flat": "same",
                  "growing": "grows", "exploding": "grows"}  # fmt: skip
 
 
@@ -68,7 +68,7 @@ def direction(name: str, grad_x_rms: Sequence[float], key: str) -> Question | No
         return None
     shown = "0" if ratio is None else (fraction(ratio) if ratio < 1 else num(ratio))
     return Question(
-        key=f"direction:{key}", options=DIRECTION, answer=_DIRECTION_OF[kind],
+        key=f"direction:{key}", options=DIRECTION, answer=DIRECTION_OF[kind],
         text=f"Going backwards through {name} at initialisation, from its last block to its first, what happens "
              "to the gradient dL/dx?",
         why=f"dL/dx at the first block / at the last block = {shown} (\"about the same\" means within 2x either way).",

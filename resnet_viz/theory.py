@@ -9,6 +9,8 @@ Three views of one fact, each computed, never drawn from a formula:
 3. shattered gradients (Balduzzi et al. 2017): df/dx of a deep ReLU net along a line of inputs,
    noise-like for a plain net, correlated for a residual one.
 
+The sentences that read these measurements live with every other reading in resnet_viz.reading.
+
 Torch is only used on the CPU here: every measurement is one small forward/backward.
 """
 
@@ -27,7 +29,7 @@ from .config import DataConfig, ModelConfig
 from .data import Dataset, load_dataset
 from .experiment import build_twins, fit_to_data
 from .probes import Probe, probe_weights
-from .wording import REGIME_WORDS, VANISHED, by_factor, first_last, fraction, num, regime, skip_strength_sentence, times
+from .wording import first_last
 
 # ---------------------------------------------------------------------------------------------
 # 1. A chain of random layers
@@ -87,20 +89,6 @@ def chain_gradients(
     (h * u).sum().backward()
     rms = torch.stack([t.grad.pow(2).mean().sqrt() for t in xs])  # (depth + 1,)
     return (rms / rms[-1]).numpy()
-
-
-def chain_sentence(plain: np.ndarray, residual: np.ndarray, *, beta: float, depth: int, gain: float) -> str:
-    """What the two chains show at the input, in words computed from their values, against what a
-    scalar chain x <- x + beta*g*x with the same settings would give: (1 + beta*g)^L."""
-    p, r = float(plain[0]), float(residual[0])
-    scale = "1/√L" if math.isclose(beta, 1 / math.sqrt(depth)) else f"{beta:.3g}"
-    scalar = abs(1 + beta * gain) ** depth
-    return (
-        f"At the input, the plain chain keeps {fraction(p) if p < 1 else times(p)} of the output's gradient: "
-        f"{REGIME_WORDS[regime(p)]}. The residual chain with branch scale β = {scale} keeps "
-        f"{fraction(r) if r < 1 else times(r)}: {REGIME_WORDS[regime(r)]}. A scalar chain x ← x + βgx would "
-        f"multiply by (1 + βg) per layer, {times(scalar) if scalar >= 1 else fraction(scalar)} over {depth} layers."
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -307,130 +295,12 @@ def autocorrelation(g: np.ndarray, max_lag: int) -> np.ndarray:
     return out
 
 
-# ---------------------------------------------------------------------------------------------
-# 4. Readings (numbers formatted and regimes named by resnet_viz.wording)
-
-
-def _describe(cfg: ModelConfig | None) -> str:
-    if cfg is None:
-        return ""
-    parts = [cfg.activation, "BatchNorm" if cfg.bn else "no BatchNorm"]
-    if cfg.residual and cfg.alpha != 1.0:
-        parts.append(f"skip strength alpha = {cfg.alpha:g}")
-    return f" ({', '.join(parts)})"
-
-
-def _flow_sentence(p: InitProfile) -> str | None:
-    """The first block's dL/dx against the last block's: the regime of the gradient that flows."""
-    if len(p.grad_x_rms) < 2:
-        return None
-    r = p.flow_ratio()
-    kind = regime(r, first=p.grad_x_rms[0])
-    if kind == "undefined":
-        return f"In {p.name} the gradient dL/dx was not finite at the first or last block, so no ratio can be given."
-    head = f"In {p.name}{_describe(p.config)}, the gradient dL/dx at the first block's output"
-    if kind == "zero":
-        return f"In {p.name}{_describe(p.config)} the first block received no gradient dL/dx at all (exactly 0): it vanished completely."
-    if kind == "flat":
-        size = f"{r:.2g}x that at the last block"
-    else:
-        size = f"{by_factor(r)} at the last block"  # type: ignore[arg-type]
-    text = f"{head} is {size}: {REGIME_WORDS[kind]}."
-    cfg = p.config
-    if kind == "exploding" and cfg is not None and cfg.bn and not cfg.residual:
-        text += (
-            " This is explosion at initialisation, which Yang et al. (2019) predict for deep BatchNorm nets "
-            "without shortcuts; it is no sign of a healthy gradient (train the net to watch it calm down)."
-        )
-    return text
-
-
-def _weight_view_sentence(p: InitProfile) -> str | None:
-    """The per-weight gradient RMS, as a second view, and why it can disagree with dL/dx."""
-    r = p.first_last_ratio("rms")
-    if r is None or r <= 0:
-        return None
-    text = f"Per weight, the first layer's gradient RMS is {by_factor(r)} the last conv layer's"
-    flow = p.flow_ratio()
-    w_kind, f_kind = regime(r), regime(flow, first=p.grad_x_rms[0] if p.grad_x_rms else None)
-    if f_kind in ("vanishing", "zero", "shrinking") and w_kind in ("flat", "growing", "exploding"):
-        text += (
-            ", so this view hides what dL/dx shows: a weight's gradient is the gradient arriving at its layer "
-            "times that layer's input, and here the arriving gradient shrinks toward the input while the "
-            "activations shrink toward the output, so the two trends cancel"
-        )
-    return text + "."
-
-
-def _alpha_sentence(p: InitProfile) -> str | None:
-    """Skip strength lambda = alpha != 1 (He et al. 2016b §3.1): along the shortcut alone the gradient
-    is multiplied by alpha once per block, so alpha^n for n blocks (above 1 explodes, below vanishes)."""
-    cfg = p.config
-    if cfg is None or not cfg.residual or cfg.alpha == 1.0 or len(p.grad_x_rms) < 2:
-        return None
-    n = len(p.grad_x_rms) - 1  # blocks between the last block's output and the first's
-    return skip_strength_sentence(cfg.alpha, n, p.flow_ratio())
-
-
-def _act_sentence(p: InitProfile) -> str | None:
-    vals = [v for v in p.act_std if v is not None and math.isfinite(v)]
-    if len(p.act_std) < 2 or len(vals) != len(p.act_std):
-        return None
-    first, last = p.act_std[0], p.act_std[-1]
-    text = f"In {p.name} the block outputs' std is {num(first)} at the first block and {num(last)} at the last"
-    growth = last / first if first > 0 else None
-    if growth is not None and growth > 1 / VANISHED:
-        text += f": the activations exploded forward, {times(growth)} over the net"
-    elif growth is not None and 0 < growth < VANISHED:
-        text += f": the activations died out forward, to {fraction(growth)} of the first block's"
-    return text + "."
-
-
-def _twin_sentences(profiles: Sequence[InitProfile]) -> list[str]:
-    """Plain vs residual twins (configs equal but for the shortcut): whose first block gets more dL/dx."""
-    out = []
-    for p in profiles:
-        if p.config is None or p.config.residual:
-            continue
-        for r in profiles:
-            c = r.config
-            if c is None or not c.residual or dataclasses.replace(c, residual=False, alpha=p.config.alpha) != p.config:
-                continue
-            a, b = (q.grad_x_rms[0] if q.grad_x_rms else None for q in (r, p))
-            if a is None or b is None or not (math.isfinite(a) and math.isfinite(b)) or a <= 0 or b <= 0:
-                continue
-            same = " (both built from the same seed)" if p.seed is not None and p.seed == r.seed else ""
-            text = f"equal to {p.name}'s" if a == b else f"{by_factor(a / b)} {p.name}'s"
-            out.append(f"At the first block, {r.name}'s gradient dL/dx is {text}{same}.")
-    return out
-
-
-def profile_sentences(profiles: Sequence[InitProfile]) -> list[str]:
-    """Sentences on what the measured profiles show, every number taken from them.
-
-    Per model: the regime of dL/dx from the last block back to the first (vanishing, shrinking,
-    flat, growing, exploding; thresholds in resnet_viz.wording), the per-weight gradient as a
-    second view (and why it can miss vanishing), and the activations' std at both ends; then
-    plain vs residual twins at the first block. A sentence whose numbers are missing or not
-    finite says so or is left out; it is never guessed.
-    """
-    out: list[str] = []
-    for p in profiles:
-        for s in (_flow_sentence(p), _alpha_sentence(p), _weight_view_sentence(p), _act_sentence(p)):
-            if s is not None:
-                out.append(s)
-    out.extend(_twin_sentences(profiles))
-    return out
-
-
 __all__ = [
     "InitProfile",
     "autocorrelation",
     "chain_gradients",
-    "chain_sentence",
     "first_last_ratio",
     "init_profile",
     "init_profiles",
-    "profile_sentences",
     "shattered",
 ]

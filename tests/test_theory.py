@@ -14,13 +14,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from resnet_viz import theory, theory_plots
+from resnet_viz import reading, theory_plots
 from resnet_viz.config import DataConfig, ModelConfig
 from resnet_viz.data import Dataset, load_dataset
 from resnet_viz.experiment import fit_to_data
 from resnet_viz.models import build_model
 from resnet_viz.plots import PLAIN_SHADES, RESIDUAL_SHADES
-from resnet_viz.reading import input_output_ratio
+from resnet_viz.reading import input_output_ratio, profile_sentences
 from resnet_viz.theory import (
     InitProfile,
     _scalar_net,
@@ -29,7 +29,6 @@ from resnet_viz.theory import (
     first_last_ratio,
     init_profile,
     init_profiles,
-    profile_sentences,
     shattered,
 )
 
@@ -96,10 +95,10 @@ def test_chain_never_underflows_to_zero() -> None:
 
 
 def test_chain_sentence_follows_the_numbers() -> None:
-    a = theory.chain_sentence(np.array([1e-6, 1.0]), np.array([1.3, 1.0]), beta=1 / math.sqrt(30), depth=30, gain=0.9)
+    a = reading.chain_sentence(np.array([1e-6, 1.0]), np.array([1.3, 1.0]), beta=1 / math.sqrt(30), depth=30, gain=0.9)
     assert "plain chain keeps 1e-06 of the output's gradient: it vanished toward the input" in a
     assert "β = 1/√L keeps 1.3x: it kept about the same size" in a
-    b = theory.chain_sentence(np.array([1.3, 1.0]), np.array([4690.0, 1.0]), beta=1.0, depth=30, gain=0.9)
+    b = reading.chain_sentence(np.array([1.3, 1.0]), np.array([4690.0, 1.0]), beta=1.0, depth=30, gain=0.9)
     assert "plain chain keeps 1.3x" in b and "β = 1 keeps 4,690x: it exploded toward the input" in b
     assert "230,000,000x over 30 layers" in b
 

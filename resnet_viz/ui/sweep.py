@@ -18,7 +18,6 @@ from resnet_viz.experiment import ModelResult
 from resnet_viz.reading import demo_reading, sweep_reading
 from resnet_viz.runner import Snapshot, TrainingRun, job_queue
 from resnet_viz.runs import RunStore
-from resnet_viz.ui import exercises as ui_ex
 from resnet_viz.sweep import (
     PAPER_TABLE6,
     SweepConfig,
@@ -27,6 +26,7 @@ from resnet_viz.sweep import (
     depth_points,
     plan,
 )
+from resnet_viz.ui import exercises as ui_ex
 
 # While a sweep trains, the progress bars redraw every SWEEP_REDRAW_SECONDS and the curves chart
 # every SWEEP_CHART_REDRAW_SECONDS: on 2 cores the browser's re-rendering of the chart competes

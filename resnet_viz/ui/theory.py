@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import streamlit as st
 
-from resnet_viz import lessons, quiz, theory
+from resnet_viz import lessons, quiz, reading, theory
 from resnet_viz.config import DataConfig, ModelConfig
 from resnet_viz.data import Dataset, load_dataset
 from resnet_viz.theory import InitProfile
@@ -39,7 +39,7 @@ def shattered(depth: int, scale_branches: bool = True) -> dict[str, tuple[np.nda
 
 
 def sentences(profs: list[InitProfile]) -> list[str]:
-    return theory.profile_sentences(profs)
+    return reading.profile_sentences(profs)
 
 
 def _questions(profs: list[InitProfile]) -> list[quiz.Question]:
