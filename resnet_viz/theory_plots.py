@@ -58,72 +58,55 @@ def chain_figure(plain: np.ndarray, residual: np.ndarray, *, beta_label: str = "
                          subtitle=f"plain: x ← φ(Wx); residual: x ← x + β·φ(Wx), β = {beta_label}")  # fmt: skip
 
 
+def _rows_figure(profiles: Sequence[Any], attr: str, names_attr: str, *, unit: str, x_title: str, y_title: str,
+                 hover: str, title: str, subtitle: str | None) -> go.Figure:
+    """One line per profile through its `attr` row (one value per layer or block), log y."""
+    if not profiles:
+        return _empty(title, NO_MODEL)
+    fig = go.Figure()
+    for p, color in zip(profiles, _colors([p.name for p in profiles])):
+        row = _vec(getattr(p, attr))
+        names = _names(getattr(p, names_attr), row.size, unit)
+        fig.add_trace(
+            go.Scatter(
+                x=np.arange(1, row.size + 1), y=_positive(row), mode="lines+markers", name=p.name, text=names,
+                customdata=row, line={"color": color, "width": 1.5}, marker={"color": color, "size": 5},
+                hovertemplate=f"{p.name}<br>%{{x}}: %{{text}}<br>{hover} %{{customdata:.3g}}<extra></extra>",
+            )
+        )  # fmt: skip
+    fig.update_xaxes(title_text=x_title)
+    _log_y(fig, y_title)
+    return figure_layout(fig, title, subtitle=subtitle)
+
+
+ONE_BATCH = "one batch forward and backward, no update"
+BLOCK_AXIS = "block (1 = first, next to the input)"
+
+
 def profile_figure(profiles: Sequence[Any], kind: GradKind = "rms") -> go.Figure:
     """Gradient per layer at initialisation, one line per model, first (input) layer at x = 1, log y.
 
     `kind`: "rms" (per weight, comparable across layer sizes), "norm" or "rel" (over ||W||).
     """
     attr, label = _grad_field(kind)
-    title = f"Gradient per layer at initialisation: {label}"
-    if not profiles:
-        return _empty(title, NO_MODEL)
-    fig = go.Figure()
-    for p, color in zip(profiles, _colors([p.name for p in profiles])):
-        row = _vec(getattr(p, attr))
-        names = _names(p.layer_names, row.size, "layer")
-        fig.add_trace(
-            go.Scatter(
-                x=np.arange(1, row.size + 1), y=_positive(row), mode="lines+markers", name=p.name, text=names,
-                customdata=row, line={"color": color, "width": 1.5}, marker={"color": color, "size": 5},
-                hovertemplate=f"{p.name}<br>%{{x}}: %{{text}}<br>{label} %{{customdata:.3g}}<extra></extra>",
-            )
-        )  # fmt: skip
-    fig.update_xaxes(title_text="layer (1 = next to the input; last = classifier head)")
-    _log_y(fig, label)
-    return figure_layout(fig, title, subtitle="one batch forward and backward, no update")
+    return _rows_figure(profiles, attr, "layer_names", unit="layer", y_title=label, hover=label,
+                        x_title="layer (1 = next to the input; last = classifier head)",
+                        title=f"Gradient per layer at initialisation: {label}", subtitle=ONE_BATCH)  # fmt: skip
 
 
 def flow_figure(profiles: Sequence[Any]) -> go.Figure:
     """RMS of dL/dx at each block's output at initialisation, one line per model, log y: the
     gradient that flows back (He et al. 2016b, eq. 5)."""
-    title = "Gradient dL/dx at each block's output, at initialisation"
-    if not profiles:
-        return _empty(title, NO_MODEL)
-    fig = go.Figure()
-    for p, color in zip(profiles, _colors([p.name for p in profiles])):
-        row = _vec(p.grad_x_rms)
-        names = _names(p.block_names, row.size, "block")
-        fig.add_trace(
-            go.Scatter(
-                x=np.arange(1, row.size + 1), y=_positive(row), mode="lines+markers", name=p.name, text=names,
-                customdata=row, line={"color": color, "width": 1.5}, marker={"color": color, "size": 5},
-                hovertemplate=f"{p.name}<br>%{{x}}: %{{text}}<br>dL/dx RMS %{{customdata:.3g}}<extra></extra>",
-            )
-        )  # fmt: skip
-    fig.update_xaxes(title_text="block (1 = first, next to the input)")
-    _log_y(fig, "RMS of dL/dx")
-    return figure_layout(fig, title, subtitle="one batch forward and backward, no update")
+    return _rows_figure(profiles, "grad_x_rms", "block_names", unit="block", x_title=BLOCK_AXIS,
+                        y_title="RMS of dL/dx", hover="dL/dx RMS",
+                        title="Gradient dL/dx at each block's output, at initialisation", subtitle=ONE_BATCH)  # fmt: skip
 
 
 def act_std_figure(profiles: Sequence[Any]) -> go.Figure:
     """Std of each block's output at initialisation, one line per model, log y."""
-    title = "Activation std per block at initialisation"
-    if not profiles:
-        return _empty(title, NO_MODEL)
-    fig = go.Figure()
-    for p, color in zip(profiles, _colors([p.name for p in profiles])):
-        row = _vec(p.act_std)
-        names = _names(p.block_names, row.size, "block")
-        fig.add_trace(
-            go.Scatter(
-                x=np.arange(1, row.size + 1), y=_positive(row), mode="lines+markers", name=p.name, text=names,
-                customdata=row, line={"color": color, "width": 1.5}, marker={"color": color, "size": 5},
-                hovertemplate=f"{p.name}<br>%{{x}}: %{{text}}<br>std %{{customdata:.3g}}<extra></extra>",
-            )
-        )  # fmt: skip
-    fig.update_xaxes(title_text="block (1 = first, next to the input)")
-    _log_y(fig, "std of block output")
-    return figure_layout(fig, title)
+    return _rows_figure(profiles, "act_std", "block_names", unit="block", x_title=BLOCK_AXIS,
+                        y_title="std of block output", hover="std",
+                        title="Activation std per block at initialisation", subtitle=None)  # fmt: skip
 
 
 def shattered_figure(

@@ -415,3 +415,11 @@ def test_shattered_figure_two_panels_from_the_results() -> None:
     assert [t.line.color for t in left] == [PLAIN_SHADES[0], RESIDUAL_SHADES[0]]
     raw = theory_plots.shattered_figure(results, max_lag=10, normalise=False)
     np.testing.assert_allclose(raw.data[0].y, results["plain, depth 50"][1])
+
+
+def test_flow_figure_draws_dldx_per_block_on_a_log_axis() -> None:
+    p = _profile("plain-56", [1.0], CIFAR, act=[1.0, 1.0, 1.0], gx=[1400.0, 0.0, 1.0])
+    fig = theory_plots.flow_figure([p])
+    np.testing.assert_allclose(fig.data[0].customdata, [1400.0, 0.0, 1.0])
+    assert fig.data[0].y[1] is None or np.isnan(fig.data[0].y[1])  # a zero is a gap on a log axis, not a point
+    assert _log_power(fig.layout.yaxis) and fig.layout.xaxis.title.text.startswith("block")
