@@ -21,6 +21,12 @@ class CliError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
 
 
+# Loss-landscape span (filter-normalised steps either way; Li et al. 2018 plot ±1). Far beyond it
+# every point but the centre is a random net's loss; the bound also keeps the result's name
+# ("r{span:g}") a valid run-store id, which "1e+30" is not.
+MAX_SPAN = 100.0
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # argparse prints usage + error; we print one line
         raise CliError(f"{message} (see `{self.prog} --help`)")
@@ -83,12 +89,12 @@ def _add_run_flags(p: argparse.ArgumentParser, *, sweep: bool) -> None:
     g.add_argument("--schedule", choices=SCHEDULES, default=t.schedule)
     g.add_argument("--warmup-steps", type=int, default=t.warmup_steps)
     if sweep:
-        g.add_argument("--seeds", type=_ints, default=[0], help="comma list: one job per seed (init and batch order)")
+        g.add_argument("--seeds", type=_seeds, default=[0], help="comma list: one job per seed (init and batch order)")
         g.add_argument("--warmup-110", type=int, default=0, metavar="STEPS",
                        help="steps at lr/10 for depths >= 110 only (the paper's ResNet-110 warm-up: ~400)")
         _bool_flag(g, "force", False, "retrain cells already in the run store")
     else:
-        g.add_argument("--seed", type=int, default=t.seed)
+        g.add_argument("--seed", type=_seed, default=t.seed)
     g.add_argument("--probe-every", type=int, default=t.probe_every, help="steps between gradient probes (0: off)")
     g.add_argument("--device", choices=DEVICES, default=t.device)
     g = p.add_argument_group("output")
@@ -105,6 +111,39 @@ def _ints(text: str) -> list[int]:
     if not values:
         raise argparse.ArgumentTypeError("expected at least one number")
     return values
+
+
+def _seed(text: str) -> int:
+    """A seed every generator accepts (config.check_seed): an overflow inside torch or numpy
+    would otherwise surface as "Overflow when unpacking long long"."""
+    from .config import ConfigError, check_seed
+
+    try:
+        value = int(text)
+        check_seed("seed", value)
+    except ValueError as exc:  # ConfigError is a ValueError too
+        raise argparse.ArgumentTypeError(str(exc) if isinstance(exc, ConfigError) else f"invalid int value: {text!r}") from None
+    return value
+
+
+def _seeds(text: str) -> list[int]:
+    values = _ints(text)
+    for v in values:
+        _seed(str(v))
+    return values
+
+
+def _span(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid float value: {text!r}") from None
+    if not (math.isfinite(value) and 0 < value <= MAX_SPAN):
+        raise argparse.ArgumentTypeError(
+            f"span must be a number above 0 and at most {MAX_SPAN:g} (filter-normalised steps either way; Li et al. "
+            f"2018 plot 1); got {text}"
+        )
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--dataset", default="digits", help="digits, shapes, cifar10, mnist, fashion_mnist, folder")
     g.add_argument("--data-root", default=None, help="download cache, or the ImageFolder path for --dataset folder")
     g.add_argument("--batch-size", type=int, default=128, help="images in the one batch")
-    g.add_argument("--seed", type=int, default=0, help="init of every model (twins share it)")
+    g.add_argument("--seed", type=_seed, default=0, help="init of every model (twins share it)")
     g.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
 
     p = sub.add_parser("lesion", help="delete each block of a stored run at test time (Veit et al. 2016)",
@@ -143,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "evaluation set; saved in the run's folder (the app reuses it).")  # fmt: skip
     _add_analysis_flags(p)
     p.add_argument("--grid", type=int, default=11, help="points per axis, odd, 3-81 (11: 121 evaluations in 2-D)")
-    p.add_argument("--span", type=float, default=1.0, help="a and b run from -span to +span")
+    p.add_argument("--span", type=_span, default=1.0, help=f"a and b run from -span to +span (at most {MAX_SPAN:g})")
     p.add_argument("--dims", type=int, choices=(1, 2), default=2)
     p.add_argument("--split", choices=("test", "train"), default="test", help="the evaluation set")
     return parser
@@ -152,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_analysis_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run", required=True, metavar="RUN_ID", help="a run id from the run store")
     p.add_argument("--runs-dir", default=None, help="run store folder (default $RESNET_VIZ_RUNS or ./runs)")
-    p.add_argument("--seed", type=int, default=0, help="random draws / directions")
+    p.add_argument("--seed", type=_seed, default=0, help="random draws / directions")
     _bool_flag(p, "force", False, "recompute even if a saved result exists")
     p.add_argument("--json", action="store_true", help="print one JSON document")
 
@@ -187,6 +226,10 @@ def configs_from_args(args: argparse.Namespace) -> tuple[list[Any], Any, Any]:
 class ProgressBar:
     """A one-line progress bar on stderr, redrawn at most ~10 times a second."""
 
+    # Whether a bar was drawn without its closing newline: an error printed then starts on a line
+    # of its own instead of being glued to "[####----] 3/30 ...".
+    unfinished: bool = False
+
     def __init__(self, total: int, names: Sequence[str], stream: Any = None) -> None:
         self.total, self.names, self.stream = total, list(names), stream or sys.stderr
         self.step: dict[str, int] = {}
@@ -212,6 +255,7 @@ class ProgressBar:
         eta_s = f"eta {eta:4.0f}s" if math.isfinite(eta) else "eta    ?"
         self.stream.write(f"\r[{bar}] {done}/{self.total} {elapsed:5.1f}s {eta_s}  loss {losses}" + end)
         self.stream.flush()
+        ProgressBar.unfinished = not end.endswith("\n")
 
 
 def format_table(rows: Sequence[dict[str, Any]], *, seed: bool = False) -> str:
@@ -227,7 +271,11 @@ def format_table(rows: Sequence[dict[str, Any]], *, seed: bool = False) -> str:
         if key.endswith("_acc"):
             return "-" if isinstance(v, float) and math.isnan(v) else f"{100 * v:.1f}%"
         if isinstance(v, float):
-            return "-" if math.isnan(v) else f"{v:.3f}" if key != "seconds" else f"{v:.1f}"
+            if not math.isfinite(v):
+                return "-"
+            if key == "seconds":
+                return f"{v:.1f}"
+            return f"{v:.3g}" if abs(v) >= 1e6 else f"{v:.3f}"  # a diverging loss: 1.77e+29, not 30 digits
         return str(v)
 
     cells = [[title for _, title in cols]] + [[fmt(k, r.get(k)) for k, _ in cols] for r in rows]
@@ -239,6 +287,24 @@ def _json_safe(v: Any) -> Any:
     return None if isinstance(v, float) and not math.isfinite(v) else v
 
 
+def _diverged_line(row: dict[str, Any], who: str) -> str:
+    """What the History says about a diverged model: the step its loss became NaN/inf, or, when
+    only the final measurement was not finite, that."""
+    at = row.get("diverged_at")
+    if at is None:
+        return f"{who} diverged: its final training loss is not finite (NaN/inf)"
+    return f"{who} diverged (loss became NaN/inf) at step {at}"
+
+
+def _check_steps(train_cfg: Any, n_train: int) -> None:
+    """An epoch budget becomes a step count only once the dataset's size is known."""
+    from .config import check_total_steps
+    from .train import total_steps
+
+    if train_cfg.epochs is not None:
+        check_total_steps(total_steps(train_cfg, n_train), what=f"{train_cfg.epochs:g} epochs")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .data import load_dataset
     from .experiment import run_twins
@@ -247,6 +313,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     model_cfgs, data_cfg, train_cfg = configs_from_args(args)
     data = load_dataset(data_cfg)
+    _check_steps(train_cfg, data.n_train)
     store = RunStore(args.runs_dir) if args.save else None
     names = [c.name for c in model_cfgs]
     bar = None if args.json else ProgressBar(total_steps(train_cfg, data.n_train), names)
@@ -263,7 +330,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(format_table(rows))
         for row in rows:
             if row["status"] == "diverged":
-                print(f"{row['name']} diverged (loss became NaN/inf) at step {row['diverged_at']}")
+                print(_diverged_line(row, row["name"]))
         if store is not None:
             print(f"runs written to {store.root}")
     return 0
@@ -274,6 +341,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from .sweep import SweepConfig, plan, run_sweep
 
     model_cfgs, data_cfg, train_cfg = configs_from_args(args)
+    if train_cfg.epochs is not None:
+        from .data import load_dataset
+
+        _check_steps(train_cfg, load_dataset(data_cfg).n_train)
     sweep = SweepConfig(depths=tuple(args.depths), kinds=tuple(args.models), seeds=tuple(args.seeds),
                         model=model_cfgs[0], data=data_cfg, train=train_cfg, deep_warmup_steps=args.warmup_110)  # fmt: skip
     store = RunStore(args.runs_dir) if args.save else None
@@ -312,7 +383,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     print(format_table(rows, seed=True))
     for row in rows:
         if row["status"] == "diverged":
-            print(f"{row['name']} seed {row['seed']} diverged (loss became NaN/inf) at step {row['diverged_at']}")
+            print(_diverged_line(row, f"{row['name']} seed {row['seed']}"))
     from .reading import sweep_reading
     from .sweep import depth_points
 
@@ -427,9 +498,23 @@ def layer_rows(p: Any) -> list[dict[str, Any]]:
     return rows
 
 
+def _error(text: str) -> None:
+    if ProgressBar.unfinished:  # the bar's line has no newline yet
+        sys.stderr.write("\n")
+        ProgressBar.unfinished = False
+    print(f"resnet-viz: error: {text}", file=sys.stderr)
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """The allocator's failures: MemoryError, torch's CPU "can't allocate memory" RuntimeError, CUDA OOM."""
+    return isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError" or (
+        isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc))  # fmt: skip
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from .config import ConfigError
 
+    ProgressBar.unfinished = False
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -445,14 +530,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_landscape(args)
         raise CliError(f"unknown command {args.command!r}")
     except (CliError, ConfigError) as exc:
-        print(f"resnet-viz: error: {exc}", file=sys.stderr)
+        _error(str(exc))
         return 2
     except Exception as exc:  # data unavailable, run store trouble, or a bug: still one line
         from .data import DatasetUnavailable
         from .runs import RunStoreError
 
-        known = isinstance(exc, (DatasetUnavailable, RunStoreError))
-        print(f"resnet-viz: error: {exc if known else f'{type(exc).__name__}: {exc}'}", file=sys.stderr)
+        if _out_of_memory(exc):
+            _error("not enough memory for these settings; lower --batch-size, --width, --depth or --image-size "
+                   f"(or set --limit) ({type(exc).__name__})")  # fmt: skip
+            return 2
+        if isinstance(exc, DatasetUnavailable):
+            _error(exc.with_paths)  # the terminal's user owns this machine: name its folders
+        elif isinstance(exc, RunStoreError):
+            _error(str(exc))
+        else:
+            _error(f"{type(exc).__name__}: {exc}")
         return 1
 
 

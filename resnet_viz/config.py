@@ -7,6 +7,7 @@ sentence a learner can act on, so the UI and CLI can show the message instead of
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -49,11 +50,61 @@ def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
         raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
 
 
+# Seeds reach torch.manual_seed (any integer in [-2**63, 2**64 - 1]) and numpy (default_rng takes
+# any non-negative integer, the legacy RandomState only those below 2**32). One bound that every
+# one of them accepts, 0 to 2**32 - 1, lets a seed travel anywhere, including seed + 1 (the
+# augmentation stream), and never surfaces as an overflow deep inside a library.
+MAX_SEED = 2**32 - 1
+# A bound on optimiser steps, so a typo cannot queue a run that never ends: 10 million steps take
+# about 3 hours at 1 ms a step (a tiny net on a GPU) and 4 days at the CPU demo's ~36 ms, against
+# the 64,000 iterations of the paper's CIFAR-10 runs (He et al. 2016 §4.2).
+MAX_STEPS = 10**7
+# Epochs are bounded for the same reason before the dataset's size is known (the step count of an
+# epoch budget is checked against MAX_STEPS once it is): the paper's CIFAR-10 schedule is ~182
+# epochs; 100,000 is the most the degradation page's budget field offers.
+MAX_EPOCHS = 100_000
+# Pixels per side: the nets here are CIFAR-style (32 px in the paper) and ImageNet models take
+# 224; at 1024 px one CIFAR-10 training copy is already 630 GB of floats.
+MAX_IMAGE_SIZE = 1024
+
+
+def _number(name: str, value: Any) -> float:
+    """A finite real number (bools are not numbers here), or a ConfigError that says so."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{name} must be a number; got {value!r}")
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number; got {value!r}")
+    return float(value)
+
+
 def _positive(name: str, value: float, *, integer: bool = False) -> None:
     if integer and (isinstance(value, bool) or not isinstance(value, int)):
         raise ConfigError(f"{name} must be a whole number; got {value!r}")
+    if not integer:
+        _number(name, value)  # inf is positive too: without this, lr=inf would pass
     if not value > 0:
         raise ConfigError(f"{name} must be positive; got {value!r}")
+
+
+def _at_most(name: str, value: float, bound: float, why: str) -> None:
+    if value > bound:
+        raise ConfigError(f"{name} must be at most {bound:,}; got {value:,} ({why})")
+
+
+def check_seed(name: str, value: Any) -> None:
+    """A seed every random generator here accepts: a whole number from 0 to MAX_SEED (2**32 - 1)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
+        raise ConfigError(f"{name} must be a whole number from 0 to {MAX_SEED:,} (2**32 - 1, the range numpy and "
+                          f"torch both accept); got {value!r}")  # fmt: skip
+
+
+def check_total_steps(total: int, *, what: str = "this run") -> None:
+    """Refuse a step count (e.g. epochs x batches per epoch, known once the data are) over MAX_STEPS."""
+    if total > MAX_STEPS:
+        raise ConfigError(
+            f"{what} would take {total:,} optimiser steps, more than the {MAX_STEPS:,} allowed (that many take "
+            "hours on a GPU, days on a CPU); lower the steps or epochs, or raise the batch size"
+        )
 
 
 @dataclass(frozen=True)
@@ -87,7 +138,7 @@ class ModelConfig:
         _positive("num_classes", self.num_classes, integer=True)
         if self.num_classes < 2:
             raise ConfigError(f"num_classes must be at least 2; got {self.num_classes}")
-        if not -10.0 <= float(self.alpha) <= 10.0:
+        if not -10.0 <= _number("alpha", self.alpha) <= 10.0:
             raise ConfigError(f"alpha (skip strength) must lie in [-10, 10]; got {self.alpha}")
         if self.init == "fixup" and not self.residual:
             # Fixup zeroes the last layer of every block: a plain net's output and every gradient
@@ -124,6 +175,9 @@ class DataConfig:
             _positive("image_size", self.image_size, integer=True)
             if self.image_size < 4:
                 raise ConfigError(f"image_size must be at least 4 pixels; got {self.image_size}")
+            _at_most("image_size", self.image_size, MAX_IMAGE_SIZE,
+                     "the nets here are built for 8 to 32 pixels, ImageNet models for 224")  # fmt: skip
+        check_seed("seed", self.seed)
         if self.limit is not None:
             _positive("limit", self.limit, integer=True)
 
@@ -145,19 +199,27 @@ class TrainConfig:
     device: DevicePref = "auto"  # "auto": CUDA > MPS > CPU
 
     def __post_init__(self) -> None:
+        # Non-finite numbers are refused outright: lr=inf or weight_decay=nan would not fail here
+        # but turn the first step's weights into NaN, and the run would read as a diverged net.
         _positive("steps", self.steps, integer=True)
+        _at_most("steps", self.steps, MAX_STEPS, "10 million steps already take hours on a GPU, days on a CPU")
         if self.epochs is not None:
             _positive("epochs", self.epochs)
+            _at_most("epochs", self.epochs, MAX_EPOCHS, "the paper trains CIFAR-10 for about 182")
         _positive("batch_size", self.batch_size, integer=True)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _positive("lr", self.lr)
-        if not 0.0 <= self.momentum < 1.0:
+        if not 0.0 <= _number("momentum", self.momentum) < 1.0:
             raise ConfigError(f"momentum must lie in [0, 1); got {self.momentum}")
-        if self.weight_decay < 0:
+        if _number("weight_decay", self.weight_decay) < 0:
             raise ConfigError(f"weight_decay must not be negative; got {self.weight_decay}")
         _choice("schedule", self.schedule, SCHEDULES)
-        if self.warmup_steps < 0 or self.probe_every < 0:
-            raise ConfigError("warmup_steps and probe_every must not be negative")
+        for name in ("warmup_steps", "probe_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{name} must be a whole number, 0 or more; got {value!r}")
+        _at_most("warmup_steps", self.warmup_steps, MAX_STEPS, "no run takes more steps than that")
+        check_seed("seed", self.seed)
         _positive("log_every", self.log_every, integer=True)
         _choice("device", self.device, DEVICES)
 
@@ -170,17 +232,71 @@ def to_dict(cfg: ModelConfig | DataConfig | TrainConfig) -> dict[str, Any]:
 
 
 def from_dict(cls: type[C], data: dict[str, Any]) -> C:
-    """Build a config from a stored dict, ignoring keys this version does not know (older/newer runs)."""
-    known = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in data.items() if k in known})
+    """Build a config from a stored dict, ignoring keys this version does not know (older/newer runs).
+
+    A stored dict is outside input (a hand-edited config.json, a folder copied from elsewhere), so
+    every known value is checked against its field's type first and any failure is a ConfigError
+    naming the field: "alpha": "x" would otherwise escape as float()'s ValueError, and "alpha": "1.5"
+    would pass __post_init__ only to be multiplied into a tensor later.
+    """
+    import math
+    import types
+    import typing
+
+    if not isinstance(data, dict):
+        raise ConfigError(f"a {cls.__name__} must be a JSON object; got {type(data).__name__}")
+
+    def shown(value: Any) -> str:
+        text = repr(value)  # a damaged file may hold megabytes in one value: quote only its start
+        return text if len(text) <= 40 else text[:37] + "..."
+
+    def checked(name: str, hint: Any, value: Any) -> Any:
+        args = typing.get_args(hint)
+        if typing.get_origin(hint) is Literal:
+            if not isinstance(value, str) or value not in args:
+                raise ConfigError(f"{name} must be one of {', '.join(map(str, args))}; got {shown(value)}")
+            return value
+        if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:  # X | None
+            if value is None and type(None) in args:
+                return None
+            hint = next(a for a in args if a is not type(None))
+        if hint is bool and not isinstance(value, bool):
+            raise ConfigError(f"{name} must be true or false; got {shown(value)}")
+        if hint is int and (isinstance(value, bool) or not isinstance(value, int) or abs(value) >= 2**63):
+            # 2**63: JSON integers are unbounded, numpy/torch seeds and tensor sizes are not
+            raise ConfigError(f"{name} must be a whole number; got {shown(value)}")
+        if hint is float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or abs(value) >= 2**63:
+                raise ConfigError(f"{name} must be a number; got {shown(value)}")
+            value = float(value)
+            if not math.isfinite(value):  # json.loads accepts NaN and Infinity; the writer never stores them
+                raise ConfigError(f"{name} must be a finite number; got {value}")
+        if hint is str and not isinstance(value, str):
+            raise ConfigError(f"{name} must be text; got {shown(value)}")
+        return value
+
+    hints = typing.get_type_hints(cls)
+    values = {f.name: checked(f.name, hints[f.name], data[f.name]) for f in dataclasses.fields(cls) if f.name in data}
+    try:
+        return cls(**values)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError, OverflowError) as e:  # a check in __post_init__ that met a value it did not expect
+        raise ConfigError(f"invalid {cls.__name__}: {e}") from e
 
 
 __all__ = [
+    "MAX_EPOCHS",
+    "MAX_IMAGE_SIZE",
+    "MAX_SEED",
+    "MAX_STEPS",
     "ConfigError",
     "DataConfig",
     "ModelConfig",
     "TrainConfig",
     "check_cifar_depth",
+    "check_seed",
+    "check_total_steps",
     "from_dict",
     "to_dict",
     "valid_cifar_depths",

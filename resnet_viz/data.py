@@ -40,7 +40,16 @@ SHAPES_N_TEST = 1000
 
 
 class DatasetUnavailable(RuntimeError):
-    """The data are not on this machine and could not be fetched; the message says where to put them."""
+    """The data are not on this machine and could not be fetched; the message says what to do.
+
+    ``str(exc)`` is shown to web visitors, so it names settings (``RESNET_VIZ_DATA``), never the
+    server's folders; ``with_paths`` is the same advice with this machine's paths, for the CLI,
+    whose user owns the machine.
+    """
+
+    def __init__(self, message: str, *, with_paths: str | None = None) -> None:
+        super().__init__(message)
+        self.with_paths = with_paths or message
 
 
 def default_data_root() -> Path:
@@ -141,6 +150,7 @@ class DatasetInfo:
     description: str  # one or two sentences for the learner
     offline: bool  # True: works with no network and no files
     loader: Callable[[DataConfig], Dataset]
+    web: bool = True  # offered on the web pages; False: the CLI only (the image folder needs a path on the server)
 
 
 # --------------------------------------------------------------------------------------------
@@ -176,6 +186,30 @@ def _stratified_split(y: np.ndarray, test_fraction: float, seed: int) -> tuple[n
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
 
 
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):  # not a POSIX system: no check
+        return None
+
+
+def _check_fits(title: str, n_images: int, channels: int, size: int) -> None:
+    """Refuse, with a sentence, a resize the machine could not hold, before allocating anything.
+
+    Otherwise `image_size=100000` surfaces as the allocator's "DefaultCPUAllocator: can't allocate
+    memory: you tried to allocate 57520000000000 bytes". The resized split and its standardised
+    copy are alive together: two float32 tensors of (N, C, size, size).
+    """
+    need = 2 * 4 * n_images * channels * size * size
+    have = _physical_memory()
+    if have is not None and need > have:
+        raise ConfigError(
+            f"{title} at {size}x{size} pixels needs about {need / 2**30:,.0f} GB of memory for its "
+            f"{n_images:,} images, more than this machine's {have / 2**30:,.0f} GB; choose a smaller image_size "
+            "or a limit on the number of training images"
+        )
+
+
 def _resize(x: torch.Tensor, size: int) -> torch.Tensor:
     """(N, C, H, W) -> (N, C, size, size); antialiased so shrinking does not alias fine strokes."""
     if x.shape[-1] == size and x.shape[-2] == size:
@@ -202,6 +236,7 @@ def _finish(
     if cfg.image_size is not None:
         if mask_train is not None and x_train.shape[-1] != cfg.image_size:
             raise ValueError("datasets with masks must be generated at the requested size")
+        _check_fits(name, len(x_train) + len(x_test), x_train.shape[1], cfg.image_size)
         x_train, x_test = _resize(x_train, cfg.image_size), _resize(x_test, cfg.image_size)
     # Per-channel statistics of the training images only: the test set must not leak into them.
     per_channel = x_train.transpose(0, 1).reshape(x_train.shape[1], -1)  # (C, N*H*W)
@@ -267,6 +302,7 @@ def _shapes_cached(n: int, size: int, seed: tuple[int, ...]) -> tuple[np.ndarray
 def load_shapes(cfg: DataConfig) -> Dataset:
     size = cfg.image_size or SHAPES_SIZE
     n_train = min(cfg.limit, SHAPES_N_TRAIN) if cfg.limit else SHAPES_N_TRAIN
+    _check_fits("shapes", n_train + SHAPES_N_TEST, 3, size)
     # Separate random streams for the two splits: a smaller `limit` changes the train set only.
     xs, ys, ms = _shapes_cached(n_train, size, (cfg.seed, 0))
     xt, yt, mt = _shapes_cached(SHAPES_N_TEST, size, (cfg.seed, 1))
@@ -307,15 +343,17 @@ def _data_root(cfg: DataConfig) -> Path:
     return Path(cfg.root).expanduser() if cfg.root else default_data_root()
 
 
-def _files_hint(cls: type, root: Path) -> str:
-    """Which files to put where, read from torchvision's own class attributes (never hard-coded)."""
+def _files_hint(cls: type, root: Path | None) -> str:
+    """Which files to put where, read from torchvision's own class attributes (never hard-coded).
+    With root None the folder is named by its setting, for messages a web visitor reads."""
+    where = str(root) if root is not None else f"the data folder (${DATA_ENV})"
     if hasattr(cls, "resources"):  # MNIST family: raw .gz files under <root>/<ClassName>/raw
-        folder = root / cls.__name__ / "raw"
+        folder = root / cls.__name__ / "raw" if root is not None else f"{cls.__name__}/raw under {where}"
         files = ", ".join(name for name, _md5 in cls.resources)
         mirrors = " or ".join(cls.mirrors)
         return f"place these files in {folder}: {files} (download them from {mirrors})"
     # CIFAR family: the single archive in <root>, extracted there on first use
-    return f"place {cls.filename} in {root} (download it from {cls.url})"
+    return f"place {cls.filename} in {where} (download it from {cls.url})"
 
 
 def _torchvision_splits(cls: type, title: str, root: Path) -> tuple[object, object]:
@@ -329,11 +367,14 @@ def _torchvision_splits(cls: type, title: str, root: Path) -> tuple[object, obje
             return cls(str(root), train=True, download=True), cls(str(root), train=False, download=True)
     except _DOWNLOAD_ERRORS as err:
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        offline = "The offline datasets 'digits' and 'shapes' always work."
+        # The reason (an OSError's text, say) can quote server paths: only the CLI's version shows it.
         raise DatasetUnavailable(
-            f"{title} is not in {root} and could not be downloaded ({type(err).__name__}: {reason}). "
-            f"If this machine is offline, {_files_hint(cls, root)}; or point DataConfig.root / "
-            f"${DATA_ENV} at a folder that already holds them. "
-            f"The offline datasets 'digits' and 'shapes' always work."
+            f"{title} is not on this server and could not be downloaded ({type(err).__name__}). Whoever runs the "
+            f"server can {_files_hint(cls, None)}. {offline}",
+            with_paths=f"{title} is not in {root} and could not be downloaded ({type(err).__name__}: {reason}). "
+            f"If this machine is offline, {_files_hint(cls, root)}; or point DataConfig.root / ${DATA_ENV} at a "
+            f"folder that already holds them. {offline}",
         ) from err
 
 
@@ -388,10 +429,9 @@ def load_folder(cfg: DataConfig) -> Dataset:
     per_class = {d.name: _image_files(d) for d in class_dirs}
     empty = [name for name, files in per_class.items() if not files]
     if empty or len(per_class) < 2:
-        raise DatasetUnavailable(
-            f"{root} must hold at least 2 class sub-folders, each with images; found "
-            f"{len(per_class)} sub-folder(s){', empty: ' + ', '.join(empty) if empty else ''}"
-        )
+        found = f"found {len(per_class)} sub-folder(s){', empty: ' + ', '.join(empty) if empty else ''}"
+        raise DatasetUnavailable(f"the image folder must hold at least 2 class sub-folders, each with images; {found}",
+                                 with_paths=f"{root} must hold at least 2 class sub-folders, each with images; {found}")  # fmt: skip
     few = [name for name, files in per_class.items() if len(files) < 2]
     if few:
         raise DatasetUnavailable(f"each class needs at least 2 images (one for the test split); too few in: {', '.join(few)}")
@@ -404,6 +444,7 @@ def load_folder(cfg: DataConfig) -> Dataset:
         train = train[_balanced_subset(labels[train], cfg.limit, cfg.seed)]  # before decoding: saves time
 
     size = cfg.image_size or SHAPES_SIZE
+    _check_fits("the image folder", len(train) + len(test), 3, size)
 
     def decode(indices: np.ndarray) -> torch.Tensor:
         out = np.empty((len(indices), size, size, 3), dtype=np.uint8)
@@ -413,7 +454,9 @@ def load_folder(cfg: DataConfig) -> Dataset:
                     # PIL's bilinear filter widens its kernel when shrinking, i.e. it antialiases.
                     out[row] = np.asarray(img.convert("RGB").resize((size, size), Image.Resampling.BILINEAR))
             except (OSError, ValueError, Image.DecompressionBombError) as err:
-                raise DatasetUnavailable(f"cannot read image {files[i]}: {err}") from err
+                # PIL's own text quotes the full path; the short message names the file inside the folder.
+                raise DatasetUnavailable(f"cannot read image {files[i].relative_to(root)} in the image folder",
+                                         with_paths=f"cannot read image {files[i]}: {err}") from err  # fmt: skip
         return torch.from_numpy(out).permute(0, 3, 1, 2).float().div_(255.0)  # (n, 3, size, size)
 
     no_limit = dataclasses.replace(cfg, limit=None)  # applied above, before decoding
@@ -470,18 +513,22 @@ DATASETS: dict[str, DatasetInfo] = {
             "Your own images: a folder with one sub-folder per class (torchvision ImageFolder layout).",
             True,
             load_folder,
+            web=False,  # a visitor cannot give a folder on the server: `resnet-viz train --dataset folder --data-root DIR`
         ),
     )
 }
 
 
+# The datasets the web pages offer, in menu order (registry keys).
+WEB_DATASETS: tuple[str, ...] = tuple(name for name, info in DATASETS.items() if info.web)
+
+
 def load_dataset(cfg: DataConfig) -> Dataset:
-    """The dataset `cfg` names, limited/resized/standardised as it asks."""
+    """The dataset `cfg` names, limited/resized/standardised as it asks (DataConfig has checked
+    the seed: numpy takes no negative one)."""
     info = DATASETS.get(cfg.name)
     if info is None:
         raise ConfigError(f"unknown dataset {cfg.name!r}; choose one of {', '.join(DATASETS)}")
-    if cfg.seed < 0:
-        raise ConfigError(f"seed must be 0 or more (numpy seeds are non-negative); got {cfg.seed}")
     return info.loader(cfg)
 
 
@@ -526,6 +573,7 @@ def augment_batch(
 __all__ = [
     "DATASETS",
     "SHAPE_CLASSES",
+    "WEB_DATASETS",
     "Dataset",
     "DatasetInfo",
     "DatasetUnavailable",

@@ -96,8 +96,95 @@ class History:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> History:
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        """A History from a stored metrics dict, every field checked; ValueError naming the field.
+
+        metrics.json is outside input: a hand-edited or half-copied file must fail here with a
+        sentence, not later in a chart (float("abc")) or in summary() (None in a sum). NaN/inf were
+        stored as null and come back as NaN; keys this version does not know are ignored (older and
+        newer runs), and a key it knows but the file lacks keeps its default.
+        """
+        import typing  # here, not at the top: this module's imports belong to the training loop
+
+        if not isinstance(data, dict):
+            raise ValueError(f"metrics must be a JSON object; got {type(data).__name__}")
+
+        def shown(v: Any) -> str:
+            text = repr(v)
+            return text if len(text) <= 40 else text[:37] + "..."
+
+        def number(key: str, v: Any, lo: float = 0.0, hi: float = math.inf) -> float:
+            if v is None:  # stored for NaN/inf (strict JSON has neither)
+                return math.nan
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or isinstance(v, int) and abs(v) >= 2**63:
+                raise ValueError(f"{key} holds {shown(v)} where a number belongs")
+            if not (math.isfinite(v) and lo <= v <= hi):  # every quantity here is a loss, rate, norm or fraction
+                raise ValueError(f"{key} holds {shown(v)}, outside [{lo:g}, {hi:g}]")
+            return float(v)
+
+        def whole(key: str, v: Any) -> int:
+            # 2**53: steps beyond it cannot be told apart once a chart turns them into floats
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 2**53:
+                raise ValueError(f"{key} holds {shown(v)} where a step number belongs")
+            return v
+
+        def listed(key: str) -> list[Any]:
+            v = data.get(key, [])
+            if not isinstance(v, list):
+                raise ValueError(f"{key} must be a list; got {shown(v)}")
+            return v
+
+        name = data.get("name")
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"name must be the model's name; got {shown(name)}")
+        out = cls(name)
+        for key in ("layer_names", "block_names", "residual_block_names"):
+            names = listed(key)
+            if not all(isinstance(n, str) for n in names):
+                raise ValueError(f"{key} must hold names")
+            setattr(out, key, list(names))
+        out.step = [whole("step", v) for v in listed("step")]
+        out.probe_step = [whole("probe_step", v) for v in listed("probe_step")]
+        # Sent together in every "steps" update, so they grow together; lr was added later.
+        for key, hi in (("loss", math.inf), ("acc", 1.0), ("lr", math.inf)):
+            values = listed(key)
+            if len(values) != len(out.step) and not (key == "lr" and not values):
+                raise ValueError(f"{key} has {len(values)} entries for {len(out.step)} steps")
+            setattr(out, key, [number(key, v, hi=hi) for v in values])
+        # One row per probe (or none, for a key older runs did not record); a row is a value per
+        # layer, block or residual block, or empty where that probe had nothing to measure.
+        widths = {"layer_names": ("grad_norm", "grad_rms", "grad_rel"), "block_names": ("act_std", "grad_x_rms"),
+                  "residual_block_names": ("identity_grad", "branch_grad")}  # fmt: skip
+        for names_key, keys in widths.items():
+            width = len(getattr(out, names_key))
+            for key in keys:
+                rows = listed(key)
+                if rows and len(rows) != len(out.probe_step):
+                    raise ValueError(f"{key} has {len(rows)} rows for {len(out.probe_step)} probes")
+                for row in rows:
+                    if not isinstance(row, list) or len(row) not in (0, width):
+                        raise ValueError(f"{key} has a row that is not a list of {width} values (one per {names_key})")
+                setattr(out, key, [[number(key, v) for v in row] for row in rows])
+        for entry in listed("eval"):
+            if not isinstance(entry, dict) or "step" not in entry:
+                raise ValueError(f"eval holds {shown(entry)}, not an evaluation with its step")
+            ev: dict[str, Any] = {"step": whole("eval step", entry["step"])}
+            for key, hi in (("epoch", math.inf), ("test_loss", math.inf), ("test_acc", 1.0)):
+                if key in entry:
+                    ev[key] = number(f"eval {key}", entry[key], hi=hi)
+            out.eval.append(ev)
+        status = data.get("status", out.status)
+        if status not in typing.get_args(Status):
+            raise ValueError(f"status must be one of {', '.join(typing.get_args(Status))}; got {shown(status)}")
+        out.status = status
+        diverged_at = data.get("diverged_at")
+        out.diverged_at = None if diverged_at is None else whole("diverged_at", diverged_at)
+        out.elapsed = number("elapsed", data.get("elapsed", 0.0))
+        out.seconds = number("seconds", data.get("seconds", 0.0))
+        final = data.get("final", {})
+        if not isinstance(final, dict):
+            raise ValueError(f"final must map names to numbers; got {shown(final)}")
+        out.final = {str(k): number(f"final {k}", v, lo=-math.inf) for k, v in final.items()}
+        return out
 
     def summary(self) -> dict[str, Any]:
         """The numbers a results table shows (final full-set train/test metrics when measured)."""
@@ -174,9 +261,27 @@ def _autocast(device: torch.device) -> contextlib.AbstractContextManager[Any]:
     return torch.autocast("cuda", dtype=torch.bfloat16) if _bf16(device) else contextlib.nullcontext()
 
 
+class Stopped(Exception):
+    """Raised inside a step or an evaluation when `should_stop` says so, so Stop lands within a
+    fraction of a step instead of after it (a depth-110 step can take seconds on a CPU)."""
+
+
+def _check(should_stop: Callable[[], bool] | None) -> None:
+    if should_stop is not None and should_stop():
+        raise Stopped
+
+
 @torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 1000) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy over (x, y) in eval mode (BN running stats)."""
+def evaluate(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch: int = 1000,
+    *,
+    should_stop: Callable[[], bool] | None = None,
+) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy over (x, y) in eval mode (BN running stats); `should_stop`
+    is polled between batches (raises Stopped)."""
     was_training = model.training
     model.eval()
     device = x.device
@@ -184,6 +289,7 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 10
     correct = torch.zeros((), device=device)
     try:
         for i in range(0, len(x), batch):
+            _check(should_stop)
             xb, yb = x[i : i + batch], y[i : i + batch]
             with _autocast(device):
                 logits = model(_to_memory_format(xb, device))
@@ -310,40 +416,47 @@ def train(
         xb = _to_memory_format(xb, device)
         lr = lr_at(step, cfg, total)
         probing = cfg.probe_every > 0 and (step == 1 or step % cfg.probe_every == 0)
-        for m in members:
-            if not m.active:
-                continue
-            t_model = time.perf_counter()
-            for group in m.opt.param_groups:
-                group["lr"] = lr
-            probe_ctx = Probe(m.model) if probing else contextlib.nullcontext()
-            with probe_ctx as probe:
-                with _autocast(device):
-                    logits = m.model(xb)
-                loss = F.cross_entropy(logits.float(), yb)
-                m.opt.zero_grad(set_to_none=True)
-                loss.backward()
-            if probing:
-                res = probe.collect(m.weights)
-                emit(m, "probe", {"step": step, **dataclasses.asdict(res)})
-            m.opt.step()
-            m.pending_loss.append(loss.detach())
-            m.pending_acc.append((logits.detach().argmax(1) == yb).float().mean())
-            m.pending_steps.append(step)
-            m.pending_lr.append(lr)
-            m.busy += time.perf_counter() - t_model  # on CUDA this is launch time until the next sync
-            if step in snap_at:
-                on_snapshot(m.name, step, m.model.state_dict())  # type: ignore[misc]
-            if len(m.pending_steps) >= cfg.log_every or step in (1, total):  # step 1: a first point at once
-                flush(m)
-        if step % per_epoch == 0 and step != total:
+        try:
             for m in members:
-                if m.active:
+                if not m.active:
+                    continue
+                t_model = time.perf_counter()
+                for group in m.opt.param_groups:
+                    group["lr"] = lr
+                probe_ctx = Probe(m.model) if probing else contextlib.nullcontext()
+                with probe_ctx as probe:
+                    with _autocast(device):
+                        logits = m.model(xb)
+                    loss = F.cross_entropy(logits.float(), yb)
+                    _check(should_stop)  # between forward and backward: Stop need not wait for the step
+                    m.opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                _check(should_stop)  # before the update: a stopped model keeps its last completed step
+                if probing:
+                    res = probe.collect(m.weights)
+                    emit(m, "probe", {"step": step, **dataclasses.asdict(res)})
+                m.opt.step()
+                m.pending_loss.append(loss.detach())
+                m.pending_acc.append((logits.detach().argmax(1) == yb).float().mean())
+                m.pending_steps.append(step)
+                m.pending_lr.append(lr)
+                m.busy += time.perf_counter() - t_model  # on CUDA this is launch time until the next sync
+                if step in snap_at:
+                    on_snapshot(m.name, step, m.model.state_dict())  # type: ignore[misc]
+                if len(m.pending_steps) >= cfg.log_every or step in (1, total):  # step 1: a first point at once
                     flush(m)
+            if step % per_epoch == 0 and step != total:
+                for m in members:
                     if m.active:
-                        test_loss, test_acc = evaluate(m.model, data.x_test, data.y_test)
-                        emit(m, "eval", {"step": step, "epoch": step / per_epoch,
-                                         "test_loss": test_loss, "test_acc": test_acc})  # fmt: skip
+                        flush(m)
+                        if m.active:
+                            test_loss, test_acc = evaluate(m.model, data.x_test, data.y_test, should_stop=should_stop)
+                            emit(m, "eval", {"step": step, "epoch": step / per_epoch,
+                                             "test_loss": test_loss, "test_acc": test_acc})  # fmt: skip
+        except Stopped:
+            stopped = True
+            step -= 1  # the step in progress did not complete for every model
+            break
 
     for m in members:
         flush(m)
@@ -357,6 +470,10 @@ def train(
         test_loss, test_acc = evaluate(m.model, data.x_test, data.y_test)
         emit(m, "eval", {"step": step, "epoch": step / per_epoch, "test_loss": test_loss, "test_acc": test_acc})
         final = {"train_loss": train_loss, "train_acc": train_acc, "test_loss": test_loss, "test_acc": test_acc}
-        emit(m, "status", {"status": "finished", "step": step, "final": final,
+        # Every step's loss was finite, yet the weights can end NaN/inf (lr 1e9: the last update
+        # overflows): the full training-set loss then says the run diverged, not finished.
+        diverged = not math.isfinite(train_loss)
+        emit(m, "status", {"status": "diverged" if diverged else "finished", "step": step, "final": final,
+                           **({"diverged_at": step} if diverged else {}),
                            "elapsed": time.perf_counter() - t0, "seconds": m.busy})  # fmt: skip
     return [m.history for m in members]

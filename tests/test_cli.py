@@ -25,12 +25,26 @@ from resnet_viz.runs import RunStore
         pytest.param(["train", "--device", "cuda"], "cuda", marks=pytest.mark.skipif(
             torch.cuda.is_available(), reason="asks for CUDA where there is none")),
         (["frobnicate"], "invalid choice"),
+        # issue 12 §6: each used to be a traceback's last line, a wrong sentence, or accepted
+        (["train", "--epochs", "inf"], "epochs must be a finite number; got inf"),
+        (["train", "--seed", "100000000000000000000"], "seed must be a whole number from 0 to 4,294,967,295"),
+        (["train", "--image-size", "100000"], "image_size must be at most 1,024; got 100,000"),
+        (["train", "--lr", "inf"], "lr must be a finite number; got inf"),
+        (["train", "--weight-decay", "nan"], "weight_decay must be a finite number; got nan"),
+        (["train", "--momentum", "nan"], "momentum must be a finite number"),
+        (["train", "--alpha", "nan"], "alpha must be a finite number"),
+        (["train", "--steps", "100000000000"], "steps must be at most 10,000,000"),
+        (["landscape", "--run", "x", "--span", "1e30"], "span must be a number above 0 and at most 100"),
+        (["landscape", "--run", "x", "--span", "nan"], "span must be a number above 0"),
+        (["landscape", "--run", "x", "--seed", "-1"], "seed must be a whole number from 0"),
+        (["lesion", "--run", "x", "--seed", "99999999999999999999"], "seed must be a whole number from 0"),
+        (["probe", "--seed", "18446744073709551616"], "seed must be a whole number from 0"),
     ],
 )
 def test_bad_arguments_give_one_line_and_nonzero_exit(argv, fragment, capsys, tmp_path) -> None:
-    code = main([*argv, "--runs-dir", str(tmp_path)] if argv[0] == "train" else argv)
+    code = main([*argv, "--runs-dir", str(tmp_path)] if argv[0] in ("train", "landscape", "lesion") else argv)
     err = capsys.readouterr().err
-    assert code != 0
+    assert code == 2
     assert fragment in err
     assert err.count("\n") == 1 and err.startswith("resnet-viz: error:")
     assert "Traceback" not in err
@@ -81,12 +95,94 @@ def test_format_table_formats_fractions_as_percent() -> None:
     assert row == ["plain-20", "10", "finished", "5", "0.500", "99.5%", "-", "1.2", "x"]
 
 
+def test_format_table_shows_a_diverging_loss_in_a_few_digits() -> None:
+    table = format_table([{"name": "plain-8", "params": 10, "status": "diverged", "steps": 3,
+                           "train_loss": 1.7672554904965896e29, "seconds": 0.1}])  # fmt: skip
+    assert table.splitlines()[1].split()[2:5] == ["diverged", "3", "1.77e+29"]  # not 30 digits and ".000"
+
+
+def test_a_run_whose_loss_becomes_nan_is_printed_as_diverged(capsys, tmp_path) -> None:
+    # lr 1e9: the first update already makes the weights NaN; it used to print "finished" with
+    # train loss "-" and no divergence line (train.py now ends such a run as diverged).
+    argv = ["train", "--lr", "1e9", "--steps", "1", "--depth", "8", "--width", "4", "--no-save"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines()[1:3]]
+    assert [r[:3] for r in rows] == [["plain-8", "4934", "diverged"], ["residual-8", "4934", "diverged"]]
+    assert "plain-8 diverged" in out and "residual-8 diverged" in out and "finished" not in out
+    assert main([*argv, "--json"]) == 0
+    assert {r["status"] for r in json.loads(capsys.readouterr().out)} == {"diverged"}
+
+
+def test_diverged_line_says_what_the_history_says() -> None:
+    from resnet_viz.cli import _diverged_line
+
+    assert _diverged_line({"diverged_at": 4}, "plain-8") == "plain-8 diverged (loss became NaN/inf) at step 4"
+    assert _diverged_line({"diverged_at": None}, "plain-8") == (
+        "plain-8 diverged: its final training loss is not finite (NaN/inf)")  # never "at step None"
+
+
+def _failing_run(exc: BaseException):
+    """A run_twins that draws one progress-bar update, then fails with `exc`."""
+    from resnet_viz.train import Update
+
+    def run(*args, on_update=None, **kwargs):
+        on_update(Update("plain-8", "steps", {"step": [1], "loss": [2.3], "acc": [0.1], "lr": [0.1]}))
+        raise exc
+
+    return run
+
+
+@pytest.mark.parametrize(("exc", "code", "line"), [
+    (RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you "
+                  "tried to allocate 57520000000000 bytes.\nError code 12"), 2,
+     "resnet-viz: error: not enough memory for these settings; lower --batch-size, --width, --depth or --image-size "
+     "(or set --limit) (RuntimeError)"),
+    (MemoryError(), 2, "resnet-viz: error: not enough memory for these settings"),
+    (ValueError("boom"), 1, "resnet-viz: error: ValueError: boom"),
+])  # fmt: skip
+def test_an_error_after_the_progress_bar_starts_on_its_own_line(monkeypatch, capsys, exc, code, line) -> None:
+    import resnet_viz.experiment
+
+    monkeypatch.setattr(resnet_viz.experiment, "run_twins", _failing_run(exc))
+    assert main(["train", "--depth", "8", "--width", "4", "--steps", "3", "--no-save"]) == code
+    err = capsys.readouterr().err
+    bar, message = err.split("\n", 1)
+    assert bar.startswith("\r[") and "1/3" in bar  # the bar's line, then the error on a line of its own
+    assert message.startswith(line) and message.count("\n") == 1 and "Traceback" not in err
+
+
+def test_the_cli_names_the_data_folder_the_web_does_not(monkeypatch, capsys) -> None:
+    import resnet_viz.data as D
+
+    def unavailable(cfg):
+        raise D.DatasetUnavailable("CIFAR-10 is not on this server ($RESNET_VIZ_DATA)",
+                                   with_paths="CIFAR-10 is not in /srv/data/cache")  # fmt: skip
+
+    monkeypatch.setattr(D, "load_dataset", unavailable)
+    assert main(["train", "--dataset", "cifar10", "--no-save"]) == 1
+    assert capsys.readouterr().err == "resnet-viz: error: CIFAR-10 is not in /srv/data/cache\n"
+
+
+def test_an_epoch_budget_over_the_step_bound_is_refused_once_the_data_are_known(capsys, tmp_path) -> None:
+    # TrainConfig accepts 99,999 epochs (it cannot know the dataset); at batch 1 the 1,438 training digits
+    # make that 143,798,562 steps, which no run here should attempt.
+    code = main(["train", "--epochs", "99999", "--batch-size", "1", "--no-save"])
+    err = capsys.readouterr().err
+    assert code == 2 and err == ("resnet-viz: error: 99999 epochs would take 143,798,562 optimiser steps, more than the "
+                                 "10,000,000 allowed (that many take hours on a GPU, days on a CPU); lower the steps "
+                                 "or epochs, or raise the batch size\n")  # fmt: skip
+
+
 SWEEP = ["sweep", "--depths", "8,14", "--width", "4", "--steps", "4", "--probe-every", "2"]
 
 
 @pytest.mark.parametrize(("argv", "fragment"), [
     (["sweep", "--depths", "8,21"], "6n+2"), (["sweep", "--depths", "8,x"], "comma list of whole numbers"),
-    (["sweep", "--seeds", ""], "at least one"), (["sweep", "--seeds", "0,-1"], "1 to 10"),
+    (["sweep", "--seeds", ""], "at least one"), (["sweep", "--seeds", "0,-1"], "got -1"),
+    (["sweep", "--seeds", "-1"], "seed must be a whole number from 0 to 4,294,967,295 (2**32 - 1, the range numpy "
+                                 "and torch both accept); got -1"),  # it said "got 1": the number of seeds
+    (["sweep", "--seeds", ",".join(map(str, range(11)))], "use 1 to 10 seeds"),
     (["sweep", "--models", "dense"], "models must be"),
 ])  # fmt: skip
 def test_bad_sweep_arguments_give_one_line(argv, fragment, capsys, tmp_path) -> None:

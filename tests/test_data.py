@@ -253,11 +253,14 @@ def test_offline_mnist_family_names_folder_and_files(tmp_path, no_network, name,
     before = socket.getdefaulttimeout()
     with pytest.raises(D.DatasetUnavailable) as info:
         D.load_dataset(DataConfig(name=name, root=str(tmp_path)))
-    msg = str(info.value)
+    msg = info.value.with_paths  # what the CLI prints: its user owns the machine
     assert str(tmp_path / cls.__name__ / "raw") in msg
     for filename, _md5 in cls.resources:
         assert filename in msg
     assert cls.mirrors[0] in msg and "digits" in msg and "shapes" in msg
+    web = str(info.value)  # what a web visitor reads: the setting, never the server's folders
+    assert str(tmp_path) not in web and "RESNET_VIZ_DATA" in web and f"{cls.__name__}/raw" in web
+    assert all(filename in web for filename, _md5 in cls.resources) and "digits" in web
     assert no_network and all(t == D.DOWNLOAD_TIMEOUT_S for t in no_network)  # tried, with a timeout
     assert socket.getdefaulttimeout() == before  # and restored it
 
@@ -265,10 +268,24 @@ def test_offline_mnist_family_names_folder_and_files(tmp_path, no_network, name,
 def test_offline_cifar_names_archive(tmp_path, no_network):
     with pytest.raises(D.DatasetUnavailable) as info:
         D.load_dataset(DataConfig(name="cifar10", root=str(tmp_path)))
-    msg = str(info.value)
+    msg = info.value.with_paths
     cls = torchvision.datasets.CIFAR10
     assert cls.filename in msg and cls.url in msg and str(tmp_path) in msg
+    web = str(info.value)
+    assert cls.filename in web and cls.url in web and "RESNET_VIZ_DATA" in web and str(tmp_path) not in web
     assert no_network
+
+
+def test_download_failure_reason_with_a_path_stays_off_the_web(tmp_path, monkeypatch):
+    # An OSError's text quotes the folder it could not write: the CLI shows it, a visitor does not.
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "cifar-10-python.tar.gz"))
+
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+    with pytest.raises(D.DatasetUnavailable) as info:
+        D.load_dataset(DataConfig(name="cifar10", root=str(tmp_path)))
+    assert "Permission denied" in info.value.with_paths and str(tmp_path) in info.value.with_paths
+    assert str(tmp_path) not in str(info.value) and "PermissionError" in str(info.value)
 
 
 def test_default_data_root_follows_env(monkeypatch, tmp_path):
@@ -367,8 +384,23 @@ def test_folder_errors(tmp_path):
     broken = tmp_path / "broken"
     _write_folder(broken)
     (broken / "sky" / "bad.png").write_bytes(b"not a png at all")
-    with pytest.raises(D.DatasetUnavailable, match="bad.png"):
+    with pytest.raises(D.DatasetUnavailable, match="bad.png") as info:
         D.load_dataset(DataConfig(name="folder", root=str(broken)))
+    assert str(broken) not in str(info.value) and str(broken / "sky" / "bad.png") in info.value.with_paths
+    with pytest.raises(D.DatasetUnavailable) as info:
+        D.load_dataset(DataConfig(name="folder", root=str(tmp_path / "one")))
+    assert str(tmp_path) not in str(info.value) and str(tmp_path / "one") in info.value.with_paths
+
+
+def test_resizing_beyond_the_machines_memory_is_refused_before_allocating(monkeypatch):
+    # image_size=1024 on the digits: 1,797 images x 1024^2 x 4 bytes x 2 copies = 15 GB; with
+    # 1 GB of "physical memory" the allocator would fail with a raw message: say it instead.
+    monkeypatch.setattr(D, "_physical_memory", lambda: 2**30)
+    with pytest.raises(ConfigError, match=r"digits at 1024x1024 pixels needs about 14 GB .* this machine's 1 GB"):
+        D.load_dataset(DataConfig(name="digits", image_size=1024))
+    with pytest.raises(ConfigError, match="shapes at 1024x1024"):
+        D.load_dataset(DataConfig(name="shapes", image_size=1024))
+    assert D.load_dataset(DataConfig(name="digits", image_size=16)).image_size == 16  # 15 MB: fine
 
 
 # --------------------------------------------------------------------------------------------
@@ -377,6 +409,8 @@ def test_folder_errors(tmp_path):
 
 def test_registry_and_unknown_name():
     assert set(D.DATASETS) == {"digits", "shapes", "cifar10", "mnist", "fashion_mnist", "folder"}
+    # A web visitor cannot name a folder on the server: the pages list every dataset but that one.
+    assert D.WEB_DATASETS == ("digits", "shapes", "cifar10", "mnist", "fashion_mnist")
     assert {k for k, v in D.DATASETS.items() if v.offline} >= {"digits", "shapes"}
     assert all(k == v.name and v.title and v.description and callable(v.loader) for k, v in D.DATASETS.items())
     with pytest.raises(ConfigError) as info:

@@ -116,8 +116,10 @@ def test_stop_check_ends_the_run_as_stopped(digits) -> None:
 
     models = list(zip(["p", "r"], build_twins([small(residual=False), small()], seed=0)))
     hists = train(models, digits, TrainConfig(steps=100, probe_every=0), should_stop=should_stop)
+    # Polled at each step's start and twice inside each model's step (after forward, after
+    # backward): 5 polls a step for twins, so the 8th lands inside step 2, before p's update.
     for h in hists:
-        assert h.status == "stopped" and h.step == list(range(1, 8))
+        assert h.status == "stopped" and h.step == [1]
 
 
 def test_probes_stream_and_match_returned_history(digits) -> None:
@@ -203,3 +205,33 @@ def test_stored_runs_keep_weight_snapshots_from_init_to_end(tmp_path, digits) ->
     assert store.load_model(rid, step=4).training is False
     with pytest.raises(RunStoreError, match="no weight snapshot at step 3"):
         store.load_state_dict(rid, step=3)
+
+
+def test_stop_lands_inside_a_step_before_the_update(digits) -> None:
+    # Polled at the start of the step (call 1) and again after the forward pass (call 2): a stop
+    # there leaves the weights as they were, instead of finishing a step that may take seconds.
+    torch.manual_seed(0)
+    model = build_model(fit_to_data(small(), digits))
+    before = {k: v.detach().clone() for k, v in model.named_parameters()}
+    calls = []
+
+    def stop() -> bool:
+        calls.append(1)
+        return len(calls) >= 2
+
+    [h] = train([("m", model)], digits, TrainConfig(steps=50, probe_every=1), should_stop=stop)
+    assert h.status == "stopped" and not h.step  # no step completed
+    after = dict(model.named_parameters())  # BN's running statistics did move in the forward pass; no weight did
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules()) == 0  # probe cleaned up
+
+
+def test_a_run_whose_weights_end_non_finite_is_diverged_not_finished(digits) -> None:
+    # Every step's loss can be finite while the last update overflows the weights (lr 1e9): the
+    # full training-set loss at the end is NaN, and the run must say it diverged.
+    torch.manual_seed(0)
+    model = build_model(fit_to_data(small(), digits))
+    with torch.no_grad():
+        model.head.weight.fill_(float("nan"))
+    [h] = train([("m", model)], digits, TrainConfig(steps=1, lr=1e-12, probe_every=0))
+    assert h.status == "diverged" and h.diverged_at == 1
