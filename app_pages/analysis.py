@@ -111,9 +111,10 @@ with identity_tab:
             ui_an.bullets(identity_sentences(identity[plain], identity[residual], names))
 
 with response_tab:
-    responses = ui_an.responses(store, runs)
-    st.plotly_chart(analysis_plots.responses_figure(responses), key="an_responses")
-    if both:
+    responses = ui_an.responses(store, runs)  # a run that cannot be measured is left out, with the reason
+    if responses:
+        st.plotly_chart(analysis_plots.responses_figure(responses), key="an_responses")
+    if both and plain in responses and residual in responses:
         ui_an.bullets(response_sentences(responses[plain], responses[residual], names))
 
 with exercise_box:

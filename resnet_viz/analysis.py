@@ -9,10 +9,15 @@ changes the result; `force` recomputes.
 from __future__ import annotations
 
 import contextlib
+import itertools
+import math
+import warnings
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 
+from .config import DataConfig
 from .construction import (
     NearIdentity,
     closer_to_identity,
@@ -24,7 +29,7 @@ from .ensemble import one_block_sentence, one_block_verdict
 from .exercises import Exercise, Outcome
 from .landscape import Slice, landscape_sentences, loss_slice, sharper, sharpness
 from .lesion import LesionResult, layer_responses, lesion_study
-from .runs import RunStore
+from .runs import DamagedAnalysis, RunInfo, RunStore, RunStoreError, RunStoreWarning
 
 Progress = Callable[[int, int], None]
 
@@ -42,13 +47,175 @@ def _threads() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
 SPLITS = ("test", "train")
 NEAR_IDENTITY_IMAGES = 1000  # test images per near-identity measurement: the ratios settle long before 10,000
+KINDS = ("lesion", "landscape", "near-identity")  # the saved analyses, by the prefix of their names
+
+
+def run_data(info: RunInfo, load: Callable[[DataConfig], Dataset] = load_dataset) -> Dataset:
+    """The dataset `info` was trained on (read through `load`, e.g. a page's cache), refused with a
+    RunStoreError sentence when a stored config would not fit: too large to hold (an edited
+    image_size of 100000 resizes every image to 10^10 pixels), unknown, or not the input the run's
+    model takes (a forward pass would fail deep in torch)."""
+    from .limits import BYTES, Limits, data_shape
+
+    size = info.data.image_size
+    if size is not None:  # the datasets' own sizes are small; only a resize can ask for the impossible
+        channels, _, n = data_shape(info.data)
+        need = 2 * n * channels * size * size * BYTES  # train and test as float32, as limits.estimate counts them
+        room = Limits.from_env().memory_bytes
+        if need > room:
+            raise RunStoreError(f"run {info.run_id!r}: its data resized to {size}x{size} pixels would need about "
+                                f"{need / 2**30:.1f} GB, more than the {room / 2**30:.1f} GB this server allows")  # fmt: skip
+    try:
+        ds = load(info.data)
+    except ValueError as e:  # ConfigError (an unknown dataset), or a size the dataset cannot take
+        raise RunStoreError(f"run {info.run_id!r}: its data config cannot be loaded ({e})") from e
+    check_fits(info, ds)
+    return ds
+
+
+def check_fits(info: RunInfo, ds: Dataset) -> None:
+    """RunStoreError when the run's model does not take `ds`'s images or labels (an edited config)."""
+    m = info.model
+    _n, c, h, w = ds.x_test.shape  # (N, C, H, W)
+    if (m.in_channels, m.image_size, m.image_size) != (c, h, w) or m.num_classes != len(ds.classes):
+        raise RunStoreError(
+            f"run {info.run_id!r}: its model takes {m.in_channels}-channel {m.image_size}x{m.image_size} images in "
+            f"{m.num_classes} classes, but its data {info.data.name!r} has {c}-channel {h}x{w} images in "
+            f"{len(ds.classes)} classes"
+        )
 
 
 def _model_and_data(store: RunStore, run_id: str, data: Dataset | None) -> tuple[torch.nn.Module, Dataset]:
     info = store.get(run_id)
-    return store.load_model(run_id), data if data is not None else load_dataset(info.data)
+    model = store.load_model(run_id)  # first: refuses a model too large to build before any data is read
+    if data is None:
+        return model, run_data(info)
+    check_fits(info, data)
+    return model, data
+
+
+# --------------------------------------------------------------------------------------------
+# Saved analyses: checked against their schema on the way in
+
+
+def _shown(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _num(where: str, v: Any, *, lo: float = 0.0, hi: float = math.inf, null: bool = False) -> None:
+    if v is None and null:
+        return
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or isinstance(v, int) and abs(v) >= 2**63:
+        raise ValueError(f"{where} holds {_shown(v)} where a number belongs")
+    if not (math.isfinite(v) and lo <= v <= hi):
+        raise ValueError(f"{where} holds {_shown(v)}, outside [{lo:g}, {hi:g}]")
+
+
+def _whole(where: str, v: Any, lo: int = 0) -> None:
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v < 2**53:
+        raise ValueError(f"{where} holds {_shown(v)} where a whole number of at least {lo} belongs")
+
+
+def _items(where: str, v: Any, keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    if not isinstance(v, list) or not all(isinstance(e, dict) and all(k in e for k in keys) for e in v):
+        raise ValueError(f"{where} must be a list of objects with {', '.join(keys)}")
+    return v
+
+
+def _check_lesion(doc: dict[str, Any]) -> None:
+    _num("baseline_acc", doc.get("baseline_acc"), hi=1.0)
+    for b in _items("blocks", doc.get("blocks"), ("name", "acc", "downsampling")):
+        if not isinstance(b["name"], str) or not isinstance(b["downsampling"], bool):
+            raise ValueError("blocks must name each block and say whether it downsamples")
+        _num("a block's acc", b["acc"], hi=1.0)
+    ks = []
+    for r in _items("random", doc.get("random", []), ("k", "mean_acc", "std_acc")):
+        _whole("a random lesion's k", r["k"], lo=1)
+        _num("a random lesion's mean_acc", r["mean_acc"], hi=1.0)
+        _num("a random lesion's std_acc", r["std_acc"], hi=1.0)
+        if "draws" in r:
+            _whole("a random lesion's draws", r["draws"])
+        ks.append(r["k"])
+    if ks != sorted(set(ks)):
+        raise ValueError("random must list each k once, in increasing order")
+
+
+def _check_axis(where: str, v: Any) -> int:
+    # As landscape._grid_values makes them: an odd count of increasing steps with 0 in the middle,
+    # which sharpness() reads the trained weights' loss from.
+    if not isinstance(v, list) or len(v) < 3 or len(v) % 2 == 0:
+        raise ValueError(f"{where} must list an odd number (3 or more) of steps")
+    for x in v:
+        _num(where, x, lo=-math.inf)
+    if v[len(v) // 2] != 0 or any(a >= b for a, b in itertools.pairwise(v)):
+        raise ValueError(f"{where} must increase through 0 in the middle")
+    return len(v)
+
+
+def _check_landscape(doc: dict[str, Any]) -> None:
+    na = _check_axis("alphas", doc.get("alphas"))
+    nb = None if doc.get("betas") is None else _check_axis("betas", doc.get("betas"))
+    for key, hi in (("loss", math.inf), ("acc", 1.0)):
+        grid = doc.get(key)
+        rows = [grid] if nb is None else grid
+        if not isinstance(rows, list) or len(rows) != (1 if nb is None else nb):
+            raise ValueError(f"{key} does not have a row per beta")
+        for row in rows:
+            if not isinstance(row, list) or len(row) != na:
+                raise ValueError(f"{key} does not have a value per alpha")
+            for x in row:
+                _num(key, x, hi=hi, null=True)  # null: a diverged point
+    _whole("seed", doc.get("seed"))
+    _whole("n_eval", doc.get("n_eval"))
+
+
+def _check_near_identity(doc: dict[str, Any]) -> None:
+    if not isinstance(doc.get("residual"), bool):
+        raise ValueError("residual must be true or false")
+    _whole("images", doc.get("images"), lo=1)
+    for b in _items("blocks", doc.get("blocks"), ("name", "branch", "off_identity", "downsampling")):
+        if not isinstance(b["name"], str) or not isinstance(b["downsampling"], bool):
+            raise ValueError("blocks must name each block and say whether it downsamples")
+        _num("a block's branch", b["branch"], null=True)
+        _num("a block's off_identity", b["off_identity"], null=True)
+
+
+_SCHEMAS: dict[str, tuple[Callable[[dict[str, Any]], None], Callable[[dict[str, Any]], Any]]] = {
+    "lesion": (_check_lesion, LesionResult.from_dict),
+    "landscape": (_check_landscape, Slice.from_dict),
+    "near-identity": (_check_near_identity, NearIdentity.from_dict),
+}
+
+
+def load_saved(store: RunStore, run_id: str, name: str, kind: str) -> LesionResult | Slice | NearIdentity | None:
+    """The saved analysis `name` of `kind` (one of KINDS); None when it has not been computed.
+    A damaged file raises DamagedAnalysis naming it (recomputing replaces it); a run that is
+    missing or damaged itself raises RunStoreError."""
+    check, parse = _SCHEMAS[kind]
+    doc = store.load_analysis(run_id, name)
+    if doc is None:
+        return None
+    try:
+        check(doc)
+        return parse(doc)
+    except (ValueError, TypeError, KeyError) as e:
+        raise DamagedAnalysis(f"run {run_id!r}: analysis/{name}.json does not hold a {kind} result ({e})") from e
+
+
+def _reuse(store: RunStore, run_id: str, name: str, kind: str, force: bool) -> Any:
+    """The saved result to reuse, or None to compute it (asked to, absent, or damaged: said once)."""
+    if force:
+        return None
+    try:
+        return load_saved(store, run_id, name, kind)
+    except DamagedAnalysis as e:  # only the file: a missing run is the caller's error to see
+        warnings.warn(f"{e}; computing it again", RunStoreWarning, stacklevel=3)
+        return None
 
 
 def lesion_name(draws: int, seed: int) -> str:
@@ -69,9 +236,9 @@ def run_lesion(
 ) -> LesionResult:  # fmt: skip
     """Veit et al. 2016 on the run's test split: each block deleted in turn, then k random blocks."""
     name = lesion_name(draws, seed)
-    saved = None if force else store.load_analysis(run_id, name)
+    saved = _reuse(store, run_id, name, "lesion", force)
     if saved is not None:
-        return LesionResult.from_dict(saved)
+        return saved
     model, ds = _model_and_data(store, run_id, data)
     with _threads():
         result = lesion_study(model, ds.x_test, ds.y_test, draws=draws, seed=seed, on_progress=on_progress)
@@ -89,9 +256,9 @@ def run_landscape(
     if split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
     name = landscape_name(dims, grid, span, seed, split)
-    saved = None if force else store.load_analysis(run_id, name)
+    saved = _reuse(store, run_id, name, "landscape", force)
     if saved is not None:
-        return Slice.from_dict(saved)
+        return saved
     model, ds = _model_and_data(store, run_id, data)
     x, y = (ds.x_test, ds.y_test) if split == "test" else (ds.x_train, ds.y_train)
     with _threads():
@@ -115,9 +282,9 @@ def run_near_identity(
     """He et al. 2016 §3.1, measured: ||F(x)|| / ||x|| and ||y - x|| / ||x|| per block, averaged over the
     first `images` test images."""
     name = near_identity_name(images)
-    saved = None if force else store.load_analysis(run_id, name)
+    saved = _reuse(store, run_id, name, "near-identity", force)
     if saved is not None:
-        return NearIdentity.from_dict(saved)
+        return saved
     model, ds = _model_and_data(store, run_id, data)
     with _threads():
         result = near_identity(model, ds.x_test[:images])

@@ -12,9 +12,12 @@ target, so a server killed mid-write leaves the previous version intact (a renam
 filesystem is atomic). A run folder is itself born atomically: it is assembled under a hidden
 name and renamed into place, so ``list()`` never sees a run without its config.
 
-A damaged folder (hand-edited, disk full, copied half-way) must never take the app down: ``list()``
-skips it with a :class:`RunStoreWarning` naming the folder and the reason, and ``get``/``load_*``
-raise :class:`RunStoreError` with the same reason.
+A damaged folder (hand-edited, disk full, copied half-way) must never take the app down: every
+file is checked against its schema where it is read (types, ranges, a model small enough to
+build), ``scan()`` returns the damaged folders beside the readable runs, ``list()`` skips them
+with a :class:`RunStoreWarning` naming the folder and the reason, and ``get``/``load_*`` raise
+:class:`RunStoreError` with the same reason. Messages name the run and the file, never the
+server's path: pages show them.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import io
 import json
 import math
 import os
+import pickle
 import re
 import secrets
 import shutil
@@ -36,11 +40,21 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import torch
 
-from resnet_viz.config import ConfigError, DataConfig, ModelConfig, TrainConfig, from_dict, to_dict
+from resnet_viz.config import (
+    ConfigError,
+    DataConfig,
+    ModelConfig,
+    TrainConfig,
+    from_dict,
+    to_dict,
+)
+
+if TYPE_CHECKING:  # train pulls in the data and probe modules: imported where a History is read
+    from resnet_viz.train import History
 
 FORMAT_VERSION = 1  # bump when the folder layout changes incompatibly
 RUNS_ENV = "RESNET_VIZ_RUNS"  # environment variable naming the runs folder
@@ -74,8 +88,33 @@ class RunStoreError(RuntimeError):
     """A run cannot be found, addressed or read; the message names the run and the reason."""
 
 
+class DamagedAnalysis(RunStoreError):
+    """A saved analysis file of a readable run is damaged; computing it again replaces it."""
+
+
 class RunStoreWarning(UserWarning):
     """A run folder was skipped by ``list()`` because it is damaged or half-written."""
+
+
+@dataclass(frozen=True)
+class Damaged:
+    """A run folder ``scan()`` skipped, for a page to name (it never holds the server's path)."""
+
+    folder: str  # the folder's name, usually a run id; "" for the store itself
+    reason: str  # what is wrong, e.g. "config.json is not valid JSON (...)"
+
+    def __str__(self) -> str:
+        return f"{self.folder}: {self.reason}" if self.folder else f"the run store: {self.reason}"
+
+
+def damage_report(damaged: list[Damaged]) -> str | None:
+    """One markdown paragraph naming the folders ``scan()`` skipped, for a page's single warning;
+    None when there are none."""
+    if not damaged:
+        return None
+    lines = "\n".join(f"- `{d.folder}`: {d.reason}" if d.folder else f"- {d}" for d in damaged)
+    many = "s" if len(damaged) > 1 else ""
+    return f"Skipped {len(damaged)} damaged run folder{many} in the run store:\n{lines}"
 
 
 @dataclass(frozen=True)
@@ -171,12 +210,12 @@ def _read_json(path: Path) -> Any:
         text = path.read_bytes()
     except FileNotFoundError:
         raise RunStoreError(f"{path.name} is missing") from None
-    except OSError as e:
-        raise RunStoreError(f"{path.name} cannot be read: {e}") from e
+    except OSError as e:  # e.strerror, not str(e): that holds the server's absolute path
+        raise RunStoreError(f"{path.name} cannot be read ({e.strerror or type(e).__name__})") from e
     try:
         return json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise RunStoreError(f"{path.name} is not valid JSON ({e})") from e
+    except (ValueError, RecursionError) as e:  # JSONDecodeError, bad UTF-8, an int over 4300 digits, deep nesting
+        raise RunStoreError(f"{path.name} is not valid JSON ({str(e)[:200]})") from e
 
 
 def _pid_alive(pid: int) -> bool:
@@ -232,9 +271,20 @@ def _check_cached(path: Path, check: Callable[[Path], None]) -> str | None:
     return error
 
 
+def _history(metrics: Any) -> History:
+    """The History a metrics dict describes, or RunStoreError saying what does not fit its schema."""
+    from resnet_viz.train import History
+
+    if not isinstance(metrics, dict):
+        raise RunStoreError(f"{METRICS_FILE} does not hold a JSON object")
+    try:
+        return History.from_dict(metrics)
+    except ValueError as e:
+        raise RunStoreError(f"{METRICS_FILE} does not hold a model's metrics: {e}") from e
+
+
 def _check_metrics(path: Path) -> None:
-    if not isinstance(_read_json(path), dict):
-        raise RunStoreError(f"{path.name} does not hold a JSON object")
+    _history(_read_json(path))
 
 
 def _check_weights(path: Path) -> None:
@@ -243,8 +293,51 @@ def _check_weights(path: Path) -> None:
     try:
         with zipfile.ZipFile(path) as zf:
             zf.namelist()
-    except (zipfile.BadZipFile, OSError) as e:
+    except zipfile.BadZipFile as e:
         raise RunStoreError(f"{path.name} is damaged or truncated ({e})") from e
+    except OSError as e:
+        raise RunStoreError(f"{path.name} cannot be read ({e.strerror or type(e).__name__})") from e
+
+
+def _plain_number(v: Any) -> bool:
+    """A finite JSON number a table can hold: not a bool, an int within int64, a float not NaN/inf."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    return abs(v) < 2**63 if isinstance(v, int) else math.isfinite(v)
+
+
+def _check_status_extra(status: dict[str, Any]) -> None:
+    """The free fields of status.json that readers use: a summary of numbers and words, seconds."""
+    summary = status.get("summary")
+    if summary is not None:
+        if not isinstance(summary, dict):
+            raise RunStoreError(f"{STATUS_FILE} has a summary that is not a JSON object")
+        for key, v in summary.items():
+            if not (v is None or isinstance(v, str) or _plain_number(v)):
+                raise RunStoreError(f"{STATUS_FILE} has a summary {key!r} that is neither a number nor text")
+    seconds, pid = status.get("seconds"), status.get("pid")
+    if seconds is not None and not _plain_number(seconds):
+        raise RunStoreError(f"{STATUS_FILE} has a seconds that is not a number")
+    # os.kill(pid, 0) asks about the pid: beyond a C int it raises OverflowError, and 0 or a
+    # negative pid would ask about a whole process group instead.
+    if pid is not None and (isinstance(pid, bool) or not isinstance(pid, int) or not 0 < pid < 2**31):
+        raise RunStoreError(f"{STATUS_FILE} has a pid that is not a process id")
+    for key in ("updated", "host", "process"):
+        if key in status and status[key] is not None and not isinstance(status[key], str):
+            raise RunStoreError(f"{STATUS_FILE} has a {key} that is not text")
+
+
+def _check_buildable(model: ModelConfig) -> None:
+    """Refuse a stored model too large to build here before anything is allocated: width 100000
+    asked for 360 GB and depth 20000 spent 11-14 s building in the page thread before failing."""
+    from resnet_viz.limits import (
+        check_model,  # deferred: needed only once a config has parsed
+    )
+
+    try:
+        check_model(model)
+    except ConfigError as e:
+        raise RunStoreError(f"{CONFIG_FILE} describes a model too large to build: {e}") from e
 
 
 def _run_id_for(model: ModelConfig, train: TrainConfig, now: datetime) -> str:
@@ -289,7 +382,7 @@ class RunStore:
     def _existing_dir(self, run_id: str) -> Path:
         path = self._dir(run_id)
         if not path.is_dir():
-            raise RunStoreError(f"no run {run_id!r} in {self.root}")
+            raise RunStoreError(f"no run {run_id!r} in the run store")
         return path
 
     # -- writing -----------------------------------------------------------------------------
@@ -314,7 +407,7 @@ class RunStore:
             if not final.exists():
                 break
         else:  # 100 collisions in 65536 suffixes within one second: something else is wrong
-            raise RunStoreError(f"could not find a free run id in {self.root}")
+            raise RunStoreError("could not find a free run id in the run store")
         config = {
             "model": to_dict(model),
             "data": to_dict(data),
@@ -393,18 +486,29 @@ class RunStore:
         the app and the CLI reuse it instead of recomputing; `name` says which and with what settings."""
         self._dir(name)  # same character rules as a run id: no path tricks in a file name
         folder = self._existing_dir(run_id) / ANALYSIS_DIR
-        folder.mkdir(exist_ok=True)
-        _write_json(folder / f"{name}.json", result, indent=None)
+        try:
+            folder.mkdir(exist_ok=True)
+            _write_json(folder / f"{name}.json", result, indent=None)
+        except OSError as e:  # a read-only or full store: a sentence for the page, not a traceback
+            raise RunStoreError(
+                f"run {run_id!r}: {ANALYSIS_DIR}/{name}.json cannot be saved ({e.strerror or type(e).__name__}); "
+                "the run store must be writable to keep analyses"
+            ) from e
 
     def load_analysis(self, run_id: str, name: str) -> dict[str, Any] | None:
-        """A saved analysis, or None when there is none (or it cannot be read: it is recomputed)."""
+        """A saved analysis, or None when there is none; DamagedAnalysis naming the file when it is
+        damaged (the caller recomputes it, which replaces the file)."""
         self._dir(name)
         path = self._existing_dir(run_id) / ANALYSIS_DIR / f"{name}.json"
+        if not path.exists():
+            return None
         try:
             data = _read_json(path)
-        except (OSError, RunStoreError, ValueError):
-            return None
-        return data if isinstance(data, dict) else None
+        except RunStoreError as e:
+            raise DamagedAnalysis(f"run {run_id!r}: {ANALYSIS_DIR}/{e}") from e
+        if not isinstance(data, dict):
+            raise DamagedAnalysis(f"run {run_id!r}: {ANALYSIS_DIR}/{name}.json does not hold a JSON object")
+        return data
 
     def snapshot_steps(self, run_id: str) -> list[int]:
         """Steps of the weight snapshots kept during training, ascending (empty for older runs)."""
@@ -449,19 +553,22 @@ class RunStore:
         if not isinstance(created, str):
             raise RunStoreError(f"{CONFIG_FILE} has no creation time")
         label = config.get("label")
-        if not isinstance(label, str):
+        if not isinstance(label, str) or not label:
             label = configs["model"].name
+        _check_buildable(configs["model"])
 
         status = _read_json(path / STATUS_FILE)
         if not isinstance(status, dict):
             raise RunStoreError(f"{STATUS_FILE} does not hold a JSON object")
         state, step, message = status.get("status"), status.get("step", 0), status.get("message")
-        if not isinstance(state, str):
-            raise RunStoreError(f"{STATUS_FILE} has no status")
-        if isinstance(step, bool) or not isinstance(step, int):
-            raise RunStoreError(f"{STATUS_FILE} has a non-integer step {step!r}")
+        if state not in STATUSES:
+            raise RunStoreError(f"{STATUS_FILE} has no known status (one of {', '.join(STATUSES)})")
+        # 2**53: the run table shows the step through a float64 column
+        if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step < 2**53:
+            raise RunStoreError(f"{STATUS_FILE} has a step that is not a whole number from 0 to 2**53")
         if message is not None and not isinstance(message, str):
-            message = str(message)
+            message = str(message)[:200]
+        _check_status_extra(status)
         shown = INTERRUPTED if _is_interrupted(status) else state
 
         for name, check in ((METRICS_FILE, _check_metrics), (WEIGHTS_FILE, _check_weights)):
@@ -485,30 +592,44 @@ class RunStore:
         )
 
     def _iter_folders(self) -> Iterator[Path]:
-        try:
-            entries = list(os.scandir(self.root))
-        except FileNotFoundError:
-            return  # nothing written yet
+        entries = list(os.scandir(self.root))  # FileNotFoundError: nothing written yet (scan handles it)
         for entry in entries:
             # Hidden entries are our temp/staging/deleting debris; stray files are not runs.
             if not entry.name.startswith(".") and entry.is_dir():
                 yield Path(entry.path)
 
-    def list(self, *, group: str | None = None) -> list[RunInfo]:
-        """Readable runs, newest first; damaged folders are skipped with a RunStoreWarning."""
+    def scan(self, *, group: str | None = None) -> tuple[list[RunInfo], list[Damaged]]:
+        """Readable runs, newest first, and the damaged folders skipped (whatever their group: a
+        damaged config may not even say which group it belongs to)."""
         runs: list[RunInfo] = []
-        for path in self._iter_folders():
+        damaged: list[Damaged] = []
+        try:
+            folders = list(self._iter_folders())
+        except FileNotFoundError:
+            folders = []
+        except OSError as e:  # the root is a file, or not readable: no runs, and say why
+            return [], [Damaged("", f"its folder cannot be read ({e.strerror or type(e).__name__})")]
+        for path in folders:
             try:
                 if not _RUN_ID_RE.fullmatch(path.name):
                     raise RunStoreError("its name is not a valid run id")
                 info = self._read_info(path)
             except RunStoreError as e:
-                warnings.warn(f"skipping run folder {path}: {e}", RunStoreWarning, stacklevel=2)
+                damaged.append(Damaged(path.name, str(e)))
                 continue
             if group is None or info.group == group:
                 runs.append(info)
         # created (microseconds) orders runs made within the same second; the id breaks ties.
         runs.sort(key=lambda r: (r.created, r.run_id), reverse=True)
+        damaged.sort(key=lambda d: d.folder)
+        return runs, damaged
+
+    def list(self, *, group: str | None = None) -> list[RunInfo]:
+        """Readable runs, newest first; damaged folders are skipped with a RunStoreWarning each."""
+        runs, damaged = self.scan(group=group)
+        for d in damaged:
+            # The server's log may name the full path (a page shows `Damaged`, which does not).
+            warnings.warn(f"skipping run folder {self.root / d.folder}: {d.reason}", RunStoreWarning, stacklevel=2)
         return runs
 
     def get(self, run_id: str) -> RunInfo:
@@ -518,8 +639,20 @@ class RunStore:
         except RunStoreError as e:
             raise RunStoreError(f"run {run_id!r} is damaged: {e}") from e
 
+    def load_history(self, run_id: str) -> History | None:
+        """The run's metrics as a checked :class:`resnet_viz.train.History`; None when it has not
+        saved any yet (a run still training, or one that failed before its first metrics)."""
+        metrics = self.load_metrics(run_id)
+        if not metrics:
+            return None
+        try:
+            return _history(metrics)
+        except RunStoreError as e:
+            raise RunStoreError(f"run {run_id!r}: {e}") from e
+
     def load_metrics(self, run_id: str) -> dict[str, Any]:
-        """The stored metrics dict; ``{}`` when the run has not saved any yet."""
+        """The stored metrics dict, unchecked beyond being an object (metrics_csv reads partial
+        files too); ``{}`` when the run has not saved any yet."""
         path = self._existing_dir(run_id) / METRICS_FILE
         if not path.exists():
             return {}
@@ -544,8 +677,14 @@ class RunStore:
             # weights_only: a weights file from a shared/downloaded runs folder must not be able
             # to run code when unpickled.
             state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:  # torch raises RuntimeError, UnpicklingError, EOFError... for bad files
-            raise RunStoreError(f"run {run_id!r}: {path.name} cannot be loaded ({type(e).__name__}: {e})") from e
+        except pickle.UnpicklingError as e:  # torch's text is a page of advice on allow-listing globals
+            raise RunStoreError(
+                f"run {run_id!r}: {path.name} cannot be loaded: it holds Python objects besides tensors, which are "
+                "refused because unpickling them could run code"
+            ) from e
+        except Exception as e:  # torch raises RuntimeError, EOFError, OSError... for damaged files
+            first = str(e).replace(str(path), path.name).splitlines()[0][:200] if str(e) else ""
+            raise RunStoreError(f"run {run_id!r}: {path.name} cannot be loaded ({type(e).__name__}: {first})") from e
         if not isinstance(state, dict) or not all(
             isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
         ):
@@ -555,15 +694,25 @@ class RunStore:
     def load_model(self, run_id: str, *, step: int | None = None) -> torch.nn.Module:
         """Rebuild the run's model on the CPU with its saved weights (or the snapshot after
         `step`), in eval mode."""
-        from resnet_viz.models import build_model  # deferred: models is heavier and not needed to list runs
+        from resnet_viz.models import (
+            build_model,  # deferred: models is heavier and not needed to list runs
+        )
 
-        info = self.get(run_id)
+        info = self.get(run_id)  # its config passed _check_buildable; the file may change after, so again:
+        try:
+            _check_buildable(info.model)
+        except RunStoreError as e:
+            raise RunStoreError(f"run {run_id!r}: {e}") from e
         state = self.load_state_dict(run_id, step=step)
-        model = build_model(info.model)
+        try:
+            model = build_model(info.model)
+        except (ValueError, RuntimeError) as e:  # ConfigError is a ValueError
+            raise RunStoreError(f"run {run_id!r}: its model config cannot be built ({e})") from e
         try:
             model.load_state_dict(state, strict=True)
         except RuntimeError as e:  # missing/unexpected keys or shape mismatch
-            raise RunStoreError(f"run {run_id!r}: weights do not fit its model config ({e})") from e
+            first = str(e).splitlines()[0][:200]  # torch lists every mismatched key: the first line says what
+            raise RunStoreError(f"run {run_id!r}: weights do not fit its model config ({first})") from e
         return model.eval()
 
     def find(self, model: ModelConfig, data: DataConfig, train: TrainConfig) -> list[RunInfo]:
@@ -611,12 +760,14 @@ class RunStore:
         steps, loss, acc, lr = column("step"), column("loss"), column("acc"), column("lr")
         evals: dict[Any, dict[str, Any]] = {}
         for entry in column("eval"):
-            if isinstance(entry, dict) and isinstance(entry.get("step"), (int, float)):
+            if isinstance(entry, dict) and _plain_number(entry.get("step")):
                 evals[entry["step"]] = entry  # a repeated step keeps the last evaluation
 
         def at(values: list[Any], i: int) -> Any:
             return values[i] if i < len(values) else None
 
+        # Only numbers key a step: a damaged file's list or object in "step" must not raise TypeError.
+        steps = [s if _plain_number(s) else None for s in steps]
         rows = [[s, at(loss, i), at(acc, i), at(lr, i)] for i, s in enumerate(steps)]
         logged = set(steps)
         rows += [[s, None, None, None] for s in evals if s not in logged]
@@ -626,7 +777,7 @@ class RunStore:
         def cell(v: Any) -> str:
             if v is None or (isinstance(v, float) and not math.isfinite(v)):
                 return ""
-            return str(v)
+            return str(v)[:100]  # a damaged cell may hold a whole JSON document
 
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
@@ -643,8 +794,11 @@ __all__ = [
     "INTERRUPTED",
     "RUNS_ENV",
     "STATUSES",
+    "Damaged",
+    "DamagedAnalysis",
     "RunInfo",
     "RunStore",
     "RunStoreError",
     "RunStoreWarning",
+    "damage_report",
 ]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 import os
-import warnings
 import subprocess
 import sys
+import warnings
 import zipfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -226,7 +227,7 @@ def test_weights_are_loaded_without_unpickling_code(store: RunStore) -> None:
 
 
 class _Evil:
-    def __reduce__(self):  # noqa: ANN204
+    def __reduce__(self):
         return (os.getpid, ())
 
 
@@ -256,7 +257,7 @@ def test_failed_writes_keep_the_previous_file(store: RunStore, monkeypatch: pyte
             store.save_metrics(run_id, _metrics(7.0))
 
     # torch.save dies half-way through the weights.
-    def half_save(obj: object, f, *args: object, **kwargs: object) -> None:  # noqa: ANN001
+    def half_save(obj: object, f, *args: object, **kwargs: object) -> None:
         f.write(b"PK\x03\x04 half a zip")
         raise OSError("killed")
 
@@ -487,6 +488,231 @@ def test_analyses_are_kept_beside_the_run_and_read_back(tmp_path) -> None:
     store.save_analysis(rid, "lesion", {"baseline_acc": 0.5, "blocks": []})
     assert store.load_analysis(rid, "lesion") == {"baseline_acc": 0.5, "blocks": []}
     (store.root / rid / "analysis" / "lesion.json").write_text("{not json")
-    assert store.load_analysis(rid, "lesion") is None  # damaged: recomputed, not a traceback
+    with pytest.raises(RunStoreError, match=r"analysis/lesion.json is not valid JSON"):
+        store.load_analysis(rid, "lesion")  # damaged: the caller says so and recomputes
+    (store.root / rid / "analysis" / "lesion.json").write_text("[1, 2]")
+    with pytest.raises(RunStoreError, match=r"analysis/lesion.json does not hold a JSON object"):
+        store.load_analysis(rid, "lesion")
     with pytest.raises(RunStoreError):
         store.save_analysis(rid, "../escape", {})
+
+
+# ---------------------------------------------------------------------------------------------
+# Damage that used to escape as ValueError/TypeError/KeyError (issue 12 §4): each is a skipped
+# run with a warning naming its folder, and a RunStoreError from get/load_*.
+
+
+def _edit(store: RunStore, run_id: str, name: str, change) -> None:
+    path = store.root / run_id / name
+    doc = json.loads(path.read_text())
+    change(doc)
+    path.write_text(json.dumps(doc))
+
+
+def _skipped(store: RunStore, run_id: str) -> str:
+    """The reason list() gives for skipping `run_id`, checked against scan() and get()."""
+    with pytest.warns(RunStoreWarning) as record:
+        assert run_id not in _ids(store.list())
+    [message] = [str(w.message) for w in record if run_id in str(w.message)]
+    infos, damaged = store.scan()
+    assert run_id not in _ids(infos)
+    [d] = [d for d in damaged if d.folder == run_id]
+    assert d.reason in message and str(store.root) not in d.reason
+    with pytest.raises(RunStoreError, match="is damaged"):
+        store.get(run_id)
+    return d.reason
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "reason"),
+    [
+        ("model", "alpha", "x", "alpha must be a number; got 'x'"),  # was float()'s ValueError
+        ("model", "alpha", "1.5", "alpha must be a number"),  # passed, then met a tensor
+        ("model", "depth", 20.0, "depth must be a whole number"),
+        ("model", "residual", "yes", "residual must be true or false"),
+        ("model", "activation", None, "activation must be one of"),
+        ("model", "width", 10**30, "width must be a whole number"),
+        ("data", "name", 3, "name must be text"),
+        ("data", "image_size", [32], "image_size must be a whole number"),
+        ("train", "lr", float("nan"), "lr must be a finite number"),  # json.loads reads NaN
+        ("train", "seed", True, "seed must be a whole number"),
+    ],
+)
+def test_config_values_of_the_wrong_type_are_damage(store: RunStore, section, key, value, reason) -> None:
+    run_id = store.create(MODEL, DATA, TRAIN)
+    _edit(store, run_id, "config.json", lambda c: c[section].__setitem__(key, value))
+    assert reason in _skipped(store, run_id)
+
+
+def test_config_sections_that_are_not_objects_are_damage(store: RunStore) -> None:
+    from resnet_viz.config import ConfigError, from_dict
+
+    run_id = store.create(MODEL, DATA, TRAIN)
+    _edit(store, run_id, "config.json", lambda c: c.__setitem__("model", [1, 2]))
+    assert "has no 'model' section" in _skipped(store, run_id)
+    with pytest.raises(ConfigError, match="must be a JSON object"):
+        from_dict(ModelConfig, [1, 2])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda s: s.__setitem__("summary", "x"), "summary that is not a JSON object"),  # the run table read .get
+        (lambda s: s.__setitem__("summary", {"train_acc": [1]}), "summary 'train_acc'"),
+        (lambda s: s.__setitem__("summary", {"test_acc": 10**400}), "summary 'test_acc'"),  # float() overflows
+        (lambda s: s.__setitem__("status", "banana"), "no known status"),
+        (lambda s: s.__setitem__("step", "abc"), "step that is not a whole number"),
+        (lambda s: s.__setitem__("step", 2**70), "step that is not a whole number"),  # no int64 column holds it
+        (lambda s: s.__setitem__("seconds", "soon"), "seconds that is not a number"),
+        (lambda s: s.__setitem__("updated", 5), "updated that is not text"),
+        (lambda s: s.__setitem__("pid", 10**30), "pid that is not a process id"),  # os.kill overflowed
+        (lambda s: s.__setitem__("pid", -1), "pid that is not a process id"),
+    ],
+)
+def test_status_fields_are_checked(store: RunStore, change, reason) -> None:
+    run_id = store.create(MODEL, DATA, TRAIN)
+    store.set_status(run_id, "finished", step=5, summary={"train_acc": 0.5, "test_acc": None, "model": "residual-8"})
+    assert store.get(run_id).extra["summary"]["train_acc"] == 0.5  # a good summary passes
+    _edit(store, run_id, "status.json", change)
+    assert reason in _skipped(store, run_id)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda m: m.pop("name"), "name must be the model's name"),  # was History's TypeError
+        (lambda m: m.__setitem__("step", "abc"), "step must be a list"),
+        (lambda m: m.__setitem__("step", ["abc", 2]), "step holds 'abc'"),  # was float("abc") in a chart
+        (lambda m: m.__setitem__("loss", [1.0]), "loss has 1 entries for 2 steps"),
+        (lambda m: m.__setitem__("acc", [0.5, 7]), "acc holds 7, outside [0, 1]"),
+        (lambda m: m.__setitem__("grad_norm", [[1.0]]), "grad_norm has 1 rows for 0 probes"),
+        (lambda m: m.__setitem__("eval", [{"epoch": 1}]), "not an evaluation with its step"),
+        (lambda m: m.__setitem__("status", 3), "status must be one of"),
+        (lambda m: m.__setitem__("final", {"test_acc": "high"}), "final test_acc holds 'high'"),
+    ],
+)
+def test_metrics_are_checked_against_the_history_schema(store: RunStore, change, reason) -> None:
+    run_id = store.create(MODEL, DATA, TRAIN)
+    store.save_metrics(run_id, _metrics(1.0))
+    assert store.load_history(run_id).loss == [1.0, 0.5]  # a good file passes
+    _edit(store, run_id, "metrics.json", change)
+    assert reason in _skipped(store, run_id)
+    with pytest.raises(RunStoreError, match="metrics.json does not hold a model's metrics"):
+        store.load_history(run_id)
+
+
+def test_history_round_trips_and_reads_null_as_nan(store: RunStore) -> None:
+    from resnet_viz.train import History
+
+    h = History("residual-8", layer_names=["a", "b"], block_names=["x"], residual_block_names=["x"], step=[1, 2],
+                loss=[2.0, float("nan")], acc=[0.1, 0.2], lr=[0.1, 0.1], probe_step=[1], grad_norm=[[1.0, 2.0]],
+                grad_rms=[[0.1, 0.2]], grad_rel=[[0.0, 0.5]], act_std=[[1.0]], identity_grad=[[0.3]],
+                branch_grad=[[0.4]], grad_x_rms=[[0.01]], status="diverged", diverged_at=2, elapsed=1.5,
+                seconds=0.5, final={"test_acc": 0.2},
+                eval=[{"step": 2, "epoch": 0.5, "test_loss": 1.0, "test_acc": 0.3}])  # fmt: skip
+    run_id = store.create(MODEL, DATA, TRAIN)
+    store.save_metrics(run_id, h.to_dict())  # NaN is stored as null
+    back = store.load_history(run_id)
+    assert back.loss[0] == 2.0 and math.isnan(back.loss[1])
+    back.loss[1] = h.loss[1] = 0.0
+    assert back == h
+    assert store.load_history(store.create(MODEL, DATA, TRAIN)) is None  # no metrics yet: nothing, not damage
+
+
+def test_model_too_large_to_build_is_refused_before_building(store: RunStore, monkeypatch) -> None:
+    import time
+
+    from resnet_viz import models
+
+    def never(cfg):
+        raise AssertionError(f"build_model({cfg}) was called")
+
+    monkeypatch.setattr(models, "build_model", never)
+    wide = store.create(MODEL, DATA, TRAIN)
+    deep = store.create(MODEL, DATA, TRAIN)
+    _edit(store, wide, "config.json", lambda c: c["model"].__setitem__("width", 100_000))  # asked for 360 GB
+    _edit(store, deep, "config.json", lambda c: c["model"].__setitem__("depth", 20_000))  # 11-14 s to build
+    start = time.perf_counter()
+    assert "too large to build" in _skipped(store, wide)
+    assert "too large to build" in _skipped(store, deep)
+    assert time.perf_counter() - start < 5
+    for run_id in (wide, deep):
+        with pytest.raises(RunStoreError, match="too large to build"):
+            store.load_model(run_id)
+
+
+def test_weights_refused_by_weights_only_give_one_short_sentence(store: RunStore) -> None:
+    run_id = store.create(MODEL, DATA, TRAIN)
+    torch.save({"w": torch.ones(1), "evil": _Evil()}, store.root / run_id / "weights.pt")
+    with pytest.raises(RunStoreError) as err:
+        store.load_model(run_id)
+    message = str(err.value)
+    assert "holds Python objects besides tensors" in message
+    assert str(store.root) not in message and len(message) < 300  # torch's own text is a page of advice
+
+
+def test_messages_name_the_run_and_file_never_the_server_path(store: RunStore, monkeypatch) -> None:
+    run_id = store.create(MODEL, DATA, TRAIN)
+    with pytest.raises(RunStoreError) as err:
+        store.get("20260101-000000-nope")
+    assert "no run '20260101-000000-nope'" in str(err.value) and str(store.root) not in str(err.value)
+
+    real = Path.read_bytes
+
+    def unreadable(self: Path) -> bytes:
+        if self.name == "status.json":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", unreadable)
+    reason = _skipped(store, run_id)
+    assert reason == "status.json cannot be read (Permission denied)"
+
+
+def test_a_read_only_store_refuses_analyses_with_a_sentence(store: RunStore, monkeypatch) -> None:
+    run_id = store.create(MODEL, DATA, TRAIN)
+
+    def read_only(path: Path, write) -> None:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(runs, "_atomic_write", read_only)
+    with pytest.raises(RunStoreError) as err:
+        store.save_analysis(run_id, "lesion-d10-s0", {"baseline_acc": 0.5})
+    assert f"run {run_id!r}: analysis/lesion-d10-s0.json cannot be saved (Permission denied)" in str(err.value)
+    assert str(store.root) not in str(err.value)
+
+
+def test_an_unreadable_root_is_reported_not_raised(tmp_path: Path) -> None:
+    root = tmp_path / "runs"
+    root.write_text("a file where the folder should be")
+    store = RunStore(root)
+    assert store.scan() == ([], [runs.Damaged("", "its folder cannot be read (Not a directory)")])
+    with pytest.warns(RunStoreWarning, match="cannot be read"):
+        assert store.list() == []
+
+
+def test_json_that_python_cannot_parse_is_damage(store: RunStore) -> None:
+    huge = store.create(MODEL, DATA, TRAIN)
+    (store.root / huge / "metrics.json").write_text('{"name": "x", "step": [' + "9" * 5000 + "]}")  # int limit
+    deep = store.create(MODEL, DATA, TRAIN)
+    (store.root / deep / "status.json").write_text("[" * 100_000 + "]" * 100_000)  # RecursionError
+    assert "metrics.json is not valid JSON" in _skipped(store, huge)
+    assert "status.json is not valid JSON" in _skipped(store, deep)
+
+
+def test_damage_report_names_folders_only(store: RunStore) -> None:
+    assert runs.damage_report([]) is None
+    text = runs.damage_report([runs.Damaged("20260101-000000-a", "config.json is missing"),
+                               runs.Damaged("", "its folder cannot be read (Permission denied)")])  # fmt: skip
+    assert text == (
+        "Skipped 2 damaged run folders in the run store:\n"
+        "- `20260101-000000-a`: config.json is missing\n"
+        "- the run store: its folder cannot be read (Permission denied)"
+    )
+
+
+def test_metrics_csv_of_a_damaged_file_does_not_raise(store: RunStore) -> None:
+    run_id = store.create(MODEL, DATA, TRAIN)
+    store.save_metrics(run_id, {"step": [[1], {"a": 1}, 3], "loss": [1, 2, 3],
+                                "eval": [{"step": [5]}, {"step": 3, "test_acc": 0.5}]})  # fmt: skip
+    assert store.metrics_csv(run_id) == "step,loss,acc,lr,test_loss,test_acc\n,1,,,,\n,2,,,,\n3,3,,,,0.5\n"

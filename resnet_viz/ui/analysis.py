@@ -3,7 +3,8 @@ ones under one progress bar, and the pair a group's sentences compare.
 
 Saved analyses are read through ``st.cache_data`` keyed by run id, the analysis name (which
 carries every setting) and the file's mtime, so a rerun neither recomputes nor re-reads them,
-and a result recomputed by the CLI (``--force``) is read again.
+and a result recomputed by the CLI (``--force``) is read again. Nothing the run store raises
+reaches the page: a damaged file or run becomes one sentence on it.
 """
 
 from __future__ import annotations
@@ -15,18 +16,21 @@ import streamlit as st
 
 from resnet_viz import analysis, ensemble
 from resnet_viz.config import ModelConfig
-from resnet_viz.construction import NearIdentity
+from resnet_viz.data import DatasetUnavailable
 from resnet_viz.ensemble import PathLengths
-from resnet_viz.landscape import Slice, SliceCancelled
-from resnet_viz.lesion import LesionResult
+from resnet_viz.landscape import SliceCancelled
 from resnet_viz.models import build_model
-from resnet_viz.runs import ANALYSIS_DIR, WEIGHTS_FILE, RunInfo, RunStore, RunStoreError
+from resnet_viz.runs import (
+    ANALYSIS_DIR,
+    WEIGHTS_FILE,
+    DamagedAnalysis,
+    RunInfo,
+    RunStore,
+    RunStoreError,
+)
 
 Runs = Mapping[str, RunInfo]  # chart label -> run
 Progress = Callable[[int, int], None]
-_PARSE: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "lesion": LesionResult.from_dict, "landscape": Slice.from_dict, "near-identity": NearIdentity.from_dict,
-}  # fmt: skip
 
 
 def pair(runs: Runs) -> tuple[str | None, str | None]:
@@ -44,21 +48,27 @@ def ordered(values: Mapping[str, Any], runs: Runs) -> tuple[Any, Any]:
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def _saved(root: str, run_id: str, name: str, kind: str, mtime_ns: int) -> Any:
-    doc = RunStore(root).load_analysis(run_id, name)
-    return None if doc is None else _PARSE[kind](doc)
+    # A damaged file raises, and st.cache_data keeps no exception: it is read again until replaced.
+    return analysis.load_saved(RunStore(root), run_id, name, kind)
 
 
 def saved(store: RunStore, runs: Runs, name: str, kind: str) -> dict[str, Any]:
     """label -> the run's saved analysis `name` (e.g. "lesion-d10-s0") of `kind`, or None while it
-    is not computed."""
+    is not computed. A damaged file counts as not computed, with a warning naming it: computing
+    it again replaces it."""
     out: dict[str, Any] = {}
     for label, info in runs.items():
+        out[label] = None
         try:
             mtime = (info.path / ANALYSIS_DIR / f"{name}.json").stat().st_mtime_ns
         except OSError:
-            out[label] = None
             continue
-        out[label] = _saved(str(store.root), info.run_id, name, kind, mtime)
+        try:
+            out[label] = _saved(str(store.root), info.run_id, name, kind, mtime)
+        except DamagedAnalysis as exc:
+            st.warning(f"{exc}. Computing it again replaces it.", icon=":material/warning:")
+        except RunStoreError as exc:  # the run itself went missing or was damaged since it was listed
+            st.warning(str(exc), icon=":material/warning:")
     return out
 
 
@@ -73,7 +83,7 @@ def compute(runs: Runs, labels: Sequence[str], run: Callable[[RunInfo, Progress]
 
             run(runs[label], progress)
             bar.progress((i + 1) / len(labels), text=f"{label}: done")
-    except (SliceCancelled, RunStoreError, ValueError) as exc:
+    except (SliceCancelled, RunStoreError, DatasetUnavailable, ValueError) as exc:
         bar.empty()
         st.error(f"Not computed: {exc}", icon=":material/error:")
         return False
@@ -104,9 +114,18 @@ def _responses(root: str, run_id: str, mtime_ns: int) -> list[tuple[str, float]]
 
 
 def responses(store: RunStore, runs: Runs) -> dict[str, list[tuple[str, float]]]:
-    """He et al. 2016 Fig. 7 per run, cached by run id and the weights' mtime."""
-    return {label: _responses(str(store.root), info.run_id, (info.path / WEIGHTS_FILE).stat().st_mtime_ns)
-            for label, info in runs.items()}  # fmt: skip
+    """He et al. 2016 Fig. 7 per run, cached by run id and the weights' mtime; a run whose weights
+    or data cannot be loaded is left out, with the reason on the page."""
+    out = {}
+    for label, info in runs.items():
+        try:
+            mtime = (info.path / WEIGHTS_FILE).stat().st_mtime_ns
+            out[label] = _responses(str(store.root), info.run_id, mtime)
+        except FileNotFoundError:  # deleted since the run list was read
+            st.error(f"{label}: its weights are gone from the run store.", icon=":material/error:")
+        except (RunStoreError, DatasetUnavailable) as exc:
+            st.error(f"{label} cannot be measured: {exc}", icon=":material/error:")
+    return out
 
 
 def bullets(lines: Sequence[str]) -> None:

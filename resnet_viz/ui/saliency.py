@@ -13,9 +13,10 @@ import numpy as np
 import streamlit as st
 import torch
 
+from resnet_viz.analysis import run_data
 from resnet_viz.config import DataConfig
 from resnet_viz.data import Dataset, load_dataset
-from resnet_viz.runs import RunInfo, RunStore
+from resnet_viz.runs import RunInfo, RunStore, damage_report
 from resnet_viz.saliency import frozen_copy
 
 PRETRAINED_CHOICES = {"resnet18": "ImageNet ResNet-18 (torchvision, pretrained)",
@@ -58,9 +59,13 @@ def _pretrained(name: str) -> torch.nn.Module:
 
 def run_groups(store: RunStore) -> dict[str, list[RunInfo]]:
     """Finished runs with weights, grouped by the Train press that made them (twins together),
-    newest first; the key is a label for a select box."""
+    newest first; the key is a label for a select box. Damaged folders are named in one warning."""
+    infos, damaged = store.scan()
+    report = damage_report(damaged)  # folder names only, never the server's path
+    if report:
+        st.warning(report, icon=":material/warning:")
     groups: dict[str | None, list[RunInfo]] = {}
-    for info in store.list():
+    for info in infos:
         if info.status == "finished" and info.has_weights:
             groups.setdefault(info.group or info.run_id, []).append(info)
     out = {}
@@ -73,7 +78,9 @@ def run_groups(store: RunStore) -> dict[str, list[RunInfo]]:
 
 
 def run_net(store: RunStore, info: RunInfo, step: int | None) -> Net:
-    data = dataset(info.data)
+    """The run's network and data; RunStoreError (or DatasetUnavailable, OSError) with a sentence
+    when either cannot be loaded or they do not fit each other."""
+    data = run_data(info, load=dataset)  # through the page's cache: a rerun does not load it again
     path = info.path / ("weights.pt" if step is None else f"snapshots/step-{step:07d}.pt")
     model = _run_model(str(store.root), info.run_id, step, path.stat().st_mtime_ns)
     label = info.label if step is None else f"{info.label} (step {step})"
