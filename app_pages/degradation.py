@@ -3,16 +3,12 @@
 import streamlit as st
 
 from resnet_viz import glossary, ui
-from resnet_viz.config import (
-    ConfigError,
-    DataConfig,
-    ModelConfig,
-    TrainConfig,
-    valid_cifar_depths,
-)
-from resnet_viz.data import DATASETS
+from resnet_viz.config import ConfigError
+from resnet_viz.data import DATASETS, WEB_DATASETS
 from resnet_viz.runs import RunStore
-from resnet_viz.sweep import DEMO, PAPER_SCALE, SweepConfig
+from resnet_viz.settings import SWEEP_BOUNDS, SWEEP_LINK
+from resnet_viz.sweep import PAPER_SCALE
+from resnet_viz.ui import links
 from resnet_viz.ui import sweep as ui_sweep
 
 st.title("Deeper is not better: the degradation problem")
@@ -24,8 +20,14 @@ st.caption(
     "for every model."
 )
 
-D = DEMO
-bind = {"bind": "query-params", "persist_state": "session"}
+# The sweep's settings live in the URL (sw_* keys): links.read seeds the widgets from a shared link
+# and says which values it dropped and why; links.write puts the widgets' values back.
+link = links.read(SWEEP_LINK, "degradation")
+for problem in link.problems:
+    st.warning(problem, icon=":material/link_off:")
+
+B = SWEEP_BOUNDS
+keep = {"persist_state": "session"}  # the values survive a visit to another page
 if ui.cuda_available():
     with st.container(border=True):
         st.markdown("**A GPU is available.** The paper-scale preset trains CIFAR-10 (when downloaded) at "
@@ -35,35 +37,33 @@ if ui.cuda_available():
 controls, view = st.columns([1, 3], gap="large")
 with controls:
     st.subheader("Sweep")
-    dataset = st.selectbox("Dataset", list(DATASETS), format_func=lambda k: DATASETS[k].title, key="sw_dataset", **bind)
+    dataset = st.selectbox("Dataset", WEB_DATASETS, format_func=lambda k: DATASETS[k].title, key="sw_dataset", **keep)
     if dataset == "digits":
         st.caption("On the 8x8 digits the last stage works on a 2x2 map where zero padding fills most of every "
                    "3x3 kernel: a depth comparison here partly measures padding. Shapes (32x32) avoid it.")  # fmt: skip
-    depths = st.multiselect("Depths (6n+2 layers)", valid_cifar_depths(110), default=list(D.depths),
-                            key="sw_depths", help=glossary.help("6n+2"), **bind)  # fmt: skip
-    kinds = st.pills("Models", ["plain", "residual"], default=list(D.kinds), selection_mode="multi", key="sw_kinds",
-                     help=glossary.help("twins"), **bind)  # fmt: skip
-    budget = st.segmented_control("Budget per model", ["steps", "epochs"], default="steps", key="sw_budget", **bind)
-    amount = st.number_input("Steps or epochs", 1, 100_000, D.train.steps, key="sw_amount", **bind)
-    n_seeds = st.slider("Seeds", 1, 5, len(D.seeds), key="sw_seeds", help="seeds 0, 1, ...: init and batch order",
-                        **bind)  # fmt: skip
+    depths = st.multiselect("Depths (6n+2 layers)", B["depths"].values, key="sw_depths", help=glossary.help("6n+2"),
+                            **keep)  # fmt: skip
+    kinds = st.pills("Models", B["kinds"].values, selection_mode="multi", key="sw_kinds", help=glossary.help("twins"),
+                     **keep)  # fmt: skip
+    budget = st.segmented_control("Budget per model", B["budget"].values, key="sw_budget", **keep)
+    amount = st.number_input("Steps or epochs", B["amount"].lo, B["amount"].hi, key="sw_amount", **keep)
+    n_seeds = st.slider("Seeds", B["seeds"].lo, B["seeds"].hi, key="sw_seeds",
+                        help="seeds 0, 1, ...: init and batch order", **keep)  # fmt: skip
     with st.expander("More settings"):
-        width = st.select_slider("Width (stage-1 channels)", [4, 8, 16, 32], D.model.width, key="sw_width", **bind)
-        lr = st.number_input("Learning rate", 1e-4, 10.0, D.train.lr, format="%.4f", key="sw_lr", **bind)
-        batch = st.select_slider("Batch size", [16, 32, 64, 128, 256], D.train.batch_size, key="sw_batch", **bind)
-        augment = st.toggle("Augment (crop + flip)", D.data.augment, key="sw_augment", **bind)
-        warmup = st.number_input("Warm-up steps at lr/10 for depth 110 (paper: 400)", 0, 10_000, 0,
-                                 key="sw_warmup", **bind)  # fmt: skip
+        width = st.select_slider("Width (stage-1 channels)", B["width"].values, key="sw_width", **keep)
+        lr = st.number_input("Learning rate", B["lr"].lo, B["lr"].hi, format="%.4f", key="sw_lr", **keep)
+        batch = st.select_slider("Batch size", B["batch_size"].values, key="sw_batch", **keep)
+        augment = st.toggle("Augment (crop + flip)", key="sw_augment", **keep)
+        warmup = st.number_input("Warm-up steps at lr/10 for depth 110 (paper: 400)", B["warmup"].lo, B["warmup"].hi,
+                                 key="sw_warmup", **keep)  # fmt: skip
 
+chosen = SWEEP_LINK.from_widgets({
+    "sw_dataset": dataset, "sw_depths": depths, "sw_kinds": kinds, "sw_budget": budget, "sw_amount": amount,
+    "sw_seeds": n_seeds, "sw_width": width, "sw_lr": lr, "sw_batch": batch, "sw_augment": augment, "sw_warmup": warmup,
+})  # fmt: skip
+links.write(SWEEP_LINK, "degradation", chosen)
 try:
-    epochs = float(amount) if budget == "epochs" else None
-    sweep = SweepConfig(
-        depths=tuple(depths), kinds=tuple(kinds or ()), seeds=tuple(range(n_seeds)),
-        model=ModelConfig(width=width), data=DataConfig(name=dataset, augment=augment),
-        train=TrainConfig(steps=int(amount) if epochs is None else D.train.steps, epochs=epochs, batch_size=batch,
-                          lr=lr, probe_every=D.train.probe_every),
-        deep_warmup_steps=int(warmup),
-    )  # fmt: skip
+    sweep = chosen.sweep_config()
 except ConfigError as exc:
     sweep = None
     controls.error(str(exc))

@@ -3,11 +3,12 @@
 import streamlit as st
 
 from resnet_viz import glossary, ui
-from resnet_viz.config import ACTIVATIONS, INITS, OPTIMIZERS, ConfigError, valid_cifar_depths
-from resnet_viz.data import DATASETS
+from resnet_viz.config import ConfigError
+from resnet_viz.data import DATASETS, WEB_DATASETS
 from resnet_viz.runner import job_queue
 from resnet_viz.runs import RunStore
-from resnet_viz.settings import TwinSettings, from_query
+from resnet_viz.settings import LIVE_BOUNDS, LIVE_LINK
+from resnet_viz.ui import links
 
 st.title("Plain vs residual, live")
 st.caption(
@@ -17,53 +18,54 @@ st.caption(
     "convolutions where the shape changes."
 )
 
-# Settings live in the URL (bind="query-params"), so a shared link reopens this configuration.
-# Streamlit drops invalid URL values silently; say which ones and why.
-_, url_problems = from_query(st.query_params.to_dict())
-for problem in url_problems:
+# Settings live in the URL, so a shared link reopens this configuration: links.read seeds the
+# widgets from it (and says which values it dropped and why), links.write puts them back.
+link = links.read(LIVE_LINK, "live")
+for problem in link.problems:
     st.warning(problem, icon=":material/link_off:")
 
-D = TwinSettings()
-bind = {"bind": "query-params", "persist_state": "session"}
+B = LIVE_BOUNDS
+keep = {"persist_state": "session"}  # the values survive a visit to another page
 controls, view = st.columns([1, 3], gap="large")
 with controls:
     st.subheader("Setup")
-    dataset = st.selectbox("Dataset", list(DATASETS), format_func=lambda k: DATASETS[k].title, key="dataset", **bind)
-    depth = st.select_slider("Depth (6n+2 layers)", valid_cifar_depths(110), value=D.depth, key="depth",
-                             help=glossary.help("6n+2"), **bind)  # fmt: skip
-    models = st.segmented_control("Models", ["both", "plain", "residual"], default=D.models, key="models",
-                                  help=glossary.help("twins"), **bind)  # fmt: skip
-    steps = st.number_input("Steps", 1, 100_000, D.steps, step=50, key="steps", **bind)
-    lr = st.number_input("Learning rate", 1e-5, 10.0, D.lr, format="%.4f", key="lr", **bind)
-    seed = st.number_input("Seed", 0, 10_000, D.seed, key="seed", **bind)
+    dataset = st.selectbox("Dataset", WEB_DATASETS, format_func=lambda k: DATASETS[k].title, key="dataset", **keep)
+    depth = st.select_slider("Depth (6n+2 layers)", B["depth"].values, key="depth", help=glossary.help("6n+2"), **keep)
+    models = st.segmented_control("Models", ["both", "plain", "residual"], key="models", help=glossary.help("twins"),
+                                  **keep)  # fmt: skip
+    steps = st.number_input("Steps", B["steps"].lo, B["steps"].hi, step=50, key="steps", **keep)
+    lr = st.number_input("Learning rate", B["lr"].lo, B["lr"].hi, format="%.5f", key="lr", **keep)
+    seed = st.number_input("Seed", B["seed"].lo, B["seed"].hi, key="seed", **keep)
     with st.expander("More settings"):
-        width = st.select_slider("Width (stage-1 channels)", [4, 8, 16, 32, 64], D.width, key="width", **bind)
-        bn = st.toggle("BatchNorm", D.bn, key="bn", help=glossary.help("BatchNorm"), **bind)
-        activation = st.selectbox("Activation", ACTIVATIONS, key="activation", **bind)
-        init = st.selectbox("Init", INITS, key="init", help="fixup: for residual nets without BatchNorm (it zeroes "
-                            "each block's last layer, so it is refused for plain nets)", **bind)  # fmt: skip
-        optimizer = st.selectbox("Optimizer", OPTIMIZERS, key="optimizer", **bind)
-        batch_size = st.select_slider("Batch size", [16, 32, 64, 128, 256, 512], D.batch_size, key="batch_size", **bind)
-        epochs = st.number_input("Epochs (0: use steps)", 0.0, 1000.0, D.epochs, key="epochs", **bind)
-        shortcut = st.radio("Shortcut", ["A", "B"], horizontal=True, key="shortcut",
+        width = st.select_slider("Width (stage-1 channels)", B["width"].values, key="width", **keep)
+        bn = st.toggle("BatchNorm", key="bn", help=glossary.help("BatchNorm"), **keep)
+        activation = st.selectbox("Activation", B["activation"].values, key="activation", **keep)
+        init = st.selectbox("Init", B["init"].values, key="init", help="fixup: for residual nets without BatchNorm (it "
+                            "zeroes each block's last layer, so it is refused for plain nets)", **keep)  # fmt: skip
+        optimizer = st.selectbox("Optimizer", B["optimizer"].values, key="optimizer", **keep)
+        batch_size = st.select_slider("Batch size", B["batch_size"].values, key="batch_size", **keep)
+        epochs = st.number_input("Epochs (0: use steps)", B["epochs"].lo, B["epochs"].hi, key="epochs", **keep)
+        shortcut = st.radio("Shortcut", B["shortcut"].values, horizontal=True, key="shortcut",
                             help=glossary.help("option A shortcut") + " " + glossary.help("option B shortcut"),
-                            **bind)  # fmt: skip
-        preact = st.toggle("Pre-activation blocks", D.preact, key="preact", help=glossary.help("pre-activation"), **bind)
-        alpha = st.slider("Skip strength alpha (residual twin)", 0.0, 2.0, D.alpha, 0.05, key="alpha",
-                          help=glossary.help("skip strength alpha"), **bind)  # fmt: skip
-        augment = st.toggle("Augment (crop + flip)", D.augment, key="augment", **bind)
+                            **keep)  # fmt: skip
+        preact = st.toggle("Pre-activation blocks", key="preact", help=glossary.help("pre-activation"), **keep)
+        alpha = st.slider("Skip strength alpha (residual twin)", B["alpha"].lo, B["alpha"].hi, step=0.05, key="alpha",
+                          help=glossary.help("skip strength alpha"), **keep)  # fmt: skip
+        augment = st.toggle("Augment (crop + flip)", key="augment", **keep)
 
 if dataset == "digits":
     controls.caption(
         "On the 8x8 digits the last stage works on a 2x2 map where zero padding fills most of every 3x3 "
         "kernel: a depth comparison here partly measures padding. Shapes (32x32) avoid it."
     )
+chosen = LIVE_LINK.from_widgets({
+    "dataset": dataset, "depth": depth, "width": width, "models": models, "bn": bn, "activation": activation,
+    "init": init, "optimizer": optimizer, "lr": lr, "batch_size": batch_size, "steps": steps, "epochs": epochs,
+    "seed": seed, "shortcut": shortcut, "preact": preact, "alpha": alpha, "augment": augment,
+})  # fmt: skip
+links.write(LIVE_LINK, "live", chosen)
+settings = chosen
 try:
-    settings = TwinSettings(
-        dataset=dataset, depth=depth, width=width, models=models or D.models, bn=bn, activation=activation,
-        init=init, optimizer=optimizer, lr=lr, batch_size=batch_size, steps=int(steps), epochs=epochs,
-        seed=int(seed), shortcut=shortcut, preact=preact, alpha=alpha, augment=augment,
-    )  # fmt: skip
     settings.validate()
 except ConfigError as exc:
     settings = None

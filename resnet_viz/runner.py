@@ -24,8 +24,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .config import DataConfig, ModelConfig, TrainConfig
+from .config import ConfigError, DataConfig, ModelConfig, TrainConfig
 from .experiment import unique_names
+from .limits import Limits, check_job, check_press, overdue
 from .runs import RunStore
 from .train import History, Update
 
@@ -181,9 +182,14 @@ class TrainingRun:
     steps_per_epoch: int = 0
     device: str = ""
     worker_pid: int | None = None  # the process training this job, once it runs
+    press: str | None = None  # jobs queued by one press (a sweep's seeds) share it
+    limits: Limits | None = None  # re-checked against the measured rate while it trains; None: unbounded
+    abandon_after: float | None = None  # stop when no page has shown it for this long (s); None: never
+    seen: float = field(default_factory=time.monotonic)  # when a page of its owner last showed it
     _histories: dict[str, History] = field(default_factory=dict)
     _names: list[str] = field(default_factory=list)
     _started: float | None = None
+    _rate_from: tuple[float, int] | None = None  # (time, step) the measured rate counts from
     _ended: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -197,6 +203,51 @@ class TrainingRun:
         with self._lock:
             self._histories[update.model].apply(update)
 
+    def touch(self) -> None:
+        """A page of the owner is watching: the job is not abandoned."""
+        self.seen = time.monotonic()
+
+    def abandoned(self) -> bool:
+        return self.abandon_after is not None and time.monotonic() - self.seen > self.abandon_after
+
+    def _halt(self, reason: str) -> None:
+        """Stop with a sentence the page shows (over the time limit, nobody watching)."""
+        with self._lock:
+            self.error = reason
+        self._stop.set()
+
+    def _check_bounds(self) -> None:
+        """Stop a job whose owner left, or whose measured rate puts it past the time limit."""
+        if self._stop.is_set():
+            return
+        if self.abandoned():
+            self._halt(f"Stopped: no page of its owner showed this run for {self.abandon_after:.0f} s, so it no longer "
+                       "holds a place others are waiting for.")  # fmt: skip
+            return
+        if self.limits is None:
+            return
+        with self._lock:
+            started, total = self._started, self.total_steps
+            step = max((h.step[-1] for h in self._histories.values() if h.step), default=0)
+        if started is None or step < 1:
+            return
+        now = time.perf_counter()
+        # The rate is measured from the first step seen on, not from the start: the first step
+        # carries one-time costs (worker warm-up, the first probe and evaluation) that made a
+        # 0.04 s/step run look like 1.2 s/step and halted it. A first step slower than a minute
+        # speaks for itself.
+        if self._rate_from is None:
+            self._rate_from = (now, step)
+        t0, s0 = self._rate_from
+        if step - s0 >= 3:
+            reason = overdue(now - t0, step - s0, total, self.limits)
+        elif now - started >= 60:
+            reason = overdue(now - started, step, total, self.limits)
+        else:
+            return
+        if reason is not None:
+            self._halt(reason)
+
     def run_on(self, worker: Worker) -> None:
         """Send this job to `worker` and pump its messages until it ends (called in a thread)."""
         worker.stop_event.clear()
@@ -207,7 +258,11 @@ class TrainingRun:
             # Inside the try: a worker that died before reading its job (broken pipe) fails the
             # job with a sentence instead of leaving it "running" forever.
             worker.conn.send((self.model_cfgs, self.data_cfg, self.train_cfg, root, self.job_id))
+            checked = time.monotonic()
             while True:
+                if time.monotonic() - checked > 0.5:
+                    checked = time.monotonic()
+                    self._check_bounds()
                 if self._stop.is_set():
                     worker.stop_event.set()  # the worker checks it once per step
                 if not worker.conn.poll(0.05):
@@ -236,7 +291,7 @@ class TrainingRun:
             if error == WORKER_DIED:
                 worker.dead = True
             with self._lock:
-                self.state, self.error = state, error  # type: ignore[assignment]
+                self.state, self.error = state, error or self.error  # type: ignore[assignment]
                 self._ended = time.perf_counter()
                 if self._started is None:
                     self._started = self._ended
@@ -272,6 +327,21 @@ class TrainingRun:
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text if type(exc).__name__ in ("ConfigError", "DatasetUnavailable") else f"{type(exc).__name__}: {text}"
+
+
+class JobRefused(ConfigError):
+    """A job the queue does not take now (the owner already has one); the message says why."""
+
+
+def abandon_seconds() -> float:
+    """How long a job may go unwatched before it is stopped: env RESNET_VIZ_ABANDON_SECONDS, else
+    120 s (a page that shows a job touches it at least every 15 s)."""
+    raw = os.environ.get("RESNET_VIZ_ABANDON_SECONDS", "")
+    try:
+        value = float(raw)
+    except ValueError:
+        return 120.0
+    return value if value > 0 else 120.0
 
 
 def default_max_jobs() -> int:
@@ -331,15 +401,53 @@ class JobQueue:
         *,
         owner: str,
         store: RunStore | None = None,
+        press: str | None = None,
+        bounded: bool = True,
     ) -> TrainingRun:
-        """Register a job and start its thread; it trains as soon as a slot is free."""
-        job = TrainingRun(tuple(model_cfgs), data_cfg, train_cfg, owner=owner, store=store)
+        """Register a job and start its thread; it trains as soon as a slot is free.
+
+        With `bounded` (every job a page queues) the job is checked against the server's limits
+        first, JobTooLarge says what to lower, and an owner with an earlier press still queued or
+        training gets JobRefused: one press per browser in the queue at a time (the jobs of one
+        press, e.g. a sweep's seeds, share `press`).
+        """
+        limits = None
+        if bounded:
+            limits = Limits.from_env(gpu=self._gpu())
+            check_job(model_cfgs, data_cfg, train_cfg, limits=limits, gpu=self._gpu())
+        job = TrainingRun(tuple(model_cfgs), data_cfg, train_cfg, owner=owner, store=store, press=press,
+                          limits=limits, abandon_after=abandon_seconds() if bounded else None)  # fmt: skip
         with self._cond:
+            if bounded:
+                busy = [j for j in self._jobs.values() if j.owner == owner and not j._done.is_set()
+                        and (press is None or j.press != press)]  # fmt: skip
+                if busy:
+                    raise JobRefused(
+                        "You already have a run queued or training on this server; stop it or wait for it to end "
+                        "before starting another (one at a time per browser keeps the queue fair)."
+                    )
             self._forget_old()
             self._jobs[job.job_id] = job
             self._waiting.append(job.job_id)
         threading.Thread(target=self._work, args=(job,), name=f"train-{job.job_id}", daemon=True).start()
         return job
+
+    def check(self, jobs: Sequence[tuple[Sequence[ModelConfig], DataConfig, TrainConfig]]) -> None:
+        """JobTooLarge for a press whose jobs exceed this server's limits, before any is queued."""
+        check_press(jobs, limits=Limits.from_env(gpu=self._gpu()), gpu=self._gpu())
+
+    @staticmethod
+    def _gpu() -> bool:
+        import torch
+
+        return torch.cuda.is_available()
+
+    def touch(self, owner: str) -> int:
+        """A page of `owner` is open: keep its jobs alive. Returns how many are queued or training."""
+        active = [j for j in self.jobs(owner) if not j._done.is_set()]
+        for job in active:
+            job.touch()
+        return len(active)
 
     def _work(self, job: TrainingRun) -> None:
         with self._cond:
@@ -348,6 +456,9 @@ class JobQueue:
                 self._waiting[0] != job.job_id or len(self._running) >= self.max_jobs
             ):
                 self._cond.wait(timeout=0.5)
+                if job.abandoned():  # its owner left while it waited: free the place in line
+                    job._halt(f"Stopped before it started: no page of its owner showed it for "
+                              f"{job.abandon_after:.0f} s.")  # fmt: skip
             self._waiting.remove(job.job_id)
             if job._stop.is_set():
                 job.state = "stopped"

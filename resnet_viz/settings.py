@@ -1,24 +1,88 @@
-"""The live page's settings as one frozen dataclass, and their round trip through a URL query.
+"""The pages' settings as frozen dataclasses, and their round trip through a URL query.
 
-A teacher shares a link; the page opens with the same configuration. Anything in the URL that is
-not valid is dropped with a sentence saying why, so a mistyped link never becomes a traceback.
+A teacher shares a link; the page opens with the same configuration. Each page that reads the
+URL has a :class:`LinkSpec`: which URL key holds which setting, and the range each widget offers.
+This module is the only parser of those links: a value is either applied or dropped with a
+sentence saying why, so a mistyped link never becomes a traceback and never changes a widget
+without a word. The URL holds registry keys (``dataset=shapes``), never the labels on screen.
+``resnet_viz.ui.links`` seeds the widgets from a :class:`Link` and writes the URL back.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
-from .config import ConfigError, DataConfig, ModelConfig, TrainConfig
+from .config import (
+    ConfigError,
+    DataConfig,
+    ModelConfig,
+    TrainConfig,
+    valid_cifar_depths,
+)
+from .sweep import DEMO, KINDS, SweepConfig
 
 Which = Literal["both", "plain", "residual"]
 
 
+def _shown(v: float) -> str:
+    """1e-05, 0.1, 10, 100,000: a bound or a value as a learner reads it."""
+    return f"{v:,}" if isinstance(v, int) else f"{v:g}"
+
+
+@dataclass(frozen=True)
+class Span:
+    """The range a number widget offers; the widget is built from it, so the two cannot differ."""
+
+    lo: float  # smallest value the widget takes
+    hi: float  # largest
+
+    def check(self, name: str, value: float) -> None:
+        if not self.lo <= value <= self.hi:  # NaN fails both comparisons
+            raise ConfigError(f"{name} must be from {_shown(self.lo)} to {_shown(self.hi)} on this page; got {_shown(value)}")
+
+
+@dataclass(frozen=True)
+class Options:
+    """The choices a select widget offers (values, not labels)."""
+
+    values: tuple[Any, ...]
+    note: str = ""  # what the values are, e.g. "6n+2 layers"
+
+    def check(self, name: str, value: Any) -> None:
+        if value not in self.values:
+            note = f" ({self.note})" if self.note else ""
+            raise ConfigError(f"{name} must be one of {', '.join(map(str, self.values))}{note} on this page; got {value}")
+
+
+Bound = Span | Options
+
+
+def _check_bounds(settings: Any, bounds: Mapping[str, Bound]) -> None:
+    for name, bound in bounds.items():
+        value = getattr(settings, name)
+        for item in value if isinstance(value, tuple) else (value,):
+            bound.check(name, item)
+
+
+def _check_dataset(name: str) -> None:
+    from .data import DATASETS, WEB_DATASETS
+
+    if name not in WEB_DATASETS:
+        extra = (" (the image folder needs a folder on the server: use `resnet-viz train --dataset folder "
+                 "--data-root DIR`)") if name in DATASETS else ""  # fmt: skip
+        raise ConfigError(f"dataset must be one of {', '.join(WEB_DATASETS)}; got {name!r}{extra}")
+
+
+# -- the live page ------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class TwinSettings:
-    dataset: str = "digits"  # registry key (resnet_viz.data.DATASETS)
+    dataset: str = "digits"  # registry key (resnet_viz.data.WEB_DATASETS)
     depth: int = 56  # 6n+2; 56 shows degradation on digits in well under a minute on a CPU
     width: int = 8  # stage-1 channels (paper 16; 8 keeps the CPU demo fast)
     models: Which = "both"  # which of the twins to train
@@ -54,61 +118,252 @@ class TwinSettings:
         )  # fmt: skip
 
     def validate(self) -> None:
-        """Raise ConfigError for a combination no model/data/train config accepts."""
-        from .data import DATASETS
-
-        if self.dataset not in DATASETS:
-            raise ConfigError(f"dataset must be one of {', '.join(DATASETS)}; got {self.dataset!r}")
+        """Raise ConfigError for a value the page's widgets do not offer, or a combination no
+        model/data/train config accepts."""
+        _check_dataset(self.dataset)
         if self.models not in ("both", "plain", "residual"):
             raise ConfigError(f"models must be both, plain or residual; got {self.models!r}")
+        _check_bounds(self, LIVE_BOUNDS)
         self.model_configs()
         self.data_config()
         self.train_config()
 
 
-_FIELDS = {f.name: f for f in dataclasses.fields(TwinSettings)}
-_DEFAULT = TwinSettings()
+# What each widget of the live page offers. Every range lies inside what the configs accept
+# (TrainConfig takes any finite lr > 0, seeds up to 2**32 - 1, up to 10 million steps); the
+# page's widgets are built from these, and a link outside them is reported, not dropped silently.
+LIVE_BOUNDS: dict[str, Bound] = {
+    "depth": Options(tuple(valid_cifar_depths(110)), "6n+2 layers"),
+    "width": Options((4, 8, 16, 32, 64)),
+    "activation": Options(("relu", "tanh", "sigmoid")),
+    "init": Options(("kaiming", "xavier", "fixup", "default")),
+    "optimizer": Options(("sgd", "adam")),
+    "batch_size": Options((16, 32, 64, 128, 256, 512)),
+    "steps": Span(1, 100_000),
+    "lr": Span(1e-5, 10.0),
+    "seed": Span(0, 10_000),
+    "epochs": Span(0.0, 1000.0),
+    "shortcut": Options(("A", "B")),
+    "alpha": Span(0.0, 2.0),
+}
 
 
-def _parse(name: str, text: str) -> Any:
-    kind = type(getattr(_DEFAULT, name))
+# -- the degradation page -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """The degradation page's widgets; ``sweep_config()`` is the sweep they describe."""
+
+    dataset: str = DEMO.data.name  # registry key (resnet_viz.data.WEB_DATASETS)
+    depths: tuple[int, ...] = DEMO.depths  # 6n+2 layers, one run per depth and kind
+    kinds: tuple[str, ...] = DEMO.kinds  # plain and/or residual
+    budget: str = "steps"  # what `amount` counts: "steps" or "epochs"
+    amount: int = DEMO.train.steps  # steps or epochs per model
+    seeds: int = len(DEMO.seeds)  # how many seeds: 0, 1, ... (init and batch order)
+    width: int = DEMO.model.width  # stage-1 channels
+    lr: float = DEMO.train.lr  # peak learning rate
+    batch_size: int = DEMO.train.batch_size  # images per step
+    augment: bool = DEMO.data.augment  # random crop + flip
+    warmup: int = DEMO.deep_warmup_steps  # steps at lr/10 for depth 110 (paper: 400)
+
+    def sweep_config(self) -> SweepConfig:
+        epochs = float(self.amount) if self.budget == "epochs" else None
+        return SweepConfig(
+            depths=self.depths, kinds=self.kinds, seeds=tuple(range(self.seeds)),  # type: ignore[arg-type]
+            model=ModelConfig(width=self.width), data=DataConfig(name=self.dataset, augment=self.augment),
+            train=TrainConfig(steps=int(self.amount) if epochs is None else DEMO.train.steps, epochs=epochs,
+                              batch_size=self.batch_size, lr=self.lr, probe_every=DEMO.train.probe_every),
+            deep_warmup_steps=int(self.warmup),
+        )  # fmt: skip
+
+    def validate(self) -> None:
+        _check_dataset(self.dataset)
+        _check_bounds(self, SWEEP_BOUNDS)
+        self.sweep_config()
+
+
+SWEEP_BOUNDS: dict[str, Bound] = {
+    "depths": Options(tuple(valid_cifar_depths(110)), "6n+2 layers"),
+    "kinds": Options(KINDS),
+    "budget": Options(("steps", "epochs")),
+    "amount": Span(1, 100_000),  # within TrainConfig's 10 million steps and 100,000 epochs
+    "seeds": Span(1, 5),
+    "width": Options((4, 8, 16, 32)),
+    "lr": Span(1e-4, 10.0),
+    "batch_size": Options((16, 32, 64, 128, 256)),
+    "warmup": Span(0, 10_000),
+}
+
+
+# -- links ----------------------------------------------------------------------------------------
+
+S = TypeVar("S", TwinSettings, SweepSettings)
+
+
+@dataclass(frozen=True)
+class Link(Generic[S]):
+    """What a page made of its URL."""
+
+    settings: S  # the link's valid values over the defaults
+    problems: tuple[str, ...]  # one sentence per value that was dropped, naming it and why
+    accepted: frozenset[str]  # URL keys whose values are in `settings`
+
+
+def _parse(name: str, kind: type, text: str) -> Any:
     if kind is bool:
         if text.lower() in ("1", "true", "yes", "on"):
             return True
         if text.lower() in ("0", "false", "no", "off"):
             return False
         raise ConfigError(f"{name} must be true or false; got {text!r}")
+    if kind is str:
+        return text
     try:
-        return kind(text)
+        value = float(text)
     except ValueError:
         raise ConfigError(f"{name} must be a {'whole number' if kind is int else 'number'}; got {text!r}") from None
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number; got {text!r}")
+    if kind is int:
+        if not value.is_integer():
+            raise ConfigError(f"{name} must be a whole number; got {text!r}")
+        return int(value)  # "1e3" and "300.0" are whole numbers too
+    return value
 
 
-def from_query(query: Mapping[str, str | list[str]]) -> tuple[TwinSettings, list[str]]:
-    """Settings from URL query parameters; unknown keys are ignored, invalid values are dropped
-    (keeping the default) and reported one sentence each."""
-    values: dict[str, Any] = {}
-    problems: list[str] = []
-    for name in _FIELDS:
-        if name not in query:
-            continue
-        raw = query[name]
-        text = raw[-1] if isinstance(raw, list) else raw
-        try:
-            candidate = dataclasses.replace(_DEFAULT, **values, **{name: _parse(name, str(text))})
-            candidate.validate()
-        except (ConfigError, TypeError) as exc:
-            problems.append(f"Ignored {name}={text} from the link: {exc}.")
-            continue
-        values[name] = getattr(candidate, name)
-    return TwinSettings(**values), problems
+@dataclass(frozen=True)
+class LinkSpec(Generic[S]):
+    """How one page's settings travel in its URL: which key holds which field."""
+
+    default: S
+    keys: Mapping[str, str]  # URL key (= the widget's key) -> settings field
+
+    def _kind(self, field: str) -> tuple[type, bool]:
+        """(type of one value, whether the field is a list of them)."""
+        value = getattr(self.default, field)
+        if isinstance(value, tuple):
+            return type(value[0]) if value else str, True
+        return type(value), False
+
+    def _value(self, field: str, text: str) -> Any:
+        kind, _ = self._kind(field)
+        value = _parse(field, kind, text)
+        if field == "dataset":
+            # Links written before this parser carry the label ("Shapes (generated, with masks)"):
+            # Streamlit's own URL binding wrote what the selectbox showed. Read them as the key.
+            from .data import DATASETS
+
+            value = next((k for k, info in DATASETS.items() if info.title == value), value)
+        return value
+
+    def read(self, query: Mapping[str, str | Sequence[str]]) -> Link[S]:
+        """Settings from URL query parameters. Unknown keys are ignored; each invalid value is
+        dropped (its field keeps the default) with one sentence. A list field keeps its valid
+        items and reports the others, as its multiselect would show them."""
+        values: dict[str, Any] = {}
+        problems: list[str] = []
+        accepted: set[str] = set()
+        for key, field in self.keys.items():
+            if key not in query:
+                continue
+            raw = query[key]
+            texts = [raw] if isinstance(raw, str) else list(raw)
+            _, is_list = self._kind(field)
+            if not is_list:
+                texts = texts[-1:]  # a repeated single-valued key: the last one wins, as in Streamlit
+            parsed = []
+            for text in texts:
+                try:
+                    value = self._value(field, str(text))
+                    if is_list:  # each item on its own: 57 among 20,57 is reported, 20 kept
+                        dataclasses.replace(self.default, **values, **{field: (value,)}).validate()
+                    parsed.append(value)
+                except (ConfigError, TypeError) as exc:
+                    problems.append(f"Ignored {key}={text} from the link: {exc}.")
+            if not parsed:
+                continue
+            candidate_value = tuple(parsed) if is_list else parsed[0]
+            try:
+                candidate = dataclasses.replace(self.default, **values, **{field: candidate_value})
+                candidate.validate()
+            except (ConfigError, TypeError) as exc:
+                shown = "&".join(f"{key}={t}" for t in texts)
+                problems.append(f"Ignored {shown} from the link: {exc}.")
+                continue
+            values[field] = candidate_value
+            accepted.add(key)
+        return Link(dataclasses.replace(self.default, **values), tuple(problems), frozenset(accepted))
+
+    def write(self, settings: S) -> dict[str, str | list[str]]:
+        """The URL query for `settings`: only what differs from the defaults, so links stay short."""
+        out: dict[str, str | list[str]] = {}
+        for key, field in self.keys.items():
+            value = getattr(settings, field)
+            if value == getattr(self.default, field):
+                continue
+            out[key] = [_text(v) for v in value] if isinstance(value, tuple) else _text(value)
+        return out
+
+    def widget_values(self, settings: S) -> dict[str, Any]:
+        """The value each widget holds for `settings`, by widget key (a multiselect holds a list)."""
+        return {
+            key: list(getattr(settings, field)) if isinstance(getattr(settings, field), tuple) else getattr(settings, field)
+            for key, field in self.keys.items()
+        }
+
+    def from_widgets(self, values: Mapping[str, Any]) -> S:
+        """Settings from the widgets' values, by widget key (a cleared widget, None, keeps the default)."""
+        fields = {}
+        for key, field in self.keys.items():
+            value = values.get(key)
+            if value is None:
+                continue
+            fields[field] = tuple(value) if isinstance(getattr(self.default, field), tuple) else value
+        return dataclasses.replace(self.default, **fields)
+
+
+def _text(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+LIVE_LINK: LinkSpec[TwinSettings] = LinkSpec(TwinSettings(), {f.name: f.name for f in dataclasses.fields(TwinSettings)})
+SWEEP_LINK: LinkSpec[SweepSettings] = LinkSpec(SweepSettings(), {
+    "sw_dataset": "dataset", "sw_depths": "depths", "sw_kinds": "kinds", "sw_budget": "budget", "sw_amount": "amount",
+    "sw_seeds": "seeds", "sw_width": "width", "sw_lr": "lr", "sw_batch": "batch_size", "sw_augment": "augment",
+    "sw_warmup": "warmup",
+})  # fmt: skip
+
+
+def from_query(query: Mapping[str, str | Sequence[str]]) -> tuple[TwinSettings, list[str]]:
+    """The live page's settings from URL query parameters, and one sentence per dropped value."""
+    link = LIVE_LINK.read(query)
+    return link.settings, list(link.problems)
 
 
 def to_query(settings: TwinSettings) -> dict[str, str]:
     """Only what differs from the defaults, so shared links stay short and readable."""
-    out = {}
-    for name in _FIELDS:
-        value = getattr(settings, name)
-        if value != getattr(_DEFAULT, name):
-            out[name] = str(value).lower() if isinstance(value, bool) else str(value)
-    return out
+    return {k: v for k, v in LIVE_LINK.write(settings).items() if isinstance(v, str)}
+
+
+def sweep_from_query(query: Mapping[str, str | Sequence[str]]) -> tuple[SweepSettings, list[str]]:
+    """The degradation page's settings from its sw_* URL parameters, and one sentence per dropped value."""
+    link = SWEEP_LINK.read(query)
+    return link.settings, list(link.problems)
+
+
+__all__ = [
+    "LIVE_BOUNDS",
+    "LIVE_LINK",
+    "SWEEP_BOUNDS",
+    "SWEEP_LINK",
+    "Link",
+    "LinkSpec",
+    "Options",
+    "Span",
+    "SweepSettings",
+    "TwinSettings",
+    "from_query",
+    "sweep_from_query",
+    "to_query",
+]

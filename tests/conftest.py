@@ -32,12 +32,24 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture
-def tmp_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh run store: RESNET_VIZ_RUNS points at an empty folder for this test."""
+def tmp_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh run store: RESNET_VIZ_RUNS points at an empty folder for this test.
+
+    The server-wide job queue outlives a test; a job a page test left queued or training would
+    hold the one CPU slot and make the next test's job wait (a flaky "stopped" test once), so
+    every job still active is stopped when the test ends.
+    """
     runs = tmp_path / "runs"
     runs.mkdir()
     monkeypatch.setenv("RESNET_VIZ_RUNS", str(runs))
-    return runs
+    yield runs
+    from resnet_viz import runner
+
+    if runner._QUEUE is not None:
+        for job in runner._QUEUE.jobs():
+            job.stop()
+        for job in runner._QUEUE.jobs():
+            job.wait(30)
 
 
 @pytest.fixture(scope="session")
@@ -77,6 +89,8 @@ def streamlit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Strea
         "--server.port", str(port),
         "--server.address", "127.0.0.1",
         "--browser.gatherUsageStats", "false",
+        # No reloading of edited modules: a reload would start a second job registry mid-test.
+        "--server.fileWatcherType", "none",
     ]  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     with open(log_path, "w") as log:

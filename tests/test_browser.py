@@ -88,3 +88,54 @@ def test_every_page_opens_by_url_without_an_exception(app_page, streamlit_server
         assert page.locator('[data-testid="stException"]').count() == 0, path
     log = streamlit_server.log()
     assert "Traceback" not in log, log
+
+
+def test_the_owner_can_stop_after_a_refresh_and_another_browser_cannot(chromium_browser, streamlit_server, artifacts_dir):
+    """Ownership lives in a random cookie set on the first visit: a refresh (or a new tab of the
+    same browser) keeps the right to stop; a second browser (no cookie) can only watch."""
+    owner = chromium_browser.new_context(viewport={"width": 1400, "height": 1000})
+    other = chromium_browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = None
+    try:
+        page = owner.new_page()
+        page.set_default_timeout(90_000)
+        page.goto(f"{streamlit_server.url}/live?depth=8&width=4&steps=20000")
+        page.get_by_role("heading", name="Plain vs residual, live").wait_for(state="visible")
+        page.wait_for_function("document.cookie.includes('resnet_lab_owner=')")
+        page.get_by_role("button", name="Train").click()
+        page.wait_for_function("location.search.includes('job=')")
+        page.get_by_text("Running · step").wait_for(state="visible")
+
+        page.reload()  # a refresh: the same browser, a new Streamlit session
+        page.get_by_text("Running · step").wait_for(state="visible")
+        stop = page.get_by_role("button", name="Stop")
+        assert stop.is_enabled()
+
+        tab = owner.new_page()  # a second tab of the same browser
+        tab.set_default_timeout(90_000)
+        tab.goto(page.url)
+        tab.get_by_text("Running · step").wait_for(state="visible")
+        assert tab.get_by_role("button", name="Stop").is_enabled()
+        tab.close()
+
+        stranger = other.new_page()  # another browser opening the shared link
+        stranger.set_default_timeout(90_000)
+        stranger.goto(page.url)
+        try:
+            stranger.get_by_text("Running · step").wait_for(state="visible")
+        except Exception:
+            stranger.screenshot(path=str(artifacts_dir / "live-other-browser-failed.png"), full_page=True)
+            raise
+        assert stranger.get_by_role("button", name="Stop").is_disabled()
+        stranger.screenshot(path=str(artifacts_dir / "live-other-browser.png"))
+
+        stop.click()
+        page.get_by_text("Stopped · step").wait_for(state="visible", timeout=30_000)
+        assert page.locator('[data-testid="stException"]').count() == 0
+    except Exception:
+        if page is not None and not page.is_closed():
+            page.screenshot(path=str(artifacts_dir / "live-owner-failed.png"), full_page=True)
+        raise
+    finally:
+        owner.close()
+        other.close()

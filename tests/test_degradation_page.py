@@ -19,8 +19,10 @@ from resnet_viz.sweep import collect
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
-def open_page(path: str = "app_pages/degradation.py") -> AppTest:
+def open_page(path: str = "app_pages/degradation.py", query: dict[str, str | list[str]] | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
     at.switch_page(path)
     at.run()
     assert not at.exception, at.exception
@@ -64,6 +66,35 @@ def test_bad_settings_disable_run_with_a_message(tmp_runs) -> None:
     at.multiselect(key="sw_depths").set_value([]).run()
     assert any("at least one depth" in e.value for e in at.error)
     assert _button(at, "Run sweep").disabled and not at.exception
+
+
+@pytest.mark.parametrize(("query", "fragment", "widget"), [
+    # issue 12 §5: each was dropped by its widget without a word (sw_amount=inf raised inside Streamlit)
+    ({"sw_depths": ["57", "20"]}, "Ignored sw_depths=57 from the link: depths must be one of 8, 14", ("multiselect", [20])),
+    ({"sw_seeds": "99"}, "Ignored sw_seeds=99 from the link: seeds must be from 1 to 5", ("slider", 1)),
+    ({"sw_lr": "nan"}, "Ignored sw_lr=nan from the link: lr must be a finite number", ("number_input", 0.1)),
+    ({"sw_amount": "inf"}, "Ignored sw_amount=inf from the link", ("number_input", 160)),
+    ({"sw_dataset": "folder"}, "resnet-viz train --dataset folder", ("selectbox", "digits")),
+    ({"sw_kinds": ["plain", "resnet"]}, "Ignored sw_kinds=resnet", ("button_group", ["plain"])),
+])  # fmt: skip
+def test_bad_link_values_are_named_and_the_rest_applies(tmp_runs, query, fragment, widget) -> None:
+    at = open_page(query=query)
+    assert len(at.warning) == 1 and fragment in at.warning[0].value
+    kind, value = widget
+    key = next(iter(query))
+    assert next(w for w in at.get(kind) if getattr(w, "key", None) == key).value == value
+
+
+def test_dataset_link_holds_the_key_and_widget_changes_stay(tmp_runs) -> None:
+    at = open_page(query={"sw_dataset": "shapes", "sw_depths": ["8", "14"]})
+    assert at.selectbox(key="sw_dataset").value == "shapes" and not at.warning
+    assert at.multiselect(key="sw_depths").value == [8, 14]
+    assert at.query_params["sw_dataset"] in ("shapes", ["shapes"])
+    assert "Image folder" not in list(at.selectbox(key="sw_dataset").proto.options)
+    at.session_state["sw_width"] = 16  # as the paper-scale preset's callback sets it
+    at.run()
+    assert at.select_slider(key="sw_width").value == 16 and at.query_params["sw_width"] in ("16", ["16"])
+    assert at.selectbox(key="sw_dataset").value == "shapes"  # the link did not undo anything
 
 
 @pytest.mark.slow

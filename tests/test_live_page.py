@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-
 import time
 from pathlib import Path
 
@@ -46,12 +45,57 @@ def test_page_opens_with_defaults(tmp_runs) -> None:
     assert any("press **Train**" in i.value for i in at.info)
 
 
-@pytest.mark.parametrize(("key", "value", "fragment"), [("depth", "57", "6n+2"), ("lr", "-3", "lr"),
-                                                          ("dataset", "nope", "dataset")])  # fmt: skip
+@pytest.mark.parametrize(("key", "value", "fragment"), [
+    ("depth", "57", "6n+2"), ("lr", "-3", "lr"), ("dataset", "nope", "dataset"),
+    # issue 12 §5: these were dropped by the widgets without a word (steps=inf raised inside Streamlit)
+    ("lr", "1e9", "lr must be from 1e-05 to 10"), ("batch_size", "1000000000", "batch_size must be one of"),
+    ("steps", "1e12", "steps must be from 1 to 100,000"), ("width", "1000", "width must be one of 4, 8, 16, 32, 64"),
+    ("seed", "-1", "seed must be from 0 to 10,000"), ("steps", "inf", "finite"), ("bn", "0.5", "true or false"),
+    ("dataset", "folder", "resnet-viz train --dataset folder"),
+])  # fmt: skip
 def test_bad_url_values_give_a_message_not_a_traceback(tmp_runs, key, value, fragment) -> None:
     at = open_live({key: value})
-    assert any(fragment in w.value and key in w.value for w in at.warning)
+    assert [w.value for w in at.warning] == [next(w.value for w in at.warning if fragment in w.value)]
+    assert at.warning[0].value.startswith(f"Ignored {key}={value} from the link:")
+    assert key not in at.query_params  # the dropped value leaves the URL, and the widget shows the default
     assert not at.exception
+
+
+def test_dataset_links_hold_the_key_and_the_screen_the_label(tmp_runs) -> None:
+    at = open_live({"dataset": "shapes"})  # was dropped without a word: only the label was a valid option
+    assert at.selectbox(key="dataset").value == "shapes" and not at.warning
+    assert at.query_params["dataset"] in ("shapes", ["shapes"])
+    old = open_live({"dataset": "Shapes (generated, with masks)"})  # what the page itself wrote before
+    assert old.selectbox(key="dataset").value == "shapes" and not old.warning
+    assert old.query_params["dataset"] in ("shapes", ["shapes"])  # rewritten to the key
+    at.selectbox(key="dataset").set_value("cifar10").run()
+    assert at.query_params["dataset"] in ("cifar10", ["cifar10"]) and not at.warning
+    at.selectbox(key="dataset").set_value("digits").run()
+    assert "dataset" not in at.query_params  # the default: links stay short
+    labels = [o for o in at.selectbox(key="dataset").proto.options]
+    assert "Shapes (generated, with masks)" in labels and "Image folder" not in labels  # no way to give a folder
+
+
+def test_a_moved_widget_is_not_undone_by_the_link_it_came_from(tmp_runs) -> None:
+    at = open_live({"depth": "20", "steps": "1e3"})
+    assert at.select_slider(key="depth").value == 20 and at.number_input(key="steps").value == 1000
+    assert not at.warning
+    at.select_slider(key="depth").set_value(32).run()
+    assert at.select_slider(key="depth").value == 32 and at.query_params["depth"] in ("32", ["32"])
+    assert at.query_params["steps"] in ("1000", ["1000"])
+
+
+def test_the_widgets_offer_exactly_the_ranges_the_link_reader_checks(tmp_runs) -> None:
+    from resnet_viz.settings import LIVE_BOUNDS
+
+    at = open_live()
+    for key in ("steps", "lr", "seed", "epochs"):
+        proto = at.number_input(key=key).proto
+        assert (proto.min, proto.max) == (LIVE_BOUNDS[key].lo, LIVE_BOUNDS[key].hi), key
+    for key in ("depth", "width", "batch_size"):
+        assert [int(o) for o in at.select_slider(key=key).proto.options] == list(LIVE_BOUNDS[key].values), key
+    alpha = at.slider(key="alpha").proto
+    assert (alpha.min, alpha.max) == (LIVE_BOUNDS["alpha"].lo, LIVE_BOUNDS["alpha"].hi)
 
 
 def test_url_settings_open_the_page_configured(tmp_runs) -> None:
@@ -94,6 +138,7 @@ def test_stop_marks_the_run_stopped_and_keeps_metrics(tmp_runs) -> None:
     t0 = time.monotonic()
     while job.snapshot().step < 3 and time.monotonic() - t0 < 60:
         time.sleep(0.05)
+    assert job.snapshot().step >= 3, job.snapshot().state  # training, not still queued behind another job
     at.run()
     stop = next(b for b in at.button if b.label == "Stop")
     assert not stop.disabled

@@ -7,12 +7,12 @@ import signal
 import time
 
 import pytest
-
 import torch
 
 from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
 from resnet_viz.devices import describe_device, select_device
-from resnet_viz.runner import JobQueue, train_threads
+from resnet_viz.limits import JobTooLarge, Limits
+from resnet_viz.runner import JobQueue, JobRefused, train_threads
 from resnet_viz.runs import RunStore
 
 TWINS = (ModelConfig(depth=8, width=4, residual=False), ModelConfig(depth=8, width=4))
@@ -27,7 +27,9 @@ def wait_for(pred, timeout: float = 60.0) -> None:
 
 
 @pytest.fixture
-def queue():
+def queue(monkeypatch):
+    # The long jobs below (100,000 steps, stopped early) would be over a class server's limit.
+    monkeypatch.setenv("RESNET_VIZ_MAX_JOB_MINUTES", "10000")
     q = JobQueue(max_jobs=1)
     yield q
     q.close()
@@ -112,3 +114,93 @@ def test_a_dead_worker_fails_the_job_and_is_replaced(queue) -> None:
     assert snap.histories[0].loss  # what was measured before the crash stays
     again = queue.submit(TWINS, DataConfig(), TrainConfig(steps=3), owner="a")
     assert again.wait(120) and again.state == "finished" and again.worker_pid != job.worker_pid
+
+
+def test_a_job_over_the_limits_is_refused_before_it_is_queued(queue, monkeypatch) -> None:
+    monkeypatch.setenv("RESNET_VIZ_MAX_JOB_MINUTES", "15")
+    big = (ModelConfig(depth=110, width=64, residual=False), ModelConfig(depth=110, width=64))
+    with pytest.raises(JobTooLarge, match="lower the steps"):
+        queue.submit(big, DataConfig(), TrainConfig(steps=100_000, batch_size=512), owner="a")
+    assert queue.jobs() == []  # nothing queued, nothing trains
+    with pytest.raises(JobTooLarge):
+        queue.check([(big, DataConfig(), TrainConfig(steps=100_000, batch_size=512))])
+
+
+def test_one_press_per_browser_in_the_queue(queue) -> None:
+    cfg = TrainConfig(steps=100_000, log_every=1)
+    first = queue.submit(TWINS[:1], DataConfig(), cfg, owner="a", press="p1")
+    seed1 = queue.submit(TWINS[:1], DataConfig(), TrainConfig(steps=100_000, seed=1), owner="a", press="p1")  # same press
+    with pytest.raises(JobRefused, match="already have a run"):
+        queue.submit(TWINS[:1], DataConfig(), cfg, owner="a", press="p2")
+    other = queue.submit(TWINS[:1], DataConfig(), cfg, owner="b")  # another browser may queue
+    for job, owner in ((first, "a"), (seed1, "a"), (other, "b")):
+        queue.stop(job.job_id, owner)
+    assert all(j.wait(20) for j in (first, seed1, other))
+    again = queue.submit(TWINS[:1], DataConfig(), TrainConfig(steps=2), owner="a")  # the first ended: allowed
+    assert again.wait(60) and again.state == "finished"
+
+
+def test_an_abandoned_job_is_stopped_and_the_next_one_starts(queue, monkeypatch) -> None:
+    import threading
+
+    monkeypatch.setenv("RESNET_VIZ_ABANDON_SECONDS", "1.5")
+    cfg = TrainConfig(steps=100_000, log_every=1)
+    left = queue.submit(TWINS[:1], DataConfig(), cfg, owner="gone")
+    waiting = queue.submit(TWINS[:1], DataConfig(), TrainConfig(steps=5), owner="here")
+    watching = threading.Event()
+
+    def watch() -> None:  # the second owner's page keeps touching its job; the first owner has left
+        while not watching.is_set():
+            queue.touch("here")
+            time.sleep(0.2)
+
+    threading.Thread(target=watch, daemon=True).start()
+    try:
+        assert left.wait(30) and left.state == "stopped" and "no page of its owner showed this run" in left.error
+        assert waiting.wait(60) and waiting.state == "finished"
+    finally:
+        watching.set()
+
+
+def test_a_slow_first_step_alone_does_not_halt_a_fast_job(monkeypatch) -> None:
+    """Seen in the browser: a 0.04 s/step run was halted as "1.2 s per step" because the rate
+    counted the first step's warm-up; the rate now counts from the first step seen."""
+    from resnet_viz import runner
+    from resnet_viz.train import History
+
+    clock = [0.0]
+    monkeypatch.setattr(runner.time, "perf_counter", lambda: clock[0])
+    job = runner.TrainingRun(TWINS, DataConfig(), TrainConfig(steps=20_000), owner="a",
+                             limits=Limits(seconds=900.0, memory_bytes=2**40))  # fmt: skip
+    job.total_steps, job._started = 20_000, 0.0
+    hist = History(name="plain-8")
+    job._histories = {"plain-8": hist}
+
+    def at(t: float, step: int) -> str | None:
+        clock[0] = t
+        hist.step.append(step)
+        job._check_bounds()
+        return job.error
+
+    assert at(2.4, 2) is None  # 1.2 s/step from the start: 6.6 h projected, but warm-up
+    assert at(2.6, 7) is None and at(2.8, 12) is None  # 0.04 s/step since: 13 min
+    assert not job._stop.is_set()
+    slow = runner.TrainingRun(TWINS, DataConfig(), TrainConfig(steps=20_000), owner="a",
+                              limits=Limits(seconds=900.0, memory_bytes=2**40))  # fmt: skip
+    slow.total_steps, slow._started = 20_000, 0.0
+    slow._histories = {"plain-8": History(name="plain-8", step=[1])}
+    clock[0] = 25.0
+    slow._check_bounds()  # first step seen
+    clock[0] = 61.0
+    slow._histories["plain-8"].step.append(2)
+    slow._check_bounds()  # fewer than 3 steps, but a minute gone: 30 s/step from the start
+    assert slow._stop.is_set() and "30 s per step" in slow.error
+
+
+def test_a_job_slower_than_estimated_is_halted_by_the_measured_rate(queue) -> None:
+    job = queue.submit(TWINS, DataConfig(), TrainConfig(steps=100_000, log_every=1), owner="a")
+    job.limits = Limits(seconds=2.0, memory_bytes=2**40)  # as if the server allowed only 2 s
+    assert job.wait(30)
+    snap = queue.snapshot(job.job_id)
+    assert snap.state == "stopped" and "s per step this run would take" in snap.error
+    assert snap.histories[0].loss  # what was measured stays

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from resnet_viz.settings import TwinSettings, from_query, to_query
 from resnet_viz.reading import identity_share, input_output_ratio, reading
+from resnet_viz.settings import TwinSettings, from_query, to_query
 from resnet_viz.train import History
 
 
@@ -110,3 +110,95 @@ def test_identity_share_and_ratio_by_hand() -> None:
     assert input_output_ratio([1.0, 2.0, 4.0, 7.0]) == pytest.approx(0.25)
     assert input_output_ratio([1.0, 7.0]) is None
     assert "62.5%" in reading([h])[-1]
+
+
+# -- links that do not lie (issue 12 §5) -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "fragment"),
+    [("lr", "1e9", "lr must be from 1e-05 to 10 on this page"),
+     ("batch_size", "1e9", "batch_size must be one of 16, 32, 64, 128, 256, 512"),
+     ("steps", "1e12", "steps must be from 1 to 100,000"),
+     ("steps", "inf", "steps must be a finite number"),
+     ("width", "1000", "width must be one of 4, 8, 16, 32, 64"),
+     ("depth", "116", "6n+2 layers"),
+     ("seed", "-1", "seed must be from 0 to 10,000"),
+     ("seed", "3.5", "whole number"),
+     ("epochs", "nan", "epochs must be a finite number"),
+     ("alpha", "5", "alpha must be from 0 to 2"),
+     ("bn", "maybe", "true or false"),
+     ("dataset", "folder", "resnet-viz train --dataset folder")],
+)  # fmt: skip
+def test_out_of_range_link_values_are_named_with_the_reason(key, value, fragment) -> None:
+    # Each of these was dropped silently by the widget before: say which and why.
+    settings, problems = from_query({key: value})
+    assert settings == TwinSettings()
+    assert problems == [problems[0]] and problems[0].startswith(f"Ignored {key}={value} from the link:")
+    assert fragment in problems[0]
+
+
+def test_dataset_links_hold_the_key_and_old_label_links_still_open() -> None:
+    assert to_query(TwinSettings(dataset="shapes")) == {"dataset": "shapes"}
+    assert from_query({"dataset": "shapes"}) == (TwinSettings(dataset="shapes"), [])
+    # What Streamlit's own binding wrote into links before (the selectbox's label) reads as the key.
+    assert from_query({"dataset": "Shapes (generated, with masks)"}) == (TwinSettings(dataset="shapes"), [])
+
+
+def test_whole_number_spellings_are_whole_numbers() -> None:
+    assert from_query({"steps": "1e3", "seed": "7.0"}) == (TwinSettings(steps=1000, seed=7), [])
+
+
+def test_the_widget_ranges_lie_inside_what_the_configs_accept() -> None:
+    # Every extreme a widget offers builds valid configs, so the page never offers what training refuses.
+    from resnet_viz.settings import LIVE_BOUNDS, SWEEP_BOUNDS, Span, SweepSettings
+
+    for name, bound in LIVE_BOUNDS.items():
+        for v in (bound.lo, bound.hi) if isinstance(bound, Span) else bound.values:
+            TwinSettings(models="residual", **{name: v}).validate()
+    for name, bound in SWEEP_BOUNDS.items():
+        for v in (bound.lo, bound.hi) if isinstance(bound, Span) else bound.values:
+            value = (v,) if name in ("depths", "kinds") else v
+            SweepSettings(**{name: value}).validate()
+            SweepSettings(**{"budget": "epochs", name: value}).validate()  # amount counts epochs then
+
+
+def test_sweep_links_report_each_dropped_value_and_keep_the_rest() -> None:
+    from resnet_viz.settings import SWEEP_LINK, SweepSettings, sweep_from_query
+
+    s, problems = sweep_from_query({"sw_depths": ["57", "20"], "sw_seeds": "99", "sw_lr": "nan", "sw_dataset": "folder",
+                                    "sw_kinds": ["plain", "resnet"], "sw_width": "16"})  # fmt: skip
+    assert s == SweepSettings(depths=(20,), kinds=("plain",), width=16)
+    assert [p.split(" from the link")[0] for p in problems] == [
+        "Ignored sw_dataset=folder", "Ignored sw_depths=57", "Ignored sw_kinds=resnet", "Ignored sw_seeds=99",
+        "Ignored sw_lr=nan"]  # fmt: skip
+    assert "6n+2" in problems[1] and "from 1 to 5" in problems[3] and "finite" in problems[4]
+    chosen = SweepSettings(dataset="shapes", depths=(8, 14), augment=True, budget="epochs", amount=3)
+    query = SWEEP_LINK.write(chosen)
+    assert query == {"sw_dataset": "shapes", "sw_depths": ["8", "14"], "sw_budget": "epochs", "sw_amount": "3",
+                     "sw_augment": "true"}  # fmt: skip
+    assert sweep_from_query(query) == (chosen, [])
+    assert chosen.sweep_config().train.epochs == 3.0 and chosen.sweep_config().data.name == "shapes"
+
+
+def test_reading_of_a_run_whose_residual_twin_diverged_early() -> None:
+    # /live?lr=10&bn=false&depth=56&init=default: residual-56 diverged at step 5 (loss NaN) while
+    # plain-56 trained on with dL/dx exactly 0 at its first blocks; the reading once raised
+    # ZeroDivisionError right after "residual-56 diverged at step 5".
+    gx_plain = [0.0] * 20 + [1.9e-06, 2.2e-05, 3.6e-04]
+    plain = _hist("plain-56", [2.30] * 20, [0.1] * 20, final={"train_loss": 2.305, "train_acc": 0.0967},
+                  rms=[[0.0] * 55 + [8.5e-4], [0.0] * 56], gx=[gx_plain, [0.0] * 23])  # fmt: skip
+    plain.probe_step = [1, 10]
+    res = _hist("residual-56", [2.30, 6.98, 22.7, 8.1e8], [0.1, 0.1, 0.1, 0.1], status="diverged",
+                rms=[[1e-4] * 56, [float("nan")] * 56], ident=[[1.0] * 27, [float("nan")] * 27],
+                branch=[[0.0] * 27, [float("nan")] * 27], gx=[[6.7e-05] * 20 + [3.6e-04] * 3, [float("nan")] * 23])  # fmt: skip
+    res.diverged_at = 5
+    res.probe_step = [1, 5]
+    text = reading([plain, res])
+    assert text[0] == ("residual-56 diverged at step 5: its loss became NaN or infinite, so it stopped there; the "
+                       "curves show everything up to step 4.")  # fmt: skip
+    assert text[1] == "plain-56 reached a training loss of 2.305 and training accuracy 9.7%."
+    assert "In plain-56 at step 1, the first block received no gradient at all (exactly 0)" in text[2]
+    assert text[3].startswith("In residual-56 at step 1, dL/dx at the first block was 5.37x smaller than at the last")
+    # A zero last-block gradient (the second probe of plain-56) gives no ratio, not a division by zero.
+    assert all("step 10" not in t or "ratio" not in t for t in text)

@@ -9,18 +9,24 @@ from __future__ import annotations
 
 import hashlib
 import os
-import uuid
+import re
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+# plotly imports pandas lazily, on the first figure it validates; two sessions drawing their first
+# figures at once then race on a half-imported pandas ("partially initialized module 'pandas' has
+# no attribute 'Series'", seen with three browsers on one server). Importing it here, once, when
+# the server loads the pages, closes that window.
+import pandas  # noqa: F401
 import streamlit as st
 
 from resnet_viz import __version__, lessons, plots
-from resnet_viz.config import ModelConfig
+from resnet_viz.config import ConfigError, ModelConfig
 from resnet_viz.devices import describe_device, select_device
 from resnet_viz.reading import reading
 from resnet_viz.runner import job_queue, train_threads
-from resnet_viz.runs import RunStore, RunStoreError
+from resnet_viz.runs import RunStore, RunStoreError, damage_report
 from resnet_viz.settings import TwinSettings
 from resnet_viz.train import History
 from resnet_viz.ui import exercises as ui_ex
@@ -86,9 +92,14 @@ def cuda_available() -> bool:
     return select_device("auto").type == "cuda"
 
 
+HEARTBEAT_SECONDS = 15.0  # a page touches its owner's jobs this often; runner.abandon_seconds() is 120
+
+
 def sidebar() -> None:
     """Shared sidebar, drawn by app.py under the navigation menu on every page."""
     with st.sidebar:
+        _remember_owner()
+        st.fragment(run_every=HEARTBEAT_SECONDS)(_heartbeat)()
         st.caption(f"Device: **{device_label()}**")
         with st.expander("About ResNet Lab", icon=":material/info:"):
             st.markdown(
@@ -106,17 +117,41 @@ def start_workers() -> None:
     job_queue()
 
 
-def owner_key() -> str:
-    """Who may stop a training job: one key per browser, stable across a page refresh.
+OWNER_COOKIE = "resnet_lab_owner"  # a random token per browser, set once; the server keeps only its hash
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 
-    Streamlit's XSRF cookie lives as long as the browser session, so a refreshed tab keeps its
-    right to stop its own run while another browser opening the same link can only watch.
-    Without the cookie (tests, XSRF off) the key falls back to this Streamlit session.
+
+def owner_key() -> str:
+    """Who may stop a training job: one key per browser, stable across a refresh and a new tab.
+
+    The key hashes a random token kept in a cookie of this site (set by :func:`sidebar` on the
+    first visit), so a refreshed tab or a second tab of the same browser keeps the right to stop
+    its own run, while another browser, which cannot guess the token, can only watch. Until the
+    cookie comes back with the next page load, this session uses the token it just wrote.
+    (Streamlit's XSRF cookie is re-masked on every load, so it cannot serve as the key.)
     """
-    cookie = st.context.cookies.get("_streamlit_xsrf") if st.context.cookies else None
-    if cookie:
-        return hashlib.sha256(cookie.encode()).hexdigest()[:16]
-    return st.session_state.setdefault("_owner_key", uuid.uuid4().hex[:16])
+    cookie = st.context.cookies.get(OWNER_COOKIE) if st.context.cookies else None
+    token = cookie if cookie and _TOKEN.match(cookie) else st.session_state.setdefault("_owner_token", secrets.token_urlsafe(24))
+    return hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
+def _remember_owner() -> None:
+    """Write the session's token into the browser's cookie once, so the next load sends it back."""
+    cookie = st.context.cookies.get(OWNER_COOKIE) if st.context.cookies else None
+    if (cookie and _TOKEN.match(cookie)) or st.session_state.get("_owner_cookie_written"):
+        return
+    owner_key()  # makes the session's token
+    token = st.session_state["_owner_token"]
+    st.html(f"<script>document.cookie = '{OWNER_COOKIE}={token}; path=/; max-age=31536000; SameSite=Strict';</script>",
+            unsafe_allow_javascript=True)  # fmt: skip
+    st.session_state["_owner_cookie_written"] = True
+
+
+def _heartbeat() -> None:
+    """Every page keeps its owner's jobs alive (a job nobody watches is stopped) and says where they are."""
+    active = job_queue().touch(owner_key())
+    if active:
+        st.caption(f"You have {active} run{'s' if active > 1 else ''} queued or training on this server.")
 
 
 # -- live training view ------------------------------------------------------------------------
@@ -130,10 +165,15 @@ GRADIENT_REDRAW_SECONDS = float(os.environ.get("RESNET_VIZ_GRADIENT_REDRAW", "2.
 
 def start_job(settings: TwinSettings | None, owner: str, store: RunStore) -> None:
     """Train's on_click: queue the twins and remember the job in the session and the URL."""
+    st.session_state.pop("job_refused", None)
     if settings is None:
         return
-    job = job_queue().submit(settings.model_configs(), settings.data_config(), settings.train_config(),
-                             owner=owner, store=store)  # fmt: skip
+    try:
+        job = job_queue().submit(settings.model_configs(), settings.data_config(), settings.train_config(),
+                                 owner=owner, store=store)  # fmt: skip
+    except ConfigError as exc:  # over the server's limits, or this browser already has a run queued
+        st.session_state.job_refused = str(exc)
+        return
     st.session_state.job = job.job_id
     st.query_params["job"] = job.job_id
 
@@ -145,12 +185,28 @@ def stop_job(job_id: str | None, owner: str) -> None:
 
 
 def _stored_histories(store: RunStore, group: str) -> list[History]:
-    """A finished job's histories from the run store (after a server restart, or for overlays)."""
-    return [History.from_dict(store.load_metrics(i.run_id)) for i in reversed(store.list(group=group))]
+    """A finished job's histories from the run store (after a server restart, or for overlays).
+
+    Damaged folders are left out (run_list names them on the same page); a run without metrics
+    (it failed before its first) is left out silently.
+    """
+    hists = []
+    for info in reversed(store.scan(group=group)[0]):
+        try:
+            hist = store.load_history(info.run_id)
+        except RunStoreError as exc:  # changed on disk since it was listed
+            st.warning(str(exc), icon=":material/warning:")
+            continue
+        if hist is not None:
+            hists.append(hist)
+    return hists
 
 
 def live_view(job_id: str | None, store: RunStore) -> None:
     """Status, progress and charts of one job, redrawn every REDRAW_SECONDS while it runs."""
+    refused = st.session_state.get("job_refused")
+    if refused:
+        st.error(refused, icon=":material/block:")
     snap = job_queue().snapshot(job_id) if job_id else None
     if snap is None:
         hists = _stored_histories(store, job_id) if job_id else []
@@ -178,7 +234,9 @@ def _live_fragment(job_id: str, was_active: bool) -> None:
         st.progress(snap.progress, text=(
             f"{snap.state.capitalize()} · step {snap.step}/{snap.total_steps}{epoch} · "
             f"{snap.images_per_s:,.0f} images/s{eta} · {snap.device}"))  # fmt: skip
-    if snap.error:
+    if snap.error and snap.state == "stopped":  # halted by the server: over its time limit, or unwatched
+        st.warning(snap.error, icon=":material/timer_off:")
+    elif snap.error:
         st.error(f"Training failed: {snap.error}", icon=":material/error:")
     for h in snap.histories:
         if h.status == "diverged":
@@ -253,19 +311,21 @@ def _overlay(run_id: str) -> list[History]:
     store = RunStore()
     metrics = store.root / run_id / "metrics.json"
     try:
-        return [_stored_overlay(str(store.root), run_id, metrics.stat().st_mtime_ns)]
-    except (OSError, RunStoreError):
+        hist = _stored_overlay(str(store.root), run_id, metrics.stat().st_mtime_ns)
+    except (OSError, RunStoreError):  # gone or damaged since the run list offered it: not drawn
         return []
+    return [] if hist is None else [hist]
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _stored_overlay(root: str, run_id: str, mtime_ns: int) -> History:
+def _stored_overlay(root: str, run_id: str, mtime_ns: int) -> History | None:
     # Keyed on the file's mtime as well, so a re-written run is read again; cache_data hands
     # every caller its own copy, so no session can alter another's.
     store = RunStore(root)
     info = store.get(run_id)
-    hist = History.from_dict(store.load_metrics(run_id))
-    hist.name = f"{info.label} · {info.created[:16].replace('T', ' ')}"
+    hist = store.load_history(run_id)
+    if hist is not None:
+        hist.name = f"{info.label} · {info.created[:16].replace('T', ' ')}"
     return hist
 
 
@@ -273,15 +333,19 @@ def run_list(store: RunStore, current: tuple[str, ...] = ()) -> None:
     """Finished runs: a table, overlay picker, metrics CSV and weights downloads."""
     st.divider()
     st.subheader("Runs on this server")
-    runs = [r for r in store.list() if r.status != "running"]
+    infos, damaged = store.scan()
+    report = damage_report(damaged)  # folder names only: the page must not show the server's paths
+    if report:
+        st.warning(report, icon=":material/warning:")
+    runs = [r for r in infos if r.status != "running"]
     if not runs:
-        st.caption(f"Finished runs are kept in `{store.root}` and listed here.")
+        st.caption("Finished runs are kept in the server's run store and listed here.")
         return
     st.dataframe(
         [
             {"run": r.label, "status": r.status, "steps": r.step,
-             "train acc %": _pct(r.extra.get("summary", {}).get("train_acc")),
-             "test acc %": _pct(r.extra.get("summary", {}).get("test_acc")),
+             "train acc %": _pct((r.extra.get("summary") or {}).get("train_acc")),
+             "test acc %": _pct((r.extra.get("summary") or {}).get("test_acc")),
              "dataset": r.data.name, "seed": r.train.seed, "created (UTC)": r.created[:19].replace("T", " "),
              "id": r.run_id}  # fmt: skip
             for r in runs
@@ -294,8 +358,15 @@ def run_list(store: RunStore, current: tuple[str, ...] = ()) -> None:
     pick = st.selectbox("Download a run", list(labels), format_func=labels.get, key="download_pick")
     if pick:
         a, b = st.columns(2)
+
+        def metrics_csv() -> str:
+            try:
+                return store.metrics_csv(pick)
+            except RunStoreError as exc:  # deleted or damaged since listed: the file says so
+                return f"# {exc}\n"
+
         # Callables: the files are read when clicked, not on every rerun of the page.
-        a.download_button("Metrics (CSV)", lambda: store.metrics_csv(pick), file_name=f"{pick}.csv",
+        a.download_button("Metrics (CSV)", metrics_csv, file_name=f"{pick}.csv",
                           mime="text/csv", icon=":material/download:")  # fmt: skip
         weights = store.root / pick / "weights.pt"
         if weights.exists():
