@@ -22,6 +22,7 @@ from .wording import (
     by_factor,
     first_last,
     fraction,
+    is_number,
     num,
     pct,
     regime,
@@ -40,15 +41,16 @@ def _finite(values: Sequence[float | None]) -> list[float]:
 
 
 def final_train_loss(h: History) -> float | None:
-    """Full training-set loss measured at the end, else the mean of the last 10 step losses."""
-    if "train_loss" in h.final and h.final["train_loss"] is not None:
+    """Full training-set loss measured at the end, else the mean of the last 10 finite step losses
+    (a final loss that is not finite is said by :func:`reading` on its own)."""
+    if is_number(h.final.get("train_loss")):
         return float(h.final["train_loss"])
     tail = _finite(h.loss[-10:])
     return sum(tail) / len(tail) if tail else None
 
 
 def final_train_acc(h: History) -> float | None:
-    if "train_acc" in h.final and h.final["train_acc"] is not None:
+    if is_number(h.final.get("train_acc")):
         return float(h.final["train_acc"])
     tail = _finite(h.acc[-10:])
     return sum(tail) / len(tail) if tail else None
@@ -133,13 +135,18 @@ def reading(histories: Sequence[History], configs: Sequence[ModelConfig] = ()) -
                 f"{h.name} diverged at step {h.diverged_at}: its loss became NaN or infinite, so it stopped "
                 f"there; the curves show everything up to step {h.step[-1] if h.step else 0}."
             )
+    for h in histories:
+        if h.status != "diverged" and h.final.get("train_loss") is not None and not is_number(h.final["train_loss"]):
+            out.append(f"{h.name}'s loss on the whole training set at the end was not a finite number: it blew up "
+                       "after its last logged step, so the numbers below use its last finite steps.")  # fmt: skip
     done = [h for h in histories if h.step and h.status != "diverged"]
     if len(done) >= 2:
         losses = {h.name: final_train_loss(h) for h in done}
         ranked = sorted((v, n) for n, v in losses.items() if v is not None)
         if len(ranked) >= 2:
             (best_v, best), (worst_v, worst) = ranked[0], ranked[-1]
-            measured = "on the whole training set" if all("train_loss" in h.final for h in done) else "over the last steps"
+            whole = all(is_number(h.final.get("train_loss")) for h in done)
+            measured = "on the whole training set" if whole else "over the last steps"
             text = f"{best} reached the lowest training loss ({best_v:.3f} {measured}); {worst} the highest ({worst_v:.3f})"
             if best_v > 0 and worst_v / best_v >= 1.1:
                 text += f", {times(worst_v / best_v)} higher"
@@ -186,7 +193,9 @@ def sweep_reading(points: Sequence[DepthPoint], results: Sequence[SweepResult] =
     depth for each kind, whether the gap is in training (optimisation) or only test (overfitting)
     error, and how the deepest plain net's gradient was distributed at initialisation."""
     out: list[str] = []
-    by_kind = {k: sorted((p for p in points if p.kind == k and p.train_error), key=lambda p: p.depth) for k in KINDS}
+    # a point whose errors are not finite numbers (a damaged store) has nothing to compare
+    by_kind = {k: sorted((p for p in points if p.kind == k and p.train_error and is_number(p.train_mean)),
+                         key=lambda p: p.depth) for k in KINDS}  # fmt: skip
     worse: dict[str, bool] = {}
     for kind, pts in by_kind.items():
         if len(pts) < 2:
@@ -206,7 +215,7 @@ def sweep_reading(points: Sequence[DepthPoint], results: Sequence[SweepResult] =
         )
     if worse.get("plain"):
         hi = by_kind["plain"][-1]
-        if hi.test_mean - hi.train_mean < DEGRADED_POINTS:
+        if is_number(hi.test_mean) and hi.test_mean - hi.train_mean < DEGRADED_POINTS:
             out.append(
                 f"plain-{hi.depth}'s test error ({hi.test_mean:.1f}%) is close to its training error "
                 f"({hi.train_mean:.1f}%): it does not fit the training set itself, so this is an optimisation "

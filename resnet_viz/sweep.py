@@ -11,6 +11,7 @@ be reused whichever job produced it.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -18,7 +19,7 @@ from typing import Any, Literal
 from .config import ConfigError, DataConfig, ModelConfig, TrainConfig, check_cifar_depth
 from .experiment import ModelResult, run_twins
 from .models import build_model, count_params
-from .runs import RunInfo, RunStore
+from .runs import RunInfo, RunStore, RunStoreError, RunStoreWarning
 from .train import History, Update
 
 Kind = Literal["plain", "residual"]
@@ -132,9 +133,11 @@ def find_run(runs: Iterable[RunInfo], model: ModelConfig, data: DataConfig, trai
     return max(hits, key=lambda r: r.created, default=None)
 
 
-def stored_cells(sweep: SweepConfig, store: RunStore) -> dict[tuple[int, Kind, int], RunInfo]:
-    """The cells of `sweep` already in the store."""
-    runs = store.list()
+def stored_cells(
+    sweep: SweepConfig, store: RunStore, runs: Sequence[RunInfo] | None = None
+) -> dict[tuple[int, Kind, int], RunInfo]:
+    """The cells of `sweep` already in the store (`runs`: the store's runs when already listed)."""
+    runs = store.list() if runs is None else runs
     found = {}
     for depth, kind, seed in sweep.cells():
         info = find_run(runs, sweep.model_config(depth, kind), sweep.data, sweep.train_config(depth, seed))
@@ -162,11 +165,20 @@ def _params(cfg: ModelConfig) -> int:
     return _PARAMS[cfg]
 
 
-def collect(sweep: SweepConfig, store: RunStore, *, reused: bool = True) -> list[SweepResult]:
-    """Every cell of `sweep` found in the store, in cell order (missing cells are left out)."""
+def collect(
+    sweep: SweepConfig, store: RunStore, *, reused: bool = True, runs: Sequence[RunInfo] | None = None
+) -> list[SweepResult]:
+    """Every cell of `sweep` found in the store, in cell order (missing cells, and cells damaged
+    since the store was listed, are left out; `runs`: the store's runs when already listed)."""
     out = []
-    for (depth, kind, seed), info in stored_cells(sweep, store).items():
-        hist = History.from_dict(store.load_metrics(info.run_id))
+    for (depth, kind, seed), info in stored_cells(sweep, store, runs).items():
+        try:
+            hist = store.load_history(info.run_id)
+        except RunStoreError as e:  # changed on disk since listed: the next listing names it
+            warnings.warn(str(e), RunStoreWarning, stacklevel=2)
+            continue
+        if hist is None:
+            continue
         result = ModelResult(info.model, _params(info.model), hist, info.run_id)
         out.append(SweepResult(depth, kind, seed, result, reused))
     return out

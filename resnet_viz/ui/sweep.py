@@ -9,15 +9,17 @@ run from the CLI shows up here.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Sequence
 
 import streamlit as st
 
 from resnet_viz import lessons, sweep_plots, theory
+from resnet_viz.config import ConfigError
 from resnet_viz.experiment import ModelResult
 from resnet_viz.reading import demo_reading, sweep_reading
 from resnet_viz.runner import Snapshot, TrainingRun, job_queue
-from resnet_viz.runs import RunStore
+from resnet_viz.runs import RunStore, damage_report
 from resnet_viz.sweep import (
     PAPER_TABLE6,
     SweepConfig,
@@ -47,7 +49,15 @@ def submit(sweep: SweepConfig | None, owner: str, store: RunStore, param: str, *
     if sweep is None:
         return
     jobs = plan(sweep, store, force=force)
-    ids = [job_queue().submit(j.models, j.data, j.train, owner=owner, store=store).job_id for j in jobs]
+    press = uuid.uuid4().hex[:8]  # the sweep's jobs are one press: they queue together
+    st.session_state.pop(f"{param}_error", None)
+    try:
+        job_queue().check([(j.models, j.data, j.train) for j in jobs])
+        ids = [job_queue().submit(j.models, j.data, j.train, owner=owner, store=store, press=press).job_id
+               for j in jobs]  # fmt: skip
+    except ConfigError as exc:  # over the server's limits, or this browser already has a press queued
+        st.session_state[f"{param}_error"] = str(exc)
+        return
     st.session_state[param] = ids
     # Remembered with its sweep: the note only shows while the widgets still describe that sweep.
     text = (f"All {len(sweep.cells())} runs of this sweep were already in the run store; they are shown below. "
@@ -86,8 +96,16 @@ def _live_results(snaps: list[tuple[TrainingRun, Snapshot]]) -> list[SweepResult
     return out
 
 
+def refusal(param: str) -> None:
+    """The sentence of the last press the queue did not take (limits, one press at a time)."""
+    text = st.session_state.get(f"{param}_error")
+    if text:
+        st.error(text, icon=":material/block:")
+
+
 def progress(param: str, sweep: SweepConfig | None, store: RunStore, *, chart_key: str) -> None:
     """Per-model progress bars and the growing training curves while a job of the sweep runs."""
+    refusal(param)
     ids = _ids(param)
     note = st.session_state.get(f"{param}_note")
     if note and note[0] == sweep:
@@ -120,7 +138,9 @@ def _progress_fragment(param: str, was_active: bool) -> None:
                 st.progress(min(1.0, step / snap.total_steps) if snap.total_steps else 0.0,
                             text=f"{name} · seed {job.train_cfg.seed} · step {step}/{snap.total_steps} · {hist.status}")  # fmt: skip
     for job, snap in snaps:
-        if snap.error:
+        if snap.error and snap.state == "stopped":  # halted by the server: over its time limit, or unwatched
+            st.warning(f"Seed {job.train_cfg.seed}: {snap.error}", icon=":material/timer_off:")
+        elif snap.error:
             st.error(f"Seed {job.train_cfg.seed} failed: {snap.error}", icon=":material/error:")
     if was_active and not active:
         st.rerun()  # full rerun: the finished cells now come from the store
@@ -150,9 +170,19 @@ def _stored_cells(sweep: SweepConfig | None, root: str, ended: tuple[str, ...]) 
     return memo[1]
 
 
+def _collect_warned(sweep: SweepConfig, store: RunStore) -> list[SweepResult]:
+    """The sweep's stored cells; damaged run folders are named in one warning (by folder name:
+    a page never shows the server's paths), as on every page that reads the store."""
+    infos, damaged = store.scan()
+    report = damage_report(damaged)
+    if report:
+        st.warning(report, icon=":material/warning:")
+    return collect(sweep, store, runs=infos)
+
+
 def results_view(sweep: SweepConfig, store: RunStore, *, live: bool) -> list[SweepResult]:
     """The sweep's figures and the sentences they support, from the stored cells (returned)."""
-    results = collect(sweep, store)
+    results = _collect_warned(sweep, store)
     if not results:
         st.info("No results for these settings yet. Press **Run sweep**: cells already in the run store "
                 "are reused, the rest are trained.", icon=":material/science:")  # fmt: skip
@@ -229,7 +259,7 @@ def demo_view(sweep: SweepConfig, store: RunStore, param: str) -> None:
     progress(param, sweep, store, chart_key="demo_live")
     if any(j.state in ("queued", "running") for j in jobs(param)):
         return
-    results = collect(sweep, store)
+    results = _collect_warned(sweep, store)
     if not results:
         return
     st.plotly_chart(sweep_plots.depth_curves(results), key="demo_curves")

@@ -1,0 +1,132 @@
+"""A zero, an inf, a NaN or nothing at all in a measurement becomes words, never an exception.
+
+Issue 12 §1: the vanishing-gradient run (plain-56 without BatchNorm) has a first-layer gradient of
+exactly 0.0, and its reading raised ZeroDivisionError. Here hypothesis feeds every sentence
+builder, figure and quiz that reads a run's measurements with histories and profiles made of
+zeros, infinities, NaNs, tiny and huge numbers, and empty lists.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from resnet_viz import lessons, plots, quiz, sweep_plots, wording
+from resnet_viz.config import ModelConfig
+from resnet_viz.reading import flow_sentence, profile_sentences, reading, sweep_reading
+from resnet_viz.sweep import DepthPoint
+from resnet_viz.theory import InitProfile
+from resnet_viz.train import History
+
+ODD = st.sampled_from([0.0, -0.0, math.inf, -math.inf, math.nan, 1e-300, 5e-324, 1e300, -1.0])
+NUMBER = st.one_of(ODD, st.floats(min_value=1e-12, max_value=1e12))
+ROW = st.lists(NUMBER, max_size=8)
+PRINTED_NON_FINITE = re.compile(r"(?<![A-Za-z])(nan|inf)(?![A-Za-z])")
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> History:
+    name = draw(st.sampled_from(["plain-56", "residual-56", "plain-8", "residual-20"]))
+    n = draw(st.integers(0, 6))
+    h = History(name, step=list(range(1, n + 1)), loss=draw(st.lists(NUMBER, min_size=n, max_size=n)),
+                acc=draw(st.lists(NUMBER, min_size=n, max_size=n)))  # fmt: skip
+    probes = draw(st.integers(0, 3))
+    h.probe_step = list(range(1, probes + 1))
+    width = draw(st.integers(0, 5))
+    rows = st.lists(NUMBER, min_size=width, max_size=width)
+    h.layer_names = [f"l{i}" for i in range(width)]
+    h.block_names = [f"b{i}" for i in range(width)]
+    for attr in ("grad_rms", "grad_norm", "grad_rel", "act_std", "grad_x_rms", "identity_grad", "branch_grad"):
+        setattr(h, attr, [draw(rows) for _ in range(probes)])
+    h.status = draw(st.sampled_from(["finished", "diverged", "stopped", "running"]))
+    if h.status == "diverged":
+        h.diverged_at = draw(st.integers(1, 10))
+    h.final = draw(st.dictionaries(st.sampled_from(["train_loss", "train_acc", "test_loss", "test_acc"]), NUMBER))
+    h.eval = [{"step": 1, "test_loss": draw(NUMBER), "test_acc": draw(NUMBER)}] if draw(st.booleans()) else []
+    return h
+
+
+@st.composite
+def profiles(draw: st.DrawFn) -> InitProfile:
+    residual = draw(st.booleans())
+    width = draw(st.integers(0, 6))
+    row = st.lists(NUMBER, min_size=width, max_size=width)
+    return InitProfile(
+        name="residual-56" if residual else "plain-56", layer_names=[f"l{i}" for i in range(width)],
+        grad_norm=draw(row), grad_rms=draw(row), grad_rel=draw(row), block_names=[f"b{i}" for i in range(width)],
+        act_std=draw(row), grad_x_rms=draw(row),
+        config=ModelConfig(depth=56, residual=residual, bn=draw(st.booleans()),
+                           alpha=draw(st.sampled_from([0.0, 0.5, 1.0, 2.0])) if residual else 1.0),
+    )  # fmt: skip
+
+
+def _words(items: list[str]) -> None:
+    for text in items:
+        assert isinstance(text, str) and text
+        # a number that is not finite is said in words ("NaN or infinite"), never printed as
+        # Python prints it ("nan", "inf", "1.2e+308x" is fine, "infx" is not)
+        assert not PRINTED_NON_FINITE.search(text), text
+
+
+@SETTINGS
+@given(st.lists(histories(), min_size=1, max_size=3))
+def test_run_readings_and_outcomes_never_raise(hists: list[History]) -> None:
+    _words(reading(hists))
+    for h in hists:
+        flow_sentence(h)
+        if h.grad_x_rms:
+            quiz.smallest_gradient(h.name, h.grad_x_rms[-1], "k")
+            quiz.direction(h.name, h.grad_x_rms[-1], "k")
+    lessons.live_calms_outcome(hists)
+    lessons.live_no_bn_outcome(hists, bn=False)
+
+
+@settings(SETTINGS, max_examples=20)  # a plotly figure costs ~0.1 s
+@given(st.lists(histories(), min_size=1, max_size=3))
+def test_run_figures_never_raise(hists: list[History]) -> None:
+    plots.loss_figure(hists)
+    plots.loss_figure(hists, log_y=True)
+    plots.accuracy_figure(hists)
+    plots.grad_heatstrip(hists)
+    plots.grad_profile(hists)
+    plots.flow_profile(hists)
+    plots.flow_ratio_figure(hists)
+    plots.act_std_figure(hists)
+    for h in hists:
+        plots.identity_share_figure(h)
+
+
+@SETTINGS
+@given(st.lists(profiles(), min_size=1, max_size=2))
+def test_profile_sentences_never_raise(profs: list[InitProfile]) -> None:
+    _words(profile_sentences(profs))
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.sampled_from(["plain", "residual"]), st.sampled_from([8, 20, 56]), ROW, ROW),
+                max_size=6))  # fmt: skip
+def test_sweep_reading_and_figure_never_raise(cells: list) -> None:
+    points = [DepthPoint(kind, depth, tuple(tr), tuple(te), tuple(range(len(tr))), ())
+              for kind, depth, tr, te in cells]  # fmt: skip
+    _words(sweep_reading(points))
+    sweep_plots.error_vs_depth(points)
+    lessons.sweep_deeper_outcome(points)
+
+
+@given(NUMBER, NUMBER)
+def test_ratio_and_regime_are_total(a: float, b: float) -> None:
+    r = wording.ratio(a, b)
+    assert r is None or math.isfinite(r) or math.isinf(r)
+    assert wording.regime(r, first=a) in wording.REGIME_WORDS
+
+
+def test_the_dead_plain_net_is_said_in_words() -> None:
+    """The reproduction: plain-56 without BN, first-layer gradient exactly 0."""
+    h = History("plain-56", step=[1, 2], loss=[2.3, 2.3], acc=[0.1, 0.1], probe_step=[1],
+                grad_rms=[[0.0, 1e-6, 1e-3]], grad_x_rms=[[0.0, 1e-7, 1e-4]], status="finished")  # fmt: skip
+    text = " ".join(reading([h]))
+    assert "no gradient at all" in text
