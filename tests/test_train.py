@@ -108,18 +108,40 @@ def test_a_diverging_twin_does_not_stop_the_other(digits) -> None:
 
 
 def test_stop_check_ends_the_run_as_stopped(digits) -> None:
-    calls = {"n": 0}
-
-    def should_stop() -> bool:
-        calls["n"] += 1
-        return calls["n"] > 7
-
     models = list(zip(["p", "r"], build_twins([small(residual=False), small()], seed=0)))
-    hists = train(models, digits, TrainConfig(steps=100, probe_every=0), should_stop=should_stop)
-    # Polled at each step's start and twice inside each model's step (after forward, after
-    # backward): 5 polls a step for twins, so the 8th lands inside step 2, before p's update.
+    forwards = []
+    models[0][1].blocks[0].register_forward_hook(lambda *_: forwards.append(1))
+    # Stop once p's second step has begun its forward pass: it lands inside step 2, before p's
+    # update, so both twins keep step 1 only.
+    hists = train(models, digits, TrainConfig(steps=100, probe_every=0), should_stop=lambda: len(forwards) >= 2)
     for h in hists:
         assert h.status == "stopped" and h.step == [1]
+
+
+def test_stop_lands_inside_the_forward_pass_at_the_next_block(digits) -> None:
+    # A depth-110 step takes seconds on a CPU: Stop is checked at every block, not once per step.
+    torch.manual_seed(0)
+    model = build_model(fit_to_data(small(depth=20), digits))
+    before = {k: v.detach().clone() for k, v in model.named_parameters()}
+    ran = []
+    for i, block in enumerate(model.blocks):
+        block.register_forward_hook(lambda *_, i=i: ran.append(i))  # registered first: runs before the check
+    [h] = train([("m", model)], digits, TrainConfig(steps=5, probe_every=0), should_stop=lambda: 3 in ran)
+    assert h.status == "stopped" and not h.step
+    assert ran == [0, 1, 2, 3]  # block 4 never ran
+    assert all(torch.equal(before[k], v) for k, v in model.named_parameters())
+    assert sum(len(m._forward_hooks) for m in model.modules()) == len(model.blocks)  # only the test's own hooks
+
+
+def test_stop_lands_inside_the_backward_pass(digits) -> None:
+    torch.manual_seed(0)
+    model = build_model(fit_to_data(small(depth=20), digits))
+    backward_started = []
+    model.head.register_full_backward_hook(lambda *_: backward_started.append(1))
+    [h] = train([("m", model)], digits, TrainConfig(steps=5, probe_every=0), should_stop=lambda: bool(backward_started))
+    assert h.status == "stopped" and not h.step
+    # Stopped at the last block's output gradient: no block's weights received a gradient.
+    assert all(p.grad is None for p in model.blocks.parameters())
 
 
 def test_probes_stream_and_match_returned_history(digits) -> None:
