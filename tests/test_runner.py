@@ -183,8 +183,11 @@ def test_a_slow_first_step_alone_does_not_halt_a_fast_job(monkeypatch) -> None:
         return job.error
 
     assert at(2.4, 2) is None  # 1.2 s/step from the start: 6.6 h projected, but warm-up
-    assert at(2.6, 7) is None and at(2.8, 12) is None  # 0.04 s/step since: 13 min
+    assert at(2.8, 12) is None  # 0.04 s/step since, but over 0.4 s: not yet the rate
+    assert at(33.0, 767) is None  # 0.04 s/step over 30 s: 13 min, within the limit
     assert not job._stop.is_set()
+    assert at(63.0, 810) is not None  # then 1 s/step for 30 s: over the limit
+    assert job._stop.is_set() and "s per step this run would take" in job.error
     slow = runner.TrainingRun(TWINS, DataConfig(), TrainConfig(steps=20_000), owner="a",
                               limits=Limits(seconds=900.0, memory_bytes=2**40))  # fmt: skip
     slow.total_steps, slow._started = 20_000, 0.0
@@ -204,3 +207,22 @@ def test_a_job_slower_than_estimated_is_halted_by_the_measured_rate(queue) -> No
     snap = queue.snapshot(job.job_id)
     assert snap.state == "stopped" and "s per step this run would take" in snap.error
     assert snap.histories[0].loss  # what was measured stays
+
+
+def test_stop_reaches_the_worker_without_the_pumping_thread() -> None:
+    """The thread that pumps a job's messages can wait seconds for the GIL while pages redraw, so
+    stop() sets the worker's event itself; once the job has left its worker it must not, since
+    the event then belongs to the worker's next job."""
+    import threading
+
+    from resnet_viz.runner import TrainingRun
+
+    job = TrainingRun(TWINS, DataConfig(), TrainConfig(steps=5), owner="a")
+    event = threading.Event()
+    job._worker_stop = event  # as run_on sets it while the job is on a worker
+    job.stop()
+    assert event.is_set()
+    later = TrainingRun(TWINS, DataConfig(), TrainConfig(steps=5), owner="a")
+    event.clear()
+    later.stop()  # never on a worker (or already off it): nothing else is touched
+    assert not event.is_set()
