@@ -48,8 +48,12 @@ def test_live_run_redraws_then_stops(app_page, streamlit_server, artifacts_dir):
     assert len(seen) >= 3, f"loss chart did not gain points over two redraws: {seen}"
     assert "job=" in page.url  # the run is in the URL, so a refresh reconnects
 
-    page.get_by_role("button", name="Stop").click()
-    page.get_by_text("Stopped · step").wait_for(state="visible", timeout=30_000)
+    try:
+        page.get_by_role("button", name="Stop").click()
+        page.get_by_text("Stopped · step").wait_for(state="visible", timeout=30_000)
+    except Exception:
+        page.screenshot(path=str(artifacts_dir / "live-stop-failed.png"), full_page=True)
+        raise
     page.wait_for_timeout(1000)
     page.screenshot(path=str(artifacts_dir / "live.png"), full_page=True)
     assert page.locator('[data-testid="stException"]').count() == 0

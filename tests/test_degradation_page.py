@@ -196,3 +196,13 @@ def test_the_already_stored_note_goes_when_the_settings_change(tmp_runs, capsys)
     assert any("were already in the run store" in i.value for i in at.info)
     at.number_input(key="sw_amount").set_value(5).run()
     assert not any("were already in the run store" in i.value for i in at.info)
+
+
+def test_a_sweep_of_100000_epochs_is_refused_before_anything_trains(tmp_runs) -> None:
+    # Issue 12 §2: sw_budget=epochs&sw_amount=100000 was accepted.
+    at = open_page(query={"sw_budget": "epochs", "sw_amount": "100000"})
+    before = len(job_queue().jobs())
+    _button(at, "Run sweep").click().run()
+    assert not at.exception
+    assert any("would take" in e.value and "lower the steps (or epochs)" in e.value for e in at.error)
+    assert "sweep" not in at.query_params and len(job_queue().jobs()) == before

@@ -162,3 +162,14 @@ def test_earlier_runs_overlay_on_the_loss_chart(tmp_runs) -> None:
     assert not fresh.exception
     loss = fresh.get("plotly_chart")[0].proto.spec
     assert "(earlier run)" in loss
+
+
+def test_the_issue_s_server_killer_is_refused_before_anything_trains(tmp_runs) -> None:
+    # Issue 12 §2: accepted before; the first step took 25 s and the page said "about 2502758 s to go".
+    at = open_live({"depth": "110", "width": "64", "batch_size": "512", "steps": "100000"})
+    before = len(job_queue().jobs())
+    next(b for b in at.button if b.label == "Train").click().run()
+    assert not at.exception
+    refusal = [e.value for e in at.error if "would take" in e.value]
+    assert refusal and "lower the steps" in refusal[0] and "RESNET_VIZ_MAX_JOB_MINUTES" in refusal[0]
+    assert "job" not in at.query_params and len(job_queue().jobs()) == before
