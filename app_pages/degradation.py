@@ -22,9 +22,7 @@ st.caption(
 
 # The sweep's settings live in the URL (sw_* keys): links.read seeds the widgets from a shared link
 # and says which values it dropped and why; links.write puts the widgets' values back.
-link = links.read(SWEEP_LINK, "degradation")
-for problem in link.problems:
-    st.warning(problem, icon=":material/link_off:")
+links.read(SWEEP_LINK, "degradation")
 
 B = SWEEP_BOUNDS
 keep = {"persist_state": "session"}  # the values survive a visit to another page

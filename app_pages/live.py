@@ -20,9 +20,7 @@ st.caption(
 
 # Settings live in the URL, so a shared link reopens this configuration: links.read seeds the
 # widgets from it (and says which values it dropped and why), links.write puts them back.
-link = links.read(LIVE_LINK, "live")
-for problem in link.problems:
-    st.warning(problem, icon=":material/link_off:")
+links.read(LIVE_LINK, "live")
 
 B = LIVE_BOUNDS
 keep = {"persist_state": "session"}  # the values survive a visit to another page

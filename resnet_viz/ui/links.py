@@ -31,10 +31,13 @@ def read(spec: LinkSpec[Any], page: str) -> Link[Any]:
     learner just moved (or a preset loaded in a callback) is not undone by the URL of the run
     before. A key missing from the URL leaves its widget alone: switching pages drops the query,
     and the learner's settings should survive the round trip. Widgets get no `value=` of their
-    own: the session state is their only source.
+    own: the session state is their only source. Each value it ignored is shown as a warning
+    saying which and why.
     """
     query = {k: st.query_params.get_all(k) for k in st.query_params}
     link = spec.read(query)
+    for problem in link.problems:
+        st.warning(problem, icon=":material/link_off:")
     seen = _seen(page)
     wanted = spec.widget_values(link.settings)
     defaults = spec.widget_values(spec.default)
