@@ -41,13 +41,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(runs_dir: Path | str) -> Iterator[str]:
-    """`streamlit run app.py` on a free port with its own run store; yields its URL once healthy."""
+def streamlit_server(runs_dir: Path | str, log: Path | None = None) -> Iterator[str]:
+    """`streamlit run app.py` on a free port with its own run store; yields its URL once healthy.
+    `log`: a file for the server's output (else it is dropped)."""
     port = free_port()
-    env = {**os.environ, "RESNET_VIZ_RUNS": str(runs_dir)}
+    env = {**os.environ, "RESNET_VIZ_RUNS": str(runs_dir), "PYTHONUNBUFFERED": "1"}
+    out = open(log, "w") if log is not None else subprocess.DEVNULL  # noqa: SIM115 (closed below)
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+         "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
         url = f"http://127.0.0.1:{port}"
@@ -61,6 +63,8 @@ def streamlit_server(runs_dir: Path | str) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(15)
+        if log is not None:
+            out.close()
 
 
 def wall_seconds(runs_dir: Path) -> dict[str, float]:
