@@ -521,7 +521,7 @@ def _profile_figure(
     """One line per model through a probe row (latest, or probe index `at`) on a log y axis."""
     fig = go.Figure()
     colors = _colors([h.name for h in histories])
-    drawn = False
+    drawn, longest = False, 0
     for h, color in zip(histories, colors):
         rows = getattr(h, rows_of)
         if not rows:
@@ -545,10 +545,11 @@ def _profile_figure(
                 hovertemplate=f"{h.name}<br>%{{x}}: %{{text}}<br>{y_title} %{{customdata:.3g}}<extra></extra>",
             )
         )  # fmt: skip
-        drawn = True
+        drawn, longest = True, max(longest, row.size)
     if not drawn:
         return _empty(title, _no_data_text(histories, what))
-    fig.update_xaxes(title_text=x_title)
+    # Layers and blocks are counted in whole numbers: a short net got ticks at 1.5, 2.5 otherwise.
+    fig.update_xaxes(title_text=x_title, dtick=1 if longest <= 12 else None)
     fig.update_yaxes(title_text=y_title, type="log", exponentformat="power")  # 10^-4, not SI "100µ"
     sub = "latest probe" if at is None else f"probe #{at}"
     return figure_layout(fig, title, subtitle=sub)

@@ -370,6 +370,15 @@ def test_flow_profile_and_ratio_read_grad_x_rms() -> None:
     assert not empty.data and "0 or not finite" in " ".join(annotation_texts(empty))
 
 
+def test_profiles_of_short_nets_tick_whole_blocks_only() -> None:
+    # A depth-8 net has 3 blocks: the axis showed ticks at 1.5 and 2.5 (seen in the browser).
+    h = plain()
+    h.grad_x_rms = [[3.0, 2.0, 1.0]]
+    assert plots.flow_profile([h]).layout.xaxis.dtick == 1
+    h.grad_x_rms = [[1.0] * 54]  # a deep net: plotly's own ticks (10, 20, ...) are whole already
+    assert plots.flow_profile([h]).layout.xaxis.dtick is None
+
+
 def test_axis_titles_fit_their_charts() -> None:
     # A title longer than ~60 characters is cut off by plotly at the default chart width.
     h = plain()
