@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from . import checks
 from .config import DataConfig
 from .construction import (
     NearIdentity,
@@ -102,25 +103,6 @@ def _model_and_data(store: RunStore, run_id: str, data: Dataset | None) -> tuple
 # Saved analyses: checked against their schema on the way in
 
 
-def _shown(v: Any) -> str:
-    text = repr(v)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _num(where: str, v: Any, *, lo: float = 0.0, hi: float = math.inf, null: bool = False) -> None:
-    if v is None and null:
-        return
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or isinstance(v, int) and abs(v) >= 2**63:
-        raise ValueError(f"{where} holds {_shown(v)} where a number belongs")
-    if not (math.isfinite(v) and lo <= v <= hi):
-        raise ValueError(f"{where} holds {_shown(v)}, outside [{lo:g}, {hi:g}]")
-
-
-def _whole(where: str, v: Any, lo: int = 0) -> None:
-    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v < 2**53:
-        raise ValueError(f"{where} holds {_shown(v)} where a whole number of at least {lo} belongs")
-
-
 def _items(where: str, v: Any, keys: tuple[str, ...]) -> list[dict[str, Any]]:
     if not isinstance(v, list) or not all(isinstance(e, dict) and all(k in e for k in keys) for e in v):
         raise ValueError(f"{where} must be a list of objects with {', '.join(keys)}")
@@ -128,18 +110,18 @@ def _items(where: str, v: Any, keys: tuple[str, ...]) -> list[dict[str, Any]]:
 
 
 def _check_lesion(doc: dict[str, Any]) -> None:
-    _num("baseline_acc", doc.get("baseline_acc"), hi=1.0)
+    checks.number("baseline_acc", doc.get("baseline_acc"), hi=1.0)
     for b in _items("blocks", doc.get("blocks"), ("name", "acc", "downsampling")):
         if not isinstance(b["name"], str) or not isinstance(b["downsampling"], bool):
             raise ValueError("blocks must name each block and say whether it downsamples")
-        _num("a block's acc", b["acc"], hi=1.0)
+        checks.number("a block's acc", b["acc"], hi=1.0)
     ks = []
     for r in _items("random", doc.get("random", []), ("k", "mean_acc", "std_acc")):
-        _whole("a random lesion's k", r["k"], lo=1)
-        _num("a random lesion's mean_acc", r["mean_acc"], hi=1.0)
-        _num("a random lesion's std_acc", r["std_acc"], hi=1.0)
+        checks.whole("a random lesion's k", r["k"], lo=1)
+        checks.number("a random lesion's mean_acc", r["mean_acc"], hi=1.0)
+        checks.number("a random lesion's std_acc", r["std_acc"], hi=1.0)
         if "draws" in r:
-            _whole("a random lesion's draws", r["draws"])
+            checks.whole("a random lesion's draws", r["draws"])
         ks.append(r["k"])
     if ks != sorted(set(ks)):
         raise ValueError("random must list each k once, in increasing order")
@@ -151,7 +133,7 @@ def _check_axis(where: str, v: Any) -> int:
     if not isinstance(v, list) or len(v) < 3 or len(v) % 2 == 0:
         raise ValueError(f"{where} must list an odd number (3 or more) of steps")
     for x in v:
-        _num(where, x, lo=-math.inf)
+        checks.number(where, x, lo=-math.inf)
     if v[len(v) // 2] != 0 or any(a >= b for a, b in itertools.pairwise(v)):
         raise ValueError(f"{where} must increase through 0 in the middle")
     return len(v)
@@ -169,20 +151,20 @@ def _check_landscape(doc: dict[str, Any]) -> None:
             if not isinstance(row, list) or len(row) != na:
                 raise ValueError(f"{key} does not have a value per alpha")
             for x in row:
-                _num(key, x, hi=hi, null=True)  # null: a diverged point
-    _whole("seed", doc.get("seed"))
-    _whole("n_eval", doc.get("n_eval"))
+                checks.number(key, x, hi=hi, null=True)  # null: a diverged point
+    checks.whole("seed", doc.get("seed"))
+    checks.whole("n_eval", doc.get("n_eval"))
 
 
 def _check_near_identity(doc: dict[str, Any]) -> None:
     if not isinstance(doc.get("residual"), bool):
         raise ValueError("residual must be true or false")
-    _whole("images", doc.get("images"), lo=1)
+    checks.whole("images", doc.get("images"), lo=1)
     for b in _items("blocks", doc.get("blocks"), ("name", "branch", "off_identity", "downsampling")):
         if not isinstance(b["name"], str) or not isinstance(b["downsampling"], bool):
             raise ValueError("blocks must name each block and say whether it downsamples")
-        _num("a block's branch", b["branch"], null=True)
-        _num("a block's off_identity", b["off_identity"], null=True)
+        checks.number("a block's branch", b["branch"], null=True)
+        checks.number("a block's off_identity", b["off_identity"], null=True)
 
 
 _SCHEMAS: dict[str, tuple[Callable[[dict[str, Any]], None], Callable[[dict[str, Any]], Any]]] = {

@@ -44,6 +44,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import torch
 
+from resnet_viz import checks
 from resnet_viz.config import (
     ConfigError,
     DataConfig,
@@ -299,13 +300,6 @@ def _check_weights(path: Path) -> None:
         raise RunStoreError(f"{path.name} cannot be read ({e.strerror or type(e).__name__})") from e
 
 
-def _plain_number(v: Any) -> bool:
-    """A finite JSON number a table can hold: not a bool, an int within int64, a float not NaN/inf."""
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return False
-    return abs(v) < 2**63 if isinstance(v, int) else math.isfinite(v)
-
-
 def _check_status_extra(status: dict[str, Any]) -> None:
     """The free fields of status.json that readers use: a summary of numbers and words, seconds."""
     summary = status.get("summary")
@@ -313,10 +307,10 @@ def _check_status_extra(status: dict[str, Any]) -> None:
         if not isinstance(summary, dict):
             raise RunStoreError(f"{STATUS_FILE} has a summary that is not a JSON object")
         for key, v in summary.items():
-            if not (v is None or isinstance(v, str) or _plain_number(v)):
+            if not (v is None or isinstance(v, str) or checks.plain_number(v)):
                 raise RunStoreError(f"{STATUS_FILE} has a summary {key!r} that is neither a number nor text")
     seconds, pid = status.get("seconds"), status.get("pid")
-    if seconds is not None and not _plain_number(seconds):
+    if seconds is not None and not checks.plain_number(seconds):
         raise RunStoreError(f"{STATUS_FILE} has a seconds that is not a number")
     # os.kill(pid, 0) asks about the pid: beyond a C int it raises OverflowError, and 0 or a
     # negative pid would ask about a whole process group instead.
@@ -760,14 +754,14 @@ class RunStore:
         steps, loss, acc, lr = column("step"), column("loss"), column("acc"), column("lr")
         evals: dict[Any, dict[str, Any]] = {}
         for entry in column("eval"):
-            if isinstance(entry, dict) and _plain_number(entry.get("step")):
+            if isinstance(entry, dict) and checks.plain_number(entry.get("step")):
                 evals[entry["step"]] = entry  # a repeated step keeps the last evaluation
 
         def at(values: list[Any], i: int) -> Any:
             return values[i] if i < len(values) else None
 
         # Only numbers key a step: a damaged file's list or object in "step" must not raise TypeError.
-        steps = [s if _plain_number(s) else None for s in steps]
+        steps = [s if checks.plain_number(s) else None for s in steps]
         rows = [[s, at(loss, i), at(acc, i), at(lr, i)] for i, s in enumerate(steps)]
         logged = set(steps)
         rows += [[s, None, None, None] for s in evals if s not in logged]

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import checks
 from .config import TrainConfig
 from .data import Dataset, augment_batch
 from .probes import Probe, probe_weights
@@ -108,34 +109,24 @@ class History:
         if not isinstance(data, dict):
             raise ValueError(f"metrics must be a JSON object; got {type(data).__name__}")
 
-        def shown(v: Any) -> str:
-            text = repr(v)
-            return text if len(text) <= 40 else text[:37] + "..."
-
         def number(key: str, v: Any, lo: float = 0.0, hi: float = math.inf) -> float:
-            if v is None:  # stored for NaN/inf (strict JSON has neither)
-                return math.nan
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or isinstance(v, int) and abs(v) >= 2**63:
-                raise ValueError(f"{key} holds {shown(v)} where a number belongs")
-            if not (math.isfinite(v) and lo <= v <= hi):  # every quantity here is a loss, rate, norm or fraction
-                raise ValueError(f"{key} holds {shown(v)}, outside [{lo:g}, {hi:g}]")
-            return float(v)
+            # null was stored for NaN/inf (strict JSON has neither); every quantity here is a loss,
+            # rate, norm or fraction
+            got = checks.number(key, v, lo=lo, hi=hi, null=True)
+            return math.nan if got is None else got
 
         def whole(key: str, v: Any) -> int:
-            # 2**53: steps beyond it cannot be told apart once a chart turns them into floats
-            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 2**53:
-                raise ValueError(f"{key} holds {shown(v)} where a step number belongs")
-            return v
+            return checks.whole(key, v, what="a step number")
 
         def listed(key: str) -> list[Any]:
             v = data.get(key, [])
             if not isinstance(v, list):
-                raise ValueError(f"{key} must be a list; got {shown(v)}")
+                raise ValueError(f"{key} must be a list; got {checks.shown(v)}")
             return v
 
         name = data.get("name")
         if not isinstance(name, str) or not name:
-            raise ValueError(f"name must be the model's name; got {shown(name)}")
+            raise ValueError(f"name must be the model's name; got {checks.shown(name)}")
         out = cls(name)
         for key in ("layer_names", "block_names", "residual_block_names"):
             names = listed(key)
@@ -166,7 +157,7 @@ class History:
                 setattr(out, key, [[number(key, v) for v in row] for row in rows])
         for entry in listed("eval"):
             if not isinstance(entry, dict) or "step" not in entry:
-                raise ValueError(f"eval holds {shown(entry)}, not an evaluation with its step")
+                raise ValueError(f"eval holds {checks.shown(entry)}, not an evaluation with its step")
             ev: dict[str, Any] = {"step": whole("eval step", entry["step"])}
             for key, hi in (("epoch", math.inf), ("test_loss", math.inf), ("test_acc", 1.0)):
                 if key in entry:
@@ -174,7 +165,7 @@ class History:
             out.eval.append(ev)
         status = data.get("status", out.status)
         if status not in typing.get_args(Status):
-            raise ValueError(f"status must be one of {', '.join(typing.get_args(Status))}; got {shown(status)}")
+            raise ValueError(f"status must be one of {', '.join(typing.get_args(Status))}; got {checks.shown(status)}")
         out.status = status
         diverged_at = data.get("diverged_at")
         out.diverged_at = None if diverged_at is None else whole("diverged_at", diverged_at)
@@ -182,7 +173,7 @@ class History:
         out.seconds = number("seconds", data.get("seconds", 0.0))
         final = data.get("final", {})
         if not isinstance(final, dict):
-            raise ValueError(f"final must map names to numbers; got {shown(final)}")
+            raise ValueError(f"final must map names to numbers; got {checks.shown(final)}")
         out.final = {str(k): number(f"final {k}", v, lo=-math.inf) for k, v in final.items()}
         return out
 

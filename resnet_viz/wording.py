@@ -31,7 +31,8 @@ REGIME_WORDS: dict[str, str] = {
 
 def is_number(v: object) -> bool:
     """A finite real number (bools, None, NaN and inf are not)."""
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    # every int is finite (and math.isfinite cannot convert one beyond 1e308)
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and (isinstance(v, int) or math.isfinite(v))
 
 
 def ratio(num: float | None, den: float | None) -> float | None:

@@ -130,3 +130,18 @@ def test_the_dead_plain_net_is_said_in_words() -> None:
                 grad_rms=[[0.0, 1e-6, 1e-3]], grad_x_rms=[[0.0, 1e-7, 1e-4]], status="finished")  # fmt: skip
     text = " ".join(reading([h]))
     assert "no gradient at all" in text
+
+
+def test_a_huge_json_integer_is_a_number_to_words_and_refused_by_the_store_checks() -> None:
+    from resnet_viz import checks
+
+    assert wording.is_number(10**400)  # math.isfinite(10**400) raises OverflowError
+    assert not checks.plain_number(10**400) and not checks.plain_number(True)
+    for bad, fragment in ((10**400, "where a number belongs"), (math.nan, "outside [0, 1]"), ("x", "a number")):
+        try:
+            checks.number("acc", bad, hi=1.0)
+        except ValueError as e:
+            assert fragment in str(e) and str(e).startswith("acc holds")
+        else:
+            raise AssertionError(bad)
+    assert checks.number("acc", None, null=True) is None
