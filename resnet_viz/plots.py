@@ -347,7 +347,7 @@ def _curves_figure(
     if not any_live:
         _annotate_center(fig, _no_data_text(histories, "training steps"))
     subtitle = f"training: trailing mean of {smooth} steps; test: markers" if smooth > 1 else None
-    fig.update_xaxes(title_text="training step")
+    fig.update_xaxes(title_text="training step", rangemode="nonnegative")
     return figure_layout(fig, title, subtitle=subtitle)
 
 
@@ -369,6 +369,7 @@ def loss_figure(
                          max_points=max_points, title="Loss")  # fmt: skip
     fig.update_yaxes(title_text="cross-entropy loss", type="log" if log_y else "linear", exponentformat="power")
     if not log_y:
+        fig.update_yaxes(rangemode="nonnegative")  # a loss is never below 0 (the empty chart showed -1)
         _clip_outliers(fig, [*histories, *overlays])
     return fig
 

@@ -370,6 +370,13 @@ def test_flow_profile_and_ratio_read_grad_x_rms() -> None:
     assert not empty.data and "0 or not finite" in " ".join(annotation_texts(empty))
 
 
+def test_empty_curves_have_no_negative_loss_or_step() -> None:
+    # Before the first press the loss chart showed an axis from -1 (plotly's default range).
+    fig = plots.loss_figure([])
+    assert fig.layout.yaxis.rangemode == "nonnegative" and fig.layout.xaxis.rangemode == "nonnegative"
+    assert plots.loss_figure([], log_y=True).layout.yaxis.rangemode is None  # a log axis has no 0
+
+
 def test_profiles_of_short_nets_tick_whole_blocks_only() -> None:
     # A depth-8 net has 3 blocks: the axis showed ticks at 1.5 and 2.5 (seen in the browser).
     h = plain()
