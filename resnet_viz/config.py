@@ -163,11 +163,11 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    name: str = "digits"  # registry key: digits, shapes, cifar10, mnist, fashion_mnist, folder
+    name: str = "digits"  # registry key: digits, shapes, clutter, cifar10, mnist, fashion_mnist, folder
     root: str | None = None  # downloads cache (default ~/.cache/resnet_viz/data) or the ImageFolder path
-    image_size: int | None = None  # resize to this many pixels square; None keeps the dataset's own (shapes: 32)
+    image_size: int | None = None  # resize to this many pixels square; None keeps the dataset's own (shapes: 32, clutter: 64)
     augment: bool = False  # random crop (padding size/8) + horizontal flip, batched on the device
-    seed: int = 0  # seed of generated data (shapes) and of the `limit` subset; test splits never change
+    seed: int = 0  # seed of generated data (shapes, clutter) and of the `limit` subset; test splits never change
     limit: int | None = None  # keep at most this many training images (quick demos on big datasets)
 
     def __post_init__(self) -> None:

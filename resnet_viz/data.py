@@ -1,4 +1,4 @@
-"""Dataset registry: offline datasets that always work (digits, shapes) and downloadable ones.
+"""Dataset registry: offline datasets that always work (digits, shapes, clutter) and downloadable ones.
 
 Every loader returns a :class:`Dataset` of whole-split tensors, standardised per channel with the
 *training* mean/std, because the datasets here are small enough to live on the training device
@@ -28,7 +28,13 @@ import torch
 import torch.nn.functional as F
 
 from .config import ConfigError, DataConfig
-from .shapes import SHAPE_CLASSES, SHAPES_SIZE, make_shapes
+from .shapes import (
+    CLUTTER_SIZE,
+    SHAPE_CLASSES,
+    SHAPES_SIZE,
+    make_cluttered_shapes,
+    make_shapes,
+)
 
 DATA_ENV = "RESNET_VIZ_DATA"
 SPLIT_SEED = 0  # drawn splits (digits, folder) never move, so every run is scored on the same test images
@@ -37,6 +43,10 @@ DOWNLOAD_TIMEOUT_S = 30.0  # per socket operation: a dead network fails in secon
 
 SHAPES_N_TRAIN = 3000
 SHAPES_N_TEST = 1000
+# 4,000 images at 64x64 are 197 MB of float32, held twice (the generator's cache and the Dataset):
+# fine on a class server, and as many images as `shapes`, so the two compare at equal data.
+CLUTTER_N_TRAIN = 3000
+CLUTTER_N_TEST = 1000
 
 
 class DatasetUnavailable(RuntimeError):
@@ -72,7 +82,7 @@ class Dataset:
     classes: tuple[str, ...]  # human-readable class names, index = label
     mean: tuple[float, ...]  # per-channel mean of the [0, 1] train pixels that was subtracted
     std: tuple[float, ...]  # per-channel std that was divided by
-    mask_train: torch.Tensor | None = None  # (N, H, W) bool ground-truth object pixels (shapes only)
+    mask_train: torch.Tensor | None = None  # (N, H, W) bool ground-truth object pixels (shapes, clutter)
     mask_test: torch.Tensor | None = None  # (M, H, W) bool
 
     def __post_init__(self) -> None:
@@ -178,7 +188,7 @@ def _stratified_split(y: np.ndarray, test_fraction: float, seed: int) -> tuple[n
     train, test = [], []
     for c in np.unique(y):
         members = rng.permutation(np.flatnonzero(y == c))
-        n_test = int(round(len(members) * test_fraction))
+        n_test = round(len(members) * test_fraction)
         if len(members) >= 2:
             n_test = min(max(n_test, 1), len(members) - 1)
         test.append(members[:n_test])
@@ -300,19 +310,46 @@ def _shapes_cached(n: int, size: int, seed: tuple[int, ...]) -> tuple[np.ndarray
 
 
 def load_shapes(cfg: DataConfig) -> Dataset:
-    size = cfg.image_size or SHAPES_SIZE
-    n_train = min(cfg.limit, SHAPES_N_TRAIN) if cfg.limit else SHAPES_N_TRAIN
-    _check_fits("shapes", n_train + SHAPES_N_TEST, 3, size)
+    return _load_generated("shapes", cfg, _shapes_cached, SHAPES_SIZE, SHAPES_N_TRAIN, SHAPES_N_TEST)
+
+
+# clutter: the same classes, one target among smaller shapes of other classes and strokes
+
+
+@functools.lru_cache(maxsize=2)  # one seed's two splits: 197 MB at 64x64, four times what shapes holds per entry
+def _clutter_cached(n: int, size: int, seed: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    out = make_cluttered_shapes(n, size, seed)
+    for a in out:
+        a.flags.writeable = False
+    return out
+
+
+def load_clutter(cfg: DataConfig) -> Dataset:
+    return _load_generated("clutter", cfg, _clutter_cached, CLUTTER_SIZE, CLUTTER_N_TRAIN, CLUTTER_N_TEST)
+
+
+def _load_generated(
+    name: str,
+    cfg: DataConfig,
+    cached: Callable[[int, int, tuple[int, ...]], tuple[np.ndarray, np.ndarray, np.ndarray]],
+    default_size: int,
+    n_train_max: int,
+    n_test: int,
+) -> Dataset:
+    """A generated dataset with masks, drawn at cfg.image_size (masks cannot be resized exactly)."""
+    size = cfg.image_size or default_size
+    n_train = min(cfg.limit, n_train_max) if cfg.limit else n_train_max
+    _check_fits(name, n_train + n_test, 3, size)
     # Separate random streams for the two splits: a smaller `limit` changes the train set only.
-    xs, ys, ms = _shapes_cached(n_train, size, (cfg.seed, 0))
-    xt, yt, mt = _shapes_cached(SHAPES_N_TEST, size, (cfg.seed, 1))
+    xs, ys, ms = cached(n_train, size, (cfg.seed, 0))
+    xt, yt, mt = cached(n_test, size, (cfg.seed, 1))
 
     def nchw(a: np.ndarray) -> torch.Tensor:
         return torch.tensor(a).permute(0, 3, 1, 2)  # (n, H, W, 3) -> (n, 3, H, W), copied
 
     no_limit = dataclasses.replace(cfg, limit=None, image_size=None)  # both already applied above
     return _finish(
-        "shapes", no_limit, nchw(xs), torch.tensor(ys), nchw(xt), torch.tensor(yt), SHAPE_CLASSES,
+        name, no_limit, nchw(xs), torch.tensor(ys), nchw(xt), torch.tensor(yt), SHAPE_CLASSES,
         torch.tensor(ms), torch.tensor(mt),
     )  # fmt: skip
 
@@ -367,7 +404,7 @@ def _torchvision_splits(cls: type, title: str, root: Path) -> tuple[object, obje
             return cls(str(root), train=True, download=True), cls(str(root), train=False, download=True)
     except _DOWNLOAD_ERRORS as err:
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        offline = "The offline datasets 'digits' and 'shapes' always work."
+        offline = "The offline datasets 'digits', 'shapes' and 'clutter' always work."
         # The reason (an OSError's text, say) can quote server paths: only the CLI's version shows it.
         raise DatasetUnavailable(
             f"{title} is not on this server and could not be downloaded ({type(err).__name__}). Whoever runs the "
@@ -487,6 +524,15 @@ DATASETS: dict[str, DatasetInfo] = {
             load_shapes,
         ),
         DatasetInfo(
+            "clutter",
+            "Shapes in clutter (64x64, generated)",
+            "The same five shapes, one large target per image among smaller shapes of other classes, strokes "
+            "and blobs on striped backgrounds. The mask covers the target only, so Grad-CAM shows whether a "
+            "net looks at the target or at the clutter.",
+            True,
+            load_clutter,
+        ),
+        DatasetInfo(
             "cifar10",
             "CIFAR-10",
             "60,000 colour photos at 32x32 in 10 classes, the dataset of He et al. 2016 section 4.2 (download, 170 MB).",
@@ -580,5 +626,6 @@ __all__ = [
     "augment_batch",
     "default_data_root",
     "load_dataset",
+    "make_cluttered_shapes",
     "make_shapes",
 ]

@@ -30,7 +30,8 @@ MAX_PARAMS = 200_000_000  # parameters of one model (ResNet-152 has 60M)
 # CLI only): assume a small one; the runner's measured-rate check still bounds its time.
 DATA_SHAPES: dict[str, tuple[int, int, int]] = {
     "digits": (1, 8, 1437),
-    "shapes": (3, 32, 2000),
+    "shapes": (3, 32, 3000),  # resnet_viz.data.SHAPES_N_TRAIN
+    "clutter": (3, 64, 3000),  # resnet_viz.data.CLUTTER_N_TRAIN
     "cifar10": (3, 32, 50_000),
     "mnist": (1, 28, 60_000),
     "fashion_mnist": (1, 28, 60_000),

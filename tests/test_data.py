@@ -408,10 +408,10 @@ def test_resizing_beyond_the_machines_memory_is_refused_before_allocating(monkey
 
 
 def test_registry_and_unknown_name():
-    assert set(D.DATASETS) == {"digits", "shapes", "cifar10", "mnist", "fashion_mnist", "folder"}
+    assert set(D.DATASETS) == {"digits", "shapes", "clutter", "cifar10", "mnist", "fashion_mnist", "folder"}
     # A web visitor cannot name a folder on the server: the pages list every dataset but that one.
-    assert D.WEB_DATASETS == ("digits", "shapes", "cifar10", "mnist", "fashion_mnist")
-    assert {k for k, v in D.DATASETS.items() if v.offline} >= {"digits", "shapes"}
+    assert D.WEB_DATASETS == ("digits", "shapes", "clutter", "cifar10", "mnist", "fashion_mnist")
+    assert {k for k, v in D.DATASETS.items() if v.offline} >= {"digits", "shapes", "clutter"}
     assert all(k == v.name and v.title and v.description and callable(v.loader) for k, v in D.DATASETS.items())
     with pytest.raises(ConfigError) as info:
         D.load_dataset(DataConfig(name="imagenet"))
