@@ -10,12 +10,17 @@ learner's own trained runs still work.
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
+import http.client
+import os
+import re
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
+from urllib.request import Request, urlopen
 
 import torch
 import torch.hub
@@ -29,9 +34,18 @@ from torchvision.models import (
 )
 from torchvision.models._api import WeightsEnum
 
-from .data import _socket_timeout
-
 DOWNLOAD_TIMEOUT_S = 20.0  # per socket operation: an offline machine fails in seconds, not minutes
+CHUNK_BYTES = 1 << 20  # bytes per read, so per progress report: ~45 reports for ResNet-18, ~100 for ResNet-50
+
+# torch.hub's own rule for the sha256 prefix in a checkpoint's file name ("resnet18-f37072fd.pth"),
+# reused so a file we fetch passes exactly the check torch.hub's download would have made.
+_HASH_REGEX: re.Pattern[str] = getattr(torch.hub, "HASH_REGEX", None) or re.compile(r"-([a-f0-9]*)\.")
+
+# What a failed fetch raises: URLError/HTTPError/timeouts/refusals and disk errors are OSError,
+# a malformed URL is ValueError, a connection cut mid-body is http.client.IncompleteRead.
+_DOWNLOAD_ERRORS = (OSError, ValueError, http.client.HTTPException)
+
+ProgressCallback = Callable[[int, int | None], None]  # (bytes done, total bytes or None when unknown)
 
 
 class PretrainedUnavailable(RuntimeError):
@@ -91,11 +105,82 @@ def imagenet_classes(name: str) -> tuple[str, ...]:
     return tuple(_spec(name).weights.meta["categories"])
 
 
-def load_pretrained(name: str, *, download: bool = True, timeout: float = DOWNLOAD_TIMEOUT_S) -> nn.Module:
+def download(
+    url: str,
+    path: Path,
+    *,
+    timeout: float,
+    on_progress: ProgressCallback | None = None,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> None:
+    """Fetch `url` into `path` (its folder is created), all or nothing.
+
+    The bytes go to a temporary file beside `path` that is renamed onto it only once complete and,
+    when the file name carries torch.hub's hash prefix (``resnet18-f37072fd.pth``), only if the
+    file's sha256 starts with it; on any failure the temporary file is removed, so nothing is ever
+    left at `path` that a later call would trust as cached. `timeout` is seconds per socket
+    operation (connect, each read), not for the whole transfer.
+
+    ``on_progress(done, total)`` is called once with 0 before the first read and after every chunk
+    of `chunk_bytes`, from the calling thread; `total` is the Content-Length, or None when the
+    server sends none. Whatever it raises propagates and aborts the download (the temporary file
+    is still removed), which is how a Streamlit rerun, raised from inside ``st.progress``, stops it.
+
+    Raises:
+        PretrainedUnavailable: the URL could not be opened or read, the body was short, the hash
+            did not match, or the file could not be written; the original error is chained.
+    """
+    path = Path(path)
+    match = _HASH_REGEX.search(path.name)
+    hash_prefix = match.group(1) if match else None
+    # Same folder, so the final os.replace is an atomic rename on the same filesystem; a unique name
+    # (as torch.hub does) so two processes sharing the cache never write into one temporary file.
+    tmp = path.parent / f"{path.name}.{uuid.uuid4().hex}.partial"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # torch.hub's User-Agent: the same request torchvision itself makes to download.pytorch.org.
+        request = Request(url, headers={"User-Agent": "torch.hub"})
+        with open(tmp, "xb") as out, urlopen(request, timeout=timeout) as response:
+            length = response.headers.get("Content-Length")
+            total = int(length) if length is not None and length.isdigit() else None
+            sha256 = hashlib.sha256()
+            done = 0
+            if on_progress is not None:
+                on_progress(0, total)
+            while chunk := response.read(chunk_bytes):
+                out.write(chunk)
+                sha256.update(chunk)
+                done += len(chunk)
+                if on_progress is not None:
+                    on_progress(done, total)
+        if total is not None and done != total:
+            # A file without a hash in its name would otherwise be kept truncated.
+            raise OSError(f"the connection closed after {done} of {total} bytes")
+        digest = sha256.hexdigest()
+        if hash_prefix is not None and not digest.startswith(hash_prefix):
+            raise ValueError(f"sha256 {digest} does not start with {hash_prefix}, the prefix in the file name")
+        os.replace(tmp, path)
+    except _DOWNLOAD_ERRORS as err:
+        raise PretrainedUnavailable(f"{url} could not be downloaded to {path} ({_reason(err)})") from err
+    finally:
+        # `finally`, not `except`: Streamlit's rerun/stop exceptions are BaseException and must
+        # also leave no partial file behind.
+        tmp.unlink(missing_ok=True)
+
+
+def load_pretrained(
+    name: str,
+    *,
+    download: bool = True,
+    timeout: float = DOWNLOAD_TIMEOUT_S,
+    on_progress: ProgressCallback | None = None,
+) -> nn.Module:
     """The torchvision ResNet `name` with its ImageNet weights, in eval mode, on the CPU.
 
     Fetches the weights into torch's cache on first use (unless ``download=False``), with a
     socket timeout of `timeout` seconds so an offline machine fails fast instead of hanging.
+    ``on_progress(done, total)`` reports that fetch, as in :func:`download`; it is never called
+    when the file is already cached, nor for a caller that waited while another one fetched it.
 
     The model is cached per process and shared by every caller (and every app session), so treat
     it as read-only: never train it, ``.to()`` it, ``.train()`` it or register hooks that outlive
@@ -117,41 +202,49 @@ def load_pretrained(name: str, *, download: bool = True, timeout: float = DOWNLO
     with _models_lock:
         model = _models.get(key)
         if model is None:
-            model = _load(name, spec, path, download=download, timeout=timeout)
+            model = _load(name, spec, path, may_download=download, timeout=timeout, on_progress=on_progress)
             _models[key] = model  # only successes are kept: a failure is retried next call
     return model
 
 
-def _load(name: str, spec: PretrainedSpec, path: Path, *, download: bool, timeout: float) -> nn.Module:
+def _load(
+    name: str,
+    spec: PretrainedSpec,
+    path: Path,
+    *,
+    may_download: bool,  # not `download`, which would hide the function of that name
+    timeout: float,
+    on_progress: ProgressCallback | None,
+) -> nn.Module:
     url = spec.weights.url
     put_it_there = (
         f"download {url} (on any machine that is online) and put it in {path.parent} as {path.name}, "
         f"or set $TORCH_HOME to a folder whose hub/checkpoints already holds it. "
         f"Your own trained runs work without it."
     )
-    cached = path.exists()
-    if not cached and not download:
-        raise PretrainedUnavailable(f"The ImageNet weights for {name} are not in {path.parent} and downloading is off: {put_it_there}")
+    if not path.exists():
+        if not may_download:
+            raise PretrainedUnavailable(f"The ImageNet weights for {name} are not in {path.parent} and downloading is off: {put_it_there}")
+        try:
+            download(url, path, timeout=timeout, on_progress=on_progress)
+        except PretrainedUnavailable as err:
+            # download() leaves nothing at `path` when it fails, so the next call tries afresh.
+            cause = err.__cause__ or err
+            raise PretrainedUnavailable(
+                f"The ImageNet weights for {name} are not in {path.parent} and could not be downloaded "
+                f"({_reason(cause)}). If this machine is offline, {put_it_there}"
+            ) from err
 
-    # When the file exists, torch.hub loads it as it is: check_hash only verifies a fresh download
-    # (against the hash prefix in the file name), so a cached file is trusted by name.
-    timeout_ctx = contextlib.nullcontext() if cached else _socket_timeout(timeout)
+    # torch.load, not spec.weights.get_state_dict: the file is on disk by now, and torch.hub would
+    # fetch a missing one itself, with no timeout and no progress. A cached file is trusted by name,
+    # as torch.hub does: the hash is checked only when we download it.
     try:
-        with timeout_ctx:
-            state = spec.weights.get_state_dict(progress=False, check_hash=True, map_location="cpu", weights_only=True)
-    # Broad on purpose: a failed download raises OSError/URLError/timeouts/HTTPException (or
-    # RuntimeError for a bad hash), and reading a damaged file raises whatever the unpickler trips
-    # on (RuntimeError, EOFError, KeyError, UnpicklingError, ...). Either way the learner needs
-    # the sentence below, not a traceback; the original error stays chained for debugging.
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    # Broad on purpose: reading a damaged file raises whatever the unpickler trips on
+    # (RuntimeError, EOFError, KeyError, UnpicklingError, ...). The learner needs the sentence
+    # below, not a traceback; the original error stays chained for debugging.
     except Exception as err:
-        if path.exists():  # it was there, or the download finished: the file itself is bad
-            raise _unreadable(name, path, url, err) from err
-        # torch.hub downloads to a temporary name and renames only when complete, so a failed
-        # download leaves nothing behind at `path`.
-        raise PretrainedUnavailable(
-            f"The ImageNet weights for {name} are not in {path.parent} and could not be downloaded "
-            f"({_reason(err)}). If this machine is offline, {put_it_there}"
-        ) from err
+        raise _unreadable(name, path, url, err) from err
 
     model = spec.builder(weights=None, num_classes=len(spec.weights.meta["categories"]))
     try:
@@ -180,6 +273,7 @@ __all__ = [
     "PRETRAINED",
     "PretrainedSpec",
     "PretrainedUnavailable",
+    "download",
     "imagenet_classes",
     "is_cached",
     "load_pretrained",
