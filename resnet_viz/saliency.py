@@ -57,6 +57,8 @@ Target = int | Sequence[int] | torch.Tensor | None
 warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU activations")
 
 _FROZEN_FLAG = "_resnet_viz_frozen"
+_NAMES_ATTR = "_resnet_viz_module_names"
+_CLASSES_ATTR = "_resnet_viz_num_classes"
 # One lock per frozen copy: captum's hooks live on the modules during a call, so two threads
 # attributing on one shared frozen copy at once would each see the other's hooks.
 _LOCKS: weakref.WeakKeyDictionary[nn.Module, threading.Lock] = weakref.WeakKeyDictionary()
@@ -111,9 +113,16 @@ def _resolve_layer(model: nn.Module, layer: str | nn.Module | None) -> str:
             f"the layer given ({type(layer).__name__}) is not a submodule of this model; "
             f"pass one of its modules or one of these names: {_choices_text(model)}"
         )
-    if isinstance(layer, str) and layer and layer in dict(model.named_modules()):
+    if isinstance(layer, str) and layer and layer in _module_names(model):
         return layer
     raise SaliencyError(f"unknown layer {layer!r}; choose one of: {_choices_text(model)}")
+
+
+def _module_names(model: nn.Module) -> frozenset[str] | dict[str, nn.Module]:
+    """Submodule names; a frozen copy keeps its set (its modules never change), which saves a
+    walk over every module on each click (bench/bench_saliency.py: ~0.1 ms of a 9 ms Grad-CAM)."""
+    names = getattr(model, _NAMES_ATTR, None)
+    return names if names is not None else dict(model.named_modules())
 
 
 def _choices_text(model: nn.Module) -> str:
@@ -157,6 +166,9 @@ def frozen_copy(model: nn.Module) -> nn.Module:
         ):  # fmt: skip
             hooks.clear()
     setattr(frozen, _FROZEN_FLAG, True)
+    # Fixed for the copy's lifetime, so computed once here rather than on every attribution.
+    object.__setattr__(frozen, _NAMES_ATTR, frozenset(n for n, _ in frozen.named_modules()))
+    object.__setattr__(frozen, _CLASSES_ATTR, _num_classes(frozen))
     return frozen
 
 
@@ -191,6 +203,8 @@ def _device(model: nn.Module) -> torch.device:
 
 def _num_classes(model: nn.Module) -> int | None:
     """Output width of the classifier: the last nn.Linear defined (our `head`, torchvision's `fc`)."""
+    if hasattr(model, _CLASSES_ATTR):  # a frozen copy: counted once when it was made
+        return getattr(model, _CLASSES_ATTR)
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     return linears[-1].out_features if linears else None
 
