@@ -6,7 +6,7 @@ from resnet_viz import glossary, ui
 from resnet_viz.config import ConfigError
 from resnet_viz.data import DATASETS, WEB_DATASETS
 from resnet_viz.runs import RunStore
-from resnet_viz.settings import SWEEP_BOUNDS, SWEEP_LINK
+from resnet_viz.settings import SWEEP_BOUNDS, SWEEP_LINK, SWEEP_RECIPE_FIELDS
 from resnet_viz.sweep import PAPER_SCALE
 from resnet_viz.ui import links
 from resnet_viz.ui import sweep as ui_sweep
@@ -35,7 +35,9 @@ if ui.cuda_available():
 controls, view = st.columns([1, 3], gap="large")
 with controls:
     st.subheader("Sweep")
-    dataset = st.selectbox("Dataset", WEB_DATASETS, format_func=lambda k: DATASETS[k].title, key="sw_dataset", **keep)
+    dataset = st.selectbox("Dataset", WEB_DATASETS, format_func=lambda k: DATASETS[k].title, key="sw_dataset",
+                           on_change=links.use_dataset_recipe, args=(SWEEP_LINK, SWEEP_RECIPE_FIELDS),
+                           help="Each dataset opens with its own depths, steps, width and learning rate", **keep)  # fmt: skip
     if dataset == "digits":
         st.caption("On the 8x8 digits the last stage works on a 2x2 map where zero padding fills most of every "
                    "3x3 kernel: a depth comparison here partly measures padding. Shapes (32x32) avoid it.")  # fmt: skip

@@ -7,7 +7,7 @@ from resnet_viz.config import ConfigError
 from resnet_viz.data import DATASETS, WEB_DATASETS
 from resnet_viz.runner import job_queue
 from resnet_viz.runs import RunStore
-from resnet_viz.settings import LIVE_BOUNDS, LIVE_LINK
+from resnet_viz.settings import LIVE_BOUNDS, LIVE_LINK, RECIPE_FIELDS
 from resnet_viz.ui import links
 
 st.title("Plain vs residual, live")
@@ -27,7 +27,10 @@ keep = {"persist_state": "session"}  # the values survive a visit to another pag
 controls, view = st.columns([1, 3], gap="large")
 with controls:
     st.subheader("Setup")
-    dataset = st.selectbox("Dataset", WEB_DATASETS, format_func=lambda k: DATASETS[k].title, key="dataset", **keep)
+    dataset = st.selectbox("Dataset", WEB_DATASETS, format_func=lambda k: DATASETS[k].title, key="dataset",
+                           on_change=links.use_dataset_recipe, args=(LIVE_LINK, RECIPE_FIELDS),
+                           help="Each dataset opens with its own depth, width, steps and learning rate: "
+                                "those under which the twins show the lesson in a few minutes", **keep)  # fmt: skip
     depth = st.select_slider("Depth (6n+2 layers)", B["depth"].values, key="depth", help=glossary.help("6n+2"), **keep)
     models = st.segmented_control("Models", ["both", "plain", "residual"], key="models", help=glossary.help("twins"),
                                   **keep)  # fmt: skip
@@ -50,6 +53,10 @@ with controls:
         alpha = st.slider("Skip strength alpha (residual twin)", B["alpha"].lo, B["alpha"].hi, step=0.05, key="alpha",
                           help=glossary.help("skip strength alpha"), **keep)  # fmt: skip
         augment = st.toggle("Augment (crop + flip)", key="augment", **keep)
+        warmup = st.number_input("Warm-up steps at lr/10", B["warmup"].lo, B["warmup"].hi, step=10, key="warmup",
+                                 help="A gentle start: this many steps at lr/10 before the full rate (He et al. 2016 "
+                                      "§4.2 warm ResNet-110 up at 0.01 until training error is below 80%, about "
+                                      "400 iterations)", **keep)  # fmt: skip
 
 if dataset == "digits":
     controls.caption(
@@ -59,7 +66,7 @@ if dataset == "digits":
 chosen = LIVE_LINK.from_widgets({
     "dataset": dataset, "depth": depth, "width": width, "models": models, "bn": bn, "activation": activation,
     "init": init, "optimizer": optimizer, "lr": lr, "batch_size": batch_size, "steps": steps, "epochs": epochs,
-    "seed": seed, "shortcut": shortcut, "preact": preact, "alpha": alpha, "augment": augment,
+    "seed": seed, "shortcut": shortcut, "preact": preact, "alpha": alpha, "augment": augment, "warmup": warmup,
 })  # fmt: skip
 links.write(LIVE_LINK, "live", chosen)
 settings = chosen

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
@@ -99,6 +99,7 @@ class TwinSettings:
     preact: bool = False  # pre-activation blocks
     alpha: float = 1.0  # skip strength of the residual twin
     augment: bool = False  # random crop + flip
+    warmup: int = 0  # steps at lr/10 before the peak (a gentle start for deep nets)
 
     def model_configs(self) -> list[ModelConfig]:
         kinds = {"both": (False, True), "plain": (False,), "residual": (True,)}[self.models]
@@ -114,7 +115,7 @@ class TwinSettings:
     def train_config(self, **overrides: Any) -> TrainConfig:
         return TrainConfig(
             steps=self.steps, epochs=self.epochs or None, batch_size=self.batch_size,
-            optimizer=self.optimizer, lr=self.lr, seed=self.seed, **overrides,  # type: ignore[arg-type]
+            optimizer=self.optimizer, lr=self.lr, warmup_steps=self.warmup, seed=self.seed, **overrides,  # type: ignore[arg-type]
         )  # fmt: skip
 
     def validate(self) -> None:
@@ -127,6 +128,35 @@ class TwinSettings:
         self.model_configs()
         self.data_config()
         self.train_config()
+
+
+# The recipe each offline dataset opens with: what a learner who picks it and presses Train
+# without touching anything else needs, for the twins to show the lesson in a few CPU minutes.
+# Measured with bench/bench_shapes_recipe.py (figures in the README): on the 32x32 shapes a deep
+# residual net at lr 0.1 stalls near chance on some seeds (the paper warms ResNet-110 up at lr/10
+# for the same reason), so the shapes recipe starts gently.
+@dataclass(frozen=True)
+class Recipe:
+    depth: int
+    width: int
+    steps: int
+    lr: float
+    warmup: int  # steps at lr/10 before the peak
+
+
+RECIPES: dict[str, Recipe] = {
+    "digits": Recipe(depth=56, width=8, steps=200, lr=0.1, warmup=0),
+    "shapes": Recipe(depth=32, width=8, steps=300, lr=0.05, warmup=0),
+}
+
+
+RECIPE_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Recipe))
+
+
+def twin_defaults(dataset: str) -> TwinSettings:
+    """The live page's defaults for `dataset`: its recipe where it has one, else the digits one."""
+    recipe = RECIPES.get(dataset, RECIPES["digits"])
+    return dataclasses.replace(TwinSettings(dataset=dataset), **dataclasses.asdict(recipe))
 
 
 # What each widget of the live page offers. Every range lies inside what the configs accept
@@ -145,6 +175,7 @@ LIVE_BOUNDS: dict[str, Bound] = {
     "epochs": Span(0.0, 1000.0),
     "shortcut": Options(("A", "B")),
     "alpha": Span(0.0, 2.0),
+    "warmup": Span(0, 10_000),
 }
 
 
@@ -238,6 +269,30 @@ class LinkSpec(Generic[S]):
 
     default: S
     keys: Mapping[str, str]  # URL key (= the widget's key) -> settings field
+    # The defaults for one dataset (its recipe), or None when the page has one set of defaults.
+    # A link holds only what differs from its dataset's defaults: ?dataset=shapes alone opens the
+    # shapes recipe, and a link written for shapes stays short.
+    for_dataset: Callable[[str], S] | None = None
+
+    def base(self, settings: S) -> S:
+        """The defaults `settings` are compared with: those of its dataset."""
+        if self.for_dataset is None:
+            return self.default
+        return self.for_dataset(settings.dataset)
+
+    def _base_from(self, query: Mapping[str, str | Sequence[str]]) -> S:
+        """The defaults a link starts from: its dataset's, when it names a valid one."""
+        key = next((k for k, f in self.keys.items() if f == "dataset"), None)
+        if self.for_dataset is None or key is None or key not in query:
+            return self.default
+        raw = query[key]
+        text = raw if isinstance(raw, str) else (list(raw) or [""])[-1]
+        try:
+            name = self._value("dataset", str(text))
+            dataclasses.replace(self.default, dataset=name).validate()
+        except (ConfigError, TypeError):
+            return self.default  # read() reports the value itself
+        return self.for_dataset(name)
 
     def _kind(self, field: str) -> tuple[type, bool]:
         """(type of one value, whether the field is a list of them)."""
@@ -261,6 +316,7 @@ class LinkSpec(Generic[S]):
         """Settings from URL query parameters. Unknown keys are ignored; each invalid value is
         dropped (its field keeps the default) with one sentence. A list field keeps its valid
         items and reports the others, as its multiselect would show them."""
+        base = self._base_from(query)
         values: dict[str, Any] = {}
         problems: list[str] = []
         accepted: set[str] = set()
@@ -277,7 +333,7 @@ class LinkSpec(Generic[S]):
                 try:
                     value = self._value(field, str(text))
                     if is_list:  # each item on its own: 57 among 20,57 is reported, 20 kept
-                        dataclasses.replace(self.default, **values, **{field: (value,)}).validate()
+                        dataclasses.replace(base, **values, **{field: (value,)}).validate()
                     parsed.append(value)
                 except (ConfigError, TypeError) as exc:
                     problems.append(f"Ignored {key}={text} from the link: {exc}.")
@@ -285,7 +341,7 @@ class LinkSpec(Generic[S]):
                 continue
             candidate_value = tuple(parsed) if is_list else parsed[0]
             try:
-                candidate = dataclasses.replace(self.default, **values, **{field: candidate_value})
+                candidate = dataclasses.replace(base, **values, **{field: candidate_value})
                 candidate.validate()
             except (ConfigError, TypeError) as exc:
                 shown = "&".join(f"{key}={t}" for t in texts)
@@ -293,14 +349,15 @@ class LinkSpec(Generic[S]):
                 continue
             values[field] = candidate_value
             accepted.add(key)
-        return Link(dataclasses.replace(self.default, **values), tuple(problems), frozenset(accepted))
+        return Link(dataclasses.replace(base, **values), tuple(problems), frozenset(accepted))
 
     def write(self, settings: S) -> dict[str, str | list[str]]:
         """The URL query for `settings`: only what differs from the defaults, so links stay short."""
         out: dict[str, str | list[str]] = {}
+        base = self.base(settings)
         for key, field in self.keys.items():
             value = getattr(settings, field)
-            if value == getattr(self.default, field):
+            if value == getattr(self.default if field == "dataset" else base, field):
                 continue
             out[key] = [_text(v) for v in value] if isinstance(value, tuple) else _text(value)
         return out
@@ -327,12 +384,27 @@ def _text(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-LIVE_LINK: LinkSpec[TwinSettings] = LinkSpec(TwinSettings(), {f.name: f.name for f in dataclasses.fields(TwinSettings)})
+LIVE_LINK: LinkSpec[TwinSettings] = LinkSpec(
+    TwinSettings(), {f.name: f.name for f in dataclasses.fields(TwinSettings)}, for_dataset=twin_defaults
+)
+SWEEP_RECIPE_FIELDS: tuple[str, ...] = ("depths", "amount", "width", "lr")
+
+
+def sweep_defaults(dataset: str) -> SweepSettings:
+    """The degradation page's defaults for `dataset`: the home demo on digits; elsewhere the
+    dataset's recipe (its steps, width and learning rate), at depth 20 and the recipe's depth."""
+    if dataset == "digits" or dataset not in RECIPES:
+        return dataclasses.replace(SweepSettings(), dataset=dataset)
+    r = RECIPES[dataset]
+    return dataclasses.replace(SweepSettings(), dataset=dataset, depths=tuple(sorted({20, r.depth})), amount=r.steps,
+                               width=r.width, lr=r.lr)  # fmt: skip
+
+
 SWEEP_LINK: LinkSpec[SweepSettings] = LinkSpec(SweepSettings(), {
     "sw_dataset": "dataset", "sw_depths": "depths", "sw_kinds": "kinds", "sw_budget": "budget", "sw_amount": "amount",
     "sw_seeds": "seeds", "sw_width": "width", "sw_lr": "lr", "sw_batch": "batch_size", "sw_augment": "augment",
     "sw_warmup": "warmup",
-})  # fmt: skip
+}, for_dataset=sweep_defaults)  # fmt: skip
 
 
 def from_query(query: Mapping[str, str | Sequence[str]]) -> tuple[TwinSettings, list[str]]:
@@ -355,15 +427,21 @@ def sweep_from_query(query: Mapping[str, str | Sequence[str]]) -> tuple[SweepSet
 __all__ = [
     "LIVE_BOUNDS",
     "LIVE_LINK",
+    "RECIPES",
+    "RECIPE_FIELDS",
     "SWEEP_BOUNDS",
     "SWEEP_LINK",
+    "SWEEP_RECIPE_FIELDS",
     "Link",
     "LinkSpec",
     "Options",
+    "Recipe",
     "Span",
     "SweepSettings",
     "TwinSettings",
     "from_query",
+    "sweep_defaults",
     "sweep_from_query",
     "to_query",
+    "twin_defaults",
 ]

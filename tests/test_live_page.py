@@ -76,6 +76,25 @@ def test_dataset_links_hold_the_key_and_the_screen_the_label(tmp_runs) -> None:
     assert "Shapes (generated, with masks)" in labels and "Image folder" not in labels  # no way to give a folder
 
 
+def test_picking_shapes_opens_its_recipe_and_the_link_stays_short(tmp_runs) -> None:
+    from resnet_viz.settings import RECIPES
+
+    recipe = RECIPES["shapes"]
+    at = open_live()
+    at.selectbox(key="dataset").set_value("shapes").run()
+    assert not at.exception, at.exception
+    assert at.select_slider(key="depth").value == recipe.depth and at.number_input(key="lr").value == recipe.lr
+    assert at.number_input(key="steps").value == recipe.steps and at.number_input(key="warmup").value == recipe.warmup
+    assert dict(at.query_params) in ({"dataset": "shapes"}, {"dataset": ["shapes"]})  # the recipe is the default
+    at.number_input(key="warmup").set_value(40).run()
+    assert at.query_params["warmup"] in ("40", ["40"])
+    at.selectbox(key="dataset").set_value("digits").run()  # back: the digits numbers, and an empty link
+    assert at.select_slider(key="depth").value == 56 and at.number_input(key="warmup").value == 0
+    assert not dict(at.query_params)
+    reopened = open_live({"dataset": "shapes"})  # a shared link opens the same recipe
+    assert reopened.select_slider(key="depth").value == recipe.depth and reopened.number_input(key="lr").value == recipe.lr
+
+
 def test_a_moved_widget_is_not_undone_by_the_link_it_came_from(tmp_runs) -> None:
     at = open_live({"depth": "20", "steps": "1e3"})
     assert at.select_slider(key="depth").value == 20 and at.number_input(key="steps").value == 1000
@@ -89,7 +108,7 @@ def test_the_widgets_offer_exactly_the_ranges_the_link_reader_checks(tmp_runs) -
     from resnet_viz.settings import LIVE_BOUNDS
 
     at = open_live()
-    for key in ("steps", "lr", "seed", "epochs"):
+    for key in ("steps", "lr", "seed", "epochs", "warmup"):
         proto = at.number_input(key=key).proto
         assert (proto.min, proto.max) == (LIVE_BOUNDS[key].lo, LIVE_BOUNDS[key].hi), key
     for key in ("depth", "width", "batch_size"):

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from resnet_viz.reading import identity_share, input_output_ratio, reading
-from resnet_viz.settings import TwinSettings, from_query, to_query
+from resnet_viz.settings import (
+    RECIPES,
+    SWEEP_LINK,
+    TwinSettings,
+    from_query,
+    sweep_from_query,
+    to_query,
+    twin_defaults,
+)
 from resnet_viz.train import History
 
 
@@ -139,10 +149,29 @@ def test_out_of_range_link_values_are_named_with_the_reason(key, value, fragment
 
 
 def test_dataset_links_hold_the_key_and_old_label_links_still_open() -> None:
-    assert to_query(TwinSettings(dataset="shapes")) == {"dataset": "shapes"}
-    assert from_query({"dataset": "shapes"}) == (TwinSettings(dataset="shapes"), [])
+    shapes = twin_defaults("shapes")
+    assert to_query(shapes) == {"dataset": "shapes"}
+    assert from_query({"dataset": "shapes"}) == (shapes, [])
     # What Streamlit's own binding wrote into links before (the selectbox's label) reads as the key.
-    assert from_query({"dataset": "Shapes (generated, with masks)"}) == (TwinSettings(dataset="shapes"), [])
+    assert from_query({"dataset": "Shapes (generated, with masks)"}) == (shapes, [])
+
+
+def test_each_dataset_opens_with_its_recipe_and_links_keep_what_differs_from_it() -> None:
+    assert twin_defaults("digits") == TwinSettings()  # the page's first view is the digits recipe
+    shapes = twin_defaults("shapes")
+    assert (shapes.depth, shapes.lr, shapes.steps) == (RECIPES["shapes"].depth, RECIPES["shapes"].lr,
+                                                       RECIPES["shapes"].steps)  # fmt: skip
+    for name in RECIPES:
+        twin_defaults(name).validate()  # every recipe lies inside what the page offers
+    # A value equal to the digits default but not to the shapes recipe must stay in a shapes link.
+    chosen = dataclasses.replace(shapes, lr=0.1, depth=56)
+    query = to_query(chosen)
+    assert query == {"dataset": "shapes", "lr": "0.1", "depth": "56"}
+    assert from_query(query) == (chosen, [])
+    # A dataset without a recipe of its own opens with the digits numbers; a bad dataset keeps them too.
+    assert from_query({"dataset": "mnist", "seed": "3"})[0] == dataclasses.replace(TwinSettings(), dataset="mnist", seed=3)
+    settings, problems = from_query({"dataset": "nope", "lr": "0.2"})
+    assert settings == dataclasses.replace(TwinSettings(), lr=0.2) and len(problems) == 1
 
 
 def test_whole_number_spellings_are_whole_numbers() -> None:
@@ -164,7 +193,7 @@ def test_the_widget_ranges_lie_inside_what_the_configs_accept() -> None:
 
 
 def test_sweep_links_report_each_dropped_value_and_keep_the_rest() -> None:
-    from resnet_viz.settings import SWEEP_LINK, SweepSettings, sweep_from_query
+    from resnet_viz.settings import SweepSettings, sweep_defaults
 
     s, problems = sweep_from_query({"sw_depths": ["57", "20"], "sw_seeds": "99", "sw_lr": "nan", "sw_dataset": "folder",
                                     "sw_kinds": ["plain", "resnet"], "sw_width": "16"})  # fmt: skip
@@ -173,8 +202,8 @@ def test_sweep_links_report_each_dropped_value_and_keep_the_rest() -> None:
         "Ignored sw_dataset=folder", "Ignored sw_depths=57", "Ignored sw_kinds=resnet", "Ignored sw_seeds=99",
         "Ignored sw_lr=nan"]  # fmt: skip
     assert "6n+2" in problems[1] and "from 1 to 5" in problems[3] and "finite" in problems[4]
-    chosen = SweepSettings(dataset="shapes", depths=(8, 14), augment=True, budget="epochs", amount=3)
-    query = SWEEP_LINK.write(chosen)
+    chosen = dataclasses.replace(sweep_defaults("shapes"), depths=(8, 14), augment=True, budget="epochs", amount=3)
+    query = SWEEP_LINK.write(chosen)  # what differs from the shapes recipe
     assert query == {"sw_dataset": "shapes", "sw_depths": ["8", "14"], "sw_budget": "epochs", "sw_amount": "3",
                      "sw_augment": "true"}  # fmt: skip
     assert sweep_from_query(query) == (chosen, [])
@@ -202,3 +231,15 @@ def test_reading_of_a_run_whose_residual_twin_diverged_early() -> None:
     assert text[3].startswith("In residual-56 at step 1, dL/dx at the first block was 5.37x smaller than at the last")
     # A zero last-block gradient (the second probe of plain-56) gives no ratio, not a division by zero.
     assert all("step 10" not in t or "ratio" not in t for t in text)
+
+
+def test_the_sweep_page_opens_each_dataset_with_its_recipe() -> None:
+    from resnet_viz.settings import SweepSettings, sweep_defaults
+
+    assert sweep_defaults("digits") == SweepSettings()
+    shapes = sweep_defaults("shapes")
+    assert shapes.depths == tuple(sorted({20, RECIPES["shapes"].depth})) and shapes.lr == RECIPES["shapes"].lr
+    shapes.validate()
+    settings, problems = sweep_from_query({"sw_dataset": "shapes"})
+    assert (settings, problems) == (shapes, [])
+    assert SWEEP_LINK.write(shapes) == {"sw_dataset": "shapes"}

@@ -40,7 +40,7 @@ def read(spec: LinkSpec[Any], page: str) -> Link[Any]:
         st.warning(problem, icon=":material/link_off:")
     seen = _seen(page)
     wanted = spec.widget_values(link.settings)
-    defaults = spec.widget_values(spec.default)
+    defaults = spec.widget_values(spec.base(link.settings))
     for key in spec.keys:
         raw = query.get(key)
         if raw is not None and raw != seen.get(key) and key in link.accepted:
@@ -66,3 +66,19 @@ def write(spec: LinkSpec[Any], page: str, settings: Any) -> None:
             if key in st.query_params:
                 del st.query_params[key]
             seen[key] = None
+
+
+def use_dataset_recipe(spec: LinkSpec[Any], fields: tuple[str, ...]) -> None:
+    """The dataset selectbox's on_change: set `fields` to the new dataset's recipe (its defaults),
+    so a learner who picks shapes and presses Train gets settings under which the lesson shows."""
+    key = next(k for k, f in spec.keys.items() if f == "dataset")
+    base = spec.widget_values(spec.base(spec.from_widgets({key: st.session_state[key]})))
+    by_field = {f: k for k, f in spec.keys.items()}
+    changed = []
+    for field in fields:
+        widget = by_field[field]
+        if st.session_state.get(widget) != base[widget]:
+            st.session_state[widget] = base[widget]
+            changed.append(f"{field} {base[widget]:g}" if isinstance(base[widget], float) else f"{field} {base[widget]}")
+    if changed:
+        st.toast("This dataset's defaults: " + ", ".join(changed), icon=":material/tune:")
