@@ -33,6 +33,7 @@ from .wording import (
 if TYPE_CHECKING:  # annotations only: reading a measurement needs no torch
     import numpy as np
 
+    from .localisation import Track
     from .theory import InitProfile
 
 
@@ -411,3 +412,70 @@ def chain_sentence(plain: np.ndarray, residual: np.ndarray, *, beta: float, dept
         f"{fraction(r) if r < 1 else times(r)}: {REGIME_WORDS[regime(r)]}. A scalar chain x ← x + βgx would "
         f"multiply by (1 + βg) per layer, {times(scalar) if scalar >= 1 else fraction(scalar)} over {depth} layers."
     )
+
+
+# --- where the twins look (the saliency page) ------------------------------------------------------
+
+ON_OBJECT_POINTS = 10.0  # share inside the mask this many points above an even spread: "looks at the shape"
+LOOK_GAP_POINTS = 5.0  # a gap in share inside smaller than this between the twins is "about the same"
+
+
+def _looks(energy: float, chance: float) -> str:
+    """Where a map with `energy` inside the mask looks, against a map spread evenly (`chance`)."""
+    if not is_number(energy):
+        return "point nowhere: every map was zero"
+    gap = 100 * (energy - chance) if is_number(chance) else math.nan
+    if not is_number(gap):
+        return f"put {pct(energy)} of their energy inside the shape"
+    if gap >= ON_OBJECT_POINTS:
+        return f"look at the shape ({pct(energy)} of their energy inside it)"
+    if gap <= -ON_OBJECT_POINTS:
+        return f"look away from the shape, at the background ({pct(energy)} inside it)"
+    return f"look no more at the shape than a map spread evenly would ({pct(energy)} inside it)"
+
+
+def localisation_reading(tracks: Sequence[Track], chance: float, n_images: int, n_classes: int) -> list[str]:
+    """Sentences on where a plain net and its residual twin look, each from the scores it is given
+    (:class:`resnet_viz.localisation.Track`): how well each trained, where its final maps sit
+    against an even spread, which looks at the object more, and how that moved over training."""
+    plain = next((t for t in tracks if not t.residual), None)
+    res = next((t for t in tracks if t.residual), None)
+    out: list[str] = []
+    if plain is not None and res is not None and is_number(plain.train_acc) and is_number(res.train_acc):
+        gap = 100 * (res.train_acc - plain.train_acc)
+        if gap >= DEGRADED_POINTS:
+            verdict = f"the plain net trained worse by {gap:.0f} points: it degraded"
+        elif gap <= -DEGRADED_POINTS:
+            verdict = f"here the residual net trained worse, by {-gap:.0f} points"
+        else:
+            verdict = "both trained about as well"
+        out.append(
+            f"{plain.label} ended at {pct(plain.train_acc)} training accuracy and {res.label} at "
+            f"{pct(res.train_acc)} (guessing scores {pct(1 / n_classes)} with {n_classes} classes): {verdict}."
+        )
+    for t in (res, plain):
+        if t is None:
+            continue
+        peak = f"; their maximum fell inside it on {pct(t.final_peak)} of the images" if is_number(t.final_energy) else ""
+        out.append(f"On {n_images} test images, {t.label}'s Grad-CAM maps {_looks(t.final_energy, chance)}{peak}.")
+    if is_number(chance):
+        out.append(f"A map spread evenly over the image would put {pct(chance)} inside the shape: the line to beat.")
+    if plain is not None and res is not None and is_number(plain.final_energy) and is_number(res.final_energy):
+        diff = 100 * (res.final_energy - plain.final_energy)
+        if diff >= LOOK_GAP_POINTS:
+            out.append(f"The residual net's maps sit on the shape more than the plain net's, by {diff:.0f} points.")
+        elif diff <= -LOOK_GAP_POINTS:
+            out.append(
+                f"Here the plain net's maps sit on the shape more than the residual net's, by {-diff:.0f} points: "
+                "a map can point at the object while the net still gets it wrong, so read it beside the accuracy."
+            )
+        else:
+            out.append(f"Both nets' maps sit on the shape about equally (within {LOOK_GAP_POINTS:.0f} points).")
+    moves = [
+        f"{t.label}'s from {pct(t.energy[0])} (step {t.steps[0]}) to {pct(t.energy[-1])} (step {t.steps[-1]})"
+        for t in (res, plain)
+        if t is not None and len(t.energy) > 1 and is_number(t.energy[0]) and is_number(t.energy[-1])
+    ]
+    if moves:
+        out.append("Over training, the share inside the shape went " + "; ".join(moves) + ".")
+    return out

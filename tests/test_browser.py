@@ -143,3 +143,20 @@ def test_the_owner_can_stop_after_a_refresh_and_another_browser_cannot(chromium_
     finally:
         owner.close()
         other.close()
+
+
+def test_saliency_default_view_shows_the_shapes_pair(app_page, streamlit_server, artifacts_dir):
+    """With a shapes pair in the store, the page opens on it: maps, the outline, scores, the reading."""
+    from resnet_viz.cli import main
+
+    assert main(["train", "--dataset", "shapes", "--depth", "8", "--width", "4", "--steps", "40", "--runs-dir",
+                 str(streamlit_server.runs_dir)]) == 0  # fmt: skip
+    page = app_page
+    page.set_viewport_size({"width": 1400, "height": 3200})
+    page.goto(f"{streamlit_server.url}/saliency")
+    page.get_by_text("A map spread evenly over the image would put").first.wait_for(state="visible", timeout=180_000)
+    page.wait_for_timeout(3000)  # plotly lays out after the script run ends
+    page.screenshot(path=str(artifacts_dir / "saliency-pair.png"), full_page=True)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator(".js-plotly-plot").count() == 3
+    assert "Traceback" not in streamlit_server.log()

@@ -14,10 +14,12 @@ import streamlit as st
 import torch
 
 from resnet_viz.analysis import run_data
-from resnet_viz.config import DataConfig
+from resnet_viz.config import ConfigError, DataConfig
 from resnet_viz.data import Dataset, load_dataset
+from resnet_viz.localisation import Track, twin_groups
 from resnet_viz.runs import RunInfo, RunStore, damage_report
 from resnet_viz.saliency import frozen_copy
+from resnet_viz.settings import twin_defaults
 
 PRETRAINED_CHOICES = {"resnet18": "ImageNet ResNet-18 (torchvision, pretrained)",
                       "resnet50": "ImageNet ResNet-50 (torchvision, pretrained)"}  # fmt: skip
@@ -57,24 +59,79 @@ def _pretrained(name: str) -> torch.nn.Module:
     return frozen_copy(load_pretrained(name))
 
 
+def domain(info: RunInfo) -> str:
+    """What a run's nets were trained on, as a learner needs it to judge a map: dataset, input, classes."""
+    from resnet_viz.data import DATASETS
+
+    m = info.model
+    title = DATASETS[info.data.name].title if info.data.name in DATASETS else info.data.name
+    colour = "grey" if m.in_channels == 1 else "colour"
+    return f"{title}: {m.image_size}x{m.image_size} {colour}, {m.num_classes} classes"
+
+
 def run_groups(store: RunStore) -> dict[str, list[RunInfo]]:
     """Finished runs with weights, grouped by the Train press that made them (twins together),
-    newest first; the key is a label for a select box. Damaged folders are named in one warning."""
+    newest first; the key is a label for a select box naming what they were trained on. Damaged
+    folders are named in one warning."""
     infos, damaged = store.scan()
     report = damage_report(damaged)  # folder names only, never the server's path
     if report:
         st.warning(report, icon=":material/warning:")
-    groups: dict[str | None, list[RunInfo]] = {}
-    for info in infos:
-        if info.status == "finished" and info.has_weights:
-            groups.setdefault(info.group or info.run_id, []).append(info)
     out = {}
-    for runs in groups.values():
-        runs.sort(key=lambda r: (r.model.residual, r.model.depth))  # plain before residual
+    for runs in twin_groups(infos).values():
         first = runs[0]
         names = " + ".join(r.label for r in runs)
-        out[f"{names} · {first.data.name} · seed {first.train.seed} · {first.created[:16].replace('T', ' ')}"] = runs
+        out[f"{names} · {domain(first)} · seed {first.train.seed} · {first.created[:16].replace('T', ' ')}"] = runs
     return out
+
+
+PAIR = twin_defaults("shapes")  # the pair the page offers to train: the shapes recipe, plain and residual
+
+
+def pair_minutes() -> float:
+    """The pair's training time on this server, from the same estimate the job queue bounds it by."""
+    from resnet_viz.limits import estimate
+
+    gpu = torch.cuda.is_available()
+    return estimate(PAIR.model_configs(), PAIR.data_config(), PAIR.train_config(), gpu=gpu).seconds / 60
+
+
+def pair_text() -> str:
+    return f"plain-{PAIR.depth} and residual-{PAIR.depth} on the generated shapes ({PAIR.steps} steps each)"
+
+
+def train_pair(owner: str, store: RunStore) -> None:
+    """The page's Train button (on_click): queue the shapes pair through the server's job queue."""
+    from resnet_viz.runner import job_queue
+
+    st.session_state.pop("sal_refused", None)
+    try:
+        job = job_queue().submit(PAIR.model_configs(), PAIR.data_config(), PAIR.train_config(), owner=owner,
+                                 store=store)  # fmt: skip
+    except ConfigError as exc:  # over this server's limits, or this browser already has a run queued
+        st.session_state.sal_refused = str(exc)
+        return
+    st.session_state.sal_job = job.job_id
+
+
+def pair_progress(job_id: str) -> None:
+    """While the pair trains: its progress, redrawn every second; the whole page reruns at the end."""
+    from resnet_viz.runner import job_queue
+
+    snap = job_queue().snapshot(job_id)
+    if snap is None:
+        return
+    if snap.state == "queued":
+        st.info(f"Queued: position {snap.queue_position}; it starts when a training slot frees up.",
+                icon=":material/hourglass_top:")  # fmt: skip
+    elif snap.active:
+        eta = f" · about {snap.eta:.0f} s to go" if snap.eta is not None else ""
+        st.progress(snap.progress, text=f"Training {pair_text()} · step {snap.step}/{snap.total_steps}{eta}")
+    elif snap.error:
+        st.error(f"Training stopped: {snap.error}", icon=":material/error:")
+    if not snap.active:
+        st.session_state.pop("sal_job", None)
+        st.rerun(scope="app")  # the pair is in the store now: draw its maps
 
 
 def run_net(store: RunStore, info: RunInfo, step: int | None) -> Net:
@@ -88,9 +145,22 @@ def run_net(store: RunStore, info: RunInfo, step: int | None) -> Net:
                info.data)  # fmt: skip
 
 
-def pretrained_net(name: str) -> Net:
-    from resnet_viz.pretrained import imagenet_classes
+def pretrained_net(name: str, progress_in=None) -> Net:
+    """A pretrained ImageNet net. Its weights are fetched once, with a progress bar drawn in
+    `progress_in`; offline, PretrainedUnavailable names the file and the folder to put it in."""
+    from resnet_viz.pretrained import imagenet_classes, is_cached, load_pretrained
 
+    if not is_cached(name) and progress_in is not None:
+        bar = progress_in.progress(0.0, text="Fetching the ImageNet weights (once)...")
+
+        def on_progress(done: int, total: int | None) -> None:
+            got = f"{done / 2**20:.0f} of {total / 2**20:.0f} MB" if total else f"{done / 2**20:.0f} MB"
+            bar.progress(min(1.0, done / total) if total else 0.0, text=f"Fetching the ImageNet weights (once): {got}")
+
+        try:
+            load_pretrained(name, on_progress=on_progress)  # fills the cache the call below reads
+        finally:
+            bar.empty()
     return Net(PRETRAINED_CHOICES[name], _pretrained(name), imagenet_classes(name), None, 3,
                (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), None, pretrained=name)  # fmt: skip
 
@@ -108,3 +178,45 @@ def model_input(net: Net, image) -> tuple[torch.Tensor, np.ndarray]:
     std = torch.tensor(net.std).view(1, -1, 1, 1)
     shown = (x * std + mean).clamp(0, 1)[0].permute(1, 2, 0).numpy()  # (H, W, C) in [0, 1]
     return x, shown
+
+
+@st.cache_data(show_spinner="Scoring every snapshot of both nets on 100 test images...", max_entries=16)
+def tracks(root: str, run_ids: tuple[str, ...], stamp: tuple[int, ...], layer: str | None) -> list[Track]:
+    """Grad-CAM localisation of each run at each kept snapshot (cached: `stamp`, the weights' mtimes,
+    makes a run written again count as new)."""
+    from resnet_viz.localisation import N_SCORED, track
+
+    store = RunStore(root)
+    infos = [store.get(r) for r in run_ids]
+    data = run_data(infos[0], load=dataset)
+    images, masks = data.x_test[:N_SCORED], data.mask_test[:N_SCORED]
+    return [track(store, info, images, masks, layer=layer) for info in infos]
+
+
+def stamps(runs: list[RunInfo]) -> tuple[int, ...]:
+    """The weights' modification times: part of the tracks' cache key."""
+    return tuple((r.path / "weights.pt").stat().st_mtime_ns for r in runs)
+
+
+def test_picture(data: Dataset, i: int):
+    """Test image `i` as the pixels the dataset holds: RGB for colour data, grey for one channel."""
+    from PIL import Image
+
+    pixels = data.unstandardise(data.x_test[i : i + 1])[0].permute(1, 2, 0).numpy()  # (H, W, C) in [0, 1]
+    pixels = (pixels.clip(0, 1) * 255).round().astype(np.uint8)
+    return Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
+
+
+def upload_sentence(net: Net) -> str:
+    """What a photo becomes for nets trained on a small dataset, said before their maps are read."""
+    from resnet_viz.data import DATASETS
+
+    title = DATASETS[net.data.name].title if net.data is not None and net.data.name in DATASETS else "their data"
+    colour = "grey" if net.channels == 1 else "colour"
+    names = ", ".join(net.classes[:10]) + (", ..." if len(net.classes) > 10 else "")
+    return (
+        f"These nets see your photo as the {net.size}x{net.size} {colour} picture below, the size of the images they "
+        f"were trained on ({title}). They know only {len(net.classes)} classes ({names}): whatever the photo shows, "
+        "they answer with one of those, and their maps say where that answer came from, not where the photo's "
+        "object is. For photos, choose an ImageNet ResNet under Networks (its weights are fetched once)."
+    )

@@ -1,0 +1,120 @@
+"""Where a degraded plain net looks, against its residual twin: Grad-CAM localisation over training.
+
+The saliency page's lesson. Twins trained by one press on a dataset with ground-truth masks
+(the generated shapes) are scored on the same test images at every weight snapshot kept during
+training: the share of each Grad-CAM map's energy inside the object's mask, and how often the
+map's maximum falls inside it (:func:`resnet_viz.saliency.mean_localisation`). A map spread
+evenly over the image scores the mask's share of the image (:func:`chance_share`), so that is
+the line a net has to beat before one can say it looks at the object.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from .runs import RunInfo, RunStore
+from .saliency import SaliencyError, mean_localisation
+
+MASKED_DATASETS: tuple[str, ...] = ("shapes", "clutter")  # generated datasets that come with object masks
+N_SCORED = 100  # test images each snapshot is scored on: the same ones for every net and step
+
+
+@dataclass(frozen=True)
+class Track:
+    """One net's localisation at each kept snapshot, oldest first."""
+
+    label: str  # e.g. "plain-32"
+    residual: bool
+    steps: tuple[int, ...]  # training steps of the snapshots (0: before the first update)
+    energy: tuple[float, ...]  # mean share of the map inside the mask, per step (nan: every map was zero)
+    peak: tuple[float, ...]  # share of images whose map peaks inside the mask, per step
+    train_acc: float  # final training accuracy in [0, 1] (nan if the run recorded none)
+
+    @property
+    def final_energy(self) -> float:
+        return self.energy[-1] if self.energy else math.nan
+
+    @property
+    def final_peak(self) -> float:
+        return self.peak[-1] if self.peak else math.nan
+
+
+def twin_groups(infos: Sequence[RunInfo]) -> dict[str, list[RunInfo]]:
+    """Finished runs with weights, grouped by the press that trained them, plain before residual,
+    newest group first (``infos`` come newest first from :meth:`RunStore.scan`)."""
+    groups: dict[str, list[RunInfo]] = {}
+    for info in infos:
+        if info.status == "finished" and info.has_weights:
+            groups.setdefault(info.group or info.run_id, []).append(info)
+    for runs in groups.values():
+        runs.sort(key=lambda r: (r.model.residual, r.model.depth))
+    return groups
+
+
+def is_masked_pair(runs: Sequence[RunInfo]) -> bool:
+    """A plain net and a residual net trained together on a dataset with object masks."""
+    kinds = {r.model.residual for r in runs}
+    return kinds == {False, True} and all(r.data.name in MASKED_DATASETS for r in runs)
+
+
+def newest_pair(groups: dict[str, list[RunInfo]]) -> str | None:
+    """The key of the newest group that is a masked plain/residual pair, or None."""
+    return next((key for key, runs in groups.items() if is_masked_pair(runs)), None)
+
+
+def chance_share(masks: torch.Tensor) -> float:
+    """The score of a map spread evenly over the image: the mean share of pixels inside the mask."""
+    masks = torch.as_tensor(masks)
+    if masks.numel() == 0:
+        return math.nan
+    return float(masks.float().mean())
+
+
+def track(
+    store: RunStore,
+    info: RunInfo,
+    images: torch.Tensor,
+    masks: torch.Tensor,
+    *,
+    method: str = "gradcam",
+    layer: str | None = None,
+) -> Track:
+    """Score `info`'s snapshots (and its final weights when no snapshot is at the last step) on
+    `images` (N, C, H, W) with `masks` (N, H, W). Raises RunStoreError for a snapshot that cannot
+    be loaded and SaliencyError for a method or layer the net does not have."""
+    steps = store.snapshot_steps(info.run_id)
+    loads: list[tuple[int, int | None]] = [(s, s) for s in steps]
+    if not steps or steps[-1] < info.step:
+        loads.append((info.step, None))  # None: weights.pt, the net as training left it
+    energy, peak = [], []
+    for _, step in loads:
+        model = store.load_model(info.run_id, step=step)
+        share, hits = mean_localisation(model, images, masks, method=method, layer=layer)
+        energy.append(share)
+        peak.append(hits)
+    acc = (info.extra.get("summary") or {}).get("train_acc")
+    return Track(
+        label=info.label,
+        residual=info.model.residual,
+        steps=tuple(s for s, _ in loads),
+        energy=tuple(energy),
+        peak=tuple(peak),
+        train_acc=float(acc) if isinstance(acc, (int, float)) else math.nan,
+    )
+
+
+__all__ = [
+    "MASKED_DATASETS",
+    "N_SCORED",
+    "SaliencyError",
+    "Track",
+    "chance_share",
+    "is_masked_pair",
+    "newest_pair",
+    "track",
+    "twin_groups",
+]
