@@ -301,12 +301,16 @@ def load_digits(cfg: DataConfig) -> Dataset:
 # shapes: generated geometric shapes with ground-truth masks
 
 
+def _read_only(arrays: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+    """Cached arrays are shared by every caller: make an accidental write fail instead of spreading."""
+    for a in arrays:
+        a.flags.writeable = False
+    return arrays
+
+
 @functools.lru_cache(maxsize=4)
 def _shapes_cached(n: int, size: int, seed: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    out = make_shapes(n, size, seed)
-    for a in out:
-        a.flags.writeable = False
-    return out
+    return _read_only(make_shapes(n, size, seed))
 
 
 def load_shapes(cfg: DataConfig) -> Dataset:
@@ -318,10 +322,7 @@ def load_shapes(cfg: DataConfig) -> Dataset:
 
 @functools.lru_cache(maxsize=2)  # one seed's two splits: 197 MB at 64x64, four times what shapes holds per entry
 def _clutter_cached(n: int, size: int, seed: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    out = make_cluttered_shapes(n, size, seed)
-    for a in out:
-        a.flags.writeable = False
-    return out
+    return _read_only(make_cluttered_shapes(n, size, seed))
 
 
 def load_clutter(cfg: DataConfig) -> Dataset:
