@@ -159,7 +159,7 @@ with view:
         score_layer = layer if method in saliency.LAYER_METHODS else None
         try:
             tracks = ui_sal.tracks(str(store.root), tuple(r.run_id for r in runs), ui_sal.stamps(runs), score_layer)
-        except (RunStoreError, saliency.SaliencyError, OSError) as exc:
+        except (RunStoreError, DatasetUnavailable, saliency.SaliencyError, OSError) as exc:
             st.error(f"The snapshots cannot be scored: {exc}", icon=":material/error:")
             st.stop()
         data = ui_sal.dataset(runs[0].data)

@@ -117,6 +117,16 @@ def test_the_pair_is_the_default_with_masks_scores_and_a_reading(shapes_twins) -
 
 
 @pytest.mark.slow
+def test_a_damaged_snapshot_is_a_sentence_not_a_traceback(shapes_twins, tmp_runs) -> None:
+    snapshot = sorted((tmp_runs / shapes_twins[0].run_id / "snapshots").glob("step-*.pt"))[1]
+    snapshot.write_bytes(b"not a checkpoint")  # a copy cut short, say
+    at = open_page()
+    assert not at.exception, at.exception
+    assert any("cannot be scored" in e.value and snapshot.name in e.value for e in at.error), [e.value for e in at.error]
+    assert len(at.get("plotly_chart")) == 2  # the maps of the final weights still show
+
+
+@pytest.mark.slow
 def test_a_photo_given_to_digits_nets_is_shown_as_they_see_it(tmp_runs) -> None:
     run_twins([ModelConfig(depth=8, width=4, residual=r) for r in (False, True)], DataConfig(),
               TrainConfig(steps=2, probe_every=0), store=RunStore(tmp_runs))  # fmt: skip
