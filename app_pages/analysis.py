@@ -24,8 +24,10 @@ st.caption(
 store = RunStore()
 groups = ui_sal.run_groups(store)
 if not groups:
-    st.info("No finished runs yet: train twins on **Train & compare** or run the demo on **Home**, then come back.",
-            icon=":material/model_training:")  # fmt: skip
+    st.info(
+        "No finished runs yet: train twins on **Train & compare** or run the demo on **Home**, then come back.",
+        icon=":material/model_training:",
+    )
     st.stop()
 pick = st.selectbox("Trained runs", list(groups), key="an_runs", help="twins trained by one press are shown together")
 runs = {info.label: info for info in groups[pick]}
@@ -47,13 +49,15 @@ with landscape_tab:
     span = b.slider("Range (± along each direction)", 0.1, 2.0, 1.0, 0.1, key="an_span")
     dims = c.segmented_control("Slice", [1, 2], default=2, format_func=lambda n: f"{n}-D", key="an_dims") or 2
     seed = d.number_input("Direction seed", 0, 10_000, 0, key="an_seed")
-    log = a.toggle("Log loss", True, key="an_log", help="the loss far from the weights dwarfs the basin on a linear scale")
+    log = a.toggle(
+        "Log loss", True, key="an_log", help="the loss far from the weights dwarfs the basin on a linear scale"
+    )
     surface = b.toggle("3-D surface", False, key="an_surface", disabled=dims == 1)
     slice_name = analysis.landscape_name(dims, grid, span, int(seed), "test")
     slices = ui_an.saved(store, runs, slice_name, "landscape")
     missing = [label for label, s in slices.items() if s is None]
     if missing:
-        st.caption(f"{grid ** dims} evaluations of the test split per network; the results are kept with the runs.")
+        st.caption(f"{grid**dims} evaluations of the test split per network; the results are kept with the runs.")
         if st.button("Compute the slices", type="primary", icon=":material/landscape:", key="an_compute"):
             st.button("Cancel", key="an_cancel")  # any press reruns the page, which ends the computation
             if ui_an.compute_slices(store, runs, missing, grid=grid, span=span, dims=dims, seed=int(seed)):
@@ -82,8 +86,13 @@ with lesion_tab:
         st.subheader("The ensemble view")
         dist, downsampling = ui_an.unravelled(runs[residual].model)
         st.plotly_chart(analysis_plots.path_length_figure(dist, residual, plain_name=plain), key="an_paths")
-        st.caption(" ".join(path_sentences(dist, residual, downsampling=downsampling,
-                                           shortcut=runs[residual].model.shortcut, plain_name=plain)))  # fmt: skip
+        st.caption(
+            " ".join(
+                path_sentences(
+                    dist, residual, downsampling=downsampling, shortcut=runs[residual].model.shortcut, plain_name=plain
+                )
+            )
+        )
         if both and not missing:
             ui_an.bullets(ensemble_sentences(lesions[plain], lesions[residual], names))
 
@@ -100,8 +109,10 @@ with identity_tab:
     identity = ui_an.saved(store, runs, identity_name, "near-identity")
     missing = [label for label, r in identity.items() if r is None]
     if missing:
-        st.caption(f"One pass over the first {analysis.NEAR_IDENTITY_IMAGES:,} test images per network, with forward hooks "
-                   "on every block's branch, shortcut and output; kept with the runs.")  # fmt: skip
+        st.caption(
+            f"One pass over the first {analysis.NEAR_IDENTITY_IMAGES:,} test images per network, with forward hooks "
+            "on every block's branch, shortcut and output; kept with the runs."
+        )
         pressed = st.button("Measure the blocks", type="primary", icon=":material/straighten:", key="an_identity_run")
         if pressed and ui_an.compute_near_identity(store, runs, missing):
             st.rerun()
@@ -118,5 +129,8 @@ with response_tab:
         ui_an.bullets(response_sentences(responses[plain], responses[residual], names))
 
 with exercise_box:
-    ui_ex.show(analysis.exercise_items(names, ui_an.ordered(lesions, runs), ui_an.ordered(slices, runs),
-                                       ui_an.ordered(identity, runs)))  # fmt: skip
+    ui_ex.show(
+        analysis.exercise_items(
+            names, ui_an.ordered(lesions, runs), ui_an.ordered(slices, runs), ui_an.ordered(identity, runs)
+        )
+    )

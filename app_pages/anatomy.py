@@ -17,25 +17,50 @@ st.caption(
 )
 
 st.subheader("1. Pick a network")
-family = st.segmented_control("Family", ["cifar", "imagenet"], default="cifar", key="an_family",
-                              format_func={"cifar": "CIFAR-10 (depth 6n+2)", "imagenet": "ImageNet (ResNet-18 to 152)"}.get,
-                              help=glossary.help("stage")) or "cifar"  # fmt: skip
+family = (
+    st.segmented_control(
+        "Family",
+        ["cifar", "imagenet"],
+        default="cifar",
+        key="an_family",
+        format_func={"cifar": "CIFAR-10 (depth 6n+2)", "imagenet": "ImageNet (ResNet-18 to 152)"}.get,
+        help=glossary.help("stage"),
+    )
+    or "cifar"
+)
 left, right = st.columns(2, gap="large")
 with left:
     st.markdown(f"**CIFAR-10 nets** ([He et al. 2016]({PAPER_URL}), §4.2): stem, three stages of basic blocks, head.")
-    depth = st.select_slider("Depth 6n+2", [*valid_cifar_depths(110), 1202], 20, key="an_depth",
-                             help=glossary.help("6n+2"))  # fmt: skip
-    width = st.select_slider("Width of stage 1 (the paper: 16)", [8, 16, 32, 64], 16, key="an_width",
-                             help=glossary.help("stage"))  # fmt: skip
-    shortcut = st.segmented_control("Shortcut where the shape changes", ["A", "B"], default="A", key="an_shortcut",
-                                    format_func={"A": "option A (zero-pad)", "B": "option B (1×1 projection)"}.get,
-                                    help=glossary.help("option A shortcut") + " " + glossary.help("option B shortcut"),
-                                    ) or "A"  # fmt: skip
+    depth = st.select_slider(
+        "Depth 6n+2", [*valid_cifar_depths(110), 1202], 20, key="an_depth", help=glossary.help("6n+2")
+    )
+    width = st.select_slider(
+        "Width of stage 1 (the paper: 16)", [8, 16, 32, 64], 16, key="an_width", help=glossary.help("stage")
+    )
+    shortcut = (
+        st.segmented_control(
+            "Shortcut where the shape changes",
+            ["A", "B"],
+            default="A",
+            key="an_shortcut",
+            format_func={"A": "option A (zero-pad)", "B": "option B (1×1 projection)"}.get,
+            help=glossary.help("option A shortcut") + " " + glossary.help("option B shortcut"),
+        )
+        or "A"
+    )
 with right:
-    st.markdown(f"**ImageNet nets** ([He et al. 2016]({PAPER_URL}), Table 1): basic blocks up to 34 layers, "
-                "bottlenecks from 50.")  # fmt: skip
-    im_depth = st.select_slider("ImageNet ResNet", IMAGENET_DEPTHS, IMAGENET_DEPTHS[0], key="an_im_depth",
-                                format_func=lambda d: f"ResNet-{d}", help=glossary.help("bottleneck"))  # fmt: skip
+    st.markdown(
+        f"**ImageNet nets** ([He et al. 2016]({PAPER_URL}), Table 1): basic blocks up to 34 layers, "
+        "bottlenecks from 50."
+    )
+    im_depth = st.select_slider(
+        "ImageNet ResNet",
+        IMAGENET_DEPTHS,
+        IMAGENET_DEPTHS[0],
+        key="an_im_depth",
+        format_func=lambda d: f"ResNet-{d}",
+        help=glossary.help("bottleneck"),
+    )
 
 cifar_spec = NetSpec("cifar", depth, width, shortcut)
 im_spec = NetSpec("imagenet", im_depth)
@@ -51,21 +76,31 @@ chart_col.plotly_chart(anatomy_plots.stage_params_figure(anat), key="an_params")
 st.subheader("2. The block")
 fitting = "bottleneck" if spec.family == "imagenet" and spec.depth >= 50 else "post"
 a, b = st.columns([3, 2])
-kind = a.segmented_control("Block", list(BLOCK_KINDS), default=fitting, key=f"an_block_{fitting}",
-                           format_func=BLOCK_KINDS.get, help=glossary.help("post-activation") + " " +
-                           glossary.help("pre-activation"),
-                           ) or fitting  # fmt: skip
-residual = b.toggle("Identity shortcut (off: the plain block)", True, key="an_residual",
-                    help=glossary.help("identity shortcut"))  # fmt: skip
+kind = (
+    a.segmented_control(
+        "Block",
+        list(BLOCK_KINDS),
+        default=fitting,
+        key=f"an_block_{fitting}",
+        format_func=BLOCK_KINDS.get,
+        help=glossary.help("post-activation") + " " + glossary.help("pre-activation"),
+    )
+    or fitting
+)
+residual = b.toggle(
+    "Identity shortcut (off: the plain block)", True, key="an_residual", help=glossary.help("identity shortcut")
+)
 sketch = ui_an.block(kind, residual)
 diagram_col, code_col = st.columns(2, gap="large")
 with diagram_col:
     st.plotly_chart(anatomy_plots.block_figure(sketch), key="an_block_fig")
     st.caption(anatomy.block_caption(sketch))
 with code_col:
-    st.markdown(f"The basic block as this app runs it, `resnet_viz.models.Block` ([He et al. 2016]({PAPER_URL}); "
-                f"pre-activation: [He et al. 2016b]({PREACT_PAPER_URL})). A plain block skips one line only: "
-                f"`{anatomy.residual_line()}`.")  # fmt: skip
+    st.markdown(
+        f"The basic block as this app runs it, `resnet_viz.models.Block` ([He et al. 2016]({PAPER_URL}); "
+        f"pre-activation: [He et al. 2016b]({PREACT_PAPER_URL})). A plain block skips one line only: "
+        f"`{anatomy.residual_line()}`."
+    )
     st.code(anatomy.block_source(), language="python", wrap_lines=True)
 
 st.subheader("3. Stems: ImageNet shrinks at once, CIFAR does not")
@@ -86,22 +121,34 @@ st.markdown(
 
 st.subheader("5. Common mistakes in widely read tutorials")
 with st.container(border=True):
-    st.markdown("**1. A bottleneck without `expansion`.** The block class must say how much wider its output is "
-                "than its inner convs; the network code reads it to size the next stage and the head.")  # fmt: skip
+    st.markdown(
+        "**1. A bottleneck without `expansion`.** The block class must say how much wider its output is "
+        "than its inner convs; the network code reads it to size the next stage and the head."
+    )
     st.markdown(lessons.expansion_sentence(ui_an.expansion()), help=glossary.help("expansion"))
-    st.markdown("**2. A fixed `nn.AvgPool2d(7)` before the head.** Its window fits the last map of one input size "
-                "only; global average pooling, `nn.AdaptiveAvgPool2d(1)`, fits any size.")  # fmt: skip
-    size = st.select_slider("Input size (pixels per side) for the network picked above",
-                            [32, 64, 96, 128, 160, 192, 224, 256, 320, 448], 224, key="an_pool_size",
-                            help=glossary.help("global average pooling"))  # fmt: skip
+    st.markdown(
+        "**2. A fixed `nn.AvgPool2d(7)` before the head.** Its window fits the last map of one input size "
+        "only; global average pooling, `nn.AdaptiveAvgPool2d(1)`, fits any size."
+    )
+    size = st.select_slider(
+        "Input size (pixels per side) for the network picked above",
+        [32, 64, 96, 128, 160, 192, 224, 256, 320, 448],
+        224,
+        key="an_pool_size",
+        help=glossary.help("global average pooling"),
+    )
     check = ui_an.pool(spec, size)
     st.markdown(lessons.pool_sentence(check))
-    st.markdown("**3. A backward pass written with the shortcut's 1 in dL/dW.** The identity has no weights; "
-                "its 1 belongs to the gradient that flows to the block's input (He et al. 2016b, eq. 5):")  # fmt: skip
-    st.latex(r"\frac{\partial \mathcal{L}}{\partial x_l} = \frac{\partial \mathcal{L}}{\partial x_{l+1}}"
-             r"\Big(1 + \frac{\partial \mathcal{F}(x_l)}{\partial x_l}\Big), \qquad "
-             r"\frac{\partial \mathcal{L}}{\partial W_l} = \frac{\partial \mathcal{L}}{\partial x_{l+1}}"
-             r"\frac{\partial \mathcal{F}(x_l, W_l)}{\partial W_l}")  # fmt: skip
+    st.markdown(
+        "**3. A backward pass written with the shortcut's 1 in dL/dW.** The identity has no weights; "
+        "its 1 belongs to the gradient that flows to the block's input (He et al. 2016b, eq. 5):"
+    )
+    st.latex(
+        r"\frac{\partial \mathcal{L}}{\partial x_l} = \frac{\partial \mathcal{L}}{\partial x_{l+1}}"
+        r"\Big(1 + \frac{\partial \mathcal{F}(x_l)}{\partial x_l}\Big), \qquad "
+        r"\frac{\partial \mathcal{L}}{\partial W_l} = \frac{\partial \mathcal{L}}{\partial x_{l+1}}"
+        r"\frac{\partial \mathcal{F}(x_l, W_l)}{\partial W_l}"
+    )
     st.markdown(lessons.backward_sentence(ui_an.backward()), help=glossary.help("dL/dx"))
 
 ui_ex.show(lessons.exercises(cost, shortcut, anat, check))

@@ -28,39 +28,65 @@ B = SWEEP_BOUNDS
 keep = {"persist_state": "session"}  # the values survive a visit to another page
 if ui.cuda_available():
     with st.container(border=True):
-        st.markdown("**A GPU is available.** The paper-scale preset trains CIFAR-10 (when downloaded) at "
-                    "width 16, batch 128 with crop + flip, depths 20/32/44/56, on a compressed schedule.")  # fmt: skip
+        st.markdown(
+            "**A GPU is available.** The paper-scale preset trains CIFAR-10 (when downloaded) at "
+            "width 16, batch 128 with crop + flip, depths 20/32/44/56, on a compressed schedule."
+        )
         st.button("Load the paper-scale preset", on_click=ui_sweep.load_preset, args=(PAPER_SCALE,))
 
 controls, view = st.columns([1, 3], gap="large")
 with controls:
     st.subheader("Sweep")
-    dataset = st.selectbox("Dataset", WEB_DATASETS, format_func=lambda k: DATASETS[k].title, key="sw_dataset",
-                           on_change=links.use_dataset_recipe, args=(SWEEP_LINK, SWEEP_RECIPE_FIELDS),
-                           help="Each dataset opens with its own depths, steps, width and learning rate", **keep)  # fmt: skip
+    dataset = st.selectbox(
+        "Dataset",
+        WEB_DATASETS,
+        format_func=lambda k: DATASETS[k].title,
+        key="sw_dataset",
+        on_change=links.use_dataset_recipe,
+        args=(SWEEP_LINK, SWEEP_RECIPE_FIELDS),
+        help="Each dataset opens with its own depths, steps, width and learning rate",
+        **keep,
+    )
     if dataset == "digits":
-        st.caption("On the 8x8 digits the last stage works on a 2x2 map where zero padding fills most of every "
-                   "3x3 kernel: a depth comparison here partly measures padding. Shapes (32x32) avoid it.")  # fmt: skip
-    depths = st.multiselect("Depths (6n+2 layers)", B["depths"].values, key="sw_depths", help=glossary.help("6n+2"),
-                            **keep)  # fmt: skip
-    kinds = st.pills("Models", B["kinds"].values, selection_mode="multi", key="sw_kinds", help=glossary.help("twins"),
-                     **keep)  # fmt: skip
+        st.caption(
+            "On the 8x8 digits the last stage works on a 2x2 map where zero padding fills most of every "
+            "3x3 kernel: a depth comparison here partly measures padding. Shapes (32x32) avoid it."
+        )
+    depths = st.multiselect(
+        "Depths (6n+2 layers)", B["depths"].values, key="sw_depths", help=glossary.help("6n+2"), **keep
+    )
+    kinds = st.pills(
+        "Models", B["kinds"].values, selection_mode="multi", key="sw_kinds", help=glossary.help("twins"), **keep
+    )
     budget = st.segmented_control("Budget per model", B["budget"].values, key="sw_budget", **keep)
     amount = st.number_input("Steps or epochs", B["amount"].lo, B["amount"].hi, key="sw_amount", **keep)
-    n_seeds = st.slider("Seeds", B["seeds"].lo, B["seeds"].hi, key="sw_seeds",
-                        help="seeds 0, 1, ...: init and batch order", **keep)  # fmt: skip
+    n_seeds = st.slider(
+        "Seeds", B["seeds"].lo, B["seeds"].hi, key="sw_seeds", help="seeds 0, 1, ...: init and batch order", **keep
+    )
     with st.expander("More settings"):
         width = st.select_slider("Width (stage-1 channels)", B["width"].values, key="sw_width", **keep)
         lr = st.number_input("Learning rate", B["lr"].lo, B["lr"].hi, format="%.4f", key="sw_lr", **keep)
         batch = st.select_slider("Batch size", B["batch_size"].values, key="sw_batch", **keep)
         augment = st.toggle("Augment (crop + flip)", key="sw_augment", **keep)
-        warmup = st.number_input("Warm-up steps at lr/10 for depth 110 (paper: 400)", B["warmup"].lo, B["warmup"].hi,
-                                 key="sw_warmup", **keep)  # fmt: skip
+        warmup = st.number_input(
+            "Warm-up steps at lr/10 for depth 110 (paper: 400)", B["warmup"].lo, B["warmup"].hi, key="sw_warmup", **keep
+        )
 
-chosen = SWEEP_LINK.from_widgets({
-    "sw_dataset": dataset, "sw_depths": depths, "sw_kinds": kinds, "sw_budget": budget, "sw_amount": amount,
-    "sw_seeds": n_seeds, "sw_width": width, "sw_lr": lr, "sw_batch": batch, "sw_augment": augment, "sw_warmup": warmup,
-})  # fmt: skip
+chosen = SWEEP_LINK.from_widgets(
+    {
+        "sw_dataset": dataset,
+        "sw_depths": depths,
+        "sw_kinds": kinds,
+        "sw_budget": budget,
+        "sw_amount": amount,
+        "sw_seeds": n_seeds,
+        "sw_width": width,
+        "sw_lr": lr,
+        "sw_batch": batch,
+        "sw_augment": augment,
+        "sw_warmup": warmup,
+    }
+)
 links.write(SWEEP_LINK, "degradation", chosen)
 try:
     sweep = chosen.sweep_config()
@@ -71,12 +97,25 @@ except ConfigError as exc:
 owner, store = ui.owner_key(), RunStore()
 busy = ui_sweep.running("sweep", owner)
 with controls:
-    st.button("Run sweep", type="primary", icon=":material/play_arrow:", disabled=sweep is None or busy,
-              on_click=ui_sweep.submit, args=(sweep, owner, store, "sweep"),
-              help="Trains only the runs not already in the run store")  # fmt: skip
+    st.button(
+        "Run sweep",
+        type="primary",
+        icon=":material/play_arrow:",
+        disabled=sweep is None or busy,
+        on_click=ui_sweep.submit,
+        args=(sweep, owner, store, "sweep"),
+        help="Trains only the runs not already in the run store",
+    )
     a, b = st.columns(2)
-    a.button("Re-run", icon=":material/replay:", disabled=sweep is None or busy, on_click=ui_sweep.submit,
-             args=(sweep, owner, store, "sweep"), kwargs={"force": True}, help="Train every run again")  # fmt: skip
+    a.button(
+        "Re-run",
+        icon=":material/replay:",
+        disabled=sweep is None or busy,
+        on_click=ui_sweep.submit,
+        args=(sweep, owner, store, "sweep"),
+        kwargs={"force": True},
+        help="Train every run again",
+    )
     b.button("Stop", icon=":material/stop:", disabled=not busy, on_click=ui_sweep.stop, args=("sweep", owner))
 
 with view:

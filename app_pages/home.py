@@ -74,8 +74,15 @@ busy = ui_sweep.running("demo", owner)
 button, seed_box = st.columns([1, 3], vertical_alignment="bottom")
 seed = seed_box.selectbox("Seed (init and batch order)", range(5), key="demo_seed", width=220)
 demo = dataclasses.replace(DEMO, seeds=(seed,))
-button.button("Run the demo", type="primary", icon=":material/play_arrow:", disabled=busy, on_click=ui_sweep.submit,
-              args=(demo, owner, store, "demo"), kwargs={"force": True})  # fmt: skip
+button.button(
+    "Run the demo",
+    type="primary",
+    icon=":material/play_arrow:",
+    disabled=busy,
+    on_click=ui_sweep.submit,
+    args=(demo, owner, store, "demo"),
+    kwargs={"force": True},
+)
 ui_sweep.demo_view(demo, store, "demo")
 
 st.divider()

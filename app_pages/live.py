@@ -27,13 +27,21 @@ keep = {"persist_state": "session"}  # the values survive a visit to another pag
 controls, view = st.columns([1, 3], gap="large")
 with controls:
     st.subheader("Setup")
-    dataset = st.selectbox("Dataset", WEB_DATASETS, format_func=lambda k: DATASETS[k].title, key="dataset",
-                           on_change=links.use_dataset_recipe, args=(LIVE_LINK, RECIPE_FIELDS),
-                           help="Each dataset opens with its own depth, width, steps and learning rate: "
-                                "those under which the twins show the lesson in a few minutes", **keep)  # fmt: skip
+    dataset = st.selectbox(
+        "Dataset",
+        WEB_DATASETS,
+        format_func=lambda k: DATASETS[k].title,
+        key="dataset",
+        on_change=links.use_dataset_recipe,
+        args=(LIVE_LINK, RECIPE_FIELDS),
+        help="Each dataset opens with its own depth, width, steps and learning rate: "
+        "those under which the twins show the lesson in a few minutes",
+        **keep,
+    )
     depth = st.select_slider("Depth (6n+2 layers)", B["depth"].values, key="depth", help=glossary.help("6n+2"), **keep)
-    models = st.segmented_control("Models", ["both", "plain", "residual"], key="models", help=glossary.help("twins"),
-                                  **keep)  # fmt: skip
+    models = st.segmented_control(
+        "Models", ["both", "plain", "residual"], key="models", help=glossary.help("twins"), **keep
+    )
     steps = st.number_input("Steps", B["steps"].lo, B["steps"].hi, step=50, key="steps", **keep)
     lr = st.number_input("Learning rate", B["lr"].lo, B["lr"].hi, format="%.5f", key="lr", **keep)
     seed = st.number_input("Seed", B["seed"].lo, B["seed"].hi, key="seed", **keep)
@@ -41,33 +49,75 @@ with controls:
         width = st.select_slider("Width (stage-1 channels)", B["width"].values, key="width", **keep)
         bn = st.toggle("BatchNorm", key="bn", help=glossary.help("BatchNorm"), **keep)
         activation = st.selectbox("Activation", B["activation"].values, key="activation", **keep)
-        init = st.selectbox("Init", B["init"].values, key="init", help="fixup: for residual nets without BatchNorm (it "
-                            "zeroes each block's last layer, so it is refused for plain nets)", **keep)  # fmt: skip
+        init = st.selectbox(
+            "Init",
+            B["init"].values,
+            key="init",
+            help="fixup: for residual nets without BatchNorm (it "
+            "zeroes each block's last layer, so it is refused for plain nets)",
+            **keep,
+        )
         optimizer = st.selectbox("Optimizer", B["optimizer"].values, key="optimizer", **keep)
         batch_size = st.select_slider("Batch size", B["batch_size"].values, key="batch_size", **keep)
         epochs = st.number_input("Epochs (0: use steps)", B["epochs"].lo, B["epochs"].hi, key="epochs", **keep)
-        shortcut = st.radio("Shortcut", B["shortcut"].values, horizontal=True, key="shortcut",
-                            help=glossary.help("option A shortcut") + " " + glossary.help("option B shortcut"),
-                            **keep)  # fmt: skip
+        shortcut = st.radio(
+            "Shortcut",
+            B["shortcut"].values,
+            horizontal=True,
+            key="shortcut",
+            help=glossary.help("option A shortcut") + " " + glossary.help("option B shortcut"),
+            **keep,
+        )
         preact = st.toggle("Pre-activation blocks", key="preact", help=glossary.help("pre-activation"), **keep)
-        alpha = st.slider("Skip strength alpha (residual twin)", B["alpha"].lo, B["alpha"].hi, step=0.05, key="alpha",
-                          help=glossary.help("skip strength alpha"), **keep)  # fmt: skip
+        alpha = st.slider(
+            "Skip strength alpha (residual twin)",
+            B["alpha"].lo,
+            B["alpha"].hi,
+            step=0.05,
+            key="alpha",
+            help=glossary.help("skip strength alpha"),
+            **keep,
+        )
         augment = st.toggle("Augment (crop + flip)", key="augment", **keep)
-        warmup = st.number_input("Warm-up steps at lr/10", B["warmup"].lo, B["warmup"].hi, step=10, key="warmup",
-                                 help="A gentle start: this many steps at lr/10 before the full rate (He et al. 2016 "
-                                      "§4.2 warm ResNet-110 up at 0.01 until training error is below 80%, about "
-                                      "400 iterations)", **keep)  # fmt: skip
+        warmup = st.number_input(
+            "Warm-up steps at lr/10",
+            B["warmup"].lo,
+            B["warmup"].hi,
+            step=10,
+            key="warmup",
+            help="A gentle start: this many steps at lr/10 before the full rate (He et al. 2016 "
+            "§4.2 warm ResNet-110 up at 0.01 until training error is below 80%, about "
+            "400 iterations)",
+            **keep,
+        )
 
 if dataset == "digits":
     controls.caption(
         "On the 8x8 digits the last stage works on a 2x2 map where zero padding fills most of every 3x3 "
         "kernel: a depth comparison here partly measures padding. Shapes (32x32) avoid it."
     )
-chosen = LIVE_LINK.from_widgets({
-    "dataset": dataset, "depth": depth, "width": width, "models": models, "bn": bn, "activation": activation,
-    "init": init, "optimizer": optimizer, "lr": lr, "batch_size": batch_size, "steps": steps, "epochs": epochs,
-    "seed": seed, "shortcut": shortcut, "preact": preact, "alpha": alpha, "augment": augment, "warmup": warmup,
-})  # fmt: skip
+chosen = LIVE_LINK.from_widgets(
+    {
+        "dataset": dataset,
+        "depth": depth,
+        "width": width,
+        "models": models,
+        "bn": bn,
+        "activation": activation,
+        "init": init,
+        "optimizer": optimizer,
+        "lr": lr,
+        "batch_size": batch_size,
+        "steps": steps,
+        "epochs": epochs,
+        "seed": seed,
+        "shortcut": shortcut,
+        "preact": preact,
+        "alpha": alpha,
+        "augment": augment,
+        "warmup": warmup,
+    }
+)
 links.write(LIVE_LINK, "live", chosen)
 settings = chosen
 try:
@@ -87,8 +137,14 @@ running = snap is not None and snap.active and mine
 
 with controls:
     start_col, stop_col = st.columns(2)
-    start_col.button("Train", type="primary", icon=":material/play_arrow:", disabled=settings is None or running,
-                     on_click=ui.start_job, args=(settings, owner, store))  # fmt: skip
+    start_col.button(
+        "Train",
+        type="primary",
+        icon=":material/play_arrow:",
+        disabled=settings is None or running,
+        on_click=ui.start_job,
+        args=(settings, owner, store),
+    )
     stop_col.button("Stop", icon=":material/stop:", disabled=not running, on_click=ui.stop_job, args=(job_id, owner))
 
 with view:

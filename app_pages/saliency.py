@@ -37,10 +37,14 @@ with controls:
     options = list(groups) + list(ui_sal.PRETRAINED_CHOICES)
     if st.session_state.get("sal_nets") not in options:  # first visit, or its runs were deleted
         st.session_state.sal_nets = pair_key  # the lesson's pair when there is one; else nothing chosen
-    which = st.selectbox("Trained twins or a pretrained net", options, key="sal_nets", placeholder="Choose networks",
-                         format_func=lambda k: ui_sal.PRETRAINED_CHOICES.get(k, k),
-                         help="Runs trained on the other pages appear here once finished, with what they were "
-                              "trained on.")  # fmt: skip
+    which = st.selectbox(
+        "Trained twins or a pretrained net",
+        options,
+        key="sal_nets",
+        placeholder="Choose networks",
+        format_func=lambda k: ui_sal.PRETRAINED_CHOICES.get(k, k),
+        help="Runs trained on the other pages appear here once finished, with what they were trained on.",
+    )
 
 nets: list[ui_sal.Net] = []
 try:
@@ -48,8 +52,13 @@ try:
         steps = store.snapshot_steps(groups[which][0].run_id)
         step = None
         if len(steps) > 1:
-            step = controls.select_slider("Weights after training step", steps, value=steps[-1], key="sal_step",
-                                          help="Snapshots kept during training: see the map form as the net learns")  # fmt: skip
+            step = controls.select_slider(
+                "Weights after training step",
+                steps,
+                value=steps[-1],
+                key="sal_step",
+                help="Snapshots kept during training: see the map form as the net learns",
+            )
             step = None if step == steps[-1] else step
         nets = [ui_sal.run_net(store, info, step) for info in groups[which]]
     elif which is not None:
@@ -83,27 +92,53 @@ with controls:
         layer_names = [n for n, _ in saliency.layer_choices(nets[0].model)] if nets else []
     except saliency.SaliencyError:  # an MLP has no feature map: saliency and integrated gradients still apply
         layer_names = []
-    layer = st.selectbox("Layer", layer_names, index=max(0, len(layer_names) - 1), key="sal_layer",
-                         disabled=method not in saliency.LAYER_METHODS,
-                         help="Grad-CAM's feature maps: by default the last block of the last stage")  # fmt: skip
+    layer = st.selectbox(
+        "Layer",
+        layer_names,
+        index=max(0, len(layer_names) - 1),
+        key="sal_layer",
+        disabled=method not in saliency.LAYER_METHODS,
+        help="Grad-CAM's feature maps: by default the last block of the last stage",
+    )
     classes = nets[0].classes if nets else ()
     target = st.selectbox("Class", ["top-1 of each net", *classes], key="sal_target")
     st.subheader("Display")
-    opacity = st.slider("Map opacity", 0.0, 1.0, 0.8, 0.05, key="sal_opacity",
-                        help="Opacity of the strongest attribution; weaker ones fade out, zero is transparent")  # fmt: skip
-    shared = st.toggle("Shared colour scale", True, key="sal_shared",
-                       help="On: one scale for all panels, so a stronger map looks stronger. Off: each panel to "
-                            "its own maximum, to compare where, not how strongly.")  # fmt: skip
+    opacity = st.slider(
+        "Map opacity",
+        0.0,
+        1.0,
+        0.8,
+        0.05,
+        key="sal_opacity",
+        help="Opacity of the strongest attribution; weaker ones fade out, zero is transparent",
+    )
+    shared = st.toggle(
+        "Shared colour scale",
+        True,
+        key="sal_shared",
+        help="On: one scale for all panels, so a stronger map looks stronger. Off: each panel to "
+        "its own maximum, to compare where, not how strongly.",
+    )
     raw = st.toggle("Maps only", False, key="sal_raw", help="The maps without the image under them")
 
 with view:
     if pair_key is None:
-        st.info(f"No pair trained on shapes yet. The lesson here needs one: {ui_sal.pair_text()}, trained together "
-                f"on identical batches (about {ui_sal.pair_minutes():.0f} min on this server). Or pick other "
-                "networks on the left.", icon=":material/model_training:")  # fmt: skip
+        st.info(
+            f"No pair trained on shapes yet. The lesson here needs one: {ui_sal.pair_text()}, trained together "
+            f"on identical batches (about {ui_sal.pair_minutes():.0f} min on this server). Or pick other "
+            "networks on the left.",
+            icon=":material/model_training:",
+        )
         job_id = st.session_state.get("sal_job")
-        st.button("Train the shapes pair", type="primary", icon=":material/play_arrow:", key="sal_train",
-                  disabled=job_id is not None, on_click=ui_sal.train_pair, args=(ui.owner_key(), store))  # fmt: skip
+        st.button(
+            "Train the shapes pair",
+            type="primary",
+            icon=":material/play_arrow:",
+            key="sal_train",
+            disabled=job_id is not None,
+            on_click=ui_sal.train_pair,
+            args=(ui.owner_key(), store),
+        )
         if st.session_state.get("sal_refused"):
             st.error(st.session_state.sal_refused, icon=":material/block:")
         if job_id is not None:
@@ -127,31 +162,59 @@ with view:
     except saliency.SaliencyError as exc:
         st.error(str(exc), icon=":material/error:")
         st.stop()
-    st.plotly_chart(saliency_plots.overlay_figure(shown, maps, [n.label for n in nets], opacity=opacity,
-                                                  shared=shared, raw=raw, masks=mask,
-                                                  title=saliency.METHOD_TITLES[method]),
-                    key="sal_overlay")  # fmt: skip
+    st.plotly_chart(
+        saliency_plots.overlay_figure(
+            shown,
+            maps,
+            [n.label for n in nets],
+            opacity=opacity,
+            shared=shared,
+            raw=raw,
+            masks=mask,
+            title=saliency.METHOD_TITLES[method],
+        ),
+        key="sal_overlay",
+    )
     for col, net, top, m in zip(st.columns(len(nets)), nets, tops, maps):
         with col:
             st.markdown(f"**{net.label}**: top-{len(top)} predictions")
             st.dataframe([{"class": c, "probability": round(p, 3)} for c, p in top], hide_index=True)
             if mask is not None:
-                share, inside = saliency.localisation_score(saliency.resize_map(torch.as_tensor(m), mask.shape),
-                                                            torch.as_tensor(mask))  # fmt: skip
-                st.metric("Map energy inside the shape", "-" if math.isnan(share) else f"{100 * share:.0f}%",
-                          help="share of the map's total inside the ground-truth mask")  # fmt: skip
-                st.caption("This map is all zero: it points nowhere." if math.isnan(share)
-                           else f"Map maximum {'inside' if inside else 'outside'} the shape.")  # fmt: skip
+                share, inside = saliency.localisation_score(
+                    saliency.resize_map(torch.as_tensor(m), mask.shape), torch.as_tensor(mask)
+                )
+                st.metric(
+                    "Map energy inside the shape",
+                    "-" if math.isnan(share) else f"{100 * share:.0f}%",
+                    help="share of the map's total inside the ground-truth mask",
+                )
+                st.caption(
+                    "This map is all zero: it points nowhere."
+                    if math.isnan(share)
+                    else f"Map maximum {'inside' if inside else 'outside'} the shape."
+                )
 
     st.subheader("One net at full size")
-    pick = st.segmented_control("Net", [n.label for n in nets], default=nets[-1].label, key="sal_detail") or nets[-1].label
+    pick = (
+        st.segmented_control("Net", [n.label for n in nets], default=nets[-1].label, key="sal_detail") or nets[-1].label
+    )
     k = [n.label for n in nets].index(pick)
     top_value = max(float(np.nan_to_num(m).max(initial=0.0)) for m in maps) if shared else None
-    st.plotly_chart(saliency_plots.detail_figure(shown[k], maps[k], f"{pick}: {saliency.METHOD_TITLES[method]}",
-                                                 opacity=opacity, mask=mask, top=top_value), key="sal_detail_fig")  # fmt: skip
+    st.plotly_chart(
+        saliency_plots.detail_figure(
+            shown[k], maps[k], f"{pick}: {saliency.METHOD_TITLES[method]}", opacity=opacity, mask=mask, top=top_value
+        ),
+        key="sal_detail_fig",
+    )
     scaled = saliency_plots.scale_maps([maps[k]], shared=False)[0]
-    st.download_button("Overlay (PNG)", saliency_plots.overlay_png(shown[k], scaled, opacity=opacity),
-                       file_name=f"{pick}-{method}.png", mime="image/png", key="sal_png", icon=":material/download:")  # fmt: skip
+    st.download_button(
+        "Overlay (PNG)",
+        saliency_plots.overlay_png(shown[k], scaled, opacity=opacity),
+        file_name=f"{pick}-{method}.png",
+        mime="image/png",
+        key="sal_png",
+        icon=":material/download:",
+    )
 
     if masked:
         st.subheader(f"Where they look, over training ({localisation.N_SCORED} test images)")
@@ -164,10 +227,18 @@ with view:
             st.stop()
         data = ui_sal.dataset(runs[0].data)
         chance = localisation.chance_share(data.mask_test[: localisation.N_SCORED])
-        st.plotly_chart(saliency_plots.localisation_figure(
-            {t.label: list(t.steps) for t in tracks}, {t.label: list(t.energy) for t in tracks},
-            {t.label: list(t.peak) for t in tracks}, chance=chance), key="sal_tracks")  # fmt: skip
-        st.caption(f"Scored with Grad-CAM at {score_layer or 'the last block'} on test images 0-"
-                   f"{localisation.N_SCORED - 1}, for each class the net chose.")  # fmt: skip
+        st.plotly_chart(
+            saliency_plots.localisation_figure(
+                {t.label: list(t.steps) for t in tracks},
+                {t.label: list(t.energy) for t in tracks},
+                {t.label: list(t.peak) for t in tracks},
+                chance=chance,
+            ),
+            key="sal_tracks",
+        )
+        st.caption(
+            f"Scored with Grad-CAM at {score_layer or 'the last block'} on test images 0-"
+            f"{localisation.N_SCORED - 1}, for each class the net chose."
+        )
         for sentence in reading.localisation_reading(tracks, chance, localisation.N_SCORED, len(data.classes)):
             st.markdown(f"- {sentence}")

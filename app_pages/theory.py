@@ -25,8 +25,10 @@ with left:
     st.markdown("Stacking blocks from $l$ to $L$ unrolls into a sum (He et al. 2016b, eq. 4):")
     st.latex(r"x_L = x_l + \sum_{i=l}^{L-1} \mathcal{F}(x_i, W_i)")
     st.markdown("so the chain rule gives (eq. 5):")
-    st.latex(r"\frac{\partial \mathcal{L}}{\partial x_l} = \frac{\partial \mathcal{L}}{\partial x_L}"
-             r"\Big(1 + \frac{\partial}{\partial x_l}\sum_{i=l}^{L-1} \mathcal{F}(x_i, W_i)\Big)")  # fmt: skip
+    st.latex(
+        r"\frac{\partial \mathcal{L}}{\partial x_l} = \frac{\partial \mathcal{L}}{\partial x_L}"
+        r"\Big(1 + \frac{\partial}{\partial x_l}\sum_{i=l}^{L-1} \mathcal{F}(x_i, W_i)\Big)"
+    )
 with right:
     st.markdown(
         "$\\mathcal{L}$ is the loss, $x_l$ the input of block $l$, $W_l$ its weights. The **1** carries the "
@@ -35,8 +37,10 @@ with right:
         "to be exactly $-1$ for every sample of a batch, so the gradient is unlikely to vanish."
     )
     st.markdown("In a **plain** stack, $x_{i+1} = f_i(x_i)$, the gradient is a product of one Jacobian per layer:")
-    st.latex(r"\frac{\partial \mathcal{L}}{\partial x_l} = \frac{\partial \mathcal{L}}{\partial x_L}"
-             r"\prod_{i=l}^{L-1} \frac{\partial f_i}{\partial x_i}")  # fmt: skip
+    st.latex(
+        r"\frac{\partial \mathcal{L}}{\partial x_l} = \frac{\partial \mathcal{L}}{\partial x_L}"
+        r"\prod_{i=l}^{L-1} \frac{\partial f_i}{\partial x_i}"
+    )
     st.markdown("If each factor is a bit below 1 it vanishes geometrically with depth; a bit above, it explodes.")
 st.info(ui_th.EXACT_ONLY_FOR_PREACT, icon=":material/info:")
 
@@ -48,11 +52,23 @@ st.markdown(
 )
 a, b, c, d = st.columns(4)
 depth = a.slider("Layers L", 1, 100, 30, key="th_chain_depth")
-gain = b.slider("Gain per layer g", 0.1, 3.0, 0.9, 0.05, key="th_chain_gain",
-                 help="Each W is drawn with standard deviation g/√n: g is how strongly one layer scales its input.")
+gain = b.slider(
+    "Gain per layer g",
+    0.1,
+    3.0,
+    0.9,
+    0.05,
+    key="th_chain_gain",
+    help="Each W is drawn with standard deviation g/√n: g is how strongly one layer scales its input.",
+)
 chain_act = c.selectbox("Activation φ", theory.CHAIN_ACTIVATIONS, key="th_chain_act")
-beta_choice = d.radio("Branch scale β", ["1/√L", "1"], horizontal=True, key="th_chain_beta",
-                      help="How much each residual branch is scaled before it is added.")  # fmt: skip
+beta_choice = d.radio(
+    "Branch scale β",
+    ["1/√L", "1"],
+    horizontal=True,
+    key="th_chain_beta",
+    help="How much each residual branch is scaled before it is added.",
+)
 beta = 1.0 if beta_choice == "1" else 1.0 / math.sqrt(depth)
 plain, residual = ui_th.chain(depth, gain, beta, chain_act)
 st.plotly_chart(theory_plots.chain_figure(plain, residual, beta_label=beta_choice), key="th_chain")
@@ -61,28 +77,65 @@ st.caption(reading.chain_sentence(plain, residual, beta=beta, depth=depth, gain=
 st.subheader("3. Real networks at initialisation")
 st.markdown("One batch forward and backward, no update: the gradient each block and layer would receive.")
 c1, c2, c3, c4 = st.columns(4)
-arch = c1.segmented_control("Network", ["cifar", "mlp"], default="cifar", key="th_arch",
-                            format_func={"cifar": "CIFAR-style conv net", "mlp": "MLP"}.get)  # fmt: skip
+arch = c1.segmented_control(
+    "Network",
+    ["cifar", "mlp"],
+    default="cifar",
+    key="th_arch",
+    format_func={"cifar": "CIFAR-style conv net", "mlp": "MLP"}.get,
+)
 arch = arch or "cifar"
 depth_options = valid_cifar_depths(110) if arch == "cifar" else [2, 5, 10, 20, 30, 50]
 default_depths = [20, 56] if arch == "cifar" else [20]
-depths = c1.multiselect("Depths", depth_options, default=default_depths, key=f"th_depths_{arch}",
-                        help=glossary.help("6n+2") if arch == "cifar" else None)  # fmt: skip
-kinds = c2.pills("Models", ["plain", "residual"], default=["plain", "residual"], selection_mode="multi",
-                 key="th_kinds", help=glossary.help("twins"))  # fmt: skip
-alpha = c2.slider("Skip strength alpha of the residual model", 0.0, 2.0, 1.0, 0.05, key="th_alpha",
-                  help=glossary.help("skip strength alpha"))  # fmt: skip
-data_name = c3.segmented_control("Data", ["digits", "shapes"], default="digits", key="th_data",
-                                 format_func={"digits": "digits (8x8)", "shapes": "shapes (32x32)"}.get)  # fmt: skip
+depths = c1.multiselect(
+    "Depths",
+    depth_options,
+    default=default_depths,
+    key=f"th_depths_{arch}",
+    help=glossary.help("6n+2") if arch == "cifar" else None,
+)
+kinds = c2.pills(
+    "Models",
+    ["plain", "residual"],
+    default=["plain", "residual"],
+    selection_mode="multi",
+    key="th_kinds",
+    help=glossary.help("twins"),
+)
+alpha = c2.slider(
+    "Skip strength alpha of the residual model",
+    0.0,
+    2.0,
+    1.0,
+    0.05,
+    key="th_alpha",
+    help=glossary.help("skip strength alpha"),
+)
+data_name = c3.segmented_control(
+    "Data",
+    ["digits", "shapes"],
+    default="digits",
+    key="th_data",
+    format_func={"digits": "digits (8x8)", "shapes": "shapes (32x32)"}.get,
+)
 data_name = data_name or "digits"
 bn = c3.toggle("BatchNorm", arch == "cifar", key=f"th_bn_{arch}")
-activation = c3.selectbox("Activation", ACTIVATIONS, index=ACTIVATIONS.index("relu" if arch == "cifar" else "sigmoid"),
-                          key=f"th_act_{arch}")  # fmt: skip
+activation = c3.selectbox(
+    "Activation", ACTIVATIONS, index=ACTIVATIONS.index("relu" if arch == "cifar" else "sigmoid"), key=f"th_act_{arch}"
+)
 init = c4.selectbox("Init", INITS, index=INITS.index("kaiming" if arch == "cifar" else "xavier"), key=f"th_init_{arch}")
-kind = c4.selectbox("Gradient view", ["flow", "rms", "norm", "rel"], key="th_kind",
-                    format_func={"flow": "dL/dx per block", "rms": "per weight: RMS", "norm": "per weight: L2 norm",
-                                 "rel": "per weight: relative"}.get,
-                    help=glossary.help("dL/dx") + " " + glossary.help("RMS per weight"))  # fmt: skip
+kind = c4.selectbox(
+    "Gradient view",
+    ["flow", "rms", "norm", "rel"],
+    key="th_kind",
+    format_func={
+        "flow": "dL/dx per block",
+        "rms": "per weight: RMS",
+        "norm": "per weight: L2 norm",
+        "rel": "per weight: relative",
+    }.get,
+    help=glossary.help("dL/dx") + " " + glossary.help("RMS per weight"),
+)
 if arch == "cifar" and data_name == "digits":
     st.caption(ui_th.DIGITS_CAVEAT)
 
@@ -90,8 +143,18 @@ cfgs: list[ModelConfig] = []
 try:
     for d in depths:
         for k in kinds or []:
-            cfgs.append(ModelConfig(arch=arch, depth=d, width=8 if arch == "cifar" else 64, residual=k == "residual",
-                                    alpha=alpha, bn=bn, activation=activation, init=init))  # fmt: skip
+            cfgs.append(
+                ModelConfig(
+                    arch=arch,
+                    depth=d,
+                    width=8 if arch == "cifar" else 64,
+                    residual=k == "residual",
+                    alpha=alpha,
+                    bn=bn,
+                    activation=activation,
+                    init=init,
+                )
+            )
 except ConfigError as exc:
     st.error(str(exc))
 if not cfgs:
@@ -120,8 +183,12 @@ st.markdown(
 )
 s1, s2 = st.columns(2)
 sh_depth = s1.select_slider("Depth of the scalar nets", [2, 10, 24, 50], 50, key="th_shatter_depth")
-sh_scale = s2.toggle("Scale residual branches by 1/√depth", True, key="th_shatter_scale",
-                     help="Off: every branch is added at full strength; the derivative grows but stays correlated.")  # fmt: skip
+sh_scale = s2.toggle(
+    "Scale residual branches by 1/√depth",
+    True,
+    key="th_shatter_scale",
+    help="Off: every branch is added at full strength; the derivative grows but stays correlated.",
+)
 st.plotly_chart(theory_plots.shattered_figure(ui_th.shattered(sh_depth, sh_scale)), key="th_shatter")
 
 st.subheader("5. Exercises")

@@ -34,9 +34,8 @@ from bench_live import ARGS, streamlit_server
 # A: one job per scenario, long enough to be stopped mid-run; B: a small job that must wait.
 SCENARIOS = {
     "small (ResNet-20 twins, digits)": "depth=20&width=8&steps=3000",
-    "seconds per step (ResNet-110 twins, shapes, width 16, batch 256)":
-        "depth=110&width=16&batch_size=256&steps=30&dataset=shapes",
-}  # fmt: skip
+    "seconds per step (ResNet-110 twins, shapes, width 16, batch 256)": "depth=110&width=16&batch_size=256&steps=30&dataset=shapes",
+}
 QUEUED = "depth=8&width=4&steps=40"
 
 
@@ -59,8 +58,11 @@ def stopped_at(runs: Path, job_id: str, timeout: float = 60.0) -> float | None:
     t0 = time.time()
     while time.time() - t0 < timeout:
         if status_of(runs, job_id) == {"stopped"}:
-            return max(f.stat().st_mtime for f in runs.glob("*/status.json")
-                       if json.loads((f.parent / "config.json").read_text()).get("group") == job_id)  # fmt: skip
+            return max(
+                f.stat().st_mtime
+                for f in runs.glob("*/status.json")
+                if json.loads((f.parent / "config.json").read_text()).get("group") == job_id
+            )
         time.sleep(0.02)
     return None
 
@@ -97,9 +99,11 @@ def main() -> int:
     import torch
     from playwright.sync_api import sync_playwright
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}, torch {torch.__version__}, "
-          f"server worker threads: default (RESNET_VIZ_TRAIN_THREADS unset), seed 0, "
-          f"background load: {'none' if args.no_load else '1 busy core'}")  # fmt: skip
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}, torch {torch.__version__}, "
+        f"server worker threads: default (RESNET_VIZ_TRAIN_THREADS unset), seed 0, "
+        f"background load: {'none' if args.no_load else '1 busy core'}"
+    )
     load = None if args.no_load else multiprocessing.Process(target=burn, daemon=True)
     if load is not None:
         load.start()
@@ -121,7 +125,9 @@ def main() -> int:
 
                 pc = open_page(c, pa.url)
                 pc.get_by_text("Running · step").wait_for(state="visible")
-                checks[f"{name}: C, watching A's link, cannot stop it"] = pc.get_by_role("button", name="Stop").is_disabled()
+                checks[f"{name}: C, watching A's link, cannot stop it"] = pc.get_by_role(
+                    "button", name="Stop"
+                ).is_disabled()
 
                 # Let A train a while under everyone's redraws, then stop it.
                 while time.time() - t_run < 15:
@@ -134,22 +140,27 @@ def main() -> int:
                 t_stop = stopped_at(runs, job_a)
                 t_click = pa.evaluate("window.__clickAt") / 1000
                 latency = None if t_stop is None else t_stop - t_click
-                print(f"{name}: stop latency {latency if latency is None else f'{latency:.2f} s'} "
-                      f"(A was at: {step_text.split(' · ')[1]}, {step_text.split(' · ')[3]})")  # fmt: skip
+                print(
+                    f"{name}: stop latency {latency if latency is None else f'{latency:.2f} s'} "
+                    f"(A was at: {step_text.split(' · ')[1]}, {step_text.split(' · ')[3]})"
+                )
                 checks[f"{name}: A stopped within 1 s"] = latency is not None and latency < 1.0
 
                 t0 = time.time()
                 while time.time() - t0 < 120 and not status_of(runs, job_b):
                     time.sleep(0.05)
                 started = status_of(runs, job_b)
-                print(f"{name}: B's queued job started {time.time() - t_stop if started and t_stop else float('nan'):.2f} s "
-                      "after A's stop")  # fmt: skip
+                print(
+                    f"{name}: B's queued job started {time.time() - t_stop if started and t_stop else float('nan'):.2f} s "
+                    "after A's stop"
+                )
                 checks[f"{name}: B's job starts when A's ends"] = bool(started)
                 pb.get_by_text("Finished · step").wait_for(state="visible")
                 for p in (pa, pb, pc):
                     p.wait_for_timeout(1000)
                 checks[f"{name}: no exception on any page"] = all(
-                    p.locator('[data-testid="stException"]').count() == 0 for p in (pa, pb, pc))  # fmt: skip
+                    p.locator('[data-testid="stException"]').count() == 0 for p in (pa, pb, pc)
+                )
                 pa.screenshot(path=str(tmp / "a.png"))
             browser.close()
         checks["no Traceback in the server log"] = "Traceback" not in log.read_text(errors="replace")

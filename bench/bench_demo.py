@@ -55,8 +55,10 @@ def in_app(seed_label: str = "0") -> float:
             t0 = time.perf_counter()
             page.get_by_text("training accuracy, plain-20").wait_for(state="visible")
             seconds = time.perf_counter() - t0
-            print(f"in the app (seed {seed_label}): {seconds:.1f} s from the click to the result sentence: "
-                  + page.get_by_text("training accuracy, plain-20").inner_text())
+            print(
+                f"in the app (seed {seed_label}): {seconds:.1f} s from the click to the result sentence: "
+                + page.get_by_text("training accuracy, plain-20").inner_text()
+            )
             browser.close()
         return seconds
 
@@ -70,12 +72,18 @@ def main() -> None:
     threads = args.threads or train_threads()
     torch.set_num_threads(threads)
     device = select_device(DEMO.train.device)
-    print(f"# {platform.machine()} | {describe_device(device)} | threads {threads} | "
-          f"python {platform.python_version()} | cores {torch.multiprocessing.cpu_count()}")  # fmt: skip
-    print(f"# preset: depths {DEMO.depths}, width {DEMO.model.width}, {DEMO.train.steps} steps, batch "
-          f"{DEMO.train.batch_size}, lr {DEMO.train.lr}, probe every {DEMO.train.probe_every}, {DEMO.data.name}")  # fmt: skip
+    print(
+        f"# {platform.machine()} | {describe_device(device)} | threads {threads} | "
+        f"python {platform.python_version()} | cores {torch.multiprocessing.cpu_count()}"
+    )
+    print(
+        f"# preset: depths {DEMO.depths}, width {DEMO.model.width}, {DEMO.train.steps} steps, batch "
+        f"{DEMO.train.batch_size}, lr {DEMO.train.lr}, probe every {DEMO.train.probe_every}, {DEMO.data.name}"
+    )
     data = load_dataset(DEMO.data)
-    run_twins([DEMO.model_config(8, "plain")], DEMO.data, dataclasses.replace(DEMO.train, steps=2), dataset=data)  # warm-up
+    run_twins(
+        [DEMO.model_config(8, "plain")], DEMO.data, dataclasses.replace(DEMO.train, steps=2), dataset=data
+    )  # warm-up
     rows, ok_all = [], True
     for seed in (int(s) for s in args.seeds.split(",")):
         [job] = plan(dataclasses.replace(DEMO, seeds=(seed,)))
@@ -88,12 +96,16 @@ def main() -> None:
         ok = seconds < TIME_TARGET_S and plain_gap >= PLAIN_GAP and res_gap >= -RESIDUAL_SLACK
         ok_all &= ok
         rows.append(seconds)
-        print(f"seed {seed}: {seconds:5.1f} s | train acc plain-20 {acc['plain-20']:5.1f}%  plain-56 "
-              f"{acc['plain-56']:5.1f}%  residual-20 {acc['residual-20']:5.1f}%  residual-56 {acc['residual-56']:5.1f}% | "
-              f"plain gap {plain_gap:+5.1f}  residual-56 vs -20 {res_gap:+5.1f} | {'ok' if ok else 'MISSED'}",
-              flush=True)  # fmt: skip
-    print(f"demo time: mean {sum(rows) / len(rows):.1f} s, max {max(rows):.1f} s (target < {TIME_TARGET_S:.0f} s); "
-          f"{'all seeds meet the targets' if ok_all else 'some seed MISSED a target'}")  # fmt: skip
+        print(
+            f"seed {seed}: {seconds:5.1f} s | train acc plain-20 {acc['plain-20']:5.1f}%  plain-56 "
+            f"{acc['plain-56']:5.1f}%  residual-20 {acc['residual-20']:5.1f}%  residual-56 {acc['residual-56']:5.1f}% | "
+            f"plain gap {plain_gap:+5.1f}  residual-56 vs -20 {res_gap:+5.1f} | {'ok' if ok else 'MISSED'}",
+            flush=True,
+        )
+    print(
+        f"demo time: mean {sum(rows) / len(rows):.1f} s, max {max(rows):.1f} s (target < {TIME_TARGET_S:.0f} s); "
+        f"{'all seeds meet the targets' if ok_all else 'some seed MISSED a target'}"
+    )
     if args.app:
         in_app()
 

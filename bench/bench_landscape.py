@@ -65,8 +65,10 @@ def main() -> None:
             best = min(secs)
             points = grid**dims
             label = f"{grid}x{grid}" if dims == 2 else f"{grid} points"
-            print(f"{split:>5} ({len(x):4d} images), {label:>9}: {best:6.2f} s  ({1000 * best / points:5.1f} ms/point;"
-                  f" loss at centre {s.center[0]:.3f}, range {s.loss.min():.2f}..{s.loss.max():.2f})")  # fmt: skip
+            print(
+                f"{split:>5} ({len(x):4d} images), {label:>9}: {best:6.2f} s  ({1000 * best / points:5.1f} ms/point;"
+                f" loss at centre {s.center[0]:.3f}, range {s.loss.min():.2f}..{s.loss.max():.2f})"
+            )
 
     if args.quick:
         return

@@ -48,9 +48,24 @@ def streamlit_server(runs_dir: Path | str, log: Path | None = None) -> Iterator[
     env = {**os.environ, "RESNET_VIZ_RUNS": str(runs_dir), "PYTHONUNBUFFERED": "1"}
     out = open(log, "w") if log is not None else subprocess.DEVNULL  # noqa: SIM115 (closed below)
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         for _ in range(300):
@@ -85,8 +100,10 @@ def main() -> None:
     import torch
     from playwright.sync_api import sync_playwright
 
-    print(f"# {platform.machine()} | torch {torch.__version__.split('+')[0]} | {os.cpu_count()} cores | "
-          f"torch threads {torch.get_num_threads()} | seed {args.seed} | digits, width 8, batch 64, both twins")  # fmt: skip
+    print(
+        f"# {platform.machine()} | torch {torch.__version__.split('+')[0]} | {os.cpu_count()} cores | "
+        f"torch threads {torch.get_num_threads()} | seed {args.seed} | digits, width 8, batch 64, both twins"
+    )
     tmp = Path(tempfile.mkdtemp())
     server_runs, cli_runs = tmp / "server", tmp / "cli"
     with streamlit_server(server_runs) as url:
@@ -94,6 +111,7 @@ def main() -> None:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(120_000)
+
             def press_and_time_first_point(steps: int) -> float:
                 page.goto(f"{url}/live?depth={args.depth}&steps={steps}&seed={args.seed}")
                 page.get_by_role("button", name="Train").wait_for()
@@ -114,15 +132,30 @@ def main() -> None:
             browser.close()
         page_wall = wall_seconds(server_runs)
 
-    cli = [sys.executable, "-m", "resnet_viz.cli", "train", "--depth", str(args.depth), "--steps", str(args.steps),
-           "--seed", str(args.seed), "--runs-dir", str(cli_runs), "--json"]  # fmt: skip
+    cli = [
+        sys.executable,
+        "-m",
+        "resnet_viz.cli",
+        "train",
+        "--depth",
+        str(args.depth),
+        "--steps",
+        str(args.steps),
+        "--seed",
+        str(args.seed),
+        "--runs-dir",
+        str(cli_runs),
+        "--json",
+    ]
     subprocess.run(cli, check=True, capture_output=True)
     cli_wall = wall_seconds(cli_runs)
 
     images = 2 * args.steps * 64  # both twins
     p, c = max(page_wall.values()), max(cli_wall.values())
-    print(f"first loss point drawn {warm:.2f} s after pressing Train (ResNet-{args.depth} twins; "
-          f"{cold:.2f} s for the very first press after the server started)")
+    print(
+        f"first loss point drawn {warm:.2f} s after pressing Train (ResNet-{args.depth} twins; "
+        f"{cold:.2f} s for the very first press after the server started)"
+    )
     print(f"page open : {images / p:8.0f} images/s ({p:.1f} s for {args.steps} steps of both twins)")
     print(f"CLI       : {images / c:8.0f} images/s ({c:.1f} s)")
     print(f"page cost : {100 * (1 - c / p):+.1f}% of throughput")

@@ -244,20 +244,30 @@ def peer_case(name: str, model: nn.Module, x: torch.Tensor, repeats: int, tag: s
     tc_low = torchcam_low(normalized=False)
     hand_map = hand_rolled()
 
-    print(f"\n## Grad-CAM vs peers, {name}, input {tuple(x.shape)}, layer {layer_name} ({tuple(ours_low.shape)} map), "
-          f"class {c} (top-1)  [{tag}]")
-    print(f"ours' map before upsampling, bilinearly upsampled, vs attribute(): max |diff| "
-          f"{float((upsample(ours_low, size) - ours_map).abs().max()):.1e}; "
-          f"share of the {tuple(ours_low.shape)} map > 0: {float((ours_low > 0).double().mean()):.2f}")
+    print(
+        f"\n## Grad-CAM vs peers, {name}, input {tuple(x.shape)}, layer {layer_name} ({tuple(ours_low.shape)} map), "
+        f"class {c} (top-1)  [{tag}]"
+    )
+    print(
+        f"ours' map before upsampling, bilinearly upsampled, vs attribute(): max |diff| "
+        f"{float((upsample(ours_low, size) - ours_map).abs().max()):.1e}; "
+        f"share of the {tuple(ours_low.shape)} map > 0: {float((ours_low > 0).double().mean()):.2f}"
+    )
     print("Pearson r with ours (ReLU'd maps; r ignores scale, so min-max normalisation does not matter):")
-    print(f"{'':>30}  {'layer res (h, w)':>17}  {'input res, both bilinear':>25}  {'input res, lib output':>22}  "
-          f"{'max scaled diff, (h, w)':>24}")
-    print(f"{'pytorch-grad-cam GradCAM':>30}  {pearson(ours_low, gc_low):17.6f}  "
-          f"{pearson(ours_map, upsample(gc_low, size)):25.6f}  {pearson(ours_map, gc_map):22.6f}  "
-          f"{max_scaled_diff(ours_low, gc_low):24.1e}")
-    print(f"{'torchcam GradCAM':>30}  {pearson(ours_low, tc_low):17.6f}  "
-          f"{pearson(ours_map, upsample(tc_low, size)):25.6f}  {'(low-res only)':>22}  "
-          f"{max_scaled_diff(ours_low, tc_low):24.1e}")
+    print(
+        f"{'':>30}  {'layer res (h, w)':>17}  {'input res, both bilinear':>25}  {'input res, lib output':>22}  "
+        f"{'max scaled diff, (h, w)':>24}"
+    )
+    print(
+        f"{'pytorch-grad-cam GradCAM':>30}  {pearson(ours_low, gc_low):17.6f}  "
+        f"{pearson(ours_map, upsample(gc_low, size)):25.6f}  {pearson(ours_map, gc_map):22.6f}  "
+        f"{max_scaled_diff(ours_low, gc_low):24.1e}"
+    )
+    print(
+        f"{'torchcam GradCAM':>30}  {pearson(ours_low, tc_low):17.6f}  "
+        f"{pearson(ours_map, upsample(tc_low, size)):25.6f}  {'(low-res only)':>22}  "
+        f"{max_scaled_diff(ours_low, tc_low):24.1e}"
+    )
     print(f"{'hand-rolled (no captum)':>30}  {'':>17}  {pearson(ours_map, hand_map):25.6f}")
     print("  (lib output: grad-cam's own map, min-max then cv2.resize INTER_LINEAR; torchcam returns only (h, w))")
 
@@ -278,15 +288,19 @@ def peer_case(name: str, model: nn.Module, x: torch.Tensor, repeats: int, tag: s
     # Per round, ours / fastest peer: the spread says how far the shared CPU moves the ratio.
     ours_times = times["ours: attribute(frozen=True)"]
     q1, ratio, q3 = quartiles([a / b for a, b in zip(ours_times, times[fastest], strict=True)])
-    print(f"Median ms, one image, {torch.get_num_threads()} threads, run in turns, {repeats} rounds after 2 of warm-up "
-          f"(load avg {os.getloadavg()[0]:.2f}); [quartiles]:")
+    print(
+        f"Median ms, one image, {torch.get_num_threads()} threads, run in turns, {repeats} rounds after 2 of warm-up "
+        f"(load avg {os.getloadavg()[0]:.2f}); [quartiles]:"
+    )
     for label, v in ms.items():
         lo, _, hi = quartiles(times[label])
         note = ""
         if label.startswith("ours"):
             verdict = (
-                "no slower than the fastest peer" if ratio <= 1
-                else "on par with the fastest peer (within the round-to-round spread)" if q1 <= 1
+                "no slower than the fastest peer"
+                if ratio <= 1
+                else "on par with the fastest peer (within the round-to-round spread)"
+                if q1 <= 1
                 else f"SLOWER than the fastest peer by {v - ms[fastest]:.1f} ms"
             )
             note = f"ours/{fastest.split(' ')[0]} per round: median {ratio:.3f} [{q1:.3f}, {q3:.3f}]: {verdict}"
@@ -310,9 +324,11 @@ def run_peers(seed: int, repeats: int, tag: str) -> None:
     from resnet_viz.images import IMAGENET_MEAN, IMAGENET_STD, imagenet_input, sample_images, to_model_input
 
     peers = ", ".join(f"{k} {v}" for k, v in versions.items())
-    print(f"\n# peers: {peers}, torchvision {torchvision.__version__}; models seeded random init (an untrained "
-          "net's map is still a fixed function of weights and image); "
-          "image: scikit-learn's china.jpg through the app's own preprocessing")
+    print(
+        f"\n# peers: {peers}, torchvision {torchvision.__version__}; models seeded random init (an untrained "
+        "net's map is still a fixed function of weights and image); "
+        "image: scikit-learn's china.jpg through the app's own preprocessing"
+    )
     china = next(iter(sample_images().values()))
     torch.manual_seed(seed)
     resnet18 = torchvision.models.resnet18(weights=None)

@@ -46,9 +46,12 @@ def main() -> None:
     lr = args.lr or base.lr
     warmup = base.warmup if args.warmup is None else args.warmup
     shortcut = args.shortcut or base.shortcut
-    print(f"# {platform.machine()} | torch {torch.__version__} | threads {torch.get_num_threads()} | "
-          f"cores {os.cpu_count()} | shapes 32x32 | depth {depth} width {width} steps {steps} lr {lr} "
-          f"warmup {warmup} shortcut {shortcut} batch 64 cosine", flush=True)  # fmt: skip
+    print(
+        f"# {platform.machine()} | torch {torch.__version__} | threads {torch.get_num_threads()} | "
+        f"cores {os.cpu_count()} | shapes 32x32 | depth {depth} width {width} steps {steps} lr {lr} "
+        f"warmup {warmup} shortcut {shortcut} batch 64 cosine",
+        flush=True,
+    )
     shown = 0
     seeds = [int(s) for s in args.seeds.split(",")]
     for seed in seeds:
@@ -60,8 +63,11 @@ def main() -> None:
         plain, res = (100 * r.history.final["train_acc"] for r in results)
         ok = res >= 90 and plain <= res - DEGRADED_POINTS
         shown += ok
-        print(f"seed {seed}: plain {plain:5.1f}%  residual {res:5.1f}%  gap {res - plain:4.1f} points  pair {secs:5.0f} s  "
-              f"(load avg {os.getloadavg()[0]:.1f})  {'shows it' if ok else 'does NOT show it'}", flush=True)  # fmt: skip
+        print(
+            f"seed {seed}: plain {plain:5.1f}%  residual {res:5.1f}%  gap {res - plain:4.1f} points  pair {secs:5.0f} s  "
+            f"(load avg {os.getloadavg()[0]:.1f})  {'shows it' if ok else 'does NOT show it'}",
+            flush=True,
+        )
     print(f"# lesson shown on {shown} of {len(seeds)} seeds")
 
 

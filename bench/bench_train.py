@@ -101,8 +101,10 @@ def main() -> None:
     print(f"wall {secs:.1f} s")
     for h in hists:
         s = h.summary()
-        print(f"{h.name:>12}: train acc {100 * s['train_acc']:5.1f}%  test acc {100 * s['test_acc']:5.1f}%  "
-              f"final train loss {s['train_loss']:.3f}  ({s['seconds']:.1f} s of its own steps)")  # fmt: skip
+        print(
+            f"{h.name:>12}: train acc {100 * s['train_acc']:5.1f}%  test acc {100 * s['test_acc']:5.1f}%  "
+            f"final train loss {s['train_loss']:.3f}  ({s['seconds']:.1f} s of its own steps)"
+        )
 
 
 if __name__ == "__main__":

@@ -68,8 +68,10 @@ def run_data(info: RunInfo, load: Callable[[DataConfig], Dataset] = load_dataset
         need = 2 * n * channels * size * size * BYTES  # train and test as float32, as limits.estimate counts them
         room = Limits.from_env().memory_bytes
         if need > room:
-            raise RunStoreError(f"run {info.run_id!r}: its data resized to {size}x{size} pixels would need about "
-                                f"{need / 2**30:.1f} GB, more than the {room / 2**30:.1f} GB this server allows")  # fmt: skip
+            raise RunStoreError(
+                f"run {info.run_id!r}: its data resized to {size}x{size} pixels would need about "
+                f"{need / 2**30:.1f} GB, more than the {room / 2**30:.1f} GB this server allows"
+            )
     try:
         ds = load(info.data)
     except ValueError as e:  # ConfigError (an unknown dataset), or a size the dataset cannot take
@@ -213,9 +215,15 @@ def near_identity_name(images: int) -> str:
 
 
 def run_lesion(
-    store: RunStore, run_id: str, *, draws: int = 10, seed: int = 0, force: bool = False,
-    data: Dataset | None = None, on_progress: Progress | None = None,
-) -> LesionResult:  # fmt: skip
+    store: RunStore,
+    run_id: str,
+    *,
+    draws: int = 10,
+    seed: int = 0,
+    force: bool = False,
+    data: Dataset | None = None,
+    on_progress: Progress | None = None,
+) -> LesionResult:
     """Veit et al. 2016 on the run's test split: each block deleted in turn, then k random blocks."""
     name = lesion_name(draws, seed)
     saved = _reuse(store, run_id, name, "lesion", force)
@@ -229,10 +237,19 @@ def run_lesion(
 
 
 def run_landscape(
-    store: RunStore, run_id: str, *, grid: int = 11, span: float = 1.0, dims: int = 2, seed: int = 0,
-    split: str = "test", force: bool = False, data: Dataset | None = None, on_progress: Progress | None = None,
+    store: RunStore,
+    run_id: str,
+    *,
+    grid: int = 11,
+    span: float = 1.0,
+    dims: int = 2,
+    seed: int = 0,
+    split: str = "test",
+    force: bool = False,
+    data: Dataset | None = None,
+    on_progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
-) -> Slice:  # fmt: skip
+) -> Slice:
     """Li et al. 2018: the loss around the run's weights along filter-normalised random directions.
     The same `seed` gives twins the same directions, so their pictures compare."""
     if split not in SPLITS:
@@ -244,8 +261,9 @@ def run_landscape(
     model, ds = _model_and_data(store, run_id, data)
     x, y = (ds.x_test, ds.y_test) if split == "test" else (ds.x_train, ds.y_train)
     with _threads():
-        result = loss_slice(model, x, y, grid=grid, span=span, dims=dims, seed=seed, on_progress=on_progress,
-                            should_stop=should_stop)  # fmt: skip
+        result = loss_slice(
+            model, x, y, grid=grid, span=span, dims=dims, seed=seed, on_progress=on_progress, should_stop=should_stop
+        )
     store.save_analysis(run_id, name, result.to_dict())
     return result
 
@@ -258,9 +276,13 @@ def run_responses(store: RunStore, run_id: str, *, data: Dataset | None = None) 
 
 
 def run_near_identity(
-    store: RunStore, run_id: str, *, images: int = NEAR_IDENTITY_IMAGES, force: bool = False,
+    store: RunStore,
+    run_id: str,
+    *,
+    images: int = NEAR_IDENTITY_IMAGES,
+    force: bool = False,
     data: Dataset | None = None,
-) -> NearIdentity:  # fmt: skip
+) -> NearIdentity:
     """He et al. 2016 §3.1, measured: ||F(x)|| / ||x|| and ||y - x|| / ||x|| per block, averaged over the
     first `images` test images."""
     name = near_identity_name(images)

@@ -36,8 +36,9 @@ def landscape_figure(slices: Mapping[str, object], *, log: bool = False, surface
         fig = go.Figure()
         for name, color in zip(names, _colors(names)):
             s = slices[name]
-            fig.add_trace(go.Scatter(x=list(s.alphas), y=_z(s.loss, log), mode="lines+markers", name=name,
-                                     line={"color": color}))  # fmt: skip
+            fig.add_trace(
+                go.Scatter(x=list(s.alphas), y=_z(s.loss, log), mode="lines+markers", name=name, line={"color": color})
+            )
         fig.update_xaxes(title_text="step a along direction 1 (0 = trained weights)")
         fig.update_yaxes(title_text=label)
         return figure_layout(fig, title, height=420)
@@ -48,22 +49,58 @@ def landscape_figure(slices: Mapping[str, object], *, log: bool = False, surface
     fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, specs=specs, horizontal_spacing=0.06)
     for i, (name, z) in enumerate(zip(names, zs), start=1):
         s = slices[name]
-        common = {"x": list(s.alphas), "y": list(s.betas), "z": z, "zmin": zmin, "zmax": zmax,
-                  "colorscale": LANDSCAPE_SCALE, "showscale": i == len(names)}  # fmt: skip
+        common = {
+            "x": list(s.alphas),
+            "y": list(s.betas),
+            "z": z,
+            "zmin": zmin,
+            "zmax": zmax,
+            "colorscale": LANDSCAPE_SCALE,
+            "showscale": i == len(names),
+        }
         if surface:
-            fig.add_trace(go.Surface(**{k: v for k, v in common.items() if k not in ("zmin", "zmax")},
-                                     cmin=zmin, cmax=zmax, colorbar={"title": {"text": label}}), row=1, col=i)  # fmt: skip
+            fig.add_trace(
+                go.Surface(
+                    **{k: v for k, v in common.items() if k not in ("zmin", "zmax")},
+                    cmin=zmin,
+                    cmax=zmax,
+                    colorbar={"title": {"text": label}},
+                ),
+                row=1,
+                col=i,
+            )
         else:
-            fig.add_trace(go.Contour(**common, colorbar={"title": {"text": label}}, ncontours=20,
-                                     hovertemplate=f"{name}<br>a %{{x:.2f}}, b %{{y:.2f}}: {label} %{{z:.3f}}<extra></extra>"),
-                          row=1, col=i)  # fmt: skip
-            fig.add_trace(go.Scatter(x=[0], y=[0], mode="markers", marker={"symbol": "x", "color": "white", "size": 9},
-                                     showlegend=False, hoverinfo="skip"), row=1, col=i)  # fmt: skip
+            fig.add_trace(
+                go.Contour(
+                    **common,
+                    colorbar={"title": {"text": label}},
+                    ncontours=20,
+                    hovertemplate=f"{name}<br>a %{{x:.2f}}, b %{{y:.2f}}: {label} %{{z:.3f}}<extra></extra>",
+                ),
+                row=1,
+                col=i,
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=[0],
+                    y=[0],
+                    mode="markers",
+                    marker={"symbol": "x", "color": "white", "size": 9},
+                    showlegend=False,
+                    hoverinfo="skip",
+                ),
+                row=1,
+                col=i,
+            )
             fig.update_xaxes(title_text="a (direction 1)", row=1, col=i)
     if not surface:
         fig.update_yaxes(title_text="b (direction 2)", row=1, col=1)
-    return figure_layout(fig, title, subtitle="same directions (same seed) and one colour scale for every panel; x: trained weights",
-                         height=460)  # fmt: skip
+    return figure_layout(
+        fig,
+        title,
+        subtitle="same directions (same seed) and one colour scale for every panel; x: trained weights",
+        height=460,
+    )
 
 
 def lesion_figure(results: Mapping[str, object]) -> go.Figure:
@@ -77,11 +114,21 @@ def lesion_figure(results: Mapping[str, object]) -> go.Figure:
     for i, (name, color) in enumerate(zip(names, _colors(names))):
         r = results[name]
         labels = [b.name + (" ↓" if b.downsampling else "") for b in r.blocks]
-        fig.add_trace(go.Bar(x=labels, y=[100 * b.acc for b in r.blocks], name=name, marker_color=color,
-                             hovertemplate=f"{name} without %{{x}}: %{{y:.1f}}%<extra></extra>"))  # fmt: skip
-        fig.add_hline(y=100 * r.baseline_acc, line={"color": color, "dash": "dash", "width": 1},
-                      annotation_text=f"{name} intact {100 * r.baseline_acc:.1f}%",
-                      annotation_position="top left" if i % 2 == 0 else "top right")  # fmt: skip
+        fig.add_trace(
+            go.Bar(
+                x=labels,
+                y=[100 * b.acc for b in r.blocks],
+                name=name,
+                marker_color=color,
+                hovertemplate=f"{name} without %{{x}}: %{{y:.1f}}%<extra></extra>",
+            )
+        )
+        fig.add_hline(
+            y=100 * r.baseline_acc,
+            line={"color": color, "dash": "dash", "width": 1},
+            annotation_text=f"{name} intact {100 * r.baseline_acc:.1f}%",
+            annotation_position="top left" if i % 2 == 0 else "top right",
+        )
     fig.update_layout(barmode="group")
     fig.update_xaxes(title_text="deleted block (↓: changes resolution)")
     fig.update_yaxes(title_text="test accuracy (%)", range=[0, 100])
@@ -100,8 +147,16 @@ def random_lesion_figure(results: Mapping[str, object]) -> go.Figure:
         ks = [0] + [x.k for x in r.random]
         mean = [100 * r.baseline_acc] + [100 * x.mean_acc for x in r.random]
         std = [0.0] + [100 * x.std_acc for x in r.random]
-        fig.add_trace(go.Scatter(x=ks, y=mean, mode="lines+markers", name=name, line={"color": color},
-                                 error_y={"type": "data", "array": std, "visible": True, "color": color}))  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=ks,
+                y=mean,
+                mode="lines+markers",
+                name=name,
+                line={"color": color},
+                error_y={"type": "data", "array": std, "visible": True, "color": color},
+            )
+        )
     fig.update_xaxes(title_text="blocks deleted (chosen at random among those that keep the resolution)", dtick=1)
     fig.update_yaxes(title_text="test accuracy (%)", range=[0, 100])
     return figure_layout(fig, title, subtitle="mean over random draws; bars: one standard deviation", height=420)
@@ -117,11 +172,33 @@ def responses_figure(responses: Mapping[str, Sequence[tuple[str, float]]]) -> go
     for name, color in zip(names, _colors(names)):
         rows = list(responses[name])
         stds = [v for _, v in rows]
-        fig.add_trace(go.Scatter(x=list(range(1, len(stds) + 1)), y=stds, mode="lines", name=name, legendgroup=name,
-                                 text=[n for n, _ in rows], line={"color": color},
-                                 hovertemplate=f"{name} %{{text}}: std %{{y:.3g}}<extra></extra>"), row=1, col=1)  # fmt: skip
-        fig.add_trace(go.Scatter(x=list(range(1, len(stds) + 1)), y=sorted(stds, reverse=True), mode="lines", name=name,
-                                 legendgroup=name, showlegend=False, line={"color": color}), row=1, col=2)  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=list(range(1, len(stds) + 1)),
+                y=stds,
+                mode="lines",
+                name=name,
+                legendgroup=name,
+                text=[n for n, _ in rows],
+                line={"color": color},
+                hovertemplate=f"{name} %{{text}}: std %{{y:.3g}}<extra></extra>",
+            ),
+            row=1,
+            col=1,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=list(range(1, len(stds) + 1)),
+                y=sorted(stds, reverse=True),
+                mode="lines",
+                name=name,
+                legendgroup=name,
+                showlegend=False,
+                line={"color": color},
+            ),
+            row=1,
+            col=2,
+        )
     fig.update_xaxes(title_text="3x3 layer")
     fig.update_yaxes(title_text="std of the response (after BN, before the addition)", row=1, col=1)
     fig = figure_layout(fig, title, height=420)
@@ -136,12 +213,24 @@ def path_length_figure(dist: object, name: str, *, plain_name: str | None = None
     if dist.n == 0:
         return _empty(title, "no blocks: one path of length 0")
     counts = [f"{c:,}" if c < 10**15 else f"{c:.3e}" for c in dist.counts]  # exact up to 10^15, then 4 digits
-    fig = go.Figure(go.Bar(x=list(range(dist.n + 1)), y=[100 * f for f in dist.fractions], name=name, text=counts,
-                           textposition="none", marker_color=model_color(name),
-                           hovertemplate="%{text} paths through %{x} branches: %{y:.3g}%<extra></extra>"))  # fmt: skip
+    fig = go.Figure(
+        go.Bar(
+            x=list(range(dist.n + 1)),
+            y=[100 * f for f in dist.fractions],
+            name=name,
+            text=counts,
+            textposition="none",
+            marker_color=model_color(name),
+            hovertemplate="%{text} paths through %{x} branches: %{y:.3g}%<extra></extra>",
+        )
+    )
     if plain_name is not None:
-        fig.add_vline(x=dist.n, line={"color": model_color(plain_name), "dash": "dash"},
-                      annotation_text=f"{plain_name}: its one path", annotation_position="top left")  # fmt: skip
+        fig.add_vline(
+            x=dist.n,
+            line={"color": model_color(plain_name), "dash": "dash"},
+            annotation_text=f"{plain_name}: its one path",
+            annotation_position="top left",
+        )
     fig.update_xaxes(title_text="path length: residual branches passed through")
     fig.update_yaxes(title_text="share of all paths (%)")
     return figure_layout(fig, title, subtitle=f"2^{dist.n} paths; C({dist.n}, k) of them have length k", height=380)
@@ -153,8 +242,13 @@ def near_identity_figure(results: Mapping[str, object]) -> go.Figure:
     title = "How far each block is from the identity"
     if not results:
         return _empty(title, "no blocks measured yet")
-    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.05,
-                        subplot_titles=("branch: ||F(x)|| / ||x||", "whole block: ||y - x|| / ||x||"))  # fmt: skip
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        shared_yaxes=True,
+        horizontal_spacing=0.05,
+        subplot_titles=("branch: ||F(x)|| / ||x||", "whole block: ||y - x|| / ||x||"),
+    )
     names = list(results)
     for name, color in zip(names, _colors(names)):
         r = results[name]
@@ -162,15 +256,36 @@ def near_identity_figure(results: Mapping[str, object]) -> go.Figure:
         labels = [b.name + (" ↓" if b.downsampling else "") for b in r.blocks]
         for col, field in ((1, "branch"), (2, "off_identity")):
             y = [None if (v := getattr(b, field)) is None else 100 * v for b in r.blocks]
-            fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=name, legendgroup=name, showlegend=col == 1,
-                                     text=labels, line={"color": color}, connectgaps=False,
-                                     hovertemplate=f"{name} %{{text}}: %{{y:.3g}}%<extra></extra>"), row=1, col=col)  # fmt: skip
-    fig.add_hline(y=0, line={"color": "gray", "dash": "dot", "width": 1}, annotation_text="the identity",
-                  annotation_position="top left")  # fmt: skip
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=y,
+                    mode="lines+markers",
+                    name=name,
+                    legendgroup=name,
+                    showlegend=col == 1,
+                    text=labels,
+                    line={"color": color},
+                    connectgaps=False,
+                    hovertemplate=f"{name} %{{text}}: %{{y:.3g}}%<extra></extra>",
+                ),
+                row=1,
+                col=col,
+            )
+    fig.add_hline(
+        y=0,
+        line={"color": "gray", "dash": "dot", "width": 1},
+        annotation_text="the identity",
+        annotation_position="top left",
+    )
     fig.update_xaxes(title_text="block (depth order)", dtick=1)
     fig.update_yaxes(title_text="% of ||x|| (mean over images)", row=1, col=1, rangemode="tozero")
-    fig = figure_layout(fig, title, height=460,
-                        subtitle="x: the block's shortcut output (zero-padded where the shape changes); gaps: a plain "
-                                 "block that changes shape has no skip map to compare with")  # fmt: skip
+    fig = figure_layout(
+        fig,
+        title,
+        height=460,
+        subtitle="x: the block's shortcut output (zero-padded where the shape changes); gaps: a plain "
+        "block that changes shape has no skip map to compare with",
+    )
     fig.update_layout(legend={"y": 1.12}, margin={"t": 130})  # the panel titles sit between legend and plots
     return fig

@@ -76,8 +76,18 @@ def build(spec: NetSpec, *, device: str | torch.device = "meta") -> nn.Module:
     with torch.device(device):
         if spec.family == "imagenet":
             return getattr(torchvision.models, f"resnet{spec.depth}")(weights=None)
-        return build_model(ModelConfig(arch="cifar", depth=spec.depth, width=spec.width, residual=spec.residual,
-                                       shortcut=spec.shortcut, in_channels=3, image_size=32, num_classes=10))  # fmt: skip
+        return build_model(
+            ModelConfig(
+                arch="cifar",
+                depth=spec.depth,
+                width=spec.width,
+                residual=spec.residual,
+                shortcut=spec.shortcut,
+                in_channels=3,
+                image_size=32,
+                num_classes=10,
+            )
+        )
 
 
 def _parts(spec: NetSpec, model: nn.Module) -> list[tuple[str, str, list[nn.Module], int | None]]:
@@ -87,21 +97,29 @@ def _parts(spec: NetSpec, model: nn.Module) -> list[tuple[str, str, list[nn.Modu
         blocks = list(model.blocks)
         stages = [(f"stage{s + 1}", f"stage {s + 1}", blocks[s * n : (s + 1) * n], n) for s in range(3)]
         # `final` is BN-ReLU for pre-act nets (He et al. 2016b): it belongs with the pooling, before the head.
-        return [("stem", "stem", [model.stem], None), *stages,
-                ("pool", "global average pool", [model.final, model.pool], None),
-                ("head", "head (linear)", [model.head], None)]  # fmt: skip
+        return [
+            ("stem", "stem", [model.stem], None),
+            *stages,
+            ("pool", "global average pool", [model.final, model.pool], None),
+            ("head", "head (linear)", [model.head], None),
+        ]
     layers = [model.layer1, model.layer2, model.layer3, model.layer4]
     # Paper names (Table 1): conv1 + the max pool of conv2_x form the stem; conv2_x..conv5_x are the stages.
     stages = [(f"stage{i}", f"stage {i} (conv{i + 1}_x)", [layer], len(layer)) for i, layer in enumerate(layers, 1)]
-    return [("stem", "stem (conv1 + max pool)", [model.conv1, model.bn1, model.relu, model.maxpool], None), *stages,
-            ("pool", "global average pool", [model.avgpool], None), ("head", "head (linear)", [model.fc], None)]  # fmt: skip
+    return [
+        ("stem", "stem (conv1 + max pool)", [model.conv1, model.bn1, model.relu, model.maxpool], None),
+        *stages,
+        ("pool", "global average pool", [model.avgpool], None),
+        ("head", "head (linear)", [model.fc], None),
+    ]
 
 
 @contextlib.contextmanager
 def _hooked(modules: list[nn.Module], record: list[tuple[nn.Module, tuple[int, ...]]]) -> Iterator[None]:
     """Record (module, output shape without the batch) for each call; the handles always go."""
-    handles = [m.register_forward_hook(lambda mod, _i, out: record.append((mod, tuple(out.shape[1:]))))
-               for m in modules]  # fmt: skip
+    handles = [
+        m.register_forward_hook(lambda mod, _i, out: record.append((mod, tuple(out.shape[1:])))) for m in modules
+    ]
     try:
         yield
     finally:
@@ -155,8 +173,10 @@ def anatomy(spec: NetSpec, input_size: int | None = None) -> Anatomy:
     with _hooked([mods[-1] for _, _, mods, _ in parts], record):
         _forward(model, size)
     shapes = {id(mod): shape for mod, shape in record}
-    rows = tuple(StageRow(key, name, shapes[id(mods[-1])], blocks, sum(p.numel() for m in mods for p in m.parameters()))
-                 for key, name, mods, blocks in parts)  # fmt: skip
+    rows = tuple(
+        StageRow(key, name, shapes[id(mods[-1])], blocks, sum(p.numel() for m in mods for p in m.parameters()))
+        for key, name, mods, blocks in parts
+    )
     return Anatomy(spec, size, rows)
 
 
@@ -169,34 +189,53 @@ def table(anat: Anatomy) -> list[dict[str, object]]:
     """Rows for st.dataframe, a total row last."""
     # Text columns: a part without blocks shows a dash, never the word None.
     rows: list[dict[str, object]] = [
-        {"part": r.name, "output size": r.size, "channels / outputs": str(r.out_shape[0]),
-         "blocks": "—" if r.blocks is None else str(r.blocks), "parameters": f"{r.params:,}",
-         "share": f"{100 * r.params / anat.total:.1f}%"}
+        {
+            "part": r.name,
+            "output size": r.size,
+            "channels / outputs": str(r.out_shape[0]),
+            "blocks": "—" if r.blocks is None else str(r.blocks),
+            "parameters": f"{r.params:,}",
+            "share": f"{100 * r.params / anat.total:.1f}%",
+        }
         for r in anat.rows
-    ]  # fmt: skip
+    ]
     blocks = sum(r.blocks or 0 for r in anat.rows)
-    rows.append({"part": "total", "output size": "", "channels / outputs": "", "blocks": str(blocks),
-                 "parameters": f"{anat.total:,}", "share": "100.0%"})  # fmt: skip
+    rows.append(
+        {
+            "part": "total",
+            "output size": "",
+            "channels / outputs": "",
+            "blocks": str(blocks),
+            "parameters": f"{anat.total:,}",
+            "share": "100.0%",
+        }
+    )
     return rows
 
 
 def summary(anat: Anatomy) -> str:
     big = max(anat.rows, key=lambda r: r.params)
     last = anat.row(f"stage{sum(r.blocks is not None for r in anat.rows)}")
-    return (f"{anat.spec.name} has {anat.total:,} parameters ({millions(anat.total)}); {big.name} holds "
-            f"{big.params:,} of them ({100 * big.params / anat.total:.1f}%). A {anat.input_size}×{anat.input_size} "
-            f"input leaves the last stage with {last.out_shape[0]} channels at {last.size}.")  # fmt: skip
+    return (
+        f"{anat.spec.name} has {anat.total:,} parameters ({millions(anat.total)}); {big.name} holds "
+        f"{big.params:,} of them ({100 * big.params / anat.total:.1f}%). A {anat.input_size}×{anat.input_size} "
+        f"input leaves the last stage with {last.out_shape[0]} channels at {last.size}."
+    )
 
 
 def source_note(anat: Anatomy) -> str:
     """Where the model comes from and which table of the paper to compare it with."""
     if anat.spec.family == "imagenet":
-        return (f"Built by torchvision's resnet{anat.spec.depth}(weights=None), nothing downloaded, and measured with "
-                f"a {anat.input_size}×{anat.input_size} input. The stage layout is that of He et al. 2016, Table 1; "
-                "torchvision projects the shortcut (option B) where the shape changes.")  # fmt: skip
-    return (f"Built by this app's own build_model and measured with a {anat.input_size}×{anat.input_size} input. "
-            f"Rounded as the paper rounds, {millions(anat.total)}: He et al. 2016, Table 6 lists the counts of the "
-            "option-A nets at width 16, and §4.2 describes the 6n+2 architecture.")  # fmt: skip
+        return (
+            f"Built by torchvision's resnet{anat.spec.depth}(weights=None), nothing downloaded, and measured with "
+            f"a {anat.input_size}×{anat.input_size} input. The stage layout is that of He et al. 2016, Table 1; "
+            "torchvision projects the shortcut (option B) where the shape changes."
+        )
+    return (
+        f"Built by this app's own build_model and measured with a {anat.input_size}×{anat.input_size} input. "
+        f"Rounded as the paper rounds, {millions(anat.total)}: He et al. 2016, Table 6 lists the counts of the "
+        "option-A nets at width 16, and §4.2 describes the 6n+2 architecture."
+    )
 
 
 # -- the block ---------------------------------------------------------------------------------
@@ -256,21 +295,38 @@ def block_sketch(kind: BlockKind, residual: bool = True) -> BlockSketch:
         branch = [m for m in calls if id(m) in inside]
         after = [m for m in calls if id(m) not in inside and not isinstance(m, Add)]
     convs = [m for m in branch if isinstance(m, nn.Conv2d)]
-    return BlockSketch(kind, residual, tuple(map(describe, branch)), tuple(map(describe, after)),
-                       (convs[0].out_channels, convs[-1].out_channels))  # fmt: skip
+    return BlockSketch(
+        kind,
+        residual,
+        tuple(map(describe, branch)),
+        tuple(map(describe, after)),
+        (convs[0].out_channels, convs[-1].out_channels),
+    )
 
 
 def block_caption(s: BlockSketch) -> str:
     if not s.residual:
-        return (f"Plain: {s.formula}. The same layers with the shortcut edge removed; the output is "
-                "whatever the layers compute.")  # fmt: skip
+        return (
+            f"Plain: {s.formula}. The same layers with the shortcut edge removed; the output is "
+            "whatever the layers compute."
+        )
     if s.kind == "pre":
-        return (f"Pre-activation: {s.formula}. Nothing follows the addition, so the identity path stays "
-                "clean from block to block and x_L = x_l + Σ F(x_i) holds exactly (He et al. 2016b, eq. 4-5).")  # fmt: skip
-    extra = (f" The 1×1 convs narrow {s.channels[1]} channels to {s.channels[0]} and widen them back: "
-             f"expansion {s.expansion}.") if s.kind == "bottleneck" else ""  # fmt: skip
-    return (f"Post-activation: {s.formula}. A {s.after_add[0]} follows the addition, so the shortcut "
-            f"passes through it at every block (He et al. 2016).{extra}")  # fmt: skip
+        return (
+            f"Pre-activation: {s.formula}. Nothing follows the addition, so the identity path stays "
+            "clean from block to block and x_L = x_l + Σ F(x_i) holds exactly (He et al. 2016b, eq. 4-5)."
+        )
+    extra = (
+        (
+            f" The 1×1 convs narrow {s.channels[1]} channels to {s.channels[0]} and widen them back: "
+            f"expansion {s.expansion}."
+        )
+        if s.kind == "bottleneck"
+        else ""
+    )
+    return (
+        f"Post-activation: {s.formula}. A {s.after_add[0]} follows the addition, so the shortcut "
+        f"passes through it at every block (He et al. 2016).{extra}"
+    )
 
 
 def block_source() -> str:
@@ -302,17 +358,21 @@ def stem_sentence(spec: NetSpec, trace: tuple[tuple[str, tuple[int, ...]], ...])
     (_, (c, h, _)), (_, (oc, oh, ow)) = trace[0], trace[-1]
     steps = " → ".join(f"{name}: {s[0]}×{s[1]}×{s[2]}" for name, s in trace[1:])
     shrink = f"{h // oh} times smaller per side" if oh < h else "the input's own size"
-    return (f"{spec.name} stem: {c}×{h}×{h} input → {steps}. The first stage works at {oh}×{ow} with {oc} "
-            f"channels, {shrink}.")  # fmt: skip
+    return (
+        f"{spec.name} stem: {c}×{h}×{h} input → {steps}. The first stage works at {oh}×{ow} with {oc} "
+        f"channels, {shrink}."
+    )
 
 
 def stem_contrast(cifar: NetSpec, imagenet: NetSpec) -> str:
     """What the ImageNet stem would do to a CIFAR-sized image, measured by feeding it one."""
     size = cifar.input_size
     (_, (_, sh, sw)), last = stem_trace(imagenet, size)[-1], anatomy(imagenet, size).rows[-3]
-    return (f"Fed a {size}×{size} CIFAR image, {imagenet.name}'s stem would shrink it to {sh}×{sw} before the first "
-            f"block, and {last.name} would see {last.size}. So the CIFAR nets keep the full resolution in the stem "
-            "and halve it only in the first block of each later stage.")  # fmt: skip
+    return (
+        f"Fed a {size}×{size} CIFAR image, {imagenet.name}'s stem would shrink it to {sh}×{sw} before the first "
+        f"block, and {last.name} would see {last.size}. So the CIFAR nets keep the full resolution in the stem "
+        "and halve it only in the first block of each later stage."
+    )
 
 
 @dataclass(frozen=True)
@@ -334,8 +394,10 @@ class ShortcutCost:
 
 
 def shortcut_cost(depth: int, width: int = 16) -> ShortcutCost:
-    counts = {k: count_params(build(NetSpec("cifar", depth, width, s, residual=r)))
-              for k, s, r in (("plain", "A", False), ("a", "A", True), ("b", "B", True))}  # fmt: skip
+    counts = {
+        k: count_params(build(NetSpec("cifar", depth, width, s, residual=r)))
+        for k, s, r in (("plain", "A", False), ("a", "A", True), ("b", "B", True))
+    }
     model_b = build(NetSpec("cifar", depth, width, "B"))
     projections = sum(isinstance(b.shortcut, nn.Sequential) for b in model_b.blocks)
     return ShortcutCost(depth, width, counts["plain"], counts["a"], counts["b"], projections)
@@ -343,6 +405,8 @@ def shortcut_cost(depth: int, width: int = 16) -> ShortcutCost:
 
 def shortcut_sentence(c: ShortcutCost) -> str:
     same = "the same" if c.plain == c.option_a else "a different"
-    return (f"ResNet-{c.depth} at width {c.width}: the plain twin has {c.plain:,} parameters and the option-A "
-            f"net {same} number, {c.option_a:,} (option A owns no weights). Option B's {c.projections} "
-            f"projection shortcuts add {c.extra:,} ({c.extra_pct:.2f}%), for {c.option_b:,} in all.")  # fmt: skip
+    return (
+        f"ResNet-{c.depth} at width {c.width}: the plain twin has {c.plain:,} parameters and the option-A "
+        f"net {same} number, {c.option_a:,} (option A owns no weights). Option B's {c.projections} "
+        f"projection shortcuts add {c.extra:,} ({c.extra_pct:.2f}%), for {c.option_b:,} in all."
+    )

@@ -47,10 +47,12 @@ def expansion_demo() -> ExpansionDemo:
 
 def expansion_sentence(d: ExpansionDemo) -> str:
     (basic_name, basic_in), (bottle_name, bottle_in) = d.head_in.items()
-    return (f"torchvision's Bottleneck declares expansion = {d.bottleneck} and BasicBlock expansion = {d.basic}; "
-            f"the network multiplies each stage's width by it, so {bottle_name}'s head reads {bottle_in} features "
-            f"where {basic_name}'s reads {basic_in}. Built from a block class without the attribute, "
-            f"torchvision's ResNet stops at once: `{d.missing_error}`.")  # fmt: skip
+    return (
+        f"torchvision's Bottleneck declares expansion = {d.bottleneck} and BasicBlock expansion = {d.basic}; "
+        f"the network multiplies each stage's width by it, so {bottle_name}'s head reads {bottle_in} features "
+        f"where {basic_name}'s reads {basic_in}. Built from a block class without the attribute, "
+        f"torchvision's ResNet stops at once: `{d.missing_error}`."
+    )
 
 
 @dataclass(frozen=True)
@@ -98,12 +100,16 @@ def pool_sentence(p: PoolCheck) -> str:
         return start + f"AvgPool2d({FIXED_POOL}) raises: `{p.error}`." + end
     oc, oh, ow = p.fixed_out or (0, 0, 0)
     if p.verdict == "wrong_shape":
-        return (start + f"AvgPool2d({FIXED_POOL}) gives {oc}×{oh}×{ow}, so the head receives {oc * oh * ow:,} "
-                f"features instead of {c:,}: `{p.error}`." + end)  # fmt: skip
+        return (
+            start + f"AvgPool2d({FIXED_POOL}) gives {oc}×{oh}×{ow}, so the head receives {oc * oh * ow:,} "
+            f"features instead of {c:,}: `{p.error}`." + end
+        )
     if p.verdict == "partial":
         share = 100 * FIXED_POOL**2 / (h * w)
-        return (start + f"AvgPool2d({FIXED_POOL}) runs without complaint but averages only the top-left "
-                f"{FIXED_POOL}×{FIXED_POOL} window, {share:.0f}% of the map, and drops the rest." + end)  # fmt: skip
+        return (
+            start + f"AvgPool2d({FIXED_POOL}) runs without complaint but averages only the top-left "
+            f"{FIXED_POOL}×{FIXED_POOL} window, {share:.0f}% of the map, and drops the rest." + end
+        )
     return start + f"AvgPool2d({FIXED_POOL}) covers the map exactly, as it was designed to." + end
 
 
@@ -138,11 +144,13 @@ def backward_check(channels: int = 16, size: int = 8, seed: int = 0) -> Backward
 
 
 def backward_sentence(b: BackwardCheck) -> str:
-    return (f"Measured with autograd on a {b.channels}-channel pre-activation block, residual and plain, same "
-            f"weights, same input, same dL/dy (RMS {b.upstream_rms:.3g}): their dL/dW "
-            f"{'are identical' if b.weight_gap == 0 else f'differ by at most {b.weight_gap:.2g}'}, while "
-            f"dL/dx(residual) − dL/dx(plain) equals dL/dy to within {b.identity_gap:.2g}. "
-            "The shortcut's 1 lives in dL/dx; it adds nothing to dL/dW.")  # fmt: skip
+    return (
+        f"Measured with autograd on a {b.channels}-channel pre-activation block, residual and plain, same "
+        f"weights, same input, same dL/dy (RMS {b.upstream_rms:.3g}): their dL/dW "
+        f"{'are identical' if b.weight_gap == 0 else f'differ by at most {b.weight_gap:.2g}'}, while "
+        f"dL/dx(residual) − dL/dx(plain) equals dL/dy to within {b.identity_gap:.2g}. "
+        "The shortcut's 1 lives in dL/dx; it adds nothing to dL/dW."
+    )
 
 
 # -- exercises: graded by option key from the page's own measurements --------------------------
@@ -151,23 +159,33 @@ EX_OPTION_B = Exercise(
     key="anatomy.option_b",
     task="Switch the CIFAR net from option A to option B shortcuts.",
     question="How many parameters does it gain?",
-    options=(("none", "none: both options are weight-free"), ("under5", "a few: under 5% more"),
-             ("over5", "many: 5% more or above")),
-)  # fmt: skip
+    options=(
+        ("none", "none: both options are weight-free"),
+        ("under5", "a few: under 5% more"),
+        ("over5", "many: 5% more or above"),
+    ),
+)
 EX_BIGGEST = Exercise(
     key="anatomy.biggest_part",
     task="Pick the ImageNet family and ResNet-50.",
     question="Which part of the network holds the most parameters?",
-    options=(("stem", "the stem"), *[(f"stage{i}", f"stage {i} (conv{i + 1}_x)") for i in range(1, 5)],
-             ("head", "the head (linear classifier)")),
-)  # fmt: skip
+    options=(
+        ("stem", "the stem"),
+        *[(f"stage{i}", f"stage {i} (conv{i + 1}_x)") for i in range(1, 5)],
+        ("head", "the head (linear classifier)"),
+    ),
+)
 EX_POOL = Exercise(
     key="anatomy.fixed_pool",
     task="In common mistake 2, set the input size to 32×32 for the network you picked.",
     question=f"What does a fixed AvgPool2d({FIXED_POOL}) do with the last stage's map?",
-    options=(("ok", "it averages the whole map, as intended"), ("partial", "it runs but averages only part of the map"),
-             ("error", "it raises an error"), ("wrong_shape", "it runs but hands the head the wrong number of features")),
-)  # fmt: skip
+    options=(
+        ("ok", "it averages the whole map, as intended"),
+        ("partial", "it runs but averages only part of the map"),
+        ("error", "it raises an error"),
+        ("wrong_shape", "it runs but hands the head the wrong number of features"),
+    ),
+)
 
 
 def exercises(
@@ -176,12 +194,15 @@ def exercises(
     """(exercise, outcome or None until the learner has made the change, what is left to do)."""
     option_b = None
     if shortcut == "B":
-        option_b = Outcome("none" if cost.extra == 0 else "under5" if cost.extra_pct < 5 else "over5",
-                           shortcut_sentence(cost))  # fmt: skip
+        option_b = Outcome(
+            "none" if cost.extra == 0 else "under5" if cost.extra_pct < 5 else "over5", shortcut_sentence(cost)
+        )
     biggest = None
     if anat.spec.family == "imagenet" and anat.spec.depth == 50:
         biggest = Outcome(max(anat.rows, key=lambda r: r.params).key, summary(anat))
     small = Outcome(pool.verdict, pool_sentence(pool)) if pool.input_size == 32 else None
-    return [(EX_OPTION_B, option_b, "choose shortcut option B for the CIFAR net under *1. Pick a network*."),
-            (EX_BIGGEST, biggest, "pick the ImageNet family and ResNet-50 under *1. Pick a network*."),
-            (EX_POOL, small, "set the input size to 32 in common mistake 2.")]  # fmt: skip
+    return [
+        (EX_OPTION_B, option_b, "choose shortcut option B for the CIFAR net under *1. Pick a network*."),
+        (EX_BIGGEST, biggest, "pick the ImageNet family and ResNet-50 under *1. Pick a network*."),
+        (EX_POOL, small, "set the input size to 32 in common mistake 2."),
+    ]

@@ -31,8 +31,22 @@ def _box(fig: go.Figure, y: float, label: str) -> None:
 
 
 def _arrow(fig: go.Figure, x0: float, y0: float, x1: float, y1: float, color: str = "#555") -> None:
-    fig.add_annotation(x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y", text="",
-                       showarrow=True, arrowhead=2, arrowsize=1.2, arrowwidth=1.6, arrowcolor=color)  # fmt: skip
+    fig.add_annotation(
+        x=x1,
+        y=y1,
+        ax=x0,
+        ay=y0,
+        xref="x",
+        yref="y",
+        axref="x",
+        ayref="y",
+        text="",
+        showarrow=True,
+        arrowhead=2,
+        arrowsize=1.2,
+        arrowwidth=1.6,
+        arrowcolor=color,
+    )
 
 
 def _note(fig: go.Figure, x: float, y: float, text: str, *, color: str = "#666", anchor: str = "left") -> None:
@@ -60,8 +74,15 @@ def block_figure(sketch: BlockSketch) -> go.Figure:
     _note(fig, -1.2, -(n + 1) / 2, "F(x)", anchor="right")
     color = model_color("residual")
     if sketch.residual:
-        fig.add_shape(type="circle", x0=-0.25, x1=0.25, y0=y_add - 0.25, y1=y_add + 0.25, line={"color": "#000"},
-                      fillcolor="white")  # fmt: skip
+        fig.add_shape(
+            type="circle",
+            x0=-0.25,
+            x1=0.25,
+            y0=y_add - 0.25,
+            y1=y_add + 0.25,
+            line={"color": "#000"},
+            fillcolor="white",
+        )
         _note(fig, 0, y_add, "<b>+</b>", color="#000", anchor="center")
         _arrow(fig, 0, -n - h, 0, y_add + 0.25)
         fig.add_shape(type="line", x0=0.15, x1=_SHORTCUT_X, y0=0, y1=0, line={"color": color, "width": 3})
@@ -84,8 +105,7 @@ def block_figure(sketch: BlockSketch) -> go.Figure:
     fig.update_yaxes(visible=False, range=[y_out - 0.5, 0.5])
     kind = "residual" if sketch.residual else "plain"
     label = BLOCK_KINDS[sketch.kind]
-    figure_layout(fig, f"{label[0].upper()}{label[1:]}, {kind}", subtitle=sketch.formula,
-                  height=110 + 52 * (1 - y_out))  # fmt: skip
+    figure_layout(fig, f"{label[0].upper()}{label[1:]}, {kind}", subtitle=sketch.formula, height=110 + 52 * (1 - y_out))
     fig.update_layout(showlegend=False, margin={"l": 10, "r": 10, "b": 10}, dragmode=False)
     return fig
 
@@ -95,12 +115,19 @@ def stage_params_figure(anat: Anatomy) -> go.Figure:
     rows = list(reversed(anat.rows))  # plotly draws the first category at the bottom
     fig = go.Figure(
         go.Bar(
-            x=[r.params for r in rows], y=[r.name for r in rows], orientation="h",
+            x=[r.params for r in rows],
+            y=[r.name for r in rows],
+            orientation="h",
             marker={"color": [_STAGE_COLOR if r.blocks is not None else _OTHER_COLOR for r in rows]},
-            text=[f"{r.params:,} ({100 * r.params / anat.total:.1f}%)" for r in rows], textposition="auto",
+            text=[f"{r.params:,} ({100 * r.params / anat.total:.1f}%)" for r in rows],
+            textposition="auto",
             hovertemplate="%{y}<br>%{x:,} parameters<extra></extra>",
         )
-    )  # fmt: skip
+    )
     fig.update_xaxes(title_text="parameters")
-    return figure_layout(fig, f"Parameters per part, {anat.spec.name}",
-                         subtitle=f"{anat.total:,} in all, counted on the model; stages in purple", height=360)  # fmt: skip
+    return figure_layout(
+        fig,
+        f"Parameters per part, {anat.spec.name}",
+        subtitle=f"{anat.total:,} in all, counted on the model; stages in purple",
+        height=360,
+    )

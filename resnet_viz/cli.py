@@ -54,7 +54,12 @@ def _add_model_flags(p: argparse.ArgumentParser, *, depths: bool = False) -> Non
     if depths:
         g.add_argument("--depths", type=_ints, default=[20, 56], help="comma list, e.g. 20,32,56 (cifar: 6n+2)")
     else:
-        g.add_argument("--depth", type=int, default=m.depth, help="cifar: 6n+2 layers (8, 14, 20, 32, 44, 56, 110); mlp: hidden layers")
+        g.add_argument(
+            "--depth",
+            type=int,
+            default=m.depth,
+            help="cifar: 6n+2 layers (8, 14, 20, 32, 44, 56, 110); mlp: hidden layers",
+        )
     g.add_argument("--width", type=int, default=m.width, help="channels of stage 1 (paper: 16) or MLP units")
     g.add_argument("--models", type=_models, default=["plain", "residual"], help="plain,residual (default both)")
     g.add_argument("--alpha", type=float, default=m.alpha, help="skip strength of residual models: y = F(x) + alpha*x")
@@ -90,8 +95,13 @@ def _add_run_flags(p: argparse.ArgumentParser, *, sweep: bool) -> None:
     g.add_argument("--warmup-steps", type=int, default=t.warmup_steps)
     if sweep:
         g.add_argument("--seeds", type=_seeds, default=[0], help="comma list: one job per seed (init and batch order)")
-        g.add_argument("--warmup-110", type=int, default=0, metavar="STEPS",
-                       help="steps at lr/10 for depths >= 110 only (the paper's ResNet-110 warm-up: ~400)")
+        g.add_argument(
+            "--warmup-110",
+            type=int,
+            default=0,
+            metavar="STEPS",
+            help="steps at lr/10 for depths >= 110 only (the paper's ResNet-110 warm-up: ~400)",
+        )
         _bool_flag(g, "force", False, "retrain cells already in the run store")
     else:
         g.add_argument("--seed", type=_seed, default=t.seed)
@@ -122,7 +132,9 @@ def _seed(text: str) -> int:
         value = int(text)
         check_seed("seed", value)
     except ValueError as exc:  # ConfigError is a ValueError too
-        raise argparse.ArgumentTypeError(str(exc) if isinstance(exc, ConfigError) else f"invalid int value: {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            str(exc) if isinstance(exc, ConfigError) else f"invalid int value: {text!r}"
+        ) from None
     return value
 
 
@@ -154,16 +166,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train plain/residual twins on identical batches and store the runs")
     _add_run_flags(p, sweep=False)
     p = sub.add_parser(
-        "sweep", help="train plain/residual twins at several depths and seeds; stored runs are reused",
+        "sweep",
+        help="train plain/residual twins at several depths and seeds; stored runs are reused",
         description="Training and test error vs depth (He et al. 2016, Fig. 1 and 6). A (model, depth, seed) "
-                    "already in the run store with the same settings is reused, not retrained (--force retrains).",
-    )  # fmt: skip
+        "already in the run store with the same settings is reused, not retrained (--force retrains).",
+    )
     _add_run_flags(p, sweep=True)
     p = sub.add_parser(
-        "probe", help="gradient norms and activation std per layer at initialisation, on one batch",
+        "probe",
+        help="gradient norms and activation std per layer at initialisation, on one batch",
         description="No training: build each model from the seed, run one batch of the dataset forward and "
-                    "backward, and report every weighted layer, first (input) to last.",
-    )  # fmt: skip
+        "backward, and report every weighted layer, first (input) to last.",
+    )
     _add_model_flags(p)
     g = p.add_argument_group("data and output")
     g.add_argument("--dataset", default="digits", help="digits, shapes, cifar10, mnist, fashion_mnist, folder")
@@ -172,14 +186,20 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=_seed, default=0, help="init of every model (twins share it)")
     g.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
 
-    p = sub.add_parser("lesion", help="delete each block of a stored run at test time (Veit et al. 2016)",
-                       description="Test accuracy with each block deleted in turn, and with k random blocks deleted; "
-                                   "saved in the run's folder (the app reuses it).")  # fmt: skip
+    p = sub.add_parser(
+        "lesion",
+        help="delete each block of a stored run at test time (Veit et al. 2016)",
+        description="Test accuracy with each block deleted in turn, and with k random blocks deleted; "
+        "saved in the run's folder (the app reuses it).",
+    )
     _add_analysis_flags(p)
     p.add_argument("--draws", type=int, default=10, help="random draws per number of deleted blocks")
-    p = sub.add_parser("landscape", help="loss around a stored run's weights (Li et al. 2018)",
-                       description="L(theta + a d1 + b d2) along filter-normalised random directions, on a fixed "
-                                   "evaluation set; saved in the run's folder (the app reuses it).")  # fmt: skip
+    p = sub.add_parser(
+        "landscape",
+        help="loss around a stored run's weights (Li et al. 2018)",
+        description="L(theta + a d1 + b d2) along filter-normalised random directions, on a fixed "
+        "evaluation set; saved in the run's folder (the app reuses it).",
+    )
     _add_analysis_flags(p)
     p.add_argument("--grid", type=int, default=11, help="points per axis, odd, 3-81 (11: 121 evaluations in 2-D)")
     p.add_argument("--span", type=_span, default=1.0, help=f"a and b run from -span to +span (at most {MAX_SPAN:g})")
@@ -205,21 +225,42 @@ def configs_from_args(args: argparse.Namespace) -> tuple[list[Any], Any, Any]:
     seed = args.seed if "seed" in args else 0
     model_cfgs = [
         ModelConfig(
-            arch=args.arch, depth=depth, width=args.width, residual=(kind == "residual"), alpha=args.alpha,
-            shortcut=args.shortcut, preact=args.preact, bn=args.bn, activation=args.activation, init=args.init,
+            arch=args.arch,
+            depth=depth,
+            width=args.width,
+            residual=(kind == "residual"),
+            alpha=args.alpha,
+            shortcut=args.shortcut,
+            preact=args.preact,
+            bn=args.bn,
+            activation=args.activation,
+            init=args.init,
             zero_init_last_bn=args.zero_init_last_bn,
-        )  # fmt: skip
+        )
         for kind in args.models
     ]
     data_cfg = DataConfig(
-        name=args.dataset, root=args.data_root, image_size=args.image_size, augment=args.augment, seed=seed,
+        name=args.dataset,
+        root=args.data_root,
+        image_size=args.image_size,
+        augment=args.augment,
+        seed=seed,
         limit=args.limit,
-    )  # fmt: skip
+    )
     train_cfg = TrainConfig(
-        steps=args.steps, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
-        momentum=args.momentum, weight_decay=args.weight_decay, schedule=args.schedule,
-        warmup_steps=args.warmup_steps, seed=seed, probe_every=args.probe_every, device=args.device,
-    )  # fmt: skip
+        steps=args.steps,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        momentum=args.momentum,
+        weight_decay=args.weight_decay,
+        schedule=args.schedule,
+        warmup_steps=args.warmup_steps,
+        seed=seed,
+        probe_every=args.probe_every,
+        device=args.device,
+    )
     return model_cfgs, data_cfg, train_cfg
 
 
@@ -259,9 +300,20 @@ class ProgressBar:
 
 
 def format_table(rows: Sequence[dict[str, Any]], *, seed: bool = False) -> str:
-    cols = [("name", "model")] + ([("seed", "seed"), ("reused", "reused")] if seed else []) + [
-        ("params", "params"), ("status", "status"), ("steps", "steps"), ("train_loss", "train loss"),
-        ("train_acc", "train acc"), ("test_acc", "test acc"), ("seconds", "seconds"), ("run_id", "run")]  # fmt: skip
+    cols = (
+        [("name", "model")]
+        + ([("seed", "seed"), ("reused", "reused")] if seed else [])
+        + [
+            ("params", "params"),
+            ("status", "status"),
+            ("steps", "steps"),
+            ("train_loss", "train loss"),
+            ("train_acc", "train acc"),
+            ("test_acc", "test acc"),
+            ("seconds", "seconds"),
+            ("run_id", "run"),
+        ]
+    )
 
     def fmt(key: str, v: Any) -> str:
         if v is None:
@@ -345,15 +397,24 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         from .data import load_dataset
 
         _check_steps(train_cfg, load_dataset(data_cfg).n_train)
-    sweep = SweepConfig(depths=tuple(args.depths), kinds=tuple(args.models), seeds=tuple(args.seeds),
-                        model=model_cfgs[0], data=data_cfg, train=train_cfg, deep_warmup_steps=args.warmup_110)  # fmt: skip
+    sweep = SweepConfig(
+        depths=tuple(args.depths),
+        kinds=tuple(args.models),
+        seeds=tuple(args.seeds),
+        model=model_cfgs[0],
+        data=data_cfg,
+        train=train_cfg,
+        deep_warmup_steps=args.warmup_110,
+    )
     store = RunStore(args.runs_dir) if args.save else None
     jobs = plan(sweep, store, force=args.force)
     n_cells = len(sweep.cells())
     n_new = sum(len(j.models) for j in jobs)
     if not args.json:
-        print(f"{n_cells} runs: {n_cells - n_new} found in the run store, {n_new} to train in {len(jobs)} job(s)",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"{n_cells} runs: {n_cells - n_new} found in the run store, {n_new} to train in {len(jobs)} job(s)",
+            file=sys.stderr,
+        )
     state: dict[str, Any] = {}
 
     def on_job(i: int, n: int, job: Any) -> None:
@@ -369,8 +430,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         state["bar"] = ProgressBar(total_steps(job.train, load_dataset(job.data).n_train), names)
 
     try:
-        results = run_sweep(sweep, store, force=args.force, on_job=on_job,
-                            on_update=None if args.json else lambda u: state["bar"](u))  # fmt: skip
+        results = run_sweep(
+            sweep, store, force=args.force, on_job=on_job, on_update=None if args.json else lambda u: state["bar"](u)
+        )
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
@@ -402,10 +464,18 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
     cfgs = [
         ModelConfig(
-            arch=args.arch, depth=args.depth, width=args.width, residual=(kind == "residual"), alpha=args.alpha,
-            shortcut=args.shortcut, preact=args.preact, bn=args.bn, activation=args.activation, init=args.init,
+            arch=args.arch,
+            depth=args.depth,
+            width=args.width,
+            residual=(kind == "residual"),
+            alpha=args.alpha,
+            shortcut=args.shortcut,
+            preact=args.preact,
+            bn=args.bn,
+            activation=args.activation,
+            init=args.init,
             zero_init_last_bn=args.zero_init_last_bn,
-        )  # fmt: skip
+        )
         for kind in args.models
     ]
     if args.batch_size < 1:
@@ -413,13 +483,24 @@ def cmd_probe(args: argparse.Namespace) -> int:
     data = load_dataset(DataConfig(name=args.dataset, root=args.data_root))
     # One call for all models: built from one seed (twins start identical), measured on one batch.
     profiles = init_profiles(cfgs, data, seed=args.seed, batch=args.batch_size)
-    rows = [{"model": c.kind, "name": p.name, "depth": c.depth, "layers": layer_rows(p)} for c, p in zip(cfgs, profiles)]
+    rows = [
+        {"model": c.kind, "name": p.name, "depth": c.depth, "layers": layer_rows(p)} for c, p in zip(cfgs, profiles)
+    ]
     if args.json:
-        print(json.dumps([{**r, "layers": [{k: _json_safe(v) for k, v in layer.items()} for layer in r["layers"]]}
-                          for r in rows], indent=2))  # fmt: skip
+        print(
+            json.dumps(
+                [
+                    {**r, "layers": [{k: _json_safe(v) for k, v in layer.items()} for layer in r["layers"]]}
+                    for r in rows
+                ],
+                indent=2,
+            )
+        )
         return 0
     for row in rows:
-        print(f"{row['name']} at initialisation (seed {args.seed}, one batch of {args.batch_size} {args.dataset} images)")
+        print(
+            f"{row['name']} at initialisation (seed {args.seed}, one batch of {args.batch_size} {args.dataset} images)"
+        )
         print(f"  {'layer':<24} {'grad L2':>10} {'grad RMS':>10} {'dL/dx RMS':>10} {'act std':>9}")
         for layer in row["layers"]:
             std = "-" if layer["act_std"] is None else f"{layer['act_std']:.3g}"
@@ -454,7 +535,7 @@ def cmd_landscape(args: argparse.Namespace) -> int:
     from .analysis import run_landscape
     from .runs import RunStore
 
-    bar = None if args.json else ProgressBar(args.grid ** args.dims, ["grid points"])
+    bar = None if args.json else ProgressBar(args.grid**args.dims, ["grid points"])
 
     def progress(done: int, total: int) -> None:
         if bar is not None:
@@ -462,8 +543,17 @@ def cmd_landscape(args: argparse.Namespace) -> int:
             bar.draw()
 
     try:
-        result = run_landscape(RunStore(args.runs_dir), args.run, grid=args.grid, span=args.span, dims=args.dims,
-                               seed=args.seed, split=args.split, force=args.force, on_progress=progress)  # fmt: skip
+        result = run_landscape(
+            RunStore(args.runs_dir),
+            args.run,
+            grid=args.grid,
+            span=args.span,
+            dims=args.dims,
+            seed=args.seed,
+            split=args.split,
+            force=args.force,
+            on_progress=progress,
+        )
     except ValueError as exc:  # grid/span out of range: the library's sentence
         raise CliError(str(exc)) from None
     doc = result.to_dict()
@@ -476,8 +566,10 @@ def cmd_landscape(args: argparse.Namespace) -> int:
 
     loss = np.asarray(result.loss, dtype=float)
     centre = loss[tuple(s // 2 for s in loss.shape)]
-    print(f"{args.run}: loss {centre:.4f} at the trained weights; min {np.nanmin(loss):.4f}, max {np.nanmax(loss):.4f} "
-          f"over the {'x'.join(map(str, loss.shape))} grid (span {args.span:g}, {args.split} split)")  # fmt: skip
+    print(
+        f"{args.run}: loss {centre:.4f} at the trained weights; min {np.nanmin(loss):.4f}, max {np.nanmax(loss):.4f} "
+        f"over the {'x'.join(map(str, loss.shape))} grid (span {args.span:g}, {args.split} split)"
+    )
     return 0
 
 
@@ -485,6 +577,7 @@ def layer_rows(p: Any) -> list[dict[str, Any]]:
     """One entry per weighted layer, first first. act_std and grad_x_rms (RMS of dL/dx at the
     block's output) are per block, so each layer carries its block's value; stem and head layers
     have none."""
+
     def block_of(layer: str) -> int | None:
         hits = [i for i, b in enumerate(p.block_names) if layer.startswith(b + ".")]
         return hits[-1] if hits else None
@@ -492,9 +585,15 @@ def layer_rows(p: Any) -> list[dict[str, Any]]:
     rows = []
     for i, name in enumerate(p.layer_names):
         b = block_of(name)
-        rows.append({"name": name, "grad_norm": p.grad_norm[i], "grad_rms": p.grad_rms[i],
-                     "act_std": p.act_std[b] if b is not None else None,
-                     "grad_x_rms": p.grad_x_rms[b] if b is not None and b < len(p.grad_x_rms) else None})  # fmt: skip
+        rows.append(
+            {
+                "name": name,
+                "grad_norm": p.grad_norm[i],
+                "grad_rms": p.grad_rms[i],
+                "act_std": p.act_std[b] if b is not None else None,
+                "grad_x_rms": p.grad_x_rms[b] if b is not None and b < len(p.grad_x_rms) else None,
+            }
+        )
     return rows
 
 
@@ -507,8 +606,11 @@ def _error(text: str) -> None:
 
 def _out_of_memory(exc: BaseException) -> bool:
     """The allocator's failures: MemoryError, torch's CPU "can't allocate memory" RuntimeError, CUDA OOM."""
-    return isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError" or (
-        isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc))  # fmt: skip
+    return (
+        isinstance(exc, MemoryError)
+        or type(exc).__name__ == "OutOfMemoryError"
+        or (isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc))
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -532,13 +634,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CliError, ConfigError) as exc:
         _error(str(exc))
         return 2
-    except Exception as exc:  # data unavailable, run store trouble, or a bug: still one line
+    except Exception as exc:  # noqa: BLE001 (data unavailable, run store trouble, or a bug: still one line)
         from .data import DatasetUnavailable
         from .runs import RunStoreError
 
         if _out_of_memory(exc):
-            _error("not enough memory for these settings; lower --batch-size, --width, --depth or --image-size "
-                   f"(or set --limit) ({type(exc).__name__})")  # fmt: skip
+            _error(
+                "not enough memory for these settings; lower --batch-size, --width, --depth or --image-size "
+                f"(or set --limit) ({type(exc).__name__})"
+            )
             return 2
         if isinstance(exc, DatasetUnavailable):
             _error(exc.with_paths)  # the terminal's user owns this machine: name its folders

@@ -94,8 +94,10 @@ def _at_most(name: str, value: float, bound: float, why: str) -> None:
 def check_seed(name: str, value: Any) -> None:
     """A seed every random generator here accepts: a whole number from 0 to MAX_SEED (2**32 - 1)."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
-        raise ConfigError(f"{name} must be a whole number from 0 to {MAX_SEED:,} (2**32 - 1, the range numpy and "
-                          f"torch both accept); got {value!r}")  # fmt: skip
+        raise ConfigError(
+            f"{name} must be a whole number from 0 to {MAX_SEED:,} (2**32 - 1, the range numpy and "
+            f"torch both accept); got {value!r}"
+        )
 
 
 def check_total_steps(total: int, *, what: str = "this run") -> None:
@@ -151,7 +153,7 @@ class ModelConfig:
 
     @property
     def kind(self) -> str:
-        """"plain" or "residual": what the learner compares."""
+        """ "plain" or "residual": what the learner compares."""
         return "residual" if self.residual else "plain"
 
     @property
@@ -165,7 +167,9 @@ class ModelConfig:
 class DataConfig:
     name: str = "digits"  # registry key: digits, shapes, clutter, cifar10, mnist, fashion_mnist, folder
     root: str | None = None  # downloads cache (default ~/.cache/resnet_viz/data) or the ImageFolder path
-    image_size: int | None = None  # resize to this many pixels square; None keeps the dataset's own (shapes: 32, clutter: 64)
+    image_size: int | None = (
+        None  # resize to this many pixels square; None keeps the dataset's own (shapes: 32, clutter: 64)
+    )
     augment: bool = False  # random crop (padding size/8) + horizontal flip, batched on the device
     seed: int = 0  # seed of generated data (shapes, clutter) and of the `limit` subset; test splits never change
     limit: int | None = None  # keep at most this many training images (quick demos on big datasets)
@@ -175,8 +179,12 @@ class DataConfig:
             _positive("image_size", self.image_size, integer=True)
             if self.image_size < 4:
                 raise ConfigError(f"image_size must be at least 4 pixels; got {self.image_size}")
-            _at_most("image_size", self.image_size, MAX_IMAGE_SIZE,
-                     "the nets here are built for 8 to 32 pixels, ImageNet models for 224")  # fmt: skip
+            _at_most(
+                "image_size",
+                self.image_size,
+                MAX_IMAGE_SIZE,
+                "the nets here are built for 8 to 32 pixels, ImageNet models for 224",
+            )
         check_seed("seed", self.seed)
         if self.limit is not None:
             _positive("limit", self.limit, integer=True)

@@ -52,17 +52,24 @@ class NearIdentity:
         return statistics.median(vals) if vals else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"residual": self.residual, "images": self.images,
-                "blocks": [{"name": b.name, "branch": b.branch, "off_identity": b.off_identity,
-                            "downsampling": b.downsampling} for b in self.blocks]}  # fmt: skip
+        return {
+            "residual": self.residual,
+            "images": self.images,
+            "blocks": [
+                {"name": b.name, "branch": b.branch, "off_identity": b.off_identity, "downsampling": b.downsampling}
+                for b in self.blocks
+            ],
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NearIdentity:
         def num(v: Any) -> float | None:
             return None if v is None else float(v)
 
-        blocks = tuple(BlockChange(str(b["name"]), num(b["branch"]), num(b["off_identity"]), bool(b["downsampling"]))
-                       for b in data["blocks"])  # fmt: skip
+        blocks = tuple(
+            BlockChange(str(b["name"]), num(b["branch"]), num(b["off_identity"]), bool(b["downsampling"]))
+            for b in data["blocks"]
+        )
         return cls(bool(data["residual"]), blocks, int(data["images"]))
 
 
@@ -129,9 +136,14 @@ def near_identity(model: nn.Module, x: torch.Tensor, *, batch: int = 500) -> Nea
     finally:
         model.train(was_training)
     blocks = tuple(
-        BlockChange(name, t.branch / t.n if t.n else None, t.off / t.n if t.n else None, bool(getattr(t.block, "downsamples", False)))
+        BlockChange(
+            name,
+            t.branch / t.n if t.n else None,
+            t.off / t.n if t.n else None,
+            bool(getattr(t.block, "downsamples", False)),
+        )
         for name, t in zip(names, tallies)
-    )  # fmt: skip
+    )
     return NearIdentity(any(getattr(b, "shortcut", None) is not None for _, b in model.probe_blocks()), blocks, len(x))  # type: ignore[operator]
 
 
@@ -159,22 +171,30 @@ def _describe(name: str, r: NearIdentity, plain: bool) -> str:
     med = _share(r.median("branch"))  # type: ignore[arg-type]
     spread = f"from {_share(lo[1])} at {lo[0]} to {_share(hi[1])} at {hi[0]}"
     if plain:
-        return (f"In {name} the median block's F(x) has {med} of its input's norm (||F(x)|| / ||x||, median over its "
-                f"{len(rows)} blocks that keep the shape; {spread}): a plain block's F(x) replaces x instead of "
-                "being added to it.")  # fmt: skip
-    return (f"In {name} the median block's branch changes its input by {med} (||F(x)|| / ||x||, median over its "
-            f"{len(rows)} blocks; {spread}).")  # fmt: skip
+        return (
+            f"In {name} the median block's F(x) has {med} of its input's norm (||F(x)|| / ||x||, median over its "
+            f"{len(rows)} blocks that keep the shape; {spread}): a plain block's F(x) replaces x instead of "
+            "being added to it."
+        )
+    return (
+        f"In {name} the median block's branch changes its input by {med} (||F(x)|| / ||x||, median over its "
+        f"{len(rows)} blocks; {spread})."
+    )
 
 
-def identity_sentences(plain: NearIdentity, residual: NearIdentity, names: tuple[str, str] = ("plain", "residual")) -> list[str]:
+def identity_sentences(
+    plain: NearIdentity, residual: NearIdentity, names: tuple[str, str] = ("plain", "residual")
+) -> list[str]:
     """What the measurement says about the construction argument, from its numbers only."""
     lines = [_describe(names[1], residual, False), _describe(names[0], plain, True)]
     mp, mr = plain.median("off_identity"), residual.median("off_identity")
     verdict = closer_to_identity(plain, residual)
     if verdict is None:
         return lines
-    off = (f"a median block's output differs from its input by {_share(mr)} in {names[1]} and by {_share(mp)} in "
-           f"{names[0]} (||y - x|| / ||x||)")  # type: ignore[arg-type]  # fmt: skip
+    off = (
+        f"a median block's output differs from its input by {_share(mr)} in {names[1]} and by {_share(mp)} in "
+        f"{names[0]} (||y - x|| / ||x||)"
+    )  # type: ignore[arg-type]
     if verdict == "same":
         lines.append(f"Both nets' blocks are about equally far from the identity (within {SAME_BAND:g}x): {off}.")
     elif verdict == "residual":
@@ -187,8 +207,10 @@ def identity_sentences(plain: NearIdentity, residual: NearIdentity, names: tuple
         )
     else:
         factor = "infinitely" if mp == 0 else times(mr / mp)
-        lines.append(f"Here the plain blocks are the nearer to the identity: {off}, {factor} farther for the "
-                     "residual net, unlike the small residual functions He et al. (2016, §4.2, Fig. 7) report.")  # fmt: skip
+        lines.append(
+            f"Here the plain blocks are the nearer to the identity: {off}, {factor} farther for the "
+            "residual net, unlike the small residual functions He et al. (2016, §4.2, Fig. 7) report."
+        )
     return lines
 
 

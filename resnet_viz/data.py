@@ -92,7 +92,9 @@ class Dataset:
             ("test", self.x_test, self.y_test, self.mask_test),
         ):
             if x.ndim != 4 or y.ndim != 1 or x.shape[0] != y.shape[0]:
-                raise ValueError(f"{split}: expected x (N, C, H, W) and y (N,), got {tuple(x.shape)} and {tuple(y.shape)}")
+                raise ValueError(
+                    f"{split}: expected x (N, C, H, W) and y (N,), got {tuple(x.shape)} and {tuple(y.shape)}"
+                )
             if m is not None and tuple(m.shape) != (x.shape[0], *x.shape[2:]):
                 raise ValueError(f"{split}: mask shape {tuple(m.shape)} does not match images {tuple(x.shape)}")
         if not len(self.mean) == len(self.std) == self.x_train.shape[1]:
@@ -350,9 +352,16 @@ def _load_generated(
 
     no_limit = dataclasses.replace(cfg, limit=None, image_size=None)  # both already applied above
     return _finish(
-        name, no_limit, nchw(xs), torch.tensor(ys), nchw(xt), torch.tensor(yt), SHAPE_CLASSES,
-        torch.tensor(ms), torch.tensor(mt),
-    )  # fmt: skip
+        name,
+        no_limit,
+        nchw(xs),
+        torch.tensor(ys),
+        nchw(xt),
+        torch.tensor(yt),
+        SHAPE_CLASSES,
+        torch.tensor(ms),
+        torch.tensor(mt),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -468,11 +477,15 @@ def load_folder(cfg: DataConfig) -> Dataset:
     empty = [name for name, files in per_class.items() if not files]
     if empty or len(per_class) < 2:
         found = f"found {len(per_class)} sub-folder(s){', empty: ' + ', '.join(empty) if empty else ''}"
-        raise DatasetUnavailable(f"the image folder must hold at least 2 class sub-folders, each with images; {found}",
-                                 with_paths=f"{root} must hold at least 2 class sub-folders, each with images; {found}")  # fmt: skip
+        raise DatasetUnavailable(
+            f"the image folder must hold at least 2 class sub-folders, each with images; {found}",
+            with_paths=f"{root} must hold at least 2 class sub-folders, each with images; {found}",
+        )
     few = [name for name, files in per_class.items() if len(files) < 2]
     if few:
-        raise DatasetUnavailable(f"each class needs at least 2 images (one for the test split); too few in: {', '.join(few)}")
+        raise DatasetUnavailable(
+            f"each class needs at least 2 images (one for the test split); too few in: {', '.join(few)}"
+        )
 
     classes = tuple(per_class)
     files = [f for name in classes for f in per_class[name]]
@@ -493,13 +506,21 @@ def load_folder(cfg: DataConfig) -> Dataset:
                     out[row] = np.asarray(img.convert("RGB").resize((size, size), Image.Resampling.BILINEAR))
             except (OSError, ValueError, Image.DecompressionBombError) as err:
                 # PIL's own text quotes the full path; the short message names the file inside the folder.
-                raise DatasetUnavailable(f"cannot read image {files[i].relative_to(root)} in the image folder",
-                                         with_paths=f"cannot read image {files[i]}: {err}") from err  # fmt: skip
+                raise DatasetUnavailable(
+                    f"cannot read image {files[i].relative_to(root)} in the image folder",
+                    with_paths=f"cannot read image {files[i]}: {err}",
+                ) from err
         return torch.from_numpy(out).permute(0, 3, 1, 2).float().div_(255.0)  # (n, 3, size, size)
 
     no_limit = dataclasses.replace(cfg, limit=None)  # applied above, before decoding
     return _finish(
-        "folder", no_limit, decode(train), torch.from_numpy(labels[train]), decode(test), torch.from_numpy(labels[test]), classes
+        "folder",
+        no_limit,
+        decode(train),
+        torch.from_numpy(labels[train]),
+        decode(test),
+        torch.from_numpy(labels[test]),
+        classes,
     )
 
 

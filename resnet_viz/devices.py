@@ -9,7 +9,7 @@ import torch
 
 from resnet_viz.config import DEVICES, ConfigError
 
-__all__ = ["select_device", "describe_device", "mps_available"]
+__all__ = ["describe_device", "mps_available", "select_device"]
 
 
 def mps_available() -> bool:
@@ -46,9 +46,7 @@ def select_device(pref: str = "auto") -> torch.device:
                 f"(torch {_torch_version()}, {built}); choose 'auto' or 'cpu'"
             )
         if index and int(index) >= torch.cuda.device_count():
-            raise ConfigError(
-                f"device {pref!r} was requested but only {torch.cuda.device_count()} CUDA GPU(s) exist"
-            )
+            raise ConfigError(f"device {pref!r} was requested but only {torch.cuda.device_count()} CUDA GPU(s) exist")
         return torch.device(str(pref))
     if kind == "mps":
         if not mps_available():

@@ -84,19 +84,26 @@ def _power(n: int) -> str:
     return f"2^{n} ≈ {total / 10**exp:.1f} × 10^{exp}"
 
 
-def path_sentences(dist: PathLengths, name: str, *, downsampling: int, shortcut: str, plain_name: str | None = None) -> list[str]:
+def path_sentences(
+    dist: PathLengths, name: str, *, downsampling: int, shortcut: str, plain_name: str | None = None
+) -> list[str]:
     """What the distribution shows for the net `name`, which has `downsampling` of its n blocks
     changing resolution through shortcut option `shortcut` ("A" or "B")."""
     lo, hi, share = dist.central()
     blocks = f"{dist.n} block{'s' if dist.n != 1 else ''}"
     lines = [
-        (f"{name} unravels into {_power(dist.n)} paths: C({dist.n}, k) of them pass through k residual branches, so "
-         f"their lengths follow Binomial({dist.n}, 1/2) with mean {dist.mean:g}, and {share:.1%} of them pass through "
-         f"{lo} to {hi} branches (Veit et al. 2016, §3 and §5).")
-    ]  # fmt: skip
+        (
+            f"{name} unravels into {_power(dist.n)} paths: C({dist.n}, k) of them pass through k residual branches, so "
+            f"their lengths follow Binomial({dist.n}, 1/2) with mean {dist.mean:g}, and {share:.1%} of them pass through "
+            f"{lo} to {hi} branches (Veit et al. 2016, §3 and §5)."
+        )
+    ]
     if downsampling:
-        how = ("option A: a strided identity with zero-padded channels, no parameters" if shortcut == "A"
-               else "option B: a 1x1 projection")  # fmt: skip
+        how = (
+            "option A: a strided identity with zero-padded channels, no parameters"
+            if shortcut == "A"
+            else "option B: a 1x1 projection"
+        )
         lines.append(
             f"All {blocks} count: the {downsampling} that change resolution still have a shortcut path ({how}), "
             "so each doubles the number of paths like any other block."
@@ -154,7 +161,9 @@ def _why_undefined(name: str, r: LesionResult, d: OneDeletion) -> str:
     return f"{name}'s intact accuracy is {_pct(d.baseline)}: there is no accuracy to lose"
 
 
-def one_block_sentence(plain: LesionResult, residual: LesionResult, names: tuple[str, str] = ("plain", "residual")) -> str:
+def one_block_sentence(
+    plain: LesionResult, residual: LesionResult, names: tuple[str, str] = ("plain", "residual")
+) -> str:
     """Whether one deletion cost the residual net a little (ensemble-like) and the plain net a lot."""
     dp, dr = one_deletion(plain), one_deletion(residual)
     missing = [_why_undefined(n, r, d) for n, r, d in zip(names, (plain, residual), (dp, dr)) if d.kept is None]
@@ -164,21 +173,29 @@ def one_block_sentence(plain: LesionResult, residual: LesionResult, names: tuple
     def took(name: str, d: OneDeletion) -> str:
         return f"{name} from {_pct(d.baseline)} to {_pct(d.mean)} ({100 * (d.kept - 1):+.1f}% of its intact accuracy)"  # type: ignore[operator]
 
-    head = (f"Deleting one block (mean over those that keep the resolution) took {took(names[1], dr)} and "
-            f"{took(names[0], dp)}")  # fmt: skip
+    head = (
+        f"Deleting one block (mean over those that keep the resolution) took {took(names[1], dr)} and "
+        f"{took(names[0], dp)}"
+    )
     verdict = one_block_verdict(plain, residual)
     n = len(residual.blocks)
     if verdict == "same":
-        return (f"{head}: both keep about the same share (within {100 * SAME_SHARE:.0f} points), so this pair "
-                "does not show the residual net's ensemble-like robustness.")  # fmt: skip
+        return (
+            f"{head}: both keep about the same share (within {100 * SAME_SHARE:.0f} points), so this pair "
+            "does not show the residual net's ensemble-like robustness."
+        )
     if verdict == "plain":
         return f"{head}: here the plain net keeps more of its accuracy, the opposite of Veit et al. (2016, §4)."
     if dr.kept >= ENSEMBLE_KEEPS:  # type: ignore[operator]
-        return (f"{head}: the residual net behaves like an ensemble (Veit et al. 2016, §4). Deleting a block removes "
-                f"the paths through its branch, half of its {_power(n)}, and the other half still carry the signal; "
-                "the plain net has one path, and every deletion cuts it.")  # fmt: skip
-    return (f"{head}: the residual net keeps more, but losing {100 * (1 - dr.kept):.1f}% to one deletion is far from "  # type: ignore[operator]
-            "the barely noticeable drop Veit et al. (2016, §4) measured for a 110-layer residual net.")
+        return (
+            f"{head}: the residual net behaves like an ensemble (Veit et al. 2016, §4). Deleting a block removes "
+            f"the paths through its branch, half of its {_power(n)}, and the other half still carry the signal; "
+            "the plain net has one path, and every deletion cuts it."
+        )
+    return (
+        f"{head}: the residual net keeps more, but losing {100 * (1 - dr.kept):.1f}% to one deletion is far from "  # type: ignore[operator]
+        "the barely noticeable drop Veit et al. (2016, §4) measured for a 110-layer residual net."
+    )
 
 
 @dataclass(frozen=True)
@@ -223,12 +240,16 @@ def decline_sentence(r: LesionResult, name: str) -> str:
         return f"{name}: no random deletions were measured."
     if d.shape == "nonfinite":
         bad = [k for k, a in zip(d.ks, d.accs) if not is_number(a)]
-        where = " and ".join((["intact"] if bad[0] == 0 else [])
-                             + ([f"with k = {', '.join(str(k) for k in bad if k)} deleted"] if any(bad) else []))  # fmt: skip
+        where = " and ".join(
+            (["intact"] if bad[0] == 0 else [])
+            + ([f"with k = {', '.join(str(k) for k in bad if k)} deleted"] if any(bad) else [])
+        )
         return f"{name}: the accuracy {where} is not a finite number, so the curve's shape cannot be judged."
     if d.shape == "few":
-        return (f"{name}: only k = {', '.join(map(str, d.ks[1:]))} could be measured ({ends}): too few values of k "
-                "to judge the curve's shape.")  # fmt: skip
+        return (
+            f"{name}: only k = {', '.join(map(str, d.ks[1:]))} could be measured ({ends}): too few values of k "
+            "to judge the curve's shape."
+        )
     if d.shape == "flat":
         return f"{name}: accuracy barely changes as random blocks are deleted ({ends})."
     if d.shape == "rises":
@@ -236,16 +257,25 @@ def decline_sentence(r: LesionResult, name: str) -> str:
     step = f"{100 * d.steepest:.1f} points per block from k = {d.between[0]} to {d.between[1]}"  # type: ignore[index,operator]
     avg = f"{100 * d.average:.1f} points per block"  # type: ignore[operator]
     if d.shape == "smooth":
-        return (f"{name}: accuracy falls smoothly with the number of random deletions ({ends}); its steepest step, "
-                f"{step}, is within {SMOOTH_FACTOR:g}x the average fall of {avg}.")  # fmt: skip
-    return (f"{name}: accuracy does not fall smoothly: it loses {step}, {times(d.steepest / d.average)} "  # type: ignore[operator]
-            f"its average fall of {avg} ({ends}).")
+        return (
+            f"{name}: accuracy falls smoothly with the number of random deletions ({ends}); its steepest step, "
+            f"{step}, is within {SMOOTH_FACTOR:g}x the average fall of {avg}."
+        )
+    return (
+        f"{name}: accuracy does not fall smoothly: it loses {step}, {times(d.steepest / d.average)} "  # type: ignore[operator]
+        f"its average fall of {avg} ({ends})."
+    )
 
 
-def ensemble_sentences(plain: LesionResult, residual: LesionResult, names: tuple[str, str] = ("plain", "residual")) -> list[str]:
+def ensemble_sentences(
+    plain: LesionResult, residual: LesionResult, names: tuple[str, str] = ("plain", "residual")
+) -> list[str]:
     """The ensemble reading of a lesion pair: one deletion, then the curve over k, per net."""
-    return [one_block_sentence(plain, residual, names), decline_sentence(residual, names[1]),
-            decline_sentence(plain, names[0])]  # fmt: skip
+    return [
+        one_block_sentence(plain, residual, names),
+        decline_sentence(residual, names[1]),
+        decline_sentence(plain, names[0]),
+    ]
 
 
 __all__ = [

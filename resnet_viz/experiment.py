@@ -21,7 +21,6 @@ from .models import build_model, count_params
 from .runs import RunStore
 from .train import History, Update, train
 
-
 SNAPSHOTS = 5  # weight snapshots kept per stored run (init, three between, end): Grad-CAM over training
 
 
@@ -110,10 +109,16 @@ def run_twins(
 
     try:
         histories = train(
-            list(zip(names, models)), data, train_cfg, device=device, on_update=on_update,
-            should_stop=should_stop, augment=data_cfg.augment, snapshots=SNAPSHOTS,
+            list(zip(names, models)),
+            data,
+            train_cfg,
+            device=device,
+            on_update=on_update,
+            should_stop=should_stop,
+            augment=data_cfg.augment,
+            snapshots=SNAPSHOTS,
             on_snapshot=keep_snapshot if store is not None else None,
-        )  # fmt: skip
+        )
     except BaseException as exc:
         if store is not None:
             for rid in run_ids:
@@ -125,9 +130,12 @@ def run_twins(
             store.save_metrics(rid, hist.to_dict())
             store.save_weights(rid, model.state_dict())
             store.set_status(
-                rid, hist.status, step=hist.step[-1] if hist.step else 0,
+                rid,
+                hist.status,
+                step=hist.step[-1] if hist.step else 0,
                 message=f"diverged (loss NaN/inf) at step {hist.diverged_at}" if hist.status == "diverged" else None,
-                summary=hist.summary(), seconds=hist.elapsed,
-            )  # fmt: skip
+                summary=hist.summary(),
+                seconds=hist.elapsed,
+            )
         results.append(ModelResult(cfg, count_params(model), hist, rid))
     return results

@@ -88,7 +88,9 @@ def load_image(
                 f"(renaming a file to .png does not make it one). Accepted formats: {ACCEPTED_FORMATS}."
             ) from err
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-            raise ImageError(_too_many_pixels(f"claims more pixels than Pillow will decode ({err})", max_pixels)) from err
+            raise ImageError(
+                _too_many_pixels(f"claims more pixels than Pillow will decode ({err})", max_pixels)
+            ) from err
         except Exception as err:  # any parser failure on untrusted bytes is the file's fault
             raise ImageError(
                 f"This file is damaged or truncated: it could not be read as an image ({_reason(err)}). "
@@ -116,7 +118,9 @@ def load_image(
             except ImageError:
                 raise
             except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-                raise ImageError(_too_many_pixels(f"claims more pixels than Pillow will decode ({err})", max_pixels)) from err
+                raise ImageError(
+                    _too_many_pixels(f"claims more pixels than Pillow will decode ({err})", max_pixels)
+                ) from err
             except MemoryError as err:
                 raise ImageError(
                     f"The image ({width:,} x {height:,} pixels) does not fit in memory here; downscale it and try again."

@@ -353,29 +353,46 @@ def landscape_sentences(plain: Slice, residual: Slice, names: tuple[str, str] = 
         if not math.isfinite(x.center):
             lines.append(f"{name}'s loss at the trained weights is not finite, so no rise can be measured.")
         elif x.nonfinite:
-            lines.append(f"{name}'s loss is not finite at {x.nonfinite} of the {x.points} points at distance {x.radius:g}: "
-                         "the perturbed net diverged there.")  # fmt: skip
-    rises = " and ".join(f"{'rises' if x.rise > 0 else 'falls'} by {_num(abs(x.rise))} for {n} (from {_num(x.center)})"
-                         for n, x in zip(names, (sp, sr)) if math.isfinite(x.rise))  # fmt: skip
+            lines.append(
+                f"{name}'s loss is not finite at {x.nonfinite} of the {x.points} points at distance {x.radius:g}: "
+                "the perturbed net diverged there."
+            )
+    rises = " and ".join(
+        f"{'rises' if x.rise > 0 else 'falls'} by {_num(abs(x.rise))} for {n} (from {_num(x.center)})"
+        for n, x in zip(names, (sp, sr))
+        if math.isfinite(x.rise)
+    )
     if rises:
-        lines.append(f"At distance {sp.radius:g} from the trained weights ({where}{sp.radius:g}, filter-normalised "
-                     f"directions, Li et al. 2018 §4) the loss {rises}.")  # fmt: skip
+        lines.append(
+            f"At distance {sp.radius:g} from the trained weights ({where}{sp.radius:g}, filter-normalised "
+            f"directions, Li et al. 2018 §4) the loss {rises}."
+        )
     verdict = sharper(sp, sr)
     by = {"plain": (names[0], sp, sr), "residual": (names[1], sr, sp)}
     if verdict in by:
         name, hi, lo = by[verdict]
-        factor = ("without bound" if math.isinf(hi.rise) else "while the other's does not rise" if lo.rise <= 0
-                  else f"{times(hi.rise / lo.rise)} as much")  # fmt: skip
+        factor = (
+            "without bound"
+            if math.isinf(hi.rise)
+            else "while the other's does not rise"
+            if lo.rise <= 0
+            else f"{times(hi.rise / lo.rise)} as much"
+        )
         lines.append(
             f"{name}'s surface is the sharper one at this distance: its loss rises {factor}. "
-            + ("Li et al. (2018, §6) found the same: without skip connections, deep nets' loss surfaces turn sharp "
-               "and chaotic." if verdict == "plain" else
-               "That is the opposite of the deep nets Li et al. (2018, §6) compared, where the net without skip "
-               "connections had the sharper, more chaotic surface.")
-        )  # fmt: skip
+            + (
+                "Li et al. (2018, §6) found the same: without skip connections, deep nets' loss surfaces turn sharp "
+                "and chaotic."
+                if verdict == "plain"
+                else "That is the opposite of the deep nets Li et al. (2018, §6) compared, where the net without skip "
+                "connections had the sharper, more chaotic surface."
+            )
+        )
     elif verdict == "same":
-        lines.append(f"The two surfaces are about equally sharp at this distance: the rises are within "
-                     f"{SAME_BAND:g}x of each other ({times(max(sp.rise, sr.rise) / min(sp.rise, sr.rise))}).")  # fmt: skip
+        lines.append(
+            f"The two surfaces are about equally sharp at this distance: the rises are within "
+            f"{SAME_BAND:g}x of each other ({times(max(sp.rise, sr.rise) / min(sp.rise, sr.rise))})."
+        )
     elif all(math.isfinite(x.rise) and x.rise <= 0 for x in (sp, sr)):
         lines.append("Neither loss rises at this distance: try a larger range to see the walls of the basins.")
     curv = ", ".join(f"{n} {_num(x.curvature)}" for n, x in zip(names, (sp, sr)))
@@ -383,14 +400,30 @@ def landscape_sentences(plain: Slice, residual: Slice, names: tuple[str, str] = 
     kp, kr = sp.curvature, sr.curvature
     if all(math.isfinite(k) and k > 0 for k in (kp, kr)):
         ratio = max(kp, kr) / min(kp, kr)
-        line += (f"; within {SAME_BAND:g}x of each other." if ratio <= SAME_BAND else
-                 f"; {names[0] if kp > kr else names[1]}'s is {times(ratio)} the other's.")  # fmt: skip
+        line += (
+            f"; within {SAME_BAND:g}x of each other."
+            if ratio <= SAME_BAND
+            else f"; {names[0] if kp > kr else names[1]}'s is {times(ratio)} the other's."
+        )
     elif any(math.isfinite(k) and k < 0 for k in (kp, kr)):
-        line += "; a negative value means the weights sit on a slope or saddle of this slice, not at the bottom of a bowl."
+        line += (
+            "; a negative value means the weights sit on a slope or saddle of this slice, not at the bottom of a bowl."
+        )
     else:
         line += "."
     return lines + [line]
 
 
-__all__ = ["MAX_GRID", "MIN_GRID", "Sharpness", "Slice", "SliceCancelled", "directions", "landscape_sentences",
-           "loss_slice", "random_direction", "sharper", "sharpness"]  # fmt: skip
+__all__ = [
+    "MAX_GRID",
+    "MIN_GRID",
+    "Sharpness",
+    "Slice",
+    "SliceCancelled",
+    "directions",
+    "landscape_sentences",
+    "loss_slice",
+    "random_direction",
+    "sharper",
+    "sharpness",
+]

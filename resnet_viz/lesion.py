@@ -63,9 +63,7 @@ def lesionable_blocks(model: nn.Module) -> list[tuple[str, nn.Module, bool]]:
     if not hasattr(model, "probe_blocks"):
         raise TypeError(f"{type(model).__name__} does not list its blocks (probe_blocks); use models.build_model")
     return [
-        (name, block, bool(block.downsamples))
-        for name, block in model.probe_blocks()
-        if _skip_path(block) is not None
+        (name, block, bool(block.downsamples)) for name, block in model.probe_blocks() if _skip_path(block) is not None
     ]
 
 
@@ -249,7 +247,9 @@ def lesion_sentences(
     for name, r in zip(names, (plain, residual)):
         singles = [b.acc for b in r.blocks if not b.downsampling]
         if not singles:
-            lines.append(f"{name}: {_pct(r.baseline_acc)} with every block; it has no block that keeps the resolution to delete.")
+            lines.append(
+                f"{name}: {_pct(r.baseline_acc)} with every block; it has no block that keeps the resolution to delete."
+            )
             continue
         mean, worst = statistics.fmean(singles), min(singles)
         line = (
@@ -263,7 +263,9 @@ def lesion_sentences(
     if len(kept) == 2:
         ka, kb = kept.values()
         if abs(ka - kb) < SAME_SHARE:
-            lines.append(f"Both nets keep about the same share of their accuracy when one block is deleted ({ka:.0%} and {kb:.0%}).")
+            lines.append(
+                f"Both nets keep about the same share of their accuracy when one block is deleted ({ka:.0%} and {kb:.0%})."
+            )
         else:
             (worse, kw), (better, kbt) = sorted(kept.items(), key=lambda item: item[1])
             lines.append(
@@ -370,7 +372,9 @@ def layer_responses(model: nn.Module, x: torch.Tensor, *, batch: int = 500) -> l
 
 
 def response_sentences(
-    plain: Sequence[tuple[str, float]], residual: Sequence[tuple[str, float]], names: tuple[str, str] = ("plain", "residual")
+    plain: Sequence[tuple[str, float]],
+    residual: Sequence[tuple[str, float]],
+    names: tuple[str, str] = ("plain", "residual"),
 ) -> list[str]:
     """The mean response std of each net and which is smaller (He et al.'s observation, or not);
     means within 5% of each other are called about equal rather than ranked."""
@@ -381,7 +385,9 @@ def response_sentences(
     if abs(mr - mp) <= 0.05 * max(mp, mr):
         lines.append("The two nets' layers respond about equally strongly (means within 5%).")
     elif mr < mp:
-        lines.append(f"The {names[1]} net's layers respond less, as He et al. (2016, Fig. 7) found for residual functions.")
+        lines.append(
+            f"The {names[1]} net's layers respond less, as He et al. (2016, Fig. 7) found for residual functions."
+        )
     else:
         lines.append(f"Here the {names[1]} net's layers respond more: the opposite of He et al. (2016, Fig. 7).")
     return lines

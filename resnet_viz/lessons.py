@@ -22,7 +22,6 @@ from .train import History
 from .wording import first_last, fraction, num, pct, ratio, regime, times
 
 
-
 def _direction_outcome(name: str, row: Sequence[float]) -> Outcome | None:
     r = first_last(row)
     kind = regime(r, first=row[0] if row else None)
@@ -56,8 +55,11 @@ THEORY_BETA = Exercise(
 
 
 def theory_bn_off_outcome(profiles: Sequence[InitProfile]) -> Outcome | None:
-    plain = [p for p in profiles if p.config is not None and p.config.arch == "cifar"
-             and not p.config.residual and not p.config.bn]  # fmt: skip
+    plain = [
+        p
+        for p in profiles
+        if p.config is not None and p.config.arch == "cifar" and not p.config.residual and not p.config.bn
+    ]
     if not plain:
         return None
     p = max(plain, key=lambda q: len(q.grad_x_rms))
@@ -78,9 +80,12 @@ def theory_alpha_outcome(profiles: Sequence[InitProfile], alpha_one: Sequence[In
         if change is None or change <= 0:
             continue
         answer = "larger" if change > 2 else "smaller" if change < 0.5 else "same"
-        return Outcome(answer, f"in {p.name}, dL/dx first/last block is {num(now)} at alpha = {c.alpha:g} and "
-                               f"{num(before)} at alpha = 1 ({times(change) if change >= 1 else fraction(change)} "
-                               f"{'times' if change >= 1 else 'of'} it).")  # fmt: skip
+        return Outcome(
+            answer,
+            f"in {p.name}, dL/dx first/last block is {num(now)} at alpha = {c.alpha:g} and "
+            f"{num(before)} at alpha = 1 ({times(change) if change >= 1 else fraction(change)} "
+            f"{'times' if change >= 1 else 'of'} it).",
+        )
     return None
 
 
@@ -117,23 +122,34 @@ def _depth(name: str) -> int:
 def live_calms_outcome(histories: Sequence[History]) -> Outcome | None:
     """Graded on a finished deep plain run (depth 56 or more) from dL/dx at its first and last probe."""
     for h in histories:
-        if "plain" not in h.name or _depth(h.name) < 56 or len(h.grad_x_rms) < 2 or h.status not in ("finished", "stopped"):
+        if (
+            "plain" not in h.name
+            or _depth(h.name) < 56
+            or len(h.grad_x_rms) < 2
+            or h.status not in ("finished", "stopped")
+        ):
             continue
         first, last = first_last(h.grad_x_rms[0]), first_last(h.grad_x_rms[-1])
         change = ratio(last, first)
         if change is None or change <= 0:
             continue
         answer = "lower" if change < 0.5 else "higher" if change > 2 else "same"
-        return Outcome(answer, f"in {h.name} the dL/dx first/last block ratio went from {num(first)} at step "
-                               f"{h.probe_step[0]} to {num(last)} at step {h.probe_step[-1]}.")  # fmt: skip
+        return Outcome(
+            answer,
+            f"in {h.name} the dL/dx first/last block ratio went from {num(first)} at step "
+            f"{h.probe_step[0]} to {num(last)} at step {h.probe_step[-1]}.",
+        )
     return None
 
 
 def live_no_bn_outcome(histories: Sequence[History], bn: bool) -> Outcome | None:
     if bn:
         return None
-    acc = {("plain" if "plain" in h.name else "residual"): final_train_acc(h) for h in histories
-           if h.status in ("finished", "diverged", "stopped")}  # fmt: skip
+    acc = {
+        ("plain" if "plain" in h.name else "residual"): final_train_acc(h)
+        for h in histories
+        if h.status in ("finished", "diverged", "stopped")
+    }
     if set(acc) != {"plain", "residual"} or any(v is None for v in acc.values()):
         return None
     p, r = acc["plain"], acc["residual"]
@@ -170,7 +186,9 @@ def sweep_deeper_outcome(points: Sequence[DepthPoint]) -> Outcome | None:
         return None
     lo, hi, gap = found
     answer = "higher" if gap >= 5 else "lower" if gap <= -5 else "same"
-    return Outcome(answer, f"training error {lo.train_mean:.1f}% at depth {lo.depth}, {hi.train_mean:.1f}% at depth {hi.depth}.")
+    return Outcome(
+        answer, f"training error {lo.train_mean:.1f}% at depth {lo.depth}, {hi.train_mean:.1f}% at depth {hi.depth}."
+    )
 
 
 def sweep_longer_outcome(budgets: dict[int, Sequence[DepthPoint]]) -> Outcome | None:
@@ -182,8 +200,11 @@ def sweep_longer_outcome(budgets: dict[int, Sequence[DepthPoint]]) -> Outcome | 
     if long < 5 * short or found is None:
         return None
     lo, hi, gap = found
-    return Outcome("yes" if gap < 5 else "no", f"with {long} steps, plain-{hi.depth} ended at {hi.train_mean:.1f}% "
-                                               f"training error, plain-{lo.depth} at {lo.train_mean:.1f}%.")  # fmt: skip
+    return Outcome(
+        "yes" if gap < 5 else "no",
+        f"with {long} steps, plain-{hi.depth} ended at {hi.train_mean:.1f}% "
+        f"training error, plain-{lo.depth} at {lo.train_mean:.1f}%.",
+    )
 
 
 # -- "so what is the difficulty?" (degradation page) ----------------------------------------------
@@ -204,31 +225,52 @@ def difficulty_items(results: Sequence[SweepResult], shattered_lag1: tuple[float
         deepest = max(plain, key=lambda r: r.depth)
         at_init = first_last(deepest.history.grad_x_rms[0])
         at_end = first_last(deepest.history.grad_x_rms[-1])
-        measured = (f" In this sweep plain-{deepest.depth}'s dL/dx first/last block ratio was {num(at_init)} at step "
-                    f"{deepest.history.probe_step[0]} and {num(at_end)} at step {deepest.history.probe_step[-1]}.")  # fmt: skip
+        measured = (
+            f" In this sweep plain-{deepest.depth}'s dL/dx first/last block ratio was {num(at_init)} at step "
+            f"{deepest.history.probe_step[0]} and {num(at_end)} at step {deepest.history.probe_step[-1]}."
+        )
     else:
         measured = " Run a sweep with a deep plain net to measure it here."
-    items = [Explanation(
-        "Explosion at initialisation: with BatchNorm and no shortcuts, the gradient grows toward the input at "
-        "initialisation (Yang et al. 2019), so the first updates of the early layers are far larger than those "
-        "of the late ones; it calms within the first steps." + measured,
-        "app_pages/theory.py", "Measure dL/dx at initialisation on Gradient flow")]  # fmt: skip
+    items = [
+        Explanation(
+            "Explosion at initialisation: with BatchNorm and no shortcuts, the gradient grows toward the input at "
+            "initialisation (Yang et al. 2019), so the first updates of the early layers are far larger than those "
+            "of the late ones; it calms within the first steps." + measured,
+            "app_pages/theory.py",
+            "Measure dL/dx at initialisation on Gradient flow",
+        )
+    ]
     if shattered_lag1 is not None:
         p, r = shattered_lag1
-        shattered = (f" Measured here (depth 50, seed 0): lag-1 autocorrelation of df/dx {p:.2f} for the plain net, "
-                     f"{r:.2f} for the residual one.")  # fmt: skip
+        shattered = (
+            f" Measured here (depth 50, seed 0): lag-1 autocorrelation of df/dx {p:.2f} for the plain net, "
+            f"{r:.2f} for the residual one."
+        )
     else:
         shattered = ""
-    items.append(Explanation(
-        "Shattered gradients: in a deep plain net the gradient with respect to the input looks like white noise "
-        "(Balduzzi et al. 2017): the gradients at two nearby inputs are almost unrelated." + shattered,
-        "app_pages/theory.py", "See shattered gradients on Gradient flow"))  # fmt: skip
-    items.append(Explanation(
-        "A rougher loss surface: around trained weights, deep plain nets show a sharper, more chaotic loss "
-        "landscape than their residual twins (Li et al. 2018); measure the loss rise at the same distance for "
-        "your own pair.", "app_pages/analysis.py", "Slice the loss landscape on Beyond the textbook"))  # fmt: skip
-    items.append(Explanation(
-        "The ensemble view: a residual net behaves like a collection of many short paths (Veit et al. 2016), so "
-        "it never has to train one very deep path; deleting a block at test time shows it.",
-        "app_pages/analysis.py", "Delete blocks in the lesion study on Beyond the textbook"))  # fmt: skip
+    items.append(
+        Explanation(
+            "Shattered gradients: in a deep plain net the gradient with respect to the input looks like white noise "
+            "(Balduzzi et al. 2017): the gradients at two nearby inputs are almost unrelated." + shattered,
+            "app_pages/theory.py",
+            "See shattered gradients on Gradient flow",
+        )
+    )
+    items.append(
+        Explanation(
+            "A rougher loss surface: around trained weights, deep plain nets show a sharper, more chaotic loss "
+            "landscape than their residual twins (Li et al. 2018); measure the loss rise at the same distance for "
+            "your own pair.",
+            "app_pages/analysis.py",
+            "Slice the loss landscape on Beyond the textbook",
+        )
+    )
+    items.append(
+        Explanation(
+            "The ensemble view: a residual net behaves like a collection of many short paths (Veit et al. 2016), so "
+            "it never has to train one very deep path; deleting a block at test time shows it.",
+            "app_pages/analysis.py",
+            "Delete blocks in the lesion study on Beyond the textbook",
+        )
+    )
     return items

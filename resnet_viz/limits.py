@@ -198,11 +198,15 @@ def check_model(cfg: ModelConfig) -> None:
     """Refuse a model too large to build on this server (before anything is allocated)."""
     layers = cfg.depth if cfg.arch == "cifar" else cfg.depth + 1
     if layers > MAX_LAYERS:
-        raise JobTooLarge(f"depth {cfg.depth} is beyond the {MAX_LAYERS:,} layers this app builds; choose a smaller depth")
+        raise JobTooLarge(
+            f"depth {cfg.depth} is beyond the {MAX_LAYERS:,} layers this app builds; choose a smaller depth"
+        )
     cost = model_cost(cfg, cfg.in_channels, cfg.image_size, cfg.num_classes)
     if cost.params > MAX_PARAMS:
-        raise JobTooLarge(f"{cfg.name} at width {cfg.width} would have {cost.params:,} parameters, more than the "
-                          f"{MAX_PARAMS:,} this app builds; lower the width or the depth")  # fmt: skip
+        raise JobTooLarge(
+            f"{cfg.name} at width {cfg.width} would have {cost.params:,} parameters, more than the "
+            f"{MAX_PARAMS:,} this app builds; lower the width or the depth"
+        )
 
 
 def check_job(

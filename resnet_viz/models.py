@@ -9,7 +9,6 @@ site exactly once; nothing runs in place, so a hook never sees a value that was 
 
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -84,15 +83,22 @@ class Block(nn.Module):
         self.preact = preact
         if preact:
             self.F = nn.Sequential(
-                _norm(in_ch, bn), make_activation(activation), _conv3x3(in_ch, out_ch, stride, bn),
-                _norm(out_ch, bn), make_activation(activation), _conv3x3(out_ch, out_ch, 1, bn),
-            )  # fmt: skip
+                _norm(in_ch, bn),
+                make_activation(activation),
+                _conv3x3(in_ch, out_ch, stride, bn),
+                _norm(out_ch, bn),
+                make_activation(activation),
+                _conv3x3(out_ch, out_ch, 1, bn),
+            )
             self.act = nn.Identity()  # the identity path stays clean all the way (He et al. 2016b)
         else:
             self.F = nn.Sequential(
-                _conv3x3(in_ch, out_ch, stride, bn), _norm(out_ch, bn), make_activation(activation),
-                _conv3x3(out_ch, out_ch, 1, bn), _norm(out_ch, bn),
-            )  # fmt: skip
+                _conv3x3(in_ch, out_ch, stride, bn),
+                _norm(out_ch, bn),
+                make_activation(activation),
+                _conv3x3(out_ch, out_ch, 1, bn),
+                _norm(out_ch, bn),
+            )
             self.act = make_activation(activation)
         self.shortcut: nn.Module | None = None
         if residual:
@@ -168,9 +174,18 @@ class CifarResNet(_Net):
             for i in range(n):
                 stride = 2 if stage > 0 and i == 0 else 1
                 blocks.append(
-                    Block(in_ch, out_ch, stride, residual=cfg.residual, alpha=cfg.alpha,
-                          shortcut=cfg.shortcut, preact=cfg.preact, bn=cfg.bn, activation=cfg.activation)
-                )  # fmt: skip
+                    Block(
+                        in_ch,
+                        out_ch,
+                        stride,
+                        residual=cfg.residual,
+                        alpha=cfg.alpha,
+                        shortcut=cfg.shortcut,
+                        preact=cfg.preact,
+                        bn=cfg.bn,
+                        activation=cfg.activation,
+                    )
+                )
                 in_ch = out_ch
         self.blocks = nn.Sequential(*blocks)
         # Pre-act nets end with BN-act so the head sees a normalised map (He et al. 2016b, Fig. 4).
@@ -224,11 +239,17 @@ class MLP(_Net):
         # The first block maps pixels to `width` and cannot carry an identity path.
         self.blocks = nn.Sequential(
             *[
-                MLPBlock(in_f if i == 0 else cfg.width, cfg.width, residual=cfg.residual, alpha=cfg.alpha,
-                         bn=cfg.bn, activation=cfg.activation)
+                MLPBlock(
+                    in_f if i == 0 else cfg.width,
+                    cfg.width,
+                    residual=cfg.residual,
+                    alpha=cfg.alpha,
+                    bn=cfg.bn,
+                    activation=cfg.activation,
+                )
                 for i in range(cfg.depth)
             ]
-        )  # fmt: skip
+        )
         self.head = nn.Linear(cfg.width, cfg.num_classes)
         init_weights(self, cfg)
 

@@ -79,7 +79,7 @@ class HistoryLike(Protocol):
 
 
 def model_kind(name: str) -> Literal["plain", "residual", "other"]:
-    """"plain"/"residual" from a model's chart label ("residual-56", "mlp-plain-10", "plain-20#2")."""
+    """ "plain"/"residual" from a model's chart label ("residual-56", "mlp-plain-10", "plain-20#2")."""
     low = name.lower()
     if "residual" in low or "resnet" in low:
         return "residual"
@@ -199,7 +199,7 @@ def _divergence(h: Any) -> tuple[int, str] | None:
 
 
 def _no_data_text(histories: Sequence[Any], what: str) -> str:
-    """"waiting" only while something may still arrive; a finished run without data says so."""
+    """ "waiting" only while something may still arrive; a finished run without data says so."""
     if not histories:
         return NO_RUN
     if any(_status(h) == "running" for h in histories):
@@ -234,8 +234,16 @@ def figure_layout(fig: go.Figure, title: str, *, subtitle: str | None = None, he
     text = title if subtitle is None else f"{title}<br><sup>{subtitle}</sup>"
     fig.update_layout(
         template="plotly_white",
-        title={"text": text, "x": 0, "xanchor": "left", "yref": "container", "y": 1, "yanchor": "top",
-               "pad": {"t": 10}, "font": {"size": 15}},
+        title={
+            "text": text,
+            "x": 0,
+            "xanchor": "left",
+            "yref": "container",
+            "y": 1,
+            "yanchor": "top",
+            "pad": {"t": 10},
+            "font": {"size": 15},
+        },
         margin={"l": 60, "r": 20, "t": 80 if subtitle else 64, "b": 45},
         legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.0, "yanchor": "bottom"},
         hovermode="closest",
@@ -288,21 +296,35 @@ def _curve_traces(
         idx = downsample_index(n, max_points)
         fig.add_trace(
             go.Scatter(
-                x=steps[idx], y=y[idx], mode="lines", name=f"{name} train", legendgroup=name,
-                line=line, opacity=opacity,
+                x=steps[idx],
+                y=y[idx],
+                mode="lines",
+                name=f"{name} train",
+                legendgroup=name,
+                line=line,
+                opacity=opacity,
                 hovertemplate=f"{name}<br>step %{{x}}<br>train %{{y:.4g}}{unit}<extra></extra>",
             )
-        )  # fmt: skip
+        )
     ts, tv = _eval_points(h, test_key)
     if ts.size:
         fig.add_trace(
             go.Scatter(
-                x=ts, y=tv * scale, mode="markers", name=f"{name} test", legendgroup=name, opacity=opacity,
-                marker={"color": color, "size": 8, "symbol": "circle-open" if overlay else "circle",
-                        "line": {"width": 2, "color": color}},
+                x=ts,
+                y=tv * scale,
+                mode="markers",
+                name=f"{name} test",
+                legendgroup=name,
+                opacity=opacity,
+                marker={
+                    "color": color,
+                    "size": 8,
+                    "symbol": "circle-open" if overlay else "circle",
+                    "line": {"width": 2, "color": color},
+                },
                 hovertemplate=f"{name}<br>step %{{x}}<br>test %{{y:.4g}}{unit}<extra></extra>",
             )
-        )  # fmt: skip
+        )
     div = _divergence(h)
     if div is not None:
         at, words = div
@@ -311,16 +333,31 @@ def _curve_traces(
         if finite.size:  # sits at the end of the line: the value at `at` itself is NaN/inf
             fig.add_trace(
                 go.Scatter(
-                    x=[at], y=[y[finite[-1]]], mode="markers+text", name=f"{name} diverged",
-                    legendgroup=name, showlegend=False, opacity=opacity,
+                    x=[at],
+                    y=[y[finite[-1]]],
+                    mode="markers+text",
+                    name=f"{name} diverged",
+                    legendgroup=name,
+                    showlegend=False,
+                    opacity=opacity,
                     marker={"symbol": "x", "size": 13, "color": color, "line": {"width": 1}},
-                    text=[words], textposition="top center", textfont={"color": color},
+                    text=[words],
+                    textposition="top center",
+                    textfont={"color": color},
                     hovertemplate=f"{text}: loss became NaN/inf<extra></extra>",
                 )
-            )  # fmt: skip
+            )
         else:  # diverged before a single good step: nothing to hang a marker on
-            fig.add_annotation(text=text, x=0.02, y=0.95, xref="paper", yref="paper", xanchor="left",
-                               showarrow=False, font={"color": color})  # fmt: skip
+            fig.add_annotation(
+                text=text,
+                x=0.02,
+                y=0.95,
+                xref="paper",
+                yref="paper",
+                xanchor="left",
+                showarrow=False,
+                font={"color": color},
+            )
     return n > 0
 
 
@@ -339,11 +376,29 @@ def _curves_figure(
     live_colors = _colors([h.name for h in histories])
     any_live = False
     for h, color in zip(histories, live_colors):
-        any_live |= _curve_traces(fig, h, color, field=field, test_key=test_key, scale=scale, smooth=smooth,
-                                  overlay=False, max_points=max_points)  # fmt: skip
+        any_live |= _curve_traces(
+            fig,
+            h,
+            color,
+            field=field,
+            test_key=test_key,
+            scale=scale,
+            smooth=smooth,
+            overlay=False,
+            max_points=max_points,
+        )
     for h in overlays:
-        _curve_traces(fig, h, model_color(h.name), field=field, test_key=test_key, scale=scale, smooth=smooth,
-                      overlay=True, max_points=max_points)  # fmt: skip
+        _curve_traces(
+            fig,
+            h,
+            model_color(h.name),
+            field=field,
+            test_key=test_key,
+            scale=scale,
+            smooth=smooth,
+            overlay=True,
+            max_points=max_points,
+        )
     if not any_live:
         _annotate_center(fig, _no_data_text(histories, "training steps"))
     subtitle = f"training: trailing mean of {smooth} steps; test: markers" if smooth > 1 else None
@@ -365,8 +420,16 @@ def loss_figure(
     are earlier runs, drawn dashed and dimmed. A diverged model ends in an "x" at its last good
     point, labelled with the step where the loss became NaN/inf.
     """
-    fig = _curves_figure(histories, overlays, field="loss", test_key="test_loss", scale=1.0, smooth=smooth,
-                         max_points=max_points, title="Loss")  # fmt: skip
+    fig = _curves_figure(
+        histories,
+        overlays,
+        field="loss",
+        test_key="test_loss",
+        scale=1.0,
+        smooth=smooth,
+        max_points=max_points,
+        title="Loss",
+    )
     fig.update_yaxes(title_text="cross-entropy loss", type="log" if log_y else "linear", exponentformat="power")
     if not log_y:
         fig.update_yaxes(rangemode="nonnegative")  # a loss is never below 0 (the empty chart showed -1)
@@ -385,8 +448,12 @@ def _clip_outliers(fig: go.Figure, histories: Sequence[Any]) -> None:
     if not train:
         return
     ceiling = OUTLIER_FACTOR * max(train)
-    off = [(h.name, int(s), float(v)) for h in histories for s, v in zip(*_eval_points(h, "test_loss"))
-           if np.isfinite(v) and v > ceiling]  # fmt: skip
+    off = [
+        (h.name, int(s), float(v))
+        for h in histories
+        for s, v in zip(*_eval_points(h, "test_loss"))
+        if np.isfinite(v) and v > ceiling
+    ]
     if not off:
         return
     kept = [v for h in histories for v in _eval_points(h, "test_loss")[1] if np.isfinite(v) and v <= ceiling]
@@ -394,8 +461,17 @@ def _clip_outliers(fig: go.Figure, histories: Sequence[Any]) -> None:
     fig.update_yaxes(range=[0, top])
     shown = "; ".join(f"{name} test loss {num(v)} at step {step}" for name, step, v in off[:3])
     more = f" and {len(off) - 3} more" if len(off) > 3 else ""
-    fig.add_annotation(text=f"off the chart: {shown}{more}", x=1, y=1, xref="paper", yref="paper", xanchor="right",
-                       yanchor="top", showarrow=False, font={"size": 11, "color": "#a33"})  # fmt: skip
+    fig.add_annotation(
+        text=f"off the chart: {shown}{more}",
+        x=1,
+        y=1,
+        xref="paper",
+        yref="paper",
+        xanchor="right",
+        yanchor="top",
+        showarrow=False,
+        font={"size": 11, "color": "#a33"},
+    )
 
 
 def accuracy_figure(
@@ -406,8 +482,16 @@ def accuracy_figure(
     max_points: int = MAX_POINTS,
 ) -> go.Figure:
     """Training accuracy per step (per batch, so noisy: see `smooth`) and test accuracy markers, in %."""
-    fig = _curves_figure(histories, overlays, field="acc", test_key="test_acc", scale=100.0, smooth=smooth,
-                         max_points=max_points, title="Accuracy")  # fmt: skip
+    fig = _curves_figure(
+        histories,
+        overlays,
+        field="acc",
+        test_key="test_acc",
+        scale=100.0,
+        smooth=smooth,
+        max_points=max_points,
+        title="Accuracy",
+    )
     fig.update_yaxes(title_text="accuracy (%)", range=[0, 100])
     return fig
 
@@ -474,14 +558,20 @@ def grad_heatstrip(
         div = _divergence(h)
         titles.append(h.name + (f" ({div[1]})" if div is not None else ""))
     n = len(histories)
-    fig = make_subplots(rows=n, cols=1, shared_xaxes=True, vertical_spacing=min(0.12, 0.3 / n),
-                        subplot_titles=titles)  # fmt: skip
+    fig = make_subplots(rows=n, cols=1, shared_xaxes=True, vertical_spacing=min(0.12, 0.3 / n), subplot_titles=titles)
     tickvals, ticktext = _log_ticks(zmin, zmax)
     fig.update_layout(
-        coloraxis={"colorscale": "Viridis", "cmin": zmin, "cmax": zmax,
-                   "colorbar": {"title": {"text": f"{_GRAD_SHORT[kind]}<br>(log scale)", "side": "right"},
-                                "tickvals": tickvals, "ticktext": ticktext}},
-    )  # fmt: skip
+        coloraxis={
+            "colorscale": "Viridis",
+            "cmin": zmin,
+            "cmax": zmax,
+            "colorbar": {
+                "title": {"text": f"{_GRAD_SHORT[kind]}<br>(log scale)", "side": "right"},
+                "tickvals": tickvals,
+                "ticktext": ticktext,
+            },
+        },
+    )
     for i, (h, m, p) in enumerate(zip(histories, mats, pos), start=1):
         xref, yref = ("x", "y") if i == 1 else (f"x{i}", f"y{i}")
         if not p.size:
@@ -498,26 +588,46 @@ def grad_heatstrip(
         z = np.log10(p[cols].T).astype(np.float32)  # (L, P')
         fig.add_trace(
             go.Heatmap(
-                x=steps[cols], y=layers, z=z, customdata=raw, coloraxis="coloraxis", zmin=zmin, zmax=zmax,
-                name=h.name, hoverongaps=False,
-                hovertemplate=(f"{h.name}<br>layer %{{y}}<br>step %{{x}}<br>{label} = %{{customdata:.3g}}"
-                               "<extra></extra>"),
+                x=steps[cols],
+                y=layers,
+                z=z,
+                customdata=raw,
+                coloraxis="coloraxis",
+                zmin=zmin,
+                zmax=zmax,
+                name=h.name,
+                hoverongaps=False,
+                hovertemplate=(
+                    f"{h.name}<br>layer %{{y}}<br>step %{{x}}<br>{label} = %{{customdata:.3g}}<extra></extra>"
+                ),
             ),
-            row=i, col=1,
-        )  # fmt: skip
+            row=i,
+            col=1,
+        )
         ticks = sorted({0, n_layer - 1, *np.linspace(0, n_layer - 1, 5).round().astype(int).tolist()})
-        text = [f"{k + 1} (input)" if k == 0 else f"{k + 1} (output)" if k == n_layer - 1 else str(k + 1)
-                for k in ticks]  # fmt: skip
-        fig.update_yaxes(title_text="layer", tickmode="array", tickvals=[layers[k] for k in ticks], ticktext=text,
-                         row=i, col=1)  # fmt: skip
+        text = [
+            f"{k + 1} (input)" if k == 0 else f"{k + 1} (output)" if k == n_layer - 1 else str(k + 1) for k in ticks
+        ]
+        fig.update_yaxes(
+            title_text="layer", tickmode="array", tickvals=[layers[k] for k in ticks], ticktext=text, row=i, col=1
+        )
     fig.update_xaxes(title_text="training step", row=n, col=1)
-    return figure_layout(fig, title, subtitle="rows: first layer (input) at the bottom, last (output) at the top",
-                         height=110 + 190 * n)  # fmt: skip
+    return figure_layout(
+        fig, title, subtitle="rows: first layer (input) at the bottom, last (output) at the top", height=110 + 190 * n
+    )
 
 
 def _profile_figure(
-    histories: Sequence[HistoryLike], rows_of: str, names_of: str, at: int | None, *, title: str, y_title: str,
-    x_title: str, what: str, unit_name: str,
+    histories: Sequence[HistoryLike],
+    rows_of: str,
+    names_of: str,
+    at: int | None,
+    *,
+    title: str,
+    y_title: str,
+    x_title: str,
+    what: str,
+    unit_name: str,
 ) -> go.Figure:
     """One line per model through a probe row (latest, or probe index `at`) on a log y axis."""
     fig = go.Figure()
@@ -540,12 +650,17 @@ def _profile_figure(
         names = _names(getattr(h, names_of), row.size, unit_name)
         fig.add_trace(
             go.Scatter(
-                x=np.arange(1, row.size + 1), y=y, mode="lines+markers", name=label, text=names,
-                line={"color": color, "width": 1.5}, marker={"color": color, "size": 5},
+                x=np.arange(1, row.size + 1),
+                y=y,
+                mode="lines+markers",
+                name=label,
+                text=names,
+                line={"color": color, "width": 1.5},
+                marker={"color": color, "size": 5},
                 customdata=row,
                 hovertemplate=f"{h.name}<br>%{{x}}: %{{text}}<br>{y_title} %{{customdata:.3g}}<extra></extra>",
             )
-        )  # fmt: skip
+        )
         drawn, longest = True, max(longest, row.size)
     if not drawn:
         return _empty(title, _no_data_text(histories, what))
@@ -563,16 +678,32 @@ def grad_profile(histories: Sequence[HistoryLike], *, kind: GradKind = "rms", at
     probes (diverged early) shows its last one. The legend names the step each line comes from.
     """
     attr, label = _grad_field(kind)
-    return _profile_figure(histories, attr, "layer_names", at, title=f"Per weight: {_GRAD_SHORT[kind]} per layer",
-                           y_title=label, x_title="layer (1 = next to the input; last = the head)",
-                           what="gradient probes", unit_name="layer")  # fmt: skip
+    return _profile_figure(
+        histories,
+        attr,
+        "layer_names",
+        at,
+        title=f"Per weight: {_GRAD_SHORT[kind]} per layer",
+        y_title=label,
+        x_title="layer (1 = next to the input; last = the head)",
+        what="gradient probes",
+        unit_name="layer",
+    )
 
 
 def flow_profile(histories: Sequence[HistoryLike], *, at: int | None = None) -> go.Figure:
     """RMS of dL/dx at each block's output (the gradient that flows back, He et al. 2016b eq. 5)."""
-    return _profile_figure(histories, "grad_x_rms", "block_names", at, title="Gradient dL/dx per block",
-                           y_title="RMS of dL/dx", x_title="block (1 = first, next to the input)",
-                           what="dL/dx probes", unit_name="block")  # fmt: skip
+    return _profile_figure(
+        histories,
+        "grad_x_rms",
+        "block_names",
+        at,
+        title="Gradient dL/dx per block",
+        y_title="RMS of dL/dx",
+        x_title="block (1 = first, next to the input)",
+        what="dL/dx probes",
+        unit_name="block",
+    )
 
 
 def flow_ratio_figure(histories: Sequence[HistoryLike]) -> go.Figure:
@@ -588,9 +719,17 @@ def flow_ratio_figure(histories: Sequence[HistoryLike]) -> go.Figure:
         if not pts:
             continue
         xs, ys = zip(*pts)
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=h.name, line={"color": color, "width": 1.5},
-                                 marker={"color": color, "size": 4},
-                                 hovertemplate=f"{h.name}<br>step %{{x}}<br>ratio %{{y:.3g}}<extra></extra>"))  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines+markers",
+                name=h.name,
+                line={"color": color, "width": 1.5},
+                marker={"color": color, "size": 4},
+                hovertemplate=f"{h.name}<br>step %{{x}}<br>ratio %{{y:.3g}}<extra></extra>",
+            )
+        )
         drawn = True
     if not drawn:
         if any(getattr(h, "grad_x_rms", None) for h in histories):
@@ -598,9 +737,13 @@ def flow_ratio_figure(histories: Sequence[HistoryLike]) -> go.Figure:
         return _empty(title, _no_data_text(histories, "dL/dx probes"))
     # On a log axis plotly places shapes in log10 units: 2 is the line at 100.
     for y, text in ((1 / VANISHED, "exploding above"), (VANISHED, "vanishing below")):
-        fig.add_hline(y=math.log10(y), line={"color": "#999", "width": 1, "dash": "dot"}, annotation_text=text,
-                      annotation_position="top left" if y > 1 else "bottom left",
-                      annotation_font={"size": 10, "color": "#777"})  # fmt: skip
+        fig.add_hline(
+            y=math.log10(y),
+            line={"color": "#999", "width": 1, "dash": "dot"},
+            annotation_text=text,
+            annotation_position="top left" if y > 1 else "bottom left",
+            annotation_font={"size": 10, "color": "#777"},
+        )
     fig.update_xaxes(title_text="training step")
     fig.update_yaxes(title_text="first ÷ last (log)", type="log", exponentformat="power")
     return figure_layout(fig, title, subtitle="above 1: larger at the input side; below 1: smaller")
@@ -608,9 +751,17 @@ def flow_ratio_figure(histories: Sequence[HistoryLike]) -> go.Figure:
 
 def act_std_figure(histories: Sequence[HistoryLike], *, at: int | None = None) -> go.Figure:
     """Standard deviation of each block's output at the latest probe (or probe index `at`), log y."""
-    return _profile_figure(histories, "act_std", "block_names", at, title="Activation std per block",
-                           y_title="std of block output", x_title="block (1 = first, next to the input)",
-                           what="activation probes", unit_name="block")  # fmt: skip
+    return _profile_figure(
+        histories,
+        "act_std",
+        "block_names",
+        at,
+        title="Activation std per block",
+        y_title="std of block output",
+        x_title="block (1 = first, next to the input)",
+        what="activation probes",
+        unit_name="block",
+    )
 
 
 def identity_shares(identity: Sequence[float | None], branch: Sequence[float | None]) -> np.ndarray:
@@ -635,15 +786,17 @@ def identity_share_figure(history: HistoryLike, *, at: int | None = None) -> go.
     A plain model gets an explanation instead: it has no identity path.
     """
     title = f"{history.name}: where the gradient reaches each residual block"
-    subtitle = ("share = ||dL/dy·α·dS/dx|| / (||dL/dy·α·dS/dx|| + ||dL/dy·dF/dx||), "
-                "norms of the two terms of dL/dx")
+    subtitle = "share = ||dL/dy·α·dS/dx|| / (||dL/dy·α·dS/dx|| + ||dL/dy·dF/dx||), norms of the two terms of dL/dx"
     blocks = list(getattr(history, "residual_block_names", []) or [])
     rows_i, rows_b = history.identity_grad, history.branch_grad
     has_rows = any(r for r in rows_i)
     if not blocks and not has_rows:
         if getattr(history, "step", None) or getattr(history, "block_names", None) or _status(history) != "running":
-            return _empty(title, f"{history.name} has no identity path: every block is y = F(x), "
-                                 "so all of dL/dx flows through the branch F")  # fmt: skip
+            return _empty(
+                title,
+                f"{history.name} has no identity path: every block is y = F(x), "
+                "so all of dL/dx flows through the branch F",
+            )
         return _empty(title, WAITING)
     if not has_rows:
         return _empty(title, _no_data_text([history], "gradient probes"))
@@ -658,14 +811,36 @@ def identity_share_figure(history: HistoryLike, *, at: int | None = None) -> go.
     step = history.probe_step[k] if k < len(history.probe_step) else None
 
     def hover(route: str) -> str:
-        return (f"block %{{x}}: %{{text}}<br>{route} share %{{y:.1%}}<br>||identity term|| %{{customdata[0]:.3g}}"
-                "<br>||branch term|| %{customdata[1]:.3g}<extra></extra>")  # fmt: skip
+        return (
+            f"block %{{x}}: %{{text}}<br>{route} share %{{y:.1%}}<br>||identity term|| %{{customdata[0]:.3g}}"
+            "<br>||branch term|| %{customdata[1]:.3g}<extra></extra>"
+        )
 
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=x, y=share, name="identity path (shortcut)", marker_color="#1f77b4", text=names,
-                         textposition="none", customdata=custom, hovertemplate=hover("identity")))  # fmt: skip
-    fig.add_trace(go.Bar(x=x, y=1 - share, name="residual branch F", marker_color="#ff7f0e", text=names,
-                         textposition="none", customdata=custom, hovertemplate=hover("branch")))  # fmt: skip
+    fig.add_trace(
+        go.Bar(
+            x=x,
+            y=share,
+            name="identity path (shortcut)",
+            marker_color="#1f77b4",
+            text=names,
+            textposition="none",
+            customdata=custom,
+            hovertemplate=hover("identity"),
+        )
+    )
+    fig.add_trace(
+        go.Bar(
+            x=x,
+            y=1 - share,
+            name="residual branch F",
+            marker_color="#ff7f0e",
+            text=names,
+            textposition="none",
+            customdata=custom,
+            hovertemplate=hover("branch"),
+        )
+    )
     fig.add_hline(y=0.5, line={"color": "#444", "width": 1, "dash": "dot"})
     fig.update_layout(barmode="stack", bargap=0.15)
     fig.update_xaxes(title_text="residual block (1 = first, next to the input)")

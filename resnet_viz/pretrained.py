@@ -224,7 +224,9 @@ def _load(
     )
     if not path.exists():
         if not may_download:
-            raise PretrainedUnavailable(f"The ImageNet weights for {name} are not in {path.parent} and downloading is off: {put_it_there}")
+            raise PretrainedUnavailable(
+                f"The ImageNet weights for {name} are not in {path.parent} and downloading is off: {put_it_there}"
+            )
         try:
             download(url, path, timeout=timeout, on_progress=on_progress)
         except PretrainedUnavailable as err:

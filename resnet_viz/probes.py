@@ -70,7 +70,7 @@ class Probe:
         self._branch: list[torch.Tensor | None] = []
         self._g_add: list[torch.Tensor | None] = []
 
-    def __enter__(self) -> Probe:
+    def __enter__(self) -> Probe:  # noqa: PYI034 (typing.Self needs Python 3.11; this package supports 3.10)
         n, r = len(self.blocks), len(self.residual)
         self._act, self._identity, self._branch, self._g_add = [None] * n, [None] * r, [None] * r, [None] * r
         self._grad_x = [None] * n
@@ -82,7 +82,9 @@ class Probe:
                     self._handles.append(block.add.register_forward_hook(self._hook_add_output(i)))
                     self._handles.append(block.register_forward_pre_hook(self._hook_block_input(i, block)))
                 else:
-                    self._handles.append(block.shortcut.register_full_backward_hook(self._store_grad(self._identity, i)))
+                    self._handles.append(
+                        block.shortcut.register_full_backward_hook(self._store_grad(self._identity, i))
+                    )
                     self._handles.append(block.F.register_full_backward_hook(self._store_grad(self._branch, i)))
         except BaseException:
             self.remove()

@@ -26,8 +26,14 @@ DIRECTION: tuple[tuple[str, str], ...] = (
     ("grows", "it grows toward the input"),
 )
 # regime (resnet_viz.wording) -> DIRECTION key: vanishing is strong shrinking, exploding strong growth
-DIRECTION_OF = {"zero": "shrinks", "vanishing": "shrinks", "shrinking": "shrinks", "flat": "same",
-                 "growing": "grows", "exploding": "grows"}  # fmt: skip
+DIRECTION_OF = {
+    "zero": "shrinks",
+    "vanishing": "shrinks",
+    "shrinking": "shrinks",
+    "flat": "same",
+    "growing": "grows",
+    "exploding": "grows",
+}
 
 
 @dataclass(frozen=True)
@@ -54,10 +60,12 @@ def smallest_gradient(name: str, grad_x_rms: Sequence[float], key: str) -> Quest
     i, v = min(vals, key=lambda t: t[1])
     third = min(2, 3 * i // len(grad_x_rms))
     return Question(
-        key=f"smallest:{key}", options=WHERE, answer=WHERE[third][0],
+        key=f"smallest:{key}",
+        options=WHERE,
+        answer=WHERE[third][0],
         text=f"In {name} at initialisation, at which blocks is the gradient dL/dx smallest?",
         why=f"The smallest dL/dx RMS, {num(v)}, is at block {i + 1} of {len(grad_x_rms)}.",
-    )  # fmt: skip
+    )
 
 
 def direction(name: str, grad_x_rms: Sequence[float], key: str) -> Question | None:
@@ -68,11 +76,13 @@ def direction(name: str, grad_x_rms: Sequence[float], key: str) -> Question | No
         return None
     shown = "0" if ratio is None else (fraction(ratio) if ratio < 1 else num(ratio))
     return Question(
-        key=f"direction:{key}", options=DIRECTION, answer=DIRECTION_OF[kind],
+        key=f"direction:{key}",
+        options=DIRECTION,
+        answer=DIRECTION_OF[kind],
         text=f"Going backwards through {name} at initialisation, from its last block to its first, what happens "
-             "to the gradient dL/dx?",
-        why=f"dL/dx at the first block / at the last block = {shown} (\"about the same\" means within 2x either way).",
-    )  # fmt: skip
+        "to the gradient dL/dx?",
+        why=f'dL/dx at the first block / at the last block = {shown} ("about the same" means within 2x either way).',
+    )
 
 
 def grade(question: Question, guess: str | None) -> bool | None:

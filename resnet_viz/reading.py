@@ -138,8 +138,10 @@ def reading(histories: Sequence[History], configs: Sequence[ModelConfig] = ()) -
             )
     for h in histories:
         if h.status != "diverged" and h.final.get("train_loss") is not None and not is_number(h.final["train_loss"]):
-            out.append(f"{h.name}'s loss on the whole training set at the end was not a finite number: it blew up "
-                       "after its last logged step, so the numbers below use its last finite steps.")  # fmt: skip
+            out.append(
+                f"{h.name}'s loss on the whole training set at the end was not a finite number: it blew up "
+                "after its last logged step, so the numbers below use its last finite steps."
+            )
     done = [h for h in histories if h.step and h.status != "diverged"]
     if len(done) >= 2:
         losses = {h.name: final_train_loss(h) for h in done}
@@ -168,8 +170,10 @@ def reading(histories: Sequence[History], configs: Sequence[ModelConfig] = ()) -
             out.append(flow)
         cfg = next((c for c in configs if c.name == h.name), None)
         if cfg is not None and cfg.residual and cfg.alpha != 1.0 and h.grad_x_rms and len(h.grad_x_rms[0]) > 1:
-            out.append(f"In {h.name} at step {h.probe_step[0]}: "
-                       + skip_strength_sentence(cfg.alpha, len(h.grad_x_rms[0]) - 1, first_last(h.grad_x_rms[0])))  # fmt: skip
+            out.append(
+                f"In {h.name} at step {h.probe_step[0]}: "
+                + skip_strength_sentence(cfg.alpha, len(h.grad_x_rms[0]) - 1, first_last(h.grad_x_rms[0]))
+            )
         share = identity_share(h)
         if share is not None:
             out.append(
@@ -195,8 +199,12 @@ def sweep_reading(points: Sequence[DepthPoint], results: Sequence[SweepResult] =
     error, and how the deepest plain net's gradient was distributed at initialisation."""
     out: list[str] = []
     # a point whose errors are not finite numbers (a damaged store) has nothing to compare
-    by_kind = {k: sorted((p for p in points if p.kind == k and p.train_error and is_number(p.train_mean)),
-                         key=lambda p: p.depth) for k in KINDS}  # fmt: skip
+    by_kind = {
+        k: sorted(
+            (p for p in points if p.kind == k and p.train_error and is_number(p.train_mean)), key=lambda p: p.depth
+        )
+        for k in KINDS
+    }
     worse: dict[str, bool] = {}
     for kind, pts in by_kind.items():
         if len(pts) < 2:
@@ -205,10 +213,12 @@ def sweep_reading(points: Sequence[DepthPoint], results: Sequence[SweepResult] =
         gap = hi.train_mean - lo.train_mean
         worse[kind] = gap >= DEGRADED_POINTS
         verdict = (
-            "the deeper net trained worse" if worse[kind]
-            else "the deeper net trained better" if gap <= -DEGRADED_POINTS
+            "the deeper net trained worse"
+            if worse[kind]
+            else "the deeper net trained better"
+            if gap <= -DEGRADED_POINTS
             else f"within {DEGRADED_POINTS:g} points: depth did not hurt"
-        )  # fmt: skip
+        )
         out.append(
             f"{kind.capitalize()} nets: training error {lo.train_mean:.1f}% at depth {lo.depth} "
             f"({_seeds(len(lo.train_error))}) and {hi.train_mean:.1f}% at depth {hi.depth} "
@@ -231,8 +241,10 @@ def sweep_reading(points: Sequence[DepthPoint], results: Sequence[SweepResult] =
             )
     for p in points:
         if p.diverged:
-            out.append(f"{p.kind}-{p.depth} diverged (loss NaN/inf) with seed(s) "
-                       f"{', '.join(map(str, p.diverged))}; those runs are left out of the errors above.")  # fmt: skip
+            out.append(
+                f"{p.kind}-{p.depth} diverged (loss NaN/inf) with seed(s) "
+                f"{', '.join(map(str, p.diverged))}; those runs are left out of the errors above."
+            )
     plain = [r for r in results if r.kind == "plain" and (r.history.grad_x_rms or r.history.grad_rms)]
     if plain:
         deepest = max(r.depth for r in plain)
@@ -248,8 +260,10 @@ def sweep_reading(points: Sequence[DepthPoint], results: Sequence[SweepResult] =
             seeds = _seeds(len(ratios)).replace("mean", "geometric mean")
             text = f"At initialisation, plain-{deepest}'s {what} was {size} {where} ({seeds}): {REGIME_WORDS[reg]}."
             if reg == "exploding":
-                text += (" Yang et al. (2019) predict this explosion for deep BatchNorm nets without shortcuts; it "
-                         "calms within the first steps (the gradient profile at the end shows it). " + CANDIDATE)  # fmt: skip
+                text += (
+                    " Yang et al. (2019) predict this explosion for deep BatchNorm nets without shortcuts; it "
+                    "calms within the first steps (the gradient profile at the end shows it). " + CANDIDATE
+                )
             out.append(text)
     return out
 
@@ -456,7 +470,9 @@ def localisation_reading(tracks: Sequence[Track], chance: float, n_images: int, 
     for t in (res, plain):
         if t is None:
             continue
-        peak = f"; their maximum fell inside it on {pct(t.final_peak)} of the images" if is_number(t.final_energy) else ""
+        peak = (
+            f"; their maximum fell inside it on {pct(t.final_peak)} of the images" if is_number(t.final_energy) else ""
+        )
         out.append(f"On {n_images} test images, {t.label}'s Grad-CAM maps {_looks(t.final_energy, chance)}{peak}.")
     if is_number(chance):
         out.append(f"A map spread evenly over the image would put {pct(chance)} inside the shape: the line to beat.")

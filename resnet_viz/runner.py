@@ -98,15 +98,28 @@ def _worker_main(conn: Any, stop: Any, threads: int) -> None:
         try:
             data = load_dataset(data_cfg)
             device = select_device(train_cfg.device)
-            conn.send(("start", (total_steps(train_cfg, data.n_train), steps_per_epoch(train_cfg, data.n_train),
-                                 describe_device(device))))  # fmt: skip
+            conn.send(
+                (
+                    "start",
+                    (
+                        total_steps(train_cfg, data.n_train),
+                        steps_per_epoch(train_cfg, data.n_train),
+                        describe_device(device),
+                    ),
+                )
+            )
             results = run_twins(
-                model_cfgs, data_cfg, train_cfg, dataset=data, group=group,
+                model_cfgs,
+                data_cfg,
+                train_cfg,
+                dataset=data,
+                group=group,
                 store=RunStore(store_root) if store_root is not None else None,
-                on_update=lambda u: conn.send(("update", u)), should_stop=stop.is_set,
-            )  # fmt: skip
+                on_update=lambda u: conn.send(("update", u)),
+                should_stop=stop.is_set,
+            )
             conn.send(("done", [r.run_id for r in results]))
-        except Exception as exc:  # the page shows the sentence; the server log keeps the traceback
+        except Exception as exc:  # noqa: BLE001 (the page shows the sentence; the server log keeps the traceback)
             import traceback
 
             traceback.print_exc()
@@ -140,9 +153,11 @@ class Worker:
         self.conn, child = ctx.Pipe()
         self.stop_event = ctx.Event()
         self.process = ctx.Process(
-            target=_worker_main, args=(child, self.stop_event, threads or train_threads()),
-            name="resnet-viz-worker", daemon=True,
-        )  # fmt: skip
+            target=_worker_main,
+            args=(child, self.stop_event, threads or train_threads()),
+            name="resnet-viz-worker",
+            daemon=True,
+        )
         with _main_not_reimported():
             self.process.start()
         child.close()
@@ -222,8 +237,10 @@ class TrainingRun:
         if self._stop.is_set():
             return
         if self.abandoned():
-            self._halt(f"Stopped: no page of its owner showed this run for {self.abandon_after:.0f} s, so it no longer "
-                       "holds a place others are waiting for.")  # fmt: skip
+            self._halt(
+                f"Stopped: no page of its owner showed this run for {self.abandon_after:.0f} s, so it no longer "
+                "holds a place others are waiting for."
+            )
             return
         if self.limits is None:
             return
@@ -332,8 +349,21 @@ class TrainingRun:
         images = sum(len(h.step) for h in hists) * self.train_cfg.batch_size
         rate = images / elapsed if elapsed > 0 else 0.0
         eta = elapsed / step * (total - step) if step and state == "running" else None
-        return Snapshot(self.job_id, state, hists, step, total, per_epoch, elapsed, rate, eta,
-                        queue_position if state == "queued" else None, error, run_ids, device)  # fmt: skip
+        return Snapshot(
+            self.job_id,
+            state,
+            hists,
+            step,
+            total,
+            per_epoch,
+            elapsed,
+            rate,
+            eta,
+            queue_position if state == "queued" else None,
+            error,
+            run_ids,
+            device,
+        )
 
 
 def _one_line(exc: BaseException) -> str:
@@ -427,12 +457,23 @@ class JobQueue:
         if bounded:
             limits = Limits.from_env(gpu=self._gpu())
             check_job(model_cfgs, data_cfg, train_cfg, limits=limits, gpu=self._gpu())
-        job = TrainingRun(tuple(model_cfgs), data_cfg, train_cfg, owner=owner, store=store, press=press,
-                          limits=limits, abandon_after=abandon_seconds() if bounded else None)  # fmt: skip
+        job = TrainingRun(
+            tuple(model_cfgs),
+            data_cfg,
+            train_cfg,
+            owner=owner,
+            store=store,
+            press=press,
+            limits=limits,
+            abandon_after=abandon_seconds() if bounded else None,
+        )
         with self._cond:
             if bounded:
-                busy = [j for j in self._jobs.values() if j.owner == owner and not j._done.is_set()
-                        and (press is None or j.press != press)]  # fmt: skip
+                busy = [
+                    j
+                    for j in self._jobs.values()
+                    if j.owner == owner and not j._done.is_set() and (press is None or j.press != press)
+                ]
                 if busy:
                     raise JobRefused(
                         "You already have a run queued or training on this server; stop it or wait for it to end "
@@ -464,13 +505,12 @@ class JobQueue:
     def _work(self, job: TrainingRun) -> None:
         with self._cond:
             # Wait for our turn: head of the line and a free slot (or a stop while waiting).
-            while not job._stop.is_set() and (
-                self._waiting[0] != job.job_id or len(self._running) >= self.max_jobs
-            ):
+            while not job._stop.is_set() and (self._waiting[0] != job.job_id or len(self._running) >= self.max_jobs):
                 self._cond.wait(timeout=0.5)
                 if job.abandoned():  # its owner left while it waited: free the place in line
-                    job._halt(f"Stopped before it started: no page of its owner showed it for "
-                              f"{job.abandon_after:.0f} s.")  # fmt: skip
+                    job._halt(
+                        f"Stopped before it started: no page of its owner showed it for {job.abandon_after:.0f} s."
+                    )
             self._waiting.remove(job.job_id)
             if job._stop.is_set():
                 job.state = "stopped"

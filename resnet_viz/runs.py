@@ -439,9 +439,7 @@ class RunStore:
             "updated": _utcnow().isoformat(timespec="microseconds"),
         }
 
-    def set_status(
-        self, run_id: str, status: str, *, step: int = 0, message: str | None = None, **extra: Any
-    ) -> None:
+    def set_status(self, run_id: str, status: str, *, step: int = 0, message: str | None = None, **extra: Any) -> None:
         """Replace status.json; ``extra`` holds free JSON fields (seconds, diverged_at, summary...)."""
         if status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}; got {status!r}")

@@ -161,9 +161,14 @@ def frozen_copy(model: nn.Module) -> nn.Module:
         if getattr(m, "inplace", None) is True:
             m.inplace = False
         for hooks in (
-            m._forward_hooks, m._forward_hooks_with_kwargs, m._forward_hooks_always_called,
-            m._forward_pre_hooks, m._forward_pre_hooks_with_kwargs, m._backward_hooks, m._backward_pre_hooks,
-        ):  # fmt: skip
+            m._forward_hooks,
+            m._forward_hooks_with_kwargs,
+            m._forward_hooks_always_called,
+            m._forward_pre_hooks,
+            m._forward_pre_hooks_with_kwargs,
+            m._backward_hooks,
+            m._backward_pre_hooks,
+        ):
             hooks.clear()
     setattr(frozen, _FROZEN_FLAG, True)
     # Fixed for the copy's lifetime, so computed once here rather than on every attribution.
@@ -459,9 +464,19 @@ def mean_localisation(
 
 
 __all__ = [
-    "LAYER_METHODS", "METHODS", "METHOD_TITLES", "SaliencyError", "attribute", "default_layer", "frozen_copy",
-    "integrated_gradients", "layer_choices", "localisation_score", "mean_localisation", "predict",
-]  # fmt: skip
+    "LAYER_METHODS",
+    "METHODS",
+    "METHOD_TITLES",
+    "SaliencyError",
+    "attribute",
+    "default_layer",
+    "frozen_copy",
+    "integrated_gradients",
+    "layer_choices",
+    "localisation_score",
+    "mean_localisation",
+    "predict",
+]
 
 
 # --- one image, for the page ----------------------------------------------------------------------
@@ -476,9 +491,15 @@ def resize_map(cam: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 def explain(
-    model: nn.Module, image: torch.Tensor, *, method: str = "gradcam", layer: str | None = None,
-    target: int | None = None, k: int = 5, frozen: bool = False,
-) -> tuple[torch.Tensor, list[tuple[int, float]]]:  # fmt: skip
+    model: nn.Module,
+    image: torch.Tensor,
+    *,
+    method: str = "gradcam",
+    layer: str | None = None,
+    target: int | None = None,
+    k: int = 5,
+    frozen: bool = False,
+) -> tuple[torch.Tensor, list[tuple[int, float]]]:
     """One image (1, C, H, W): its map (H, W) and the top-k (class index, probability), best first.
 
     A layer name the model does not have (twins of other architectures, a pretrained net) falls

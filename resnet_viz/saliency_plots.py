@@ -57,8 +57,7 @@ def alpha_colorscale(opacity: float = 1.0) -> list[list[float | str]]:
     makes plotly's colours the same as `colorize`'s (to one 8-bit level)."""
     pos = np.linspace(0.0, 1.0, len(_STOPS))
     alpha = map_alpha(pos, opacity)
-    return [[float(p), "rgba({},{},{},{:.4g})".format(*hex_to_rgb(c), float(a))]
-            for p, c, a in zip(pos, _STOPS, alpha)]  # fmt: skip
+    return [[float(p), "rgba({},{},{},{:.4g})".format(*hex_to_rgb(c), float(a))] for p, c, a in zip(pos, _STOPS, alpha)]
 
 
 def _opaque() -> list[list[float | str]]:
@@ -88,13 +87,19 @@ def _grid(shape: tuple[int, ...], size: tuple[int, int] | None) -> dict:
     return {"x": _centres(shape[1], size[1]), "y": _centres(shape[0], size[0])}
 
 
-def _map_trace(m: np.ndarray, *, colorscale: list | str, showscale: bool, bar_title: str,
-               size: tuple[int, int] | None) -> go.Heatmap:  # fmt: skip
+def _map_trace(
+    m: np.ndarray, *, colorscale: list | str, showscale: bool, bar_title: str, size: tuple[int, int] | None
+) -> go.Heatmap:
     return go.Heatmap(
-        z=m, zmin=0, zmax=1, colorscale=colorscale, showscale=showscale, **_grid(m.shape, size),
+        z=m,
+        zmin=0,
+        zmax=1,
+        colorscale=colorscale,
+        showscale=showscale,
+        **_grid(m.shape, size),
         colorbar={"title": {"text": bar_title, "side": "right"}, "len": 0.8, **_TICKS},
         hovertemplate="x %{x}, y %{y}: %{z:.2f}<extra></extra>",
-    )  # fmt: skip
+    )
 
 
 def _outline_trace(mask: np.ndarray, size: tuple[int, int] | None) -> go.Contour:
@@ -108,17 +113,30 @@ def _outline_trace(mask: np.ndarray, size: tuple[int, int] | None) -> go.Contour
     ys, xs = _centres(h, size[0]), _centres(w, size[1])
     dy, dx = size[0] / h, size[1] / w
     return go.Contour(
-        z=a, x=np.r_[xs[0] - dx, xs, xs[-1] + dx], y=np.r_[ys[0] - dy, ys, ys[-1] + dy],
-        autocontour=False, contours={"start": 0.5, "end": 0.5, "size": 1, "coloring": "none"},
-        line={"color": OUTLINE_COLOR, "width": 2}, showscale=False, showlegend=False,
-        hoverinfo="skip", name="ground-truth shape",
-    )  # fmt: skip
+        z=a,
+        x=np.r_[xs[0] - dx, xs, xs[-1] + dx],
+        y=np.r_[ys[0] - dy, ys, ys[-1] + dy],
+        autocontour=False,
+        contours={"start": 0.5, "end": 0.5, "size": 1, "coloring": "none"},
+        line={"color": OUTLINE_COLOR, "width": 2},
+        showscale=False,
+        showlegend=False,
+        hoverinfo="skip",
+        name="ground-truth shape",
+    )
 
 
 def _image_axes(fig: go.Figure, col: int) -> None:
     """Square pixels, row 0 on top, no tick labels (pixel indices teach nothing here)."""
-    fig.update_yaxes(autorange="reversed", scaleanchor=f"x{col if col > 1 else ''}", showticklabels=False,
-                     showgrid=False, zeroline=False, row=1, col=col)  # fmt: skip
+    fig.update_yaxes(
+        autorange="reversed",
+        scaleanchor=f"x{col if col > 1 else ''}",
+        showticklabels=False,
+        showgrid=False,
+        zeroline=False,
+        row=1,
+        col=col,
+    )
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, row=1, col=col)
 
 
@@ -155,13 +173,17 @@ def overlay_figure(
             fig.add_trace(go.Image(z=_as_uint8(img), hoverinfo="skip"), row=1, col=i)
         # One bar for the figure, on the last panel: with a shared scale every panel reads off it,
         # with own scales its labels (none..strongest) still hold for each panel.
-        fig.add_trace(_map_trace(m, colorscale=colorscale, showscale=i == len(maps), bar_title=bar_title,
-                                 size=size), row=1, col=i)  # fmt: skip
+        fig.add_trace(
+            _map_trace(m, colorscale=colorscale, showscale=i == len(maps), bar_title=bar_title, size=size), row=1, col=i
+        )
         if mask is not None:
             fig.add_trace(_outline_trace(mask, size or m.shape[:2]), row=1, col=i)
         _image_axes(fig, i)
-    sub = ("one colour scale for all panels: brighter and more opaque = stronger attribution" if shared
-           else "each panel scaled to its own maximum: compare where, not how strongly")  # fmt: skip
+    sub = (
+        "one colour scale for all panels: brighter and more opaque = stronger attribution"
+        if shared
+        else "each panel scaled to its own maximum: compare where, not how strongly"
+    )
     if any(mk is not None for mk in masks):
         sub += "; cyan outline = the ground-truth shape"
     fig = figure_layout(fig, title, subtitle=sub, height=420)
@@ -196,8 +218,11 @@ def detail_figure(
     fig.add_trace(go.Image(z=img, hoverinfo="skip"), row=1, col=1)
     fig.add_trace(_map_trace(m, colorscale=_opaque(), showscale=True, bar_title=bar_title, size=size), row=1, col=2)
     fig.add_trace(go.Image(z=img, hoverinfo="skip"), row=1, col=3)
-    fig.add_trace(_map_trace(m, colorscale=alpha_colorscale(opacity), showscale=False, bar_title=bar_title,
-                             size=size), row=1, col=3)  # fmt: skip
+    fig.add_trace(
+        _map_trace(m, colorscale=alpha_colorscale(opacity), showscale=False, bar_title=bar_title, size=size),
+        row=1,
+        col=3,
+    )
     for col in (1, 2, 3):
         if mask is not None:
             fig.add_trace(_outline_trace(mask, size), row=1, col=col)
@@ -242,30 +267,55 @@ def localisation_figure(
             if len(values) != len(steps):
                 raise ValueError(f"{name}: {len(steps)} steps but {len(values)} {what} values")
             y = [100 * float(v) if v is not None and not math.isnan(float(v)) else math.nan for v in values]
-            fig.add_trace(go.Scatter(
-                x=steps, y=y, mode="lines+markers", name=name if dash == "solid" else f"{name}: {what}",
-                legendgroup=name, showlegend=dash == "solid", cliponaxis=False,
-                line={"color": color, "width": 2, "dash": dash}, marker={"color": color, "size": 6},
-                hovertemplate=f"{name}<br>{x_title} %{{x}}<br>{what}: %{{y:.0f}}%<extra></extra>",
-            ))  # fmt: skip
+            fig.add_trace(
+                go.Scatter(
+                    x=steps,
+                    y=y,
+                    mode="lines+markers",
+                    name=name if dash == "solid" else f"{name}: {what}",
+                    legendgroup=name,
+                    showlegend=dash == "solid",
+                    cliponaxis=False,
+                    line={"color": color, "width": 2, "dash": dash},
+                    marker={"color": color, "size": 6},
+                    hovertemplate=f"{name}<br>{x_title} %{{x}}<br>{what}: %{{y:.0f}}%<extra></extra>",
+                )
+            )
             gaps = [s for s, v in zip(steps, y) if math.isnan(v)]
             if gaps:
                 # A gap alone cannot be hovered, so mark where the score is missing and say why.
-                fig.add_trace(go.Scatter(
-                    x=gaps, y=[0.0] * len(gaps), mode="markers", legendgroup=name, showlegend=False,
-                    marker={"symbol": "x-thin-open", "size": 9, "color": color, "line": {"width": 2, "color": color}},
-                    cliponaxis=False, name=f"{name}: no {what} score",
-                    hovertemplate=f"{name}<br>{x_title} %{{x}}<br>no {what} score: every map was all zero"
-                                  "<extra></extra>",
-                ))  # fmt: skip
+                fig.add_trace(
+                    go.Scatter(
+                        x=gaps,
+                        y=[0.0] * len(gaps),
+                        mode="markers",
+                        legendgroup=name,
+                        showlegend=False,
+                        marker={
+                            "symbol": "x-thin-open",
+                            "size": 9,
+                            "color": color,
+                            "line": {"width": 2, "color": color},
+                        },
+                        cliponaxis=False,
+                        name=f"{name}: no {what} score",
+                        hovertemplate=f"{name}<br>{x_title} %{{x}}<br>no {what} score: every map was all zero"
+                        "<extra></extra>",
+                    )
+                )
     if chance is not None and not math.isnan(chance):
         # A map spread uniformly puts exactly the mask's area share inside it, and a peak placed
         # at random lands inside with that same probability: one reference for both lines.
-        fig.add_hline(y=100 * chance, line={"color": "#888", "dash": "dot", "width": 1.5},
-                      annotation_text=f"chance {100 * chance:.0f}% (a map spread evenly)",
-                      annotation_position="bottom left", annotation_font={"color": "#666"})  # fmt: skip
+        fig.add_hline(
+            y=100 * chance,
+            line={"color": "#888", "dash": "dot", "width": 1.5},
+            annotation_text=f"chance {100 * chance:.0f}% (a map spread evenly)",
+            annotation_position="bottom left",
+            annotation_font={"color": "#666"},
+        )
     sub = "solid: map energy inside the shape" + (
-        "; dashed: images whose map peaks inside the shape" if peak_by_net else "")
+        "; dashed: images whose map peaks inside the shape" if peak_by_net else ""
+    )
     fig = figure_layout(fig, title, subtitle=sub, height=380)
     fig.update_yaxes(range=[0, 100], ticksuffix="%", title_text="inside the shape")
     fig.update_xaxes(title_text=x_title)
@@ -274,8 +324,13 @@ def localisation_figure(
 
 def colorize(m: np.ndarray) -> np.ndarray:
     """A map in [0, 1] -> (H, W, 3) uint8 through the app's colour scale."""
-    lut = np.array([[round(float(c)) for c in s[s.index("(") + 1 : -1].split(",")[:3]]
-                    for s in sample_colorscale(COLORSCALE, np.linspace(0, 1, 256), colortype="rgb")], dtype=np.uint8)  # fmt: skip
+    lut = np.array(
+        [
+            [round(float(c)) for c in s[s.index("(") + 1 : -1].split(",")[:3]]
+            for s in sample_colorscale(COLORSCALE, np.linspace(0, 1, 256), colortype="rgb")
+        ],
+        dtype=np.uint8,
+    )
     # Nearest entry, not floor, so a value gets the colour plotly gives it (within one level).
     idx = np.rint(np.clip(np.nan_to_num(np.asarray(m, dtype=np.float64)) * 255, 0, 255)).astype(np.int64)
     return lut[idx]

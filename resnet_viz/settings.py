@@ -42,7 +42,9 @@ class Span:
 
     def check(self, name: str, value: float) -> None:
         if not self.lo <= value <= self.hi:  # NaN fails both comparisons
-            raise ConfigError(f"{name} must be from {_shown(self.lo)} to {_shown(self.hi)} on this page; got {_shown(value)}")
+            raise ConfigError(
+                f"{name} must be from {_shown(self.lo)} to {_shown(self.hi)} on this page; got {_shown(value)}"
+            )
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,9 @@ class Options:
     def check(self, name: str, value: Any) -> None:
         if value not in self.values:
             note = f" ({self.note})" if self.note else ""
-            raise ConfigError(f"{name} must be one of {', '.join(map(str, self.values))}{note} on this page; got {value}")
+            raise ConfigError(
+                f"{name} must be one of {', '.join(map(str, self.values))}{note} on this page; got {value}"
+            )
 
 
 Bound = Span | Options
@@ -72,8 +76,14 @@ def _check_dataset(name: str) -> None:
     from .data import DATASETS, WEB_DATASETS
 
     if name not in WEB_DATASETS:
-        extra = (" (the image folder needs a folder on the server: use `resnet-viz train --dataset folder "
-                 "--data-root DIR`)") if name in DATASETS else ""  # fmt: skip
+        extra = (
+            (
+                " (the image folder needs a folder on the server: use `resnet-viz train --dataset folder "
+                "--data-root DIR`)"
+            )
+            if name in DATASETS
+            else ""
+        )
         raise ConfigError(f"dataset must be one of {', '.join(WEB_DATASETS)}; got {name!r}{extra}")
 
 
@@ -104,19 +114,34 @@ class TwinSettings:
     def model_configs(self) -> list[ModelConfig]:
         kinds = {"both": (False, True), "plain": (False,), "residual": (True,)}[self.models]
         return [
-            ModelConfig(depth=self.depth, width=self.width, residual=r, alpha=self.alpha, shortcut=self.shortcut,  # type: ignore[arg-type]
-                        preact=self.preact, bn=self.bn, activation=self.activation, init=self.init)  # type: ignore[arg-type]
+            ModelConfig(
+                depth=self.depth,
+                width=self.width,
+                residual=r,
+                alpha=self.alpha,
+                shortcut=self.shortcut,  # type: ignore[arg-type]
+                preact=self.preact,
+                bn=self.bn,
+                activation=self.activation,
+                init=self.init,
+            )  # type: ignore[arg-type]
             for r in kinds
-        ]  # fmt: skip
+        ]
 
     def data_config(self) -> DataConfig:
         return DataConfig(name=self.dataset, augment=self.augment, seed=self.seed)
 
     def train_config(self, **overrides: Any) -> TrainConfig:
         return TrainConfig(
-            steps=self.steps, epochs=self.epochs or None, batch_size=self.batch_size,
-            optimizer=self.optimizer, lr=self.lr, warmup_steps=self.warmup, seed=self.seed, **overrides,  # type: ignore[arg-type]
-        )  # fmt: skip
+            steps=self.steps,
+            epochs=self.epochs or None,
+            batch_size=self.batch_size,
+            optimizer=self.optimizer,
+            lr=self.lr,
+            warmup_steps=self.warmup,
+            seed=self.seed,
+            **overrides,  # type: ignore[arg-type]
+        )
 
     def validate(self) -> None:
         """Raise ConfigError for a value the page's widgets do not offer, or a combination no
@@ -207,12 +232,20 @@ class SweepSettings:
     def sweep_config(self) -> SweepConfig:
         epochs = float(self.amount) if self.budget == "epochs" else None
         return SweepConfig(
-            depths=self.depths, kinds=self.kinds, seeds=tuple(range(self.seeds)),  # type: ignore[arg-type]
-            model=ModelConfig(width=self.width), data=DataConfig(name=self.dataset, augment=self.augment),
-            train=TrainConfig(steps=int(self.amount) if epochs is None else DEMO.train.steps, epochs=epochs,
-                              batch_size=self.batch_size, lr=self.lr, probe_every=DEMO.train.probe_every),
+            depths=self.depths,
+            kinds=self.kinds,
+            seeds=tuple(range(self.seeds)),  # type: ignore[arg-type]
+            model=ModelConfig(width=self.width),
+            data=DataConfig(name=self.dataset, augment=self.augment),
+            train=TrainConfig(
+                steps=int(self.amount) if epochs is None else DEMO.train.steps,
+                epochs=epochs,
+                batch_size=self.batch_size,
+                lr=self.lr,
+                probe_every=DEMO.train.probe_every,
+            ),
             deep_warmup_steps=int(self.warmup),
-        )  # fmt: skip
+        )
 
     def validate(self) -> None:
         _check_dataset(self.dataset)
@@ -371,7 +404,9 @@ class LinkSpec(Generic[S]):
     def widget_values(self, settings: S) -> dict[str, Any]:
         """The value each widget holds for `settings`, by widget key (a multiselect holds a list)."""
         return {
-            key: list(getattr(settings, field)) if isinstance(getattr(settings, field), tuple) else getattr(settings, field)
+            key: list(getattr(settings, field))
+            if isinstance(getattr(settings, field), tuple)
+            else getattr(settings, field)
             for key, field in self.keys.items()
         }
 
@@ -402,15 +437,28 @@ def sweep_defaults(dataset: str) -> SweepSettings:
     if dataset == "digits" or dataset not in RECIPES:
         return dataclasses.replace(SweepSettings(), dataset=dataset)
     r = RECIPES[dataset]
-    return dataclasses.replace(SweepSettings(), dataset=dataset, depths=tuple(sorted({20, r.depth})), amount=r.steps,
-                               width=r.width, lr=r.lr)  # fmt: skip
+    return dataclasses.replace(
+        SweepSettings(), dataset=dataset, depths=tuple(sorted({20, r.depth})), amount=r.steps, width=r.width, lr=r.lr
+    )
 
 
-SWEEP_LINK: LinkSpec[SweepSettings] = LinkSpec(SweepSettings(), {
-    "sw_dataset": "dataset", "sw_depths": "depths", "sw_kinds": "kinds", "sw_budget": "budget", "sw_amount": "amount",
-    "sw_seeds": "seeds", "sw_width": "width", "sw_lr": "lr", "sw_batch": "batch_size", "sw_augment": "augment",
-    "sw_warmup": "warmup",
-}, for_dataset=sweep_defaults)  # fmt: skip
+SWEEP_LINK: LinkSpec[SweepSettings] = LinkSpec(
+    SweepSettings(),
+    {
+        "sw_dataset": "dataset",
+        "sw_depths": "depths",
+        "sw_kinds": "kinds",
+        "sw_budget": "budget",
+        "sw_amount": "amount",
+        "sw_seeds": "seeds",
+        "sw_width": "width",
+        "sw_lr": "lr",
+        "sw_batch": "batch_size",
+        "sw_augment": "augment",
+        "sw_warmup": "warmup",
+    },
+    for_dataset=sweep_defaults,
+)
 
 
 def from_query(query: Mapping[str, str | Sequence[str]]) -> tuple[TwinSettings, list[str]]:

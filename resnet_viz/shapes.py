@@ -171,9 +171,7 @@ def _cluttered_parts(n: int, size: int, seed: int | Sequence[int], *, draw_clutt
     and noise, from the same random draws: the images then differ only where distractors or clutter
     were painted."""
     if n < 1 or size < CLUTTER_MIN_SIZE:
-        raise ConfigError(
-            f"make_cluttered_shapes needs n >= 1 and size >= {CLUTTER_MIN_SIZE}; got n={n}, size={size}"
-        )
+        raise ConfigError(f"make_cluttered_shapes needs n >= 1 and size >= {CLUTTER_MIN_SIZE}; got n={n}, size={size}")
     rng = np.random.default_rng(seed)
     k = len(SHAPE_CLASSES)
     labels = rng.permutation(np.arange(n) % k).astype(np.int64)  # (n,) balanced
@@ -248,8 +246,9 @@ def _cluttered_parts(n: int, size: int, seed: int | Sequence[int], *, draw_clutt
         # Only the slots in use are rendered (flattened to (c * slots,) and selected).
         strokes = _only_active(_segment_masks, slots_s < n_strokes[s, None], size, s_start[s], s_end[s], s_half[s])
         blobs = _only_active(_disc_masks, slots_b < n_blobs[s, None], size, b_centre[s], b_radius[s])
-        dm = _only_active(_shape_masks, d_active[s], size,
-                          d_kind[s], d_centre[s, :, 0], d_centre[s, :, 1], d_theta[s], d_radius[s])  # fmt: skip
+        dm = _only_active(
+            _shape_masks, d_active[s], size, d_kind[s], d_centre[s, :, 0], d_centre[s, :, 1], d_theta[s], d_radius[s]
+        )
         d_masks[s] = dm
 
         # Each pixel's top layer (0: background). Painting is then one gather per channel, not a

@@ -129,7 +129,9 @@ def same_model(stored: ModelConfig, wanted: ModelConfig) -> bool:
 
 def find_run(runs: Iterable[RunInfo], model: ModelConfig, data: DataConfig, train: TrainConfig) -> RunInfo | None:
     """The newest reusable run of exactly this configuration, or None."""
-    hits = [r for r in runs if r.status in REUSABLE and r.data == data and r.train == train and same_model(r.model, model)]
+    hits = [
+        r for r in runs if r.status in REUSABLE and r.data == data and r.train == train and same_model(r.model, model)
+    ]
     return max(hits, key=lambda r: r.created, default=None)
 
 
@@ -252,13 +254,16 @@ def depth_points(results: Sequence[SweepResult]) -> list[DepthPoint]:
     points = []
     for (kind, depth), rs in sorted(groups.items(), key=lambda kv: (KINDS.index(kv[0][0]), kv[0][1])):
         ok = [r for r in sorted(rs, key=lambda r: r.seed) if r.history.final.get("train_acc") is not None]
-        points.append(DepthPoint(
-            kind, depth,
-            tuple(100 * (1 - r.history.final["train_acc"]) for r in ok),
-            tuple(100 * (1 - r.history.final["test_acc"]) for r in ok),
-            tuple(r.seed for r in ok),
-            tuple(sorted(r.seed for r in rs if r.history.status == "diverged")),
-        ))  # fmt: skip
+        points.append(
+            DepthPoint(
+                kind,
+                depth,
+                tuple(100 * (1 - r.history.final["train_acc"]) for r in ok),
+                tuple(100 * (1 - r.history.final["test_acc"]) for r in ok),
+                tuple(r.seed for r in ok),
+                tuple(sorted(r.seed for r in rs if r.history.status == "diverged")),
+            )
+        )
     return points
 
 

@@ -49,31 +49,61 @@ def error_vs_depth(points: Sequence[DepthPoint], *, paper: Sequence[dict] | None
             vals = [np.asarray(getattr(p, field)) for p in pts]
             mean = np.array([v.mean() for v in vals])
             spread = any(v.size > 1 for v in vals)
-            fig.add_trace(go.Scatter(
-                x=x, y=mean, mode="lines+markers", name=kind, legendgroup=kind, showlegend=col == 1,
-                line={"color": color, "dash": DASH[kind], "width": 2}, marker={"color": color, "size": 8},
-                error_y={"type": "data", "symmetric": False, "array": [v.max() - m for v, m in zip(vals, mean)],
-                         "arrayminus": [m - v.min() for v, m in zip(vals, mean)], "visible": spread,
-                         "color": color, "width": 4},
-                customdata=[[len(v), v.min(), v.max()] for v in vals],
-                hovertemplate=f"{kind}-%{{x}}: mean %{{y:.2f}}%<br>%{{customdata[0]}} seed(s), "
-                              "min %{customdata[1]:.2f}%, max %{customdata[2]:.2f}%<extra></extra>",
-            ), row=1, col=col)  # fmt: skip
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=mean,
+                    mode="lines+markers",
+                    name=kind,
+                    legendgroup=kind,
+                    showlegend=col == 1,
+                    line={"color": color, "dash": DASH[kind], "width": 2},
+                    marker={"color": color, "size": 8},
+                    error_y={
+                        "type": "data",
+                        "symmetric": False,
+                        "array": [v.max() - m for v, m in zip(vals, mean)],
+                        "arrayminus": [m - v.min() for v, m in zip(vals, mean)],
+                        "visible": spread,
+                        "color": color,
+                        "width": 4,
+                    },
+                    customdata=[[len(v), v.min(), v.max()] for v in vals],
+                    hovertemplate=f"{kind}-%{{x}}: mean %{{y:.2f}}%<br>%{{customdata[0]}} seed(s), "
+                    "min %{customdata[1]:.2f}%, max %{customdata[2]:.2f}%<extra></extra>",
+                ),
+                row=1,
+                col=col,
+            )
             if spread:  # every seed, so a mean never hides an outlier
-                fig.add_trace(go.Scatter(
-                    x=[p.depth for p in pts for _ in getattr(p, field)],
-                    y=[e for p in pts for e in getattr(p, field)],
-                    text=[f"seed {s}" for p in pts for s in p.seeds],
-                    mode="markers", name=f"{kind}, each seed", legendgroup=kind, showlegend=False,
-                    marker={"color": color, "size": 5, "opacity": 0.5, "symbol": SYMBOL[kind]},
-                    hovertemplate=f"{kind}-%{{x}} %{{text}}: %{{y:.2f}}%<extra></extra>",
-                ), row=1, col=col)  # fmt: skip
+                fig.add_trace(
+                    go.Scatter(
+                        x=[p.depth for p in pts for _ in getattr(p, field)],
+                        y=[e for p in pts for e in getattr(p, field)],
+                        text=[f"seed {s}" for p in pts for s in p.seeds],
+                        mode="markers",
+                        name=f"{kind}, each seed",
+                        legendgroup=kind,
+                        showlegend=False,
+                        marker={"color": color, "size": 5, "opacity": 0.5, "symbol": SYMBOL[kind]},
+                        hovertemplate=f"{kind}-%{{x}} %{{text}}: %{{y:.2f}}%<extra></extra>",
+                    ),
+                    row=1,
+                    col=col,
+                )
     if paper:
-        fig.add_trace(go.Scatter(
-            x=[r["depth"] for r in paper], y=[r["test_error"] for r in paper], mode="markers",
-            name="paper, ResNet on CIFAR-10 (Table 6)", marker={"color": "#7f7f7f", "symbol": "x", "size": 8},
-            hovertemplate="paper ResNet-%{x}: %{y:.2f}%<extra></extra>",
-        ), row=1, col=2)  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=[r["depth"] for r in paper],
+                y=[r["test_error"] for r in paper],
+                mode="markers",
+                name="paper, ResNet on CIFAR-10 (Table 6)",
+                marker={"color": "#7f7f7f", "symbol": "x", "size": 8},
+                hovertemplate="paper ResNet-%{x}: %{y:.2f}%<extra></extra>",
+            ),
+            row=1,
+            col=2,
+        )
     depths = sorted({p.depth for p in points})
     fig.update_xaxes(title_text="depth (weighted layers)", tickvals=depths)
     fig.update_yaxes(rangemode="tozero")
@@ -122,11 +152,16 @@ def depth_curves(results: Sequence[SweepResult], *, smooth: int | None = None) -
         y = _mean_curve(curves)
         seeds = ", ".join(str(r.seed) for r in sorted(rs, key=lambda r: r.seed))
         color = depth_color(kind, depth, [d for k, d in groups if k == kind] or depths)
-        fig.add_trace(go.Scatter(
-            x=_vec(longest_run.history.step), y=y, mode="lines", name=f"{kind}-{depth}",
-            line={"color": color, "dash": DASH[kind], "width": 2},
-            hovertemplate=f"{kind}-{depth}<br>step %{{x}}: %{{y:.1f}}%<extra>seeds {seeds}</extra>",
-        ))  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=_vec(longest_run.history.step),
+                y=y,
+                mode="lines",
+                name=f"{kind}-{depth}",
+                line={"color": color, "dash": DASH[kind], "width": 2},
+                hovertemplate=f"{kind}-{depth}<br>step %{{x}}: %{{y:.1f}}%<extra>seeds {seeds}</extra>",
+            )
+        )
     fig.update_xaxes(title_text="training step")
     fig.update_yaxes(title_text="training error (%), batch accuracy smoothed", rangemode="tozero")
     n_seeds = max(len(rs) for rs in groups.values())
@@ -153,8 +188,13 @@ def depth_grad_profiles(results: Sequence[SweepResult]) -> go.Figure:
             groups.setdefault((r.kind, r.depth), []).append(r)
     if not groups:
         return _empty(title, "no gradient probes yet")
-    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.05,
-                        subplot_titles=("at initialisation (step 1)", "at the end (last probe)"))  # fmt: skip
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        shared_yaxes=True,
+        horizontal_spacing=0.05,
+        subplot_titles=("at initialisation (step 1)", "at the end (last probe)"),
+    )
     for (kind, depth), rs in sorted(groups.items(), key=lambda kv: (kv[0][0] != "plain", kv[0][1])):
         color = depth_color(kind, depth, [d for k, d in groups if k == kind])
         for col, index in ((1, 0), (2, -1)):
@@ -162,13 +202,22 @@ def depth_grad_profiles(results: Sequence[SweepResult]) -> go.Figure:
             rows = [row for row in rows if row.size == rows[0].size]
             y = _geo_mean_rows(rows)
             steps = sorted({r.history.probe_step[index] for r in rs if r.history.probe_step})
-            fig.add_trace(go.Scatter(
-                x=np.arange(1, y.size + 1), y=y, mode="lines", name=f"{kind}-{depth}", legendgroup=f"{kind}-{depth}",
-                showlegend=col == 1, line={"color": color, "dash": DASH[kind], "width": 1.8},
-                text=list(rs[0].history.layer_names) if len(rs[0].history.layer_names) == y.size else None,
-                hovertemplate=f"{kind}-{depth}, layer %{{x}} %{{text}}<br>RMS %{{y:.3g}}"
-                              f"<extra>step {', '.join(map(str, steps))}</extra>",
-            ), row=1, col=col)  # fmt: skip
+            fig.add_trace(
+                go.Scatter(
+                    x=np.arange(1, y.size + 1),
+                    y=y,
+                    mode="lines",
+                    name=f"{kind}-{depth}",
+                    legendgroup=f"{kind}-{depth}",
+                    showlegend=col == 1,
+                    line={"color": color, "dash": DASH[kind], "width": 1.8},
+                    text=list(rs[0].history.layer_names) if len(rs[0].history.layer_names) == y.size else None,
+                    hovertemplate=f"{kind}-{depth}, layer %{{x}} %{{text}}<br>RMS %{{y:.3g}}"
+                    f"<extra>step {', '.join(map(str, steps))}</extra>",
+                ),
+                row=1,
+                col=col,
+            )
     fig.update_xaxes(title_text="layer (1 = next to the input)")
     fig.update_yaxes(type="log", exponentformat="power")
     fig.update_yaxes(title_text="gradient RMS per weight", row=1, col=1)

@@ -163,10 +163,18 @@ def _measure(model: torch.nn.Module, cfg: ModelConfig, data: Dataset, seed: int,
         loss.backward()
     res = probe.collect(weights)
     return InitProfile(
-        name=cfg.name, layer_names=layer_names, grad_norm=res.grad_norm, grad_rms=res.grad_rms,
-        grad_rel=res.grad_rel, block_names=[b for b, _ in model.probe_blocks()], act_std=res.act_std,
-        grad_x_rms=res.grad_x_rms, config=cfg, seed=seed, batch=n,
-    )  # fmt: skip
+        name=cfg.name,
+        layer_names=layer_names,
+        grad_norm=res.grad_norm,
+        grad_rms=res.grad_rms,
+        grad_rel=res.grad_rel,
+        block_names=[b for b, _ in model.probe_blocks()],
+        act_std=res.act_std,
+        grad_x_rms=res.grad_x_rms,
+        config=cfg,
+        seed=seed,
+        batch=n,
+    )
 
 
 def init_profiles(

@@ -47,19 +47,37 @@ def chain_figure(plain: np.ndarray, residual: np.ndarray, *, beta_label: str = "
         color = model_color(name)
         fig.add_trace(
             go.Scatter(
-                x=np.arange(v.size), y=_positive(v), mode="lines+markers", name=name, customdata=v,
-                line={"color": color, "width": 2}, marker={"color": color, "size": 5},
+                x=np.arange(v.size),
+                y=_positive(v),
+                mode="lines+markers",
+                name=name,
+                customdata=v,
+                line={"color": color, "width": 2},
+                marker={"color": color, "size": 5},
                 hovertemplate=f"{name}<br>layer %{{x}}<br>dL/dx RMS %{{customdata:.3g}}<extra></extra>",
             )
-        )  # fmt: skip
+        )
     fig.update_xaxes(title_text="layer i (0 = input; the last = output, where it is 1)")
     _log_y(fig, "RMS of dL/dx_i")
-    return figure_layout(fig, "Gradient along a chain of random layers",
-                         subtitle=f"plain: x ← φ(Wx); residual: x ← x + β·φ(Wx), β = {beta_label}")  # fmt: skip
+    return figure_layout(
+        fig,
+        "Gradient along a chain of random layers",
+        subtitle=f"plain: x ← φ(Wx); residual: x ← x + β·φ(Wx), β = {beta_label}",
+    )
 
 
-def _rows_figure(profiles: Sequence[Any], attr: str, names_attr: str, *, unit: str, x_title: str, y_title: str,
-                 hover: str, title: str, subtitle: str | None) -> go.Figure:
+def _rows_figure(
+    profiles: Sequence[Any],
+    attr: str,
+    names_attr: str,
+    *,
+    unit: str,
+    x_title: str,
+    y_title: str,
+    hover: str,
+    title: str,
+    subtitle: str | None,
+) -> go.Figure:
     """One line per profile through its `attr` row (one value per layer or block), log y."""
     if not profiles:
         return _empty(title, NO_MODEL)
@@ -69,11 +87,17 @@ def _rows_figure(profiles: Sequence[Any], attr: str, names_attr: str, *, unit: s
         names = _names(getattr(p, names_attr), row.size, unit)
         fig.add_trace(
             go.Scatter(
-                x=np.arange(1, row.size + 1), y=_positive(row), mode="lines+markers", name=p.name, text=names,
-                customdata=row, line={"color": color, "width": 1.5}, marker={"color": color, "size": 5},
+                x=np.arange(1, row.size + 1),
+                y=_positive(row),
+                mode="lines+markers",
+                name=p.name,
+                text=names,
+                customdata=row,
+                line={"color": color, "width": 1.5},
+                marker={"color": color, "size": 5},
                 hovertemplate=f"{p.name}<br>%{{x}}: %{{text}}<br>{hover} %{{customdata:.3g}}<extra></extra>",
             )
-        )  # fmt: skip
+        )
     fig.update_xaxes(title_text=x_title)
     _log_y(fig, y_title)
     return figure_layout(fig, title, subtitle=subtitle)
@@ -89,24 +113,48 @@ def profile_figure(profiles: Sequence[Any], kind: GradKind = "rms") -> go.Figure
     `kind`: "rms" (per weight, comparable across layer sizes), "norm" or "rel" (over ||W||).
     """
     attr, label = _grad_field(kind)
-    return _rows_figure(profiles, attr, "layer_names", unit="layer", y_title=label, hover=label,
-                        x_title="layer (1 = next to the input; last = classifier head)",
-                        title=f"Gradient per layer at initialisation: {label}", subtitle=ONE_BATCH)  # fmt: skip
+    return _rows_figure(
+        profiles,
+        attr,
+        "layer_names",
+        unit="layer",
+        y_title=label,
+        hover=label,
+        x_title="layer (1 = next to the input; last = classifier head)",
+        title=f"Gradient per layer at initialisation: {label}",
+        subtitle=ONE_BATCH,
+    )
 
 
 def flow_figure(profiles: Sequence[Any]) -> go.Figure:
     """RMS of dL/dx at each block's output at initialisation, one line per model, log y: the
     gradient that flows back (He et al. 2016b, eq. 5)."""
-    return _rows_figure(profiles, "grad_x_rms", "block_names", unit="block", x_title=BLOCK_AXIS,
-                        y_title="RMS of dL/dx", hover="dL/dx RMS",
-                        title="Gradient dL/dx at each block's output, at initialisation", subtitle=ONE_BATCH)  # fmt: skip
+    return _rows_figure(
+        profiles,
+        "grad_x_rms",
+        "block_names",
+        unit="block",
+        x_title=BLOCK_AXIS,
+        y_title="RMS of dL/dx",
+        hover="dL/dx RMS",
+        title="Gradient dL/dx at each block's output, at initialisation",
+        subtitle=ONE_BATCH,
+    )
 
 
 def act_std_figure(profiles: Sequence[Any]) -> go.Figure:
     """Std of each block's output at initialisation, one line per model, log y."""
-    return _rows_figure(profiles, "act_std", "block_names", unit="block", x_title=BLOCK_AXIS,
-                        y_title="std of block output", hover="std",
-                        title="Activation std per block at initialisation", subtitle=None)  # fmt: skip
+    return _rows_figure(
+        profiles,
+        "act_std",
+        "block_names",
+        unit="block",
+        x_title=BLOCK_AXIS,
+        y_title="std of block output",
+        hover="std",
+        title="Activation std per block at initialisation",
+        subtitle=None,
+    )
 
 
 def shattered_figure(
@@ -124,8 +172,9 @@ def shattered_figure(
     if not results:
         return _empty(title, NO_MODEL)
     y_left = "df/dx ÷ its RMS" if normalise else "df/dx"
-    fig = make_subplots(rows=1, cols=2, subplot_titles=(f"{y_left} at each input x", "autocorrelation of df/dx"),
-                        horizontal_spacing=0.1)  # fmt: skip
+    fig = make_subplots(
+        rows=1, cols=2, subplot_titles=(f"{y_left} at each input x", "autocorrelation of df/dx"), horizontal_spacing=0.1
+    )
     for (name, (x, g)), color in zip(results.items(), _colors(list(results))):
         xv, gv = _vec(x), _vec(g)
         y = gv
@@ -133,19 +182,36 @@ def shattered_figure(
             rms = float(np.sqrt(np.mean(gv**2))) if gv.size else 0.0
             y = gv / rms if rms > 0 and np.isfinite(rms) else gv
         fig.add_trace(
-            go.Scatter(x=xv, y=y, mode="lines", name=name, legendgroup=name, line={"color": color, "width": 1.2},
-                       hovertemplate=f"{name}<br>x %{{x:.3f}}<br>{y_left} %{{y:.3g}}<extra></extra>"),
-            row=1, col=1,
-        )  # fmt: skip
+            go.Scatter(
+                x=xv,
+                y=y,
+                mode="lines",
+                name=name,
+                legendgroup=name,
+                line={"color": color, "width": 1.2},
+                hovertemplate=f"{name}<br>x %{{x:.3f}}<br>{y_left} %{{y:.3g}}<extra></extra>",
+            ),
+            row=1,
+            col=1,
+        )
         lags = min(max_lag, gv.size - 1)
         if lags >= 0:
             r = autocorrelation(gv, lags)
             fig.add_trace(
-                go.Scatter(x=np.arange(lags + 1), y=r, mode="lines+markers", name=name, legendgroup=name,
-                           showlegend=False, line={"color": color, "width": 1.5}, marker={"color": color, "size": 4},
-                           hovertemplate=f"{name}<br>lag %{{x}}<br>r %{{y:.3f}}<extra></extra>"),
-                row=1, col=2,
-            )  # fmt: skip
+                go.Scatter(
+                    x=np.arange(lags + 1),
+                    y=r,
+                    mode="lines+markers",
+                    name=name,
+                    legendgroup=name,
+                    showlegend=False,
+                    line={"color": color, "width": 1.5},
+                    marker={"color": color, "size": 4},
+                    hovertemplate=f"{name}<br>lag %{{x}}<br>r %{{y:.3f}}<extra></extra>",
+                ),
+                row=1,
+                col=2,
+            )
     fig.update_xaxes(title_text="input x", row=1, col=1)
     fig.update_yaxes(title_text=y_left, row=1, col=1)
     fig.update_xaxes(title_text="lag (steps between inputs)", row=1, col=2)

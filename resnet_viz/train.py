@@ -143,8 +143,11 @@ class History:
             setattr(out, key, [number(key, v, hi=hi) for v in values])
         # One row per probe (or none, for a key older runs did not record); a row is a value per
         # layer, block or residual block, or empty where that probe had nothing to measure.
-        widths = {"layer_names": ("grad_norm", "grad_rms", "grad_rel"), "block_names": ("act_std", "grad_x_rms"),
-                  "residual_block_names": ("identity_grad", "branch_grad")}  # fmt: skip
+        widths = {
+            "layer_names": ("grad_norm", "grad_rms", "grad_rel"),
+            "block_names": ("act_std", "grad_x_rms"),
+            "residual_block_names": ("identity_grad", "branch_grad"),
+        }
         for names_key, keys in widths.items():
             width = len(getattr(out, names_key))
             for key in keys:
@@ -403,18 +406,44 @@ def train(
         bad = next((i for i, v in enumerate(losses) if not math.isfinite(v)), None)
         keep = len(steps) if bad is None else bad  # metrics before the first NaN/inf stay
         if keep:
-            emit(m, "steps", {"step": steps[:keep], "loss": losses[:keep], "acc": accs[:keep],
-                              "lr": lrs[:keep], "elapsed": time.perf_counter() - t0})  # fmt: skip
+            emit(
+                m,
+                "steps",
+                {
+                    "step": steps[:keep],
+                    "loss": losses[:keep],
+                    "acc": accs[:keep],
+                    "lr": lrs[:keep],
+                    "elapsed": time.perf_counter() - t0,
+                },
+            )
         if bad is not None:
             m.active = False
-            emit(m, "status", {"status": "diverged", "step": steps[bad], "diverged_at": steps[bad],
-                               "elapsed": time.perf_counter() - t0, "seconds": m.busy})  # fmt: skip
+            emit(
+                m,
+                "status",
+                {
+                    "status": "diverged",
+                    "step": steps[bad],
+                    "diverged_at": steps[bad],
+                    "elapsed": time.perf_counter() - t0,
+                    "seconds": m.busy,
+                },
+            )
 
     for m in members:  # tell listeners (and the history) what the probe rows will mean
         blocks = m.model.probe_blocks()  # type: ignore[operator]
-        emit(m, "status", {"status": "running", "step": 0, "layer_names": m.layer_names,
-                           "block_names": [n for n, _ in blocks],
-                           "residual_block_names": [n for n, b in blocks if b.residual]})  # fmt: skip
+        emit(
+            m,
+            "status",
+            {
+                "status": "running",
+                "step": 0,
+                "layer_names": m.layer_names,
+                "block_names": [n for n, _ in blocks],
+                "residual_block_names": [n for n, b in blocks if b.residual],
+            },
+        )
 
     snap_at = set(snapshot_steps(total, snapshots)) if on_snapshot is not None else set()
     if 0 in snap_at:
@@ -474,9 +503,19 @@ def train(
                         if m.active:
                             flush(m)
                             if m.active:
-                                test_loss, test_acc = evaluate(m.model, data.x_test, data.y_test, should_stop=should_stop)
-                                emit(m, "eval", {"step": step, "epoch": step / per_epoch,
-                                                 "test_loss": test_loss, "test_acc": test_acc})  # fmt: skip
+                                test_loss, test_acc = evaluate(
+                                    m.model, data.x_test, data.y_test, should_stop=should_stop
+                                )
+                                emit(
+                                    m,
+                                    "eval",
+                                    {
+                                        "step": step,
+                                        "epoch": step / per_epoch,
+                                        "test_loss": test_loss,
+                                        "test_acc": test_acc,
+                                    },
+                                )
             except Stopped:
                 stopped = True
                 step -= 1  # the step in progress did not complete for every model
@@ -487,8 +526,9 @@ def train(
         if not m.active:
             continue  # diverged: its status is already set
         if stopped:
-            emit(m, "status", {"status": "stopped", "step": step, "elapsed": time.perf_counter() - t0,
-                               "seconds": m.busy})  # fmt: skip
+            emit(
+                m, "status", {"status": "stopped", "step": step, "elapsed": time.perf_counter() - t0, "seconds": m.busy}
+            )
             continue
         train_loss, train_acc = evaluate(m.model, data.x_train, data.y_train)
         test_loss, test_acc = evaluate(m.model, data.x_test, data.y_test)
@@ -497,7 +537,16 @@ def train(
         # Every step's loss was finite, yet the weights can end NaN/inf (lr 1e9: the last update
         # overflows): the full training-set loss then says the run diverged, not finished.
         diverged = not math.isfinite(train_loss)
-        emit(m, "status", {"status": "diverged" if diverged else "finished", "step": step, "final": final,
-                           **({"diverged_at": step} if diverged else {}),
-                           "elapsed": time.perf_counter() - t0, "seconds": m.busy})  # fmt: skip
+        emit(
+            m,
+            "status",
+            {
+                "status": "diverged" if diverged else "finished",
+                "step": step,
+                "final": final,
+                **({"diverged_at": step} if diverged else {}),
+                "elapsed": time.perf_counter() - t0,
+                "seconds": m.busy,
+            },
+        )
     return [m.history for m in members]

@@ -103,7 +103,7 @@ def fraction(r: float | None) -> str:
 
 
 def by_factor(r: float) -> str:
-    """"13,400x larger" / "0.0032 of" phrasing for a positive finite ratio: a factor above 1 reads
+    """ "13,400x larger" / "0.0032 of" phrasing for a positive finite ratio: a factor above 1 reads
     as times larger, below 1 as times smaller, so a learner never reads 1e-4x."""
     if r >= 1:
         return f"{times(r)} larger than"
@@ -123,7 +123,11 @@ def skip_strength_sentence(alpha: float, blocks: int, measured: float | None) ->
     alpha once per block, alpha^blocks in all; `measured` is the dL/dx first/last ratio, if any."""
     path = abs(alpha) ** blocks
     shown = times(path) if path >= 1 else fraction(path)
-    seen = f"; measured, dL/dx at the first block is {by_factor(measured)} at the last" if is_number(measured) and measured > 0 else ""  # type: ignore[operator]
+    seen = (
+        f"; measured, dL/dx at the first block is {by_factor(measured)} at the last"
+        if is_number(measured) and measured > 0
+        else ""
+    )  # type: ignore[operator]
     return (
         f"With skip strength alpha = {alpha:g}, the shortcut path alone scales the gradient by {alpha:g} per block: "
         f"{alpha:g}^{blocks} = {shown} over {blocks} blocks (He et al. 2016b §3.1: above 1 it explodes, below 1 it "

@@ -109,7 +109,11 @@ def test_exercises_wait_for_the_measurement_and_follow_the_numbers() -> None:
     near = NearIdentity(True, (BlockChange("blocks.0", 0.2, 0.1, False),), 8)
     far = NearIdentity(False, (BlockChange("blocks.0", 1.2, 1.0, False),), 8)
     items = analysis.exercise_items(names, (None, robust), (bowl(5.0), None), (far, near))
-    assert [ex.key for ex, _, _ in items] == ["analysis.lesion_one_block", "analysis.landscape_rise", "analysis.near_identity"]
+    assert [ex.key for ex, _, _ in items] == [
+        "analysis.lesion_one_block",
+        "analysis.landscape_rise",
+        "analysis.near_identity",
+    ]
     assert [o is None for _, o, _ in items] == [True, True, False]
     assert items[0][2] == "press **Run the lesion study** on the Lesion study tab."
     assert items[2][1].answer == "residual" and "10x farther for the plain net" in items[2][1].why

@@ -33,8 +33,9 @@ def test_landscape_panels_share_one_colour_range() -> None:
 
 
 def test_lesion_bars_and_random_curve() -> None:
-    r = LesionResult(0.9, (BlockLesion("blocks.0", 0.5, False), BlockLesion("blocks.1", 0.25, True)),
-                     (RandomLesion(1, 0.4, 0.1, 2),))  # fmt: skip
+    r = LesionResult(
+        0.9, (BlockLesion("blocks.0", 0.5, False), BlockLesion("blocks.1", 0.25, True)), (RandomLesion(1, 0.4, 0.1, 2),)
+    )
     fig = ap.lesion_figure({"residual-8": r})
     assert list(fig.data[0].x) == ["blocks.0", "blocks.1 ↓"] and list(fig.data[0].y) == [50.0, 25.0]
     assert fig.layout.shapes[0].y0 == 90.0  # the intact accuracy line

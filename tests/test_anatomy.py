@@ -18,17 +18,24 @@ from resnet_viz.models import build_model, count_params
 
 def fresh_cifar(depth: int, width: int = 16, **kw) -> nn.Module:
     """Built the way the rest of the app builds it, on the CPU with real weights: the oracle."""
-    return build_model(ModelConfig(arch="cifar", depth=depth, width=width, in_channels=3, image_size=32,
-                                   num_classes=10, **kw))  # fmt: skip
+    return build_model(
+        ModelConfig(arch="cifar", depth=depth, width=width, in_channels=3, image_size=32, num_classes=10, **kw)
+    )
 
 
 # He et al. 2016, Table 6 (option A, width 16) to the paper's rounding; exact counts are those of the
 # widely used reference implementation of option A (conv weights + BN affine + linear head).
 @pytest.mark.parametrize(
     ("depth", "paper", "exact"),
-    [(20, "0.27M", 269_722), (32, "0.46M", 464_154), (44, "0.66M", 658_586), (56, "0.85M", 853_018),
-     (110, "1.7M", 1_727_962), (1202, "19.4M", 19_421_274)],
-)  # fmt: skip
+    [
+        (20, "0.27M", 269_722),
+        (32, "0.46M", 464_154),
+        (44, "0.66M", 658_586),
+        (56, "0.85M", 853_018),
+        (110, "1.7M", 1_727_962),
+        (1202, "19.4M", 19_421_274),
+    ],
+)
 def test_cifar_totals_match_the_model_and_table_6(depth: int, paper: str, exact: int) -> None:
     anat = an.anatomy(an.NetSpec("cifar", depth))
     assert anat.total == exact
@@ -40,9 +47,14 @@ def test_cifar_totals_match_the_model_and_table_6(depth: int, paper: str, exact:
 # torchvision's published parameter counts (weights=None builds the same architecture).
 @pytest.mark.parametrize(
     ("depth", "exact", "rounded"),
-    [(18, 11_689_512, "11.7M"), (34, 21_797_672, "21.8M"), (50, 25_557_032, "25.6M"), (101, 44_549_160, "44.5M"),
-     (152, 60_192_808, "60.2M")],
-)  # fmt: skip
+    [
+        (18, 11_689_512, "11.7M"),
+        (34, 21_797_672, "21.8M"),
+        (50, 25_557_032, "25.6M"),
+        (101, 44_549_160, "44.5M"),
+        (152, 60_192_808, "60.2M"),
+    ],
+)
 def test_imagenet_totals_match_torchvision(depth: int, exact: int, rounded: str) -> None:
     anat = an.anatomy(an.NetSpec("imagenet", depth))
     assert anat.total == exact == count_params(getattr(torchvision.models, f"resnet{depth}")(weights=None))
@@ -63,9 +75,14 @@ def test_cifar_stage_table_at_32_pixels() -> None:
     assert table[0]["blocks"] == "—"  # the stem has no blocks: a dash, not "None"
 
 
-@pytest.mark.parametrize(("depth", "widths", "blocks"), [(18, (64, 128, 256, 512), (2, 2, 2, 2)),
-                                                         (50, (256, 512, 1024, 2048), (3, 4, 6, 3)),
-                                                         (152, (256, 512, 1024, 2048), (3, 8, 36, 3))])  # fmt: skip
+@pytest.mark.parametrize(
+    ("depth", "widths", "blocks"),
+    [
+        (18, (64, 128, 256, 512), (2, 2, 2, 2)),
+        (50, (256, 512, 1024, 2048), (3, 4, 6, 3)),
+        (152, (256, 512, 1024, 2048), (3, 8, 36, 3)),
+    ],
+)
 def test_imagenet_stage_table_at_224_pixels(depth: int, widths: tuple[int, ...], blocks: tuple[int, ...]) -> None:
     anat = an.anatomy(an.NetSpec("imagenet", depth))
     stages = [anat.row(f"stage{i}") for i in range(1, 5)]
@@ -77,8 +94,11 @@ def test_imagenet_stage_table_at_224_pixels(depth: int, widths: tuple[int, ...],
 
 def test_stems_measured_layer_by_layer() -> None:
     im = an.stem_trace(an.NetSpec("imagenet", 50))
-    assert im == (("input", (3, 224, 224)), ("7×7 conv, 3→64, stride 2", (64, 112, 112)),
-                  ("3×3 max pool, stride 2", (64, 56, 56)))  # fmt: skip
+    assert im == (
+        ("input", (3, 224, 224)),
+        ("7×7 conv, 3→64, stride 2", (64, 112, 112)),
+        ("3×3 max pool, stride 2", (64, 56, 56)),
+    )
     cifar = an.stem_trace(an.NetSpec("cifar", 20))
     assert cifar == (("input", (3, 32, 32)), ("3×3 conv, 3→16", (16, 32, 32)))
     assert "4 times smaller per side" in an.stem_sentence(an.NetSpec("imagenet", 50), im)
@@ -90,9 +110,11 @@ def test_stems_measured_layer_by_layer() -> None:
 @pytest.mark.parametrize(("depth", "width"), [(14, 8), (38, 16)])
 def test_sentences_carry_the_counts_of_freshly_built_models(depth: int, width: int) -> None:
     # Fails if any count were typed in: two depths and widths, each checked against a new model.
-    a, b, plain = (count_params(fresh_cifar(depth, width, shortcut="A")),
-                   count_params(fresh_cifar(depth, width, shortcut="B")),
-                   count_params(fresh_cifar(depth, width, residual=False)))  # fmt: skip
+    a, b, plain = (
+        count_params(fresh_cifar(depth, width, shortcut="A")),
+        count_params(fresh_cifar(depth, width, shortcut="B")),
+        count_params(fresh_cifar(depth, width, residual=False)),
+    )
     anat = an.anatomy(an.NetSpec("cifar", depth, width))
     assert f"has {a:,} parameters" in an.summary(anat)
     text = an.shortcut_sentence(an.shortcut_cost(depth, width))
@@ -141,10 +163,15 @@ def test_hooks_are_removed_even_on_error() -> None:
 
 @pytest.mark.parametrize(
     ("family", "depth", "size", "final", "verdict"),
-    [("imagenet", 50, 224, (2048, 7, 7), "ok"), ("imagenet", 50, 32, (2048, 1, 1), "error"),
-     ("imagenet", 18, 256, (512, 8, 8), "partial"), ("imagenet", 50, 448, (2048, 14, 14), "wrong_shape"),
-     ("cifar", 20, 32, (64, 8, 8), "partial"), ("cifar", 20, 224, (64, 56, 56), "wrong_shape")],
-)  # fmt: skip
+    [
+        ("imagenet", 50, 224, (2048, 7, 7), "ok"),
+        ("imagenet", 50, 32, (2048, 1, 1), "error"),
+        ("imagenet", 18, 256, (512, 8, 8), "partial"),
+        ("imagenet", 50, 448, (2048, 14, 14), "wrong_shape"),
+        ("cifar", 20, 32, (64, 8, 8), "partial"),
+        ("cifar", 20, 224, (64, 56, 56), "wrong_shape"),
+    ],
+)
 def test_fixed_avgpool_demonstrated(family: str, depth: int, size: int, final: tuple, verdict: str) -> None:
     # Oracles: the last map is input/32 (ImageNet) or input/4 (CIFAR) per side; AvgPool2d(7) has stride 7.
     check = lessons.pool_check(an.NetSpec(family, depth), size)  # type: ignore[arg-type]
@@ -191,9 +218,15 @@ def test_exercises_wait_for_the_change_then_grade_from_measurements() -> None:
     assert out_pool is not None and out_pool.answer == "error" and grade(ex_pool, "ok", out_pool) is False
 
 
-@pytest.mark.parametrize(("kw", "match"), [({"family": "x"}, "family"), ({"depth": 21}, "6n\\+2"),
-                                           ({"family": "imagenet", "depth": 20}, "ImageNet depth"),
-                                           ({"shortcut": "C"}, "shortcut")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"family": "x"}, "family"),
+        ({"depth": 21}, "6n\\+2"),
+        ({"family": "imagenet", "depth": 20}, "ImageNet depth"),
+        ({"shortcut": "C"}, "shortcut"),
+    ],
+)
 def test_netspec_refuses_bad_settings(kw: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         an.NetSpec(**kw)

@@ -84,8 +84,14 @@ def test_pool_exercise_and_every_control_move_without_an_exception() -> None:
     text = _text(at)
     assert "averages only the top-left 7×7 window" in text  # ResNet-20: an 8×8 map at 32×32
     assert "You predicted *it runs but averages only part of the map*: **right**" in text
-    for key, value in [("an_width", 8), ("an_block_post", "pre"), ("an_residual", False), ("an_family", "imagenet"),
-                       ("an_im_depth", 152), ("an_pool_size", 448)]:  # fmt: skip
+    for key, value in [
+        ("an_width", 8),
+        ("an_block_post", "pre"),
+        ("an_residual", False),
+        ("an_family", "imagenet"),
+        ("an_im_depth", 152),
+        ("an_pool_size", 448),
+    ]:
         _widget(at, key).set_value(value).run()
         assert not at.exception, (key, at.exception)
     assert "2048×2×2" in _text(at)  # ResNet-152 at 448: a 14×14 map, pooled by a stride-7 window

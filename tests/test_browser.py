@@ -77,7 +77,10 @@ def test_every_page_opens_by_url_without_an_exception(app_page, streamlit_server
     """A trained pair in the server's store first, so the run-based pages show their content."""
     from resnet_viz.cli import main
 
-    assert main(["train", "--depth", "8", "--width", "4", "--steps", "30", "--runs-dir", str(streamlit_server.runs_dir)]) == 0
+    assert (
+        main(["train", "--depth", "8", "--width", "4", "--steps", "30", "--runs-dir", str(streamlit_server.runs_dir)])
+        == 0
+    )
     page = app_page
     # Streamlit scrolls inside its own container, so a full-page screenshot is one viewport: a tall
     # viewport shows the whole page for a person to look at.
@@ -94,7 +97,9 @@ def test_every_page_opens_by_url_without_an_exception(app_page, streamlit_server
     assert "Traceback" not in log, log
 
 
-def test_the_owner_can_stop_after_a_refresh_and_another_browser_cannot(chromium_browser, streamlit_server, artifacts_dir):
+def test_the_owner_can_stop_after_a_refresh_and_another_browser_cannot(
+    chromium_browser, streamlit_server, artifacts_dir
+):
     """Ownership lives in a random cookie set on the first visit: a refresh (or a new tab of the
     same browser) keeps the right to stop; a second browser (no cookie) can only watch."""
     owner = chromium_browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -149,8 +154,24 @@ def test_saliency_default_view_shows_the_shapes_pair(app_page, streamlit_server,
     """With a shapes pair in the store, the page opens on it: maps, the outline, scores, the reading."""
     from resnet_viz.cli import main
 
-    assert main(["train", "--dataset", "shapes", "--depth", "8", "--width", "4", "--steps", "40", "--runs-dir",
-                 str(streamlit_server.runs_dir)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                "shapes",
+                "--depth",
+                "8",
+                "--width",
+                "4",
+                "--steps",
+                "40",
+                "--runs-dir",
+                str(streamlit_server.runs_dir),
+            ]
+        )
+        == 0
+    )
     page = app_page
     page.set_viewport_size({"width": 1400, "height": 3200})
     page.goto(f"{streamlit_server.url}/saliency")

@@ -22,8 +22,11 @@ from resnet_viz.runs import RunStore
         (["train", "--steps", "0"], "steps must be positive"),
         (["train", "--lr", "abc"], "invalid float value"),
         (["train", "--dataset", "imagenet"], "digits"),
-        pytest.param(["train", "--device", "cuda"], "cuda", marks=pytest.mark.skipif(
-            torch.cuda.is_available(), reason="asks for CUDA where there is none")),
+        pytest.param(
+            ["train", "--device", "cuda"],
+            "cuda",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="asks for CUDA where there is none"),
+        ),
         (["frobnicate"], "invalid choice"),
         # issue 12 §6: each used to be a traceback's last line, a wrong sentence, or accepted
         (["train", "--epochs", "inf"], "epochs must be a finite number; got inf"),
@@ -53,9 +56,22 @@ def test_bad_arguments_give_one_line_and_nonzero_exit(argv, fragment, capsys, tm
 
 def test_train_json_in_a_subprocess(tmp_path) -> None:
     env = {**os.environ, "RESNET_VIZ_RUNS": str(tmp_path / "store")}
-    cmd = [sys.executable, "-m", "resnet_viz.cli", "train", "--depth", "8", "--width", "4", "--steps", "5",
-           "--seed", "1", "--json"]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    cmd = [
+        sys.executable,
+        "-m",
+        "resnet_viz.cli",
+        "train",
+        "--depth",
+        "8",
+        "--width",
+        "4",
+        "--steps",
+        "5",
+        "--seed",
+        "1",
+        "--json",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)
     assert [r["model"] for r in rows] == ["plain", "residual"]
@@ -70,8 +86,23 @@ def test_train_json_in_a_subprocess(tmp_path) -> None:
 
 
 def test_train_table_and_progress(capsys, tmp_path) -> None:
-    code = main(["train", "--depth", "8", "--width", "4", "--steps", "3", "--models", "residual",
-                 "--runs-dir", str(tmp_path), "--probe-every", "0"])  # fmt: skip
+    code = main(
+        [
+            "train",
+            "--depth",
+            "8",
+            "--width",
+            "4",
+            "--steps",
+            "3",
+            "--models",
+            "residual",
+            "--runs-dir",
+            str(tmp_path),
+            "--probe-every",
+            "0",
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0
     assert "3/3" in err  # progress bar reached the end
@@ -81,23 +112,62 @@ def test_train_table_and_progress(capsys, tmp_path) -> None:
 
 
 def test_no_save_writes_nothing(capsys, tmp_path) -> None:
-    assert main(["train", "--depth", "8", "--width", "4", "--steps", "2", "--no-save", "--json",
-                 "--runs-dir", str(tmp_path)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "--depth",
+                "8",
+                "--width",
+                "4",
+                "--steps",
+                "2",
+                "--no-save",
+                "--json",
+                "--runs-dir",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     rows = json.loads(capsys.readouterr().out)
     assert all(r["run_id"] is None for r in rows)
     assert not any(tmp_path.iterdir())
 
 
 def test_format_table_formats_fractions_as_percent() -> None:
-    table = format_table([{"name": "plain-20", "params": 10, "status": "finished", "steps": 5, "train_loss": 0.5,
-                           "train_acc": 0.995, "test_acc": float("nan"), "seconds": 1.25, "run_id": "x"}])  # fmt: skip
+    table = format_table(
+        [
+            {
+                "name": "plain-20",
+                "params": 10,
+                "status": "finished",
+                "steps": 5,
+                "train_loss": 0.5,
+                "train_acc": 0.995,
+                "test_acc": float("nan"),
+                "seconds": 1.25,
+                "run_id": "x",
+            }
+        ]
+    )
     row = table.splitlines()[1].split()
     assert row == ["plain-20", "10", "finished", "5", "0.500", "99.5%", "-", "1.2", "x"]
 
 
 def test_format_table_shows_a_diverging_loss_in_a_few_digits() -> None:
-    table = format_table([{"name": "plain-8", "params": 10, "status": "diverged", "steps": 3,
-                           "train_loss": 1.7672554904965896e29, "seconds": 0.1}])  # fmt: skip
+    table = format_table(
+        [
+            {
+                "name": "plain-8",
+                "params": 10,
+                "status": "diverged",
+                "steps": 3,
+                "train_loss": 1.7672554904965896e29,
+                "seconds": 0.1,
+            }
+        ]
+    )
     assert table.splitlines()[1].split()[2:5] == ["diverged", "3", "1.77e+29"]  # not 30 digits and ".000"
 
 
@@ -119,7 +189,8 @@ def test_diverged_line_says_what_the_history_says() -> None:
 
     assert _diverged_line({"diverged_at": 4}, "plain-8") == "plain-8 diverged (loss became NaN/inf) at step 4"
     assert _diverged_line({"diverged_at": None}, "plain-8") == (
-        "plain-8 diverged: its final training loss is not finite (NaN/inf)")  # never "at step None"
+        "plain-8 diverged: its final training loss is not finite (NaN/inf)"
+    )  # never "at step None"
 
 
 def _failing_run(exc: BaseException):
@@ -133,14 +204,24 @@ def _failing_run(exc: BaseException):
     return run
 
 
-@pytest.mark.parametrize(("exc", "code", "line"), [
-    (RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you "
-                  "tried to allocate 57520000000000 bytes.\nError code 12"), 2,
-     "resnet-viz: error: not enough memory for these settings; lower --batch-size, --width, --depth or --image-size "
-     "(or set --limit) (RuntimeError)"),
-    (MemoryError(), 2, "resnet-viz: error: not enough memory for these settings"),
-    (ValueError("boom"), 1, "resnet-viz: error: ValueError: boom"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("exc", "code", "line"),
+    [
+        (
+            RuntimeError(
+                "[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you "
+                "tried to allocate 57520000000000 bytes.\nError code 12"
+            ),
+            2,
+            (
+                "resnet-viz: error: not enough memory for these settings; lower --batch-size, --width, --depth or "
+                "--image-size (or set --limit) (RuntimeError)"
+            ),
+        ),
+        (MemoryError(), 2, "resnet-viz: error: not enough memory for these settings"),
+        (ValueError("boom"), 1, "resnet-viz: error: ValueError: boom"),
+    ],
+)
 def test_an_error_after_the_progress_bar_starts_on_its_own_line(monkeypatch, capsys, exc, code, line) -> None:
     import resnet_viz.experiment
 
@@ -156,8 +237,9 @@ def test_the_cli_names_the_data_folder_the_web_does_not(monkeypatch, capsys) -> 
     import resnet_viz.data as D
 
     def unavailable(cfg):
-        raise D.DatasetUnavailable("CIFAR-10 is not on this server ($RESNET_VIZ_DATA)",
-                                   with_paths="CIFAR-10 is not in /srv/data/cache")  # fmt: skip
+        raise D.DatasetUnavailable(
+            "CIFAR-10 is not on this server ($RESNET_VIZ_DATA)", with_paths="CIFAR-10 is not in /srv/data/cache"
+        )
 
     monkeypatch.setattr(D, "load_dataset", unavailable)
     assert main(["train", "--dataset", "cifar10", "--no-save"]) == 1
@@ -169,22 +251,34 @@ def test_an_epoch_budget_over_the_step_bound_is_refused_once_the_data_are_known(
     # make that 143,798,562 steps, which no run here should attempt.
     code = main(["train", "--epochs", "99999", "--batch-size", "1", "--no-save"])
     err = capsys.readouterr().err
-    assert code == 2 and err == ("resnet-viz: error: 99999 epochs would take 143,798,562 optimiser steps, more than the "
-                                 "10,000,000 allowed (that many take hours on a GPU, days on a CPU); lower the steps "
-                                 "or epochs, or raise the batch size\n")  # fmt: skip
+    assert code == 2 and err == (
+        "resnet-viz: error: 99999 epochs would take 143,798,562 optimiser steps, more than the "
+        "10,000,000 allowed (that many take hours on a GPU, days on a CPU); lower the steps "
+        "or epochs, or raise the batch size\n"
+    )
 
 
 SWEEP = ["sweep", "--depths", "8,14", "--width", "4", "--steps", "4", "--probe-every", "2"]
 
 
-@pytest.mark.parametrize(("argv", "fragment"), [
-    (["sweep", "--depths", "8,21"], "6n+2"), (["sweep", "--depths", "8,x"], "comma list of whole numbers"),
-    (["sweep", "--seeds", ""], "at least one"), (["sweep", "--seeds", "0,-1"], "got -1"),
-    (["sweep", "--seeds", "-1"], "seed must be a whole number from 0 to 4,294,967,295 (2**32 - 1, the range numpy "
-                                 "and torch both accept); got -1"),  # it said "got 1": the number of seeds
-    (["sweep", "--seeds", ",".join(map(str, range(11)))], "use 1 to 10 seeds"),
-    (["sweep", "--models", "dense"], "models must be"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["sweep", "--depths", "8,21"], "6n+2"),
+        (["sweep", "--depths", "8,x"], "comma list of whole numbers"),
+        (["sweep", "--seeds", ""], "at least one"),
+        (["sweep", "--seeds", "0,-1"], "got -1"),
+        (
+            ["sweep", "--seeds", "-1"],
+            (
+                "seed must be a whole number from 0 to 4,294,967,295 (2**32 - 1, the range numpy "
+                "and torch both accept); got -1"
+            ),
+        ),  # it said "got 1": the number of seeds
+        (["sweep", "--seeds", ",".join(map(str, range(11)))], "use 1 to 10 seeds"),
+        (["sweep", "--models", "dense"], "models must be"),
+    ],
+)
 def test_bad_sweep_arguments_give_one_line(argv, fragment, capsys, tmp_path) -> None:
     code = main([*argv, "--runs-dir", str(tmp_path)])
     err = capsys.readouterr().err
@@ -198,9 +292,23 @@ def test_sweep_json_has_one_entry_per_model_depth_seed_and_reuses_runs(tmp_path,
     assert main(argv) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [(r["name"], r["seed"]) for r in rows] == [
-        (f"{k}-{d}", s) for s in (0, 1) for d in (8, 14) for k in ("plain", "residual")]  # fmt: skip
-    train_fields = {"model", "name", "depth", "params", "status", "steps", "train_loss", "train_acc", "test_loss",
-                    "test_acc", "diverged_at", "seconds", "run_id"}  # fmt: skip
+        (f"{k}-{d}", s) for s in (0, 1) for d in (8, 14) for k in ("plain", "residual")
+    ]
+    train_fields = {
+        "model",
+        "name",
+        "depth",
+        "params",
+        "status",
+        "steps",
+        "train_loss",
+        "train_acc",
+        "test_loss",
+        "test_acc",
+        "diverged_at",
+        "seconds",
+        "run_id",
+    }
     assert all(train_fields | {"seed", "reused"} <= set(r) for r in rows)
     assert not any(r["reused"] for r in rows) and len(RunStore(tmp_path).list()) == 8
 
@@ -210,8 +318,27 @@ def test_sweep_json_has_one_entry_per_model_depth_seed_and_reuses_runs(tmp_path,
     assert [(r["run_id"], r["train_acc"]) for r in again] == [(r["run_id"], r["train_acc"]) for r in rows]
 
     # a train run with the same settings is a sweep cell too
-    assert main(["train", "--depth", "8", "--width", "4", "--steps", "4", "--probe-every", "2", "--seed", "0",
-                 "--runs-dir", str(tmp_path), "--json"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "--depth",
+                "8",
+                "--width",
+                "4",
+                "--steps",
+                "4",
+                "--probe-every",
+                "2",
+                "--seed",
+                "0",
+                "--runs-dir",
+                str(tmp_path),
+                "--json",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main([*argv, "--force"]) == 0
     assert not any(r["reused"] for r in json.loads(capsys.readouterr().out))
@@ -231,7 +358,10 @@ def test_sweep_table_and_reading_on_the_terminal(tmp_path, capsys) -> None:
 def test_probe_json_lists_every_layer_first_first_at_initialisation(capsys) -> None:
     assert main(["probe", "--depth", "8", "--width", "4", "--batch-size", "32", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [(r["model"], r["name"], r["depth"]) for r in rows] == [("plain", "plain-8", 8), ("residual", "residual-8", 8)]
+    assert [(r["model"], r["name"], r["depth"]) for r in rows] == [
+        ("plain", "plain-8", 8),
+        ("residual", "residual-8", 8),
+    ]
     from resnet_viz.config import ModelConfig
     from resnet_viz.theory import init_profile
 
@@ -294,7 +424,26 @@ def test_plain_fixup_is_refused_with_a_sentence(capsys) -> None:
 
 
 def test_probe_table_and_sentences(capsys) -> None:
-    assert main(["probe", "--arch", "mlp", "--depth", "20", "--width", "32", "--activation", "sigmoid", "--no-bn",
-                 "--init", "xavier", "--models", "plain"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "probe",
+                "--arch",
+                "mlp",
+                "--depth",
+                "20",
+                "--width",
+                "32",
+                "--activation",
+                "sigmoid",
+                "--no-bn",
+                "--init",
+                "xavier",
+                "--models",
+                "plain",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "mlp-plain-20 at initialisation" in out and "grad RMS" in out and "vanished toward the input" in out

@@ -97,8 +97,9 @@ def test_distractors_are_other_smaller_shapes_off_the_target(parts):
 
 
 def test_distractors_are_painted_in_other_colours(parts):
-    for img, mask, dms, active in zip(parts.images, parts.masks, parts.distractor_masks, parts.distractor_kinds >= 0,
-                                      strict=True):  # fmt: skip
+    for img, mask, dms, active in zip(
+        parts.images, parts.masks, parts.distractor_masks, parts.distractor_kinds >= 0, strict=True
+    ):
         target = img[mask].mean(axis=0)
         for dm in dms[active]:
             colour = np.median(img[dm], axis=0)  # placement keeps distractors apart: all its pixels are its own

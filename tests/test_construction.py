@@ -105,8 +105,15 @@ def test_a_zeroed_branch_gives_ratio_zero(residual: bool) -> None:
         assert all(b.branch is None and b.off_identity is None for b in got.blocks[1:])
 
 
-@pytest.mark.parametrize("cfg", [ModelConfig(depth=14, width=4), ModelConfig(depth=14, width=4, residual=False),
-                                 ModelConfig(depth=14, width=4, preact=True), ModelConfig(depth=14, width=4, shortcut="B")])  # fmt: skip
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        ModelConfig(depth=14, width=4),
+        ModelConfig(depth=14, width=4, residual=False),
+        ModelConfig(depth=14, width=4, preact=True),
+        ModelConfig(depth=14, width=4, shortcut="B"),
+    ],
+)
 def test_a_real_net_matches_a_forward_written_out_by_hand(cfg: ModelConfig) -> None:
     torch.manual_seed(0)
     model = build_model(cfg).train()
@@ -172,7 +179,9 @@ def test_json_round_trip() -> None:
 
 
 def _net(residual: bool, branch: list[float | None], off: list[float | None]) -> NearIdentity:
-    return NearIdentity(residual, tuple(BlockChange(f"blocks.{i}", b, o, b is None) for i, (b, o) in enumerate(zip(branch, off))), 64)
+    return NearIdentity(
+        residual, tuple(BlockChange(f"blocks.{i}", b, o, b is None) for i, (b, o) in enumerate(zip(branch, off))), 64
+    )
 
 
 NEAR = _net(True, [0.1, 0.23, 0.5], [0.08, 0.2, 0.4])  # median branch 23%, median off-identity 20%
@@ -182,20 +191,28 @@ FAR = _net(False, [1.1, None, 1.3, 0.9], [1.0, None, 1.2, 0.8])  # median branch
 def test_identity_sentences_and_their_swap() -> None:
     assert closer_to_identity(FAR, NEAR) == "residual"
     assert identity_sentences(FAR, NEAR, NAMES) == [
-        ("In residual-14 the median block's branch changes its input by 23% (||F(x)|| / ||x||, median over its 3 "
-        "blocks; from 10% at blocks.0 to 50% at blocks.2)."),
-        ("In plain-14 the median block's F(x) has 110% of its input's norm (||F(x)|| / ||x||, median over its 3 "
-        "blocks that keep the shape; from 90% at blocks.3 to 130% at blocks.2): a plain block's F(x) replaces x "
-        "instead of being added to it."),
-        ("The residual blocks are the nearer to the identity: a median block's output differs from its input by 20% "
-        "in residual-14 and by 100% in plain-14 (||y - x|| / ||x||), 5x farther for the plain net. A deeper net "
-        "could match a shallower one by making its extra blocks identities (He et al. 2016, §3.1); a residual block "
-        "gets there by pushing F(x) toward 0, while a plain block would have to fit H(x) = x with its nonlinear layers."),
+        (
+            "In residual-14 the median block's branch changes its input by 23% (||F(x)|| / ||x||, median over its 3 "
+            "blocks; from 10% at blocks.0 to 50% at blocks.2)."
+        ),
+        (
+            "In plain-14 the median block's F(x) has 110% of its input's norm (||F(x)|| / ||x||, median over its 3 "
+            "blocks that keep the shape; from 90% at blocks.3 to 130% at blocks.2): a plain block's F(x) replaces x "
+            "instead of being added to it."
+        ),
+        (
+            "The residual blocks are the nearer to the identity: a median block's output differs from its input by 20% "
+            "in residual-14 and by 100% in plain-14 (||y - x|| / ||x||), 5x farther for the plain net. A deeper net "
+            "could match a shallower one by making its extra blocks identities (He et al. 2016, §3.1); a residual block "
+            "gets there by pushing F(x) toward 0, while a plain block would have to fit H(x) = x with its nonlinear layers."
+        ),
     ]
     assert closer_to_identity(NEAR, FAR) == "plain"
     swapped = identity_sentences(NEAR, FAR, NAMES)
-    assert swapped[2].startswith("Here the plain blocks are the nearer to the identity: a median block's output "
-                                 "differs from its input by 100% in residual-14 and by 20% in plain-14")  # fmt: skip
+    assert swapped[2].startswith(
+        "Here the plain blocks are the nearer to the identity: a median block's output "
+        "differs from its input by 100% in residual-14 and by 20% in plain-14"
+    )
     assert "5x farther for the residual net" in swapped[2]
 
 
@@ -210,6 +227,9 @@ def test_about_the_same_zero_and_undefined() -> None:
     none = _net(False, [None, None], [None, None])
     assert closer_to_identity(none, NEAR) is None
     lines = identity_sentences(none, NEAR, NAMES)
-    assert lines[1] == "No block of plain-14 keeps the shape, so ||F(x)|| / ||x|| is not defined there." and len(lines) == 2
+    assert (
+        lines[1] == "No block of plain-14 keeps the shape, so ||F(x)|| / ||x|| is not defined there."
+        and len(lines) == 2
+    )
     nan = _net(True, [float("nan")], [float("inf")])
     assert closer_to_identity(FAR, nan) is None and len(identity_sentences(FAR, nan)) == 2

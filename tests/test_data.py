@@ -248,7 +248,9 @@ def no_network(monkeypatch):
     return seen
 
 
-@pytest.mark.parametrize("name, cls", [("mnist", torchvision.datasets.MNIST), ("fashion_mnist", torchvision.datasets.FashionMNIST)])
+@pytest.mark.parametrize(
+    "name, cls", [("mnist", torchvision.datasets.MNIST), ("fashion_mnist", torchvision.datasets.FashionMNIST)]
+)
 def test_offline_mnist_family_names_folder_and_files(tmp_path, no_network, name, cls):
     before = socket.getdefaulttimeout()
     with pytest.raises(D.DatasetUnavailable) as info:
@@ -318,13 +320,16 @@ def test_mnist_loads_real_idx_files(tmp_path, no_network):
     assert ds.y_train.tolist() == labels["train"].tolist() and ds.y_test.tolist() == labels["t10k"].tolist()
     pixels = images["train"] / 255.0
     assert ds.mean[0] == pytest.approx(pixels.mean(), rel=1e-5) and ds.std[0] == pytest.approx(pixels.std(), rel=1e-4)
-    assert torch.allclose(ds.unstandardise(ds.x_test)[:, 0], torch.from_numpy(images["t10k"] / 255.0).float(), atol=1e-5)
+    assert torch.allclose(
+        ds.unstandardise(ds.x_test)[:, 0], torch.from_numpy(images["t10k"] / 255.0).float(), atol=1e-5
+    )
 
     small = D.load_dataset(DataConfig(name="mnist", root=str(tmp_path), image_size=14, limit=10))
     assert small.x_train.shape == (10, 1, 14, 14) and small.x_test.shape == (6, 1, 14, 14)
     assert torch.bincount(small.y_train).tolist() == [1] * 10
-    expected = F.interpolate(torch.from_numpy(images["t10k"] / 255.0).float()[:, None], size=(14, 14),
-                             mode="bilinear", antialias=True)  # fmt: skip
+    expected = F.interpolate(
+        torch.from_numpy(images["t10k"] / 255.0).float()[:, None], size=(14, 14), mode="bilinear", antialias=True
+    )
     assert torch.allclose(small.unstandardise(small.x_test), expected, atol=1e-5)
 
 

@@ -68,15 +68,22 @@ def test_bad_settings_disable_run_with_a_message(tmp_runs) -> None:
     assert _button(at, "Run sweep").disabled and not at.exception
 
 
-@pytest.mark.parametrize(("query", "fragment", "widget"), [
-    # issue 12 §5: each was dropped by its widget without a word (sw_amount=inf raised inside Streamlit)
-    ({"sw_depths": ["57", "20"]}, "Ignored sw_depths=57 from the link: depths must be one of 8, 14", ("multiselect", [20])),
-    ({"sw_seeds": "99"}, "Ignored sw_seeds=99 from the link: seeds must be from 1 to 5", ("slider", 1)),
-    ({"sw_lr": "nan"}, "Ignored sw_lr=nan from the link: lr must be a finite number", ("number_input", 0.1)),
-    ({"sw_amount": "inf"}, "Ignored sw_amount=inf from the link", ("number_input", 160)),
-    ({"sw_dataset": "folder"}, "resnet-viz train --dataset folder", ("selectbox", "digits")),
-    ({"sw_kinds": ["plain", "resnet"]}, "Ignored sw_kinds=resnet", ("button_group", ["plain"])),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("query", "fragment", "widget"),
+    [
+        # issue 12 §5: each was dropped by its widget without a word (sw_amount=inf raised inside Streamlit)
+        (
+            {"sw_depths": ["57", "20"]},
+            "Ignored sw_depths=57 from the link: depths must be one of 8, 14",
+            ("multiselect", [20]),
+        ),
+        ({"sw_seeds": "99"}, "Ignored sw_seeds=99 from the link: seeds must be from 1 to 5", ("slider", 1)),
+        ({"sw_lr": "nan"}, "Ignored sw_lr=nan from the link: lr must be a finite number", ("number_input", 0.1)),
+        ({"sw_amount": "inf"}, "Ignored sw_amount=inf from the link", ("number_input", 160)),
+        ({"sw_dataset": "folder"}, "resnet-viz train --dataset folder", ("selectbox", "digits")),
+        ({"sw_kinds": ["plain", "resnet"]}, "Ignored sw_kinds=resnet", ("button_group", ["plain"])),
+    ],
+)
 def test_bad_link_values_are_named_and_the_rest_applies(tmp_runs, query, fragment, widget) -> None:
     at = open_page(query=query)
     assert len(at.warning) == 1 and fragment in at.warning[0].value
@@ -145,8 +152,9 @@ def test_a_sweep_run_from_the_cli_appears_on_the_page(tmp_runs, capsys) -> None:
 @pytest.mark.slow
 def test_home_demo_runs_and_its_sentence_matches_the_runs(tmp_runs, monkeypatch) -> None:
     # The real preset takes ~35 s (bench/bench_demo.py); the page logic is the same for a tiny one.
-    demo = dataclasses.replace(resnet_viz.sweep.DEMO, depths=(8, 14), model=ModelConfig(width=4),
-                               train=TrainConfig(steps=6, probe_every=3))  # fmt: skip
+    demo = dataclasses.replace(
+        resnet_viz.sweep.DEMO, depths=(8, 14), model=ModelConfig(width=4), train=TrainConfig(steps=6, probe_every=3)
+    )
     monkeypatch.setattr(resnet_viz.sweep, "DEMO", demo)
     at = open_page("app_pages/home.py")
     _button(at, "Run the demo").click().run()

@@ -37,8 +37,10 @@ ROBUST = _study(0.92, [0.90, 0.88, 0.85, 0.89], [0.88, 0.80, 0.70, 0.62])
 FRAGILE = _study(0.90, [0.20, 0.10, 0.15, 0.12], [0.14, 0.11, 0.10, 0.10])
 
 
-@pytest.mark.parametrize(("n", "counts"), [(0, [1]), (1, [1, 1]), (2, [1, 2, 1]), (3, [1, 3, 3, 1]), (4, [1, 4, 6, 4, 1]),
-                                           (5, [1, 5, 10, 10, 5, 1])])  # fmt: skip
+@pytest.mark.parametrize(
+    ("n", "counts"),
+    [(0, [1]), (1, [1, 1]), (2, [1, 2, 1]), (3, [1, 3, 3, 1]), (4, [1, 4, 6, 4, 1]), (5, [1, 5, 10, 10, 5, 1])],
+)
 def test_path_counts_are_the_binomial_coefficients(n: int, counts: list[int]) -> None:
     d = path_lengths(n)
     assert list(d.counts) == counts and sum(d.counts) == d.total == 2**n
@@ -65,9 +67,14 @@ def test_central_range_by_hand() -> None:
     assert path_lengths(3).central(0.7) == (1, 2, 0.75)  # odd n: the two middle lengths first
 
 
-@pytest.mark.parametrize(("cfg", "n", "down"), [(ModelConfig(depth=20, width=4), 9, 2),
-                                                (ModelConfig(depth=8, width=4, shortcut="B"), 3, 2),
-                                                (ModelConfig(depth=14, width=4, residual=False), 6, 2)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("cfg", "n", "down"),
+    [
+        (ModelConfig(depth=20, width=4), 9, 2),
+        (ModelConfig(depth=8, width=4, shortcut="B"), 3, 2),
+        (ModelConfig(depth=14, width=4, residual=False), 6, 2),
+    ],
+)
 def test_unravelled_counts_every_block(cfg: ModelConfig, n: int, down: int) -> None:
     dist, downsampling = unravelled(build_model(cfg))
     assert dist.n == n and downsampling == down
@@ -136,7 +143,9 @@ def test_decline_shapes_from_the_numbers() -> None:
         "average fall of 20.0 points per block (90.0% intact, 10.0% with 4 deleted)."
     )
     # Uneven ks (default_ks spreads them for many blocks): the fall is per deleted block.
-    spread = LesionResult(0.9, (), (RandomLesion(1, 0.88, 0, 3), RandomLesion(5, 0.80, 0, 3), RandomLesion(9, 0.70, 0, 3)))
+    spread = LesionResult(
+        0.9, (), (RandomLesion(1, 0.88, 0, 3), RandomLesion(5, 0.80, 0, 3), RandomLesion(9, 0.70, 0, 3))
+    )
     assert decline(spread).shape == "smooth" and decline(spread).steepest == pytest.approx(0.025)
     assert decline(_study(0.9, [], [0.9, 0.895, 0.9])).shape == "flat"
     assert decline(_study(0.5, [], [0.6, 0.7, 0.8])).shape == "rises"
@@ -184,7 +193,10 @@ def test_odd_numbers_say_what_is_missing() -> None:
     assert "plain-20's intact accuracy is 0.0%: there is no accuracy to lose" in one_block_sentence(zero, ROBUST, NAMES)
     nan = LesionResult(NAN, (BlockLesion("blocks.0", 0.5, False),), (RandomLesion(1, 0.4, 0.0, 1),))
     assert "plain-20's intact accuracy is not a number" in one_block_sentence(nan, ROBUST, NAMES)
-    assert decline_sentence(nan, "p") == "p: the accuracy intact is not a finite number, so the curve's shape cannot be judged."
+    assert (
+        decline_sentence(nan, "p")
+        == "p: the accuracy intact is not a finite number, so the curve's shape cannot be judged."
+    )
     assert decline_sentence(empty, "p") == "p: no random deletions were measured."
     all_nan = LesionResult(0.9, (BlockLesion("blocks.0", NAN, False),), ())
     assert "no single deletion in plain-20 gave a finite accuracy" in one_block_sentence(all_nan, ROBUST, NAMES)

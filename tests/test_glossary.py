@@ -9,11 +9,33 @@ import pytest
 from resnet_viz import glossary
 
 REQUIRED = (
-    "residual block", "identity shortcut", "skip connection", "plain net", "twins", "6n+2", "stem", "head", "stage",
-    "option A shortcut", "option B shortcut", "pre-activation", "post-activation", "bottleneck", "expansion",
-    "BatchNorm", "global average pooling", "RMS per weight", "dL/dx", "vanishing gradient", "exploding gradient",
-    "degradation", "skip strength alpha", "Grad-CAM", "lesion", "loss landscape",
-)  # fmt: skip
+    "residual block",
+    "identity shortcut",
+    "skip connection",
+    "plain net",
+    "twins",
+    "6n+2",
+    "stem",
+    "head",
+    "stage",
+    "option A shortcut",
+    "option B shortcut",
+    "pre-activation",
+    "post-activation",
+    "bottleneck",
+    "expansion",
+    "BatchNorm",
+    "global average pooling",
+    "RMS per weight",
+    "dL/dx",
+    "vanishing gradient",
+    "exploding gradient",
+    "degradation",
+    "skip strength alpha",
+    "Grad-CAM",
+    "lesion",
+    "loss landscape",
+)
 
 
 def _sentences(text: str) -> list[str]:

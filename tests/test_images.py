@@ -382,13 +382,15 @@ def test_to_model_input_matches_torchvision_pipeline():
     T = pytest.importorskip("torchvision.transforms.v2")
     img = _noise(97, 61, seed=3)
     mean, std = (0.3, 0.5, 0.7), (0.2, 0.3, 0.4)
-    oracle = T.Compose([
-        T.Resize(32, interpolation=T.InterpolationMode.BILINEAR, antialias=True),
-        T.CenterCrop(32),
-        T.PILToTensor(),
-        T.ToDtype(torch.float32, scale=True),
-        T.Normalize(mean, std),
-    ])  # fmt: skip
+    oracle = T.Compose(
+        [
+            T.Resize(32, interpolation=T.InterpolationMode.BILINEAR, antialias=True),
+            T.CenterCrop(32),
+            T.PILToTensor(),
+            T.ToDtype(torch.float32, scale=True),
+            T.Normalize(mean, std),
+        ]
+    )
     x = IM.to_model_input(img, size=32, channels=3, mean=mean, std=std)
     torch.testing.assert_close(x, oracle(img).unsqueeze(0), atol=1e-5, rtol=0)
 

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _run(code: str) -> str:
     proc = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout

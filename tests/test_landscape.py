@@ -119,7 +119,9 @@ def test_direction_depends_on_weights_only_through_filter_norms(trained):
 
 def test_twins_get_identical_draws(digits):
     # Shortcut A: no extra parameters, bit-identical weights from the same seed -> same direction.
-    plain, res = build_twins([fit_to_data(TINY, digits), fit_to_data(ModelConfig(depth=8, width=4, residual=True), digits)], 0)  # fmt: skip
+    plain, res = build_twins(
+        [fit_to_data(TINY, digits), fit_to_data(ModelConfig(depth=8, width=4, residual=True), digits)], 0
+    )
     dp, dr = random_direction(plain, seed=7), random_direction(res, seed=7)
     assert dp.keys() == dr.keys()
     assert all(torch.equal(dp[k], dr[k]) for k in dp)
@@ -184,8 +186,15 @@ def test_progress_and_cancel(trained, digits):
     calls.clear()
     polls = iter(range(100))
     with pytest.raises(SliceCancelled) as info:
-        loss_slice(trained, x, y, grid=5, dims=1, on_progress=lambda d, t: calls.append((d, t)),
-                   should_stop=lambda: next(polls) >= 2)  # fmt: skip
+        loss_slice(
+            trained,
+            x,
+            y,
+            grid=5,
+            dims=1,
+            on_progress=lambda d, t: calls.append((d, t)),
+            should_stop=lambda: next(polls) >= 2,
+        )
     assert (info.value.done, info.value.total) == (2, 5) and calls == [(1, 5), (2, 5)]
 
 
@@ -208,14 +217,33 @@ def test_bad_arguments(trained, digits, kwargs, words):
 
 
 def test_slice_round_trips_through_json():
-    s = Slice(alphas=(-1.0, 0.0, 1.0), betas=(-1.0, 0.0, 1.0), loss=np.arange(9.0).reshape(3, 3),
-              acc=np.full((3, 3), 0.5), seed=2, n_eval=10)  # fmt: skip
-    for original in (s, Slice(alphas=(-2.0, 0.0, 2.0), betas=None, loss=np.array([1.0, math.nan, math.inf]),
-                               acc=np.array([0.1, 0.2, 0.3]), seed=0, n_eval=3)):  # fmt: skip
+    s = Slice(
+        alphas=(-1.0, 0.0, 1.0),
+        betas=(-1.0, 0.0, 1.0),
+        loss=np.arange(9.0).reshape(3, 3),
+        acc=np.full((3, 3), 0.5),
+        seed=2,
+        n_eval=10,
+    )
+    for original in (
+        s,
+        Slice(
+            alphas=(-2.0, 0.0, 2.0),
+            betas=None,
+            loss=np.array([1.0, math.nan, math.inf]),
+            acc=np.array([0.1, 0.2, 0.3]),
+            seed=0,
+            n_eval=3,
+        ),
+    ):
         text = json.dumps(original.to_dict(), allow_nan=False)  # strict JSON: no NaN/Infinity tokens
         back = Slice.from_dict(json.loads(text))
         assert (back.alphas, back.betas, back.seed, back.n_eval) == (
-            original.alphas, original.betas, original.seed, original.n_eval)  # fmt: skip
+            original.alphas,
+            original.betas,
+            original.seed,
+            original.n_eval,
+        )
         finite = np.isfinite(original.loss)
         np.testing.assert_array_equal(back.loss[finite], original.loss[finite])
         assert np.isnan(back.loss[~finite]).all()  # non-finite points come back as NaN
@@ -252,13 +280,19 @@ def test_landscape_sentences_and_their_swap():
     plain, residual = _bowl(13_400.0), _bowl(1.0)
     lines = landscape_sentences(plain, residual, ("plain-56", "residual-56"))
     assert lines == [
-        ("At distance 0.5 from the trained weights (the 8 grid points with max(|a|, |b|) = 0.5, filter-normalised "
-        "directions, Li et al. 2018 §4) the loss rises by 5,025 for plain-56 (from 0.5) and rises by 0.375 for "
-        "residual-56 (from 0.5)."),
-        ("plain-56's surface is the sharper one at this distance: its loss rises 13,400x as much. Li et al. (2018, §6) "
-        "found the same: without skip connections, deep nets' loss surfaces turn sharp and chaotic."),
-        ("Curvature at the trained weights (second difference over one grid step, 0.5, mean over the directions): "
-        "plain-56 26,800, residual-56 2; plain-56's is 13,400x the other's."),
+        (
+            "At distance 0.5 from the trained weights (the 8 grid points with max(|a|, |b|) = 0.5, filter-normalised "
+            "directions, Li et al. 2018 §4) the loss rises by 5,025 for plain-56 (from 0.5) and rises by 0.375 for "
+            "residual-56 (from 0.5)."
+        ),
+        (
+            "plain-56's surface is the sharper one at this distance: its loss rises 13,400x as much. Li et al. (2018, §6) "
+            "found the same: without skip connections, deep nets' loss surfaces turn sharp and chaotic."
+        ),
+        (
+            "Curvature at the trained weights (second difference over one grid step, 0.5, mean over the directions): "
+            "plain-56 26,800, residual-56 2; plain-56's is 13,400x the other's."
+        ),
     ]
     swapped = landscape_sentences(residual, plain, ("plain-56", "residual-56"))
     assert sharper(sharpness(residual), sharpness(plain)) == "residual"
@@ -295,7 +329,9 @@ def test_non_finite_points_become_words(value):
     assert s.nonfinite == 1 and s.rise == math.inf
     assert sharper(s, sharpness(_bowl(1.0))) == "plain"
     lines = landscape_sentences(diverged, _bowl(1.0))
-    assert lines[0] == "plain's loss is not finite at 1 of the 8 points at distance 0.5: the perturbed net diverged there."
+    assert (
+        lines[0] == "plain's loss is not finite at 1 of the 8 points at distance 0.5: the perturbed net diverged there."
+    )
     assert "rises by 0.375 for residual" in lines[1] and "plain (from" not in lines[1]
     assert lines[2].startswith("plain's surface is the sharper one at this distance: its loss rises without bound.")
     centre = _with(_bowl(1.0), (2, 2), value)

@@ -137,7 +137,10 @@ def test_plain_blocks_skip_by_identity_or_option_a() -> None:
     w = CONFIGS["plain"].width
     seen: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
     with deleted(model, ["blocks.1", "blocks.2"]):
-        hooks = [model.blocks[i].register_forward_hook(lambda _m, inp, o, i=i: seen.__setitem__(i, (inp[0], o))) for i in (1, 2)]
+        hooks = [
+            model.blocks[i].register_forward_hook(lambda _m, inp, o, i=i: seen.__setitem__(i, (inp[0], o)))
+            for i in (1, 2)
+        ]
         with torch.no_grad():
             logits = model(x)
         for h in hooks:
@@ -198,8 +201,10 @@ def test_lesion_study_entries_flags_and_exact_random_means() -> None:
     state = {k: v.clone() for k, v in model.state_dict().items()}
     # Oracle for the flags: a block downsamples when its output shape differs from its input's.
     shapes = {}
-    hooks = [b.register_forward_hook(lambda _m, i, o, n=n: shapes.__setitem__(n, i[0].shape != o.shape))
-             for n, b in model.probe_blocks()]  # fmt: skip
+    hooks = [
+        b.register_forward_hook(lambda _m, i, o, n=n: shapes.__setitem__(n, i[0].shape != o.shape))
+        for n, b in model.probe_blocks()
+    ]
     with torch.no_grad():
         model.eval()(x[:2])
     model.train()
@@ -208,8 +213,11 @@ def test_lesion_study_entries_flags_and_exact_random_means() -> None:
     progress = []
     res = lesion_study(model, x, y, draws=10, on_progress=lambda d, t: progress.append((d, t)))
     assert [b.name for b in res.blocks] == [f"blocks.{i}" for i in range(6)]
-    assert [b.downsampling for b in res.blocks] == [shapes[f"blocks.{i}"] for i in range(6)] == [
-        False, False, True, False, True, False]  # fmt: skip
+    assert (
+        [b.downsampling for b in res.blocks]
+        == [shapes[f"blocks.{i}"] for i in range(6)]
+        == [False, False, True, False, True, False]
+    )
     for b in res.blocks:
         with deleted(model, [b.name]):
             assert _correct(b.acc, y) == _correct(evaluate(model, x, y)[1], y)
@@ -269,30 +277,43 @@ def test_random_draws_are_seeded_subsets_of_the_pool(monkeypatch: pytest.MonkeyP
 
 
 def test_to_dict_is_the_documented_json() -> None:
-    res = LesionResult(0.9, (BlockLesion("blocks.0", 0.8, False), BlockLesion("blocks.1", 0.1, True)),
-                       (RandomLesion(1, 0.45, 0.35, 2),))  # fmt: skip
+    res = LesionResult(
+        0.9,
+        (BlockLesion("blocks.0", 0.8, False), BlockLesion("blocks.1", 0.1, True)),
+        (RandomLesion(1, 0.45, 0.35, 2),),
+    )
     doc = json.loads(json.dumps(res.to_dict()))
     assert doc == {
         "baseline_acc": 0.9,
-        "blocks": [{"name": "blocks.0", "acc": 0.8, "downsampling": False},
-                   {"name": "blocks.1", "acc": 0.1, "downsampling": True}],
+        "blocks": [
+            {"name": "blocks.0", "acc": 0.8, "downsampling": False},
+            {"name": "blocks.1", "acc": 0.1, "downsampling": True},
+        ],
         "random": [{"k": 1, "mean_acc": 0.45, "std_acc": 0.35}],
-    }  # fmt: skip
+    }
     assert LesionResult.from_dict(doc).to_dict() == doc
 
 
 def test_lesion_sentences_exact() -> None:
-    plain = LesionResult(0.9, (BlockLesion("blocks.0", 0.2, False), BlockLesion("blocks.1", 0.1, False),
-                               BlockLesion("blocks.2", 0.05, True)),
-                         (RandomLesion(1, 0.15, 0.05, 2), RandomLesion(2, 0.1, 0.0, 1)))  # fmt: skip
-    residual = LesionResult(0.8, (BlockLesion("blocks.0", 0.7, False), BlockLesion("blocks.1", 0.78, False),
-                                  BlockLesion("blocks.2", 0.3, True)),
-                            (RandomLesion(1, 0.74, 0.04, 2),))  # fmt: skip
+    plain = LesionResult(
+        0.9,
+        (BlockLesion("blocks.0", 0.2, False), BlockLesion("blocks.1", 0.1, False), BlockLesion("blocks.2", 0.05, True)),
+        (RandomLesion(1, 0.15, 0.05, 2), RandomLesion(2, 0.1, 0.0, 1)),
+    )
+    residual = LesionResult(
+        0.8,
+        (BlockLesion("blocks.0", 0.7, False), BlockLesion("blocks.1", 0.78, False), BlockLesion("blocks.2", 0.3, True)),
+        (RandomLesion(1, 0.74, 0.04, 2),),
+    )
     assert lesion_sentences(plain, residual) == [
-        ("plain: 90.0% with every block; deleting one block that keeps the resolution leaves 15.0% on average "
-         "over its 2 (worst 10.0%), 17% of the intact accuracy."),
-        ("residual: 80.0% with every block; deleting one block that keeps the resolution leaves 74.0% on average "
-         "over its 2 (worst 70.0%), 92% of the intact accuracy."),
+        (
+            "plain: 90.0% with every block; deleting one block that keeps the resolution leaves 15.0% on average "
+            "over its 2 (worst 10.0%), 17% of the intact accuracy."
+        ),
+        (
+            "residual: 80.0% with every block; deleting one block that keeps the resolution leaves 74.0% on average "
+            "over its 2 (worst 70.0%), 92% of the intact accuracy."
+        ),
         "Deleting one block hurts the plain net more: it keeps 17% of its accuracy, the residual net 92%.",
         "With 1 block deleted at random: plain 15.0% ± 5.0%, residual 74.0% ± 4.0% (mean ± std over the draws).",
     ]

@@ -18,8 +18,17 @@ from resnet_viz.train import History
 
 
 def _profile(cfg: ModelConfig, gx: list[float]) -> InitProfile:
-    return InitProfile(name=cfg.name, layer_names=[], grad_norm=[], grad_rms=[], grad_rel=[], block_names=[],
-                       act_std=[], grad_x_rms=gx, config=cfg)  # fmt: skip
+    return InitProfile(
+        name=cfg.name,
+        layer_names=[],
+        grad_norm=[],
+        grad_rms=[],
+        grad_rel=[],
+        block_names=[],
+        act_std=[],
+        grad_x_rms=gx,
+        config=cfg,
+    )
 
 
 def test_exercise_grading_is_by_key_and_needs_both_sides() -> None:

@@ -14,13 +14,16 @@ from resnet_viz.settings import TwinSettings
 CPU = Limits(seconds=15 * 60, memory_bytes=11 * 2**30)
 
 
-@pytest.mark.parametrize("cfg", [
-    ModelConfig(depth=20, width=16, in_channels=3, image_size=32),
-    ModelConfig(depth=56, width=8, residual=False, bn=False),
-    ModelConfig(depth=20, width=16, shortcut="B", in_channels=3, image_size=32),
-    ModelConfig(arch="mlp", depth=5, width=32),
-    ModelConfig(arch="mlp", depth=5, width=32, bn=False, residual=False),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        ModelConfig(depth=20, width=16, in_channels=3, image_size=32),
+        ModelConfig(depth=56, width=8, residual=False, bn=False),
+        ModelConfig(depth=20, width=16, shortcut="B", in_channels=3, image_size=32),
+        ModelConfig(arch="mlp", depth=5, width=32),
+        ModelConfig(arch="mlp", depth=5, width=32, bn=False, residual=False),
+    ],
+)
 def test_parameter_formula_equals_the_built_model(cfg: ModelConfig) -> None:
     assert limits.model_cost(cfg, cfg.in_channels, cfg.image_size).params == count_params(build_model(cfg))
 

@@ -33,7 +33,9 @@ def tiny(at: AppTest, steps: int) -> None:
 
 
 def wait_job(at: AppTest, timeout: float = 120) -> None:
-    job = job_queue().get(at.query_params["job"][0] if isinstance(at.query_params["job"], list) else at.query_params["job"])
+    job = job_queue().get(
+        at.query_params["job"][0] if isinstance(at.query_params["job"], list) else at.query_params["job"]
+    )
     assert job is not None and job.wait(timeout)
 
 
@@ -45,14 +47,23 @@ def test_page_opens_with_defaults(tmp_runs) -> None:
     assert any("press **Train**" in i.value for i in at.info)
 
 
-@pytest.mark.parametrize(("key", "value", "fragment"), [
-    ("depth", "57", "6n+2"), ("lr", "-3", "lr"), ("dataset", "nope", "dataset"),
-    # issue 12 §5: these were dropped by the widgets without a word (steps=inf raised inside Streamlit)
-    ("lr", "1e9", "lr must be from 1e-05 to 10"), ("batch_size", "1000000000", "batch_size must be one of"),
-    ("steps", "1e12", "steps must be from 1 to 100,000"), ("width", "1000", "width must be one of 4, 8, 16, 32, 64"),
-    ("seed", "-1", "seed must be from 0 to 10,000"), ("steps", "inf", "finite"), ("bn", "0.5", "true or false"),
-    ("dataset", "folder", "resnet-viz train --dataset folder"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("key", "value", "fragment"),
+    [
+        ("depth", "57", "6n+2"),
+        ("lr", "-3", "lr"),
+        ("dataset", "nope", "dataset"),
+        # issue 12 §5: these were dropped by the widgets without a word (steps=inf raised inside Streamlit)
+        ("lr", "1e9", "lr must be from 1e-05 to 10"),
+        ("batch_size", "1000000000", "batch_size must be one of"),
+        ("steps", "1e12", "steps must be from 1 to 100,000"),
+        ("width", "1000", "width must be one of 4, 8, 16, 32, 64"),
+        ("seed", "-1", "seed must be from 0 to 10,000"),
+        ("steps", "inf", "finite"),
+        ("bn", "0.5", "true or false"),
+        ("dataset", "folder", "resnet-viz train --dataset folder"),
+    ],
+)
 def test_bad_url_values_give_a_message_not_a_traceback(tmp_runs, key, value, fragment) -> None:
     at = open_live({key: value})
     assert [w.value for w in at.warning] == [next(w.value for w in at.warning if fragment in w.value)]
@@ -92,7 +103,9 @@ def test_picking_shapes_opens_its_recipe_and_the_link_stays_short(tmp_runs) -> N
     assert at.select_slider(key="depth").value == 56 and at.number_input(key="warmup").value == 0
     assert not dict(at.query_params)
     reopened = open_live({"dataset": "shapes"})  # a shared link opens the same recipe
-    assert reopened.select_slider(key="depth").value == recipe.depth and reopened.number_input(key="lr").value == recipe.lr
+    assert (
+        reopened.select_slider(key="depth").value == recipe.depth and reopened.number_input(key="lr").value == recipe.lr
+    )
 
 
 def test_a_moved_widget_is_not_undone_by_the_link_it_came_from(tmp_runs) -> None:

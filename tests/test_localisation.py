@@ -27,8 +27,14 @@ from resnet_viz.saliency import mean_localisation
 
 def _track(label: str, residual: bool, energy, peak=None, acc=0.9, steps=None) -> Track:
     energy = tuple(energy)
-    return Track(label, residual, tuple(steps or range(0, 100 * len(energy), 100)), energy,
-                 tuple(peak or [0.5] * len(energy)), acc)  # fmt: skip
+    return Track(
+        label,
+        residual,
+        tuple(steps or range(0, 100 * len(energy), 100)),
+        energy,
+        tuple(peak or [0.5] * len(energy)),
+        acc,
+    )
 
 
 def test_chance_is_the_mask_share_of_the_image() -> None:
@@ -50,17 +56,26 @@ def test_reading_names_who_looks_at_the_shape_and_changes_when_the_numbers_swap(
     assert "guessing scores 20.0% with 5 classes" in text
     assert "from 30.0% (step 0) to 62.0% (step 100)" in text
     # The same numbers, the other way round: the words follow them.
-    swapped = " ".join(localisation_reading([
-        _track("plain-32", False, [0.30, 0.62], acc=0.99), _track("residual-32", True, [0.30, 0.28], acc=0.25),
-    ], 0.25, 100, 5))  # fmt: skip
+    swapped = " ".join(
+        localisation_reading(
+            [
+                _track("plain-32", False, [0.30, 0.62], acc=0.99),
+                _track("residual-32", True, [0.30, 0.28], acc=0.25),
+            ],
+            0.25,
+            100,
+            5,
+        )
+    )
     assert "residual net trained worse, by 74 points" in swapped
     assert "Here the plain net's maps sit on the shape more than the residual net's, by 34 points" in swapped
     assert "degraded" not in swapped
 
 
 def test_reading_within_noise_below_chance_and_all_zero_maps() -> None:
-    same = " ".join(localisation_reading([_track("p", False, [0.50], acc=0.9), _track("r", True, [0.52], acc=0.92)],
-                                         0.2, 100, 5))  # fmt: skip
+    same = " ".join(
+        localisation_reading([_track("p", False, [0.50], acc=0.9), _track("r", True, [0.52], acc=0.92)], 0.2, 100, 5)
+    )
     assert "both trained about as well" in same and "about equally (within 5 points)" in same
     away = " ".join(localisation_reading([_track("p", False, [0.05])], 0.25, 100, 5))
     assert "look away from the shape, at the background (5.0% inside it)" in away
@@ -68,8 +83,12 @@ def test_reading_within_noise_below_chance_and_all_zero_maps() -> None:
     assert any("p's Grad-CAM maps point nowhere: every map was zero." in s for s in dead)
     assert not any("about equally" in s or "more than" in s for s in dead)  # no comparison with a NaN
     nothing = localisation_reading([_track("p", False, [0.4], acc=math.nan)], math.nan, 100, 5)
-    assert nothing == [("On 100 test images, p's Grad-CAM maps put 40.0% of their energy inside the shape; "
-                        "their maximum fell inside it on 50.0% of the images.")]  # fmt: skip
+    assert nothing == [
+        (
+            "On 100 test images, p's Grad-CAM maps put 40.0% of their energy inside the shape; "
+            "their maximum fell inside it on 50.0% of the images."
+        )
+    ]
 
 
 @pytest.fixture
@@ -102,7 +121,11 @@ def test_the_newest_masked_pair_is_found_and_scored_at_every_snapshot(shapes_pai
 
 def test_no_pair_when_the_store_has_only_digits(tmp_runs) -> None:
     store = RunStore(tmp_runs)
-    run_twins([ModelConfig(depth=8, width=4, residual=r) for r in (False, True)], DataConfig(),
-              TrainConfig(steps=2, probe_every=0), store=store)  # fmt: skip
+    run_twins(
+        [ModelConfig(depth=8, width=4, residual=r) for r in (False, True)],
+        DataConfig(),
+        TrainConfig(steps=2, probe_every=0),
+        store=store,
+    )
     assert newest_pair(twin_groups(store.scan()[0])) is None
     assert localisation.MASKED_DATASETS == ("shapes", "clutter")

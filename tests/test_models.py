@@ -129,15 +129,16 @@ def test_forward_features_and_head_split() -> None:
 @pytest.mark.parametrize("preact", [False, True])
 def test_all_variants_build_and_run(activation: str, init: str, preact: bool) -> None:
     for bn in (True, False):
-        cfg = ModelConfig(depth=8, width=4, activation=activation, init=init, preact=preact, bn=bn,
-                          residual=True)  # fmt: skip
+        cfg = ModelConfig(depth=8, width=4, activation=activation, init=init, preact=preact, bn=bn, residual=True)
         model = build_model(cfg)
         out = model(torch.randn(4, 1, 8, 8))
         assert out.shape == (4, 10) and torch.isfinite(out).all()
         has_bn = any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
         assert has_bn == bn
-        assert any(isinstance(m, {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}[activation])
-                   for m in model.modules())  # fmt: skip
+        assert any(
+            isinstance(m, {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}[activation])
+            for m in model.modules()
+        )
 
 
 @pytest.mark.parametrize("arch", ["cifar", "mlp"])

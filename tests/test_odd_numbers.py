@@ -32,8 +32,12 @@ SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[Healt
 def histories(draw: st.DrawFn) -> History:
     name = draw(st.sampled_from(["plain-56", "residual-56", "plain-8", "residual-20"]))
     n = draw(st.integers(0, 6))
-    h = History(name, step=list(range(1, n + 1)), loss=draw(st.lists(NUMBER, min_size=n, max_size=n)),
-                acc=draw(st.lists(NUMBER, min_size=n, max_size=n)))  # fmt: skip
+    h = History(
+        name,
+        step=list(range(1, n + 1)),
+        loss=draw(st.lists(NUMBER, min_size=n, max_size=n)),
+        acc=draw(st.lists(NUMBER, min_size=n, max_size=n)),
+    )
     probes = draw(st.integers(0, 3))
     h.probe_step = list(range(1, probes + 1))
     width = draw(st.integers(0, 5))
@@ -56,12 +60,21 @@ def profiles(draw: st.DrawFn) -> InitProfile:
     width = draw(st.integers(0, 6))
     row = st.lists(NUMBER, min_size=width, max_size=width)
     return InitProfile(
-        name="residual-56" if residual else "plain-56", layer_names=[f"l{i}" for i in range(width)],
-        grad_norm=draw(row), grad_rms=draw(row), grad_rel=draw(row), block_names=[f"b{i}" for i in range(width)],
-        act_std=draw(row), grad_x_rms=draw(row),
-        config=ModelConfig(depth=56, residual=residual, bn=draw(st.booleans()),
-                           alpha=draw(st.sampled_from([0.0, 0.5, 1.0, 2.0])) if residual else 1.0),
-    )  # fmt: skip
+        name="residual-56" if residual else "plain-56",
+        layer_names=[f"l{i}" for i in range(width)],
+        grad_norm=draw(row),
+        grad_rms=draw(row),
+        grad_rel=draw(row),
+        block_names=[f"b{i}" for i in range(width)],
+        act_std=draw(row),
+        grad_x_rms=draw(row),
+        config=ModelConfig(
+            depth=56,
+            residual=residual,
+            bn=draw(st.booleans()),
+            alpha=draw(st.sampled_from([0.0, 0.5, 1.0, 2.0])) if residual else 1.0,
+        ),
+    )
 
 
 def _words(items: list[str]) -> None:
@@ -107,11 +120,9 @@ def test_profile_sentences_never_raise(profs: list[InitProfile]) -> None:
 
 
 @SETTINGS
-@given(st.lists(st.tuples(st.sampled_from(["plain", "residual"]), st.sampled_from([8, 20, 56]), ROW, ROW),
-                max_size=6))  # fmt: skip
+@given(st.lists(st.tuples(st.sampled_from(["plain", "residual"]), st.sampled_from([8, 20, 56]), ROW, ROW), max_size=6))
 def test_sweep_reading_and_figure_never_raise(cells: list) -> None:
-    points = [DepthPoint(kind, depth, tuple(tr), tuple(te), tuple(range(len(tr))), ())
-              for kind, depth, tr, te in cells]  # fmt: skip
+    points = [DepthPoint(kind, depth, tuple(tr), tuple(te), tuple(range(len(tr))), ()) for kind, depth, tr, te in cells]
     _words(sweep_reading(points))
     sweep_plots.error_vs_depth(points)
     lessons.sweep_deeper_outcome(points)
@@ -126,8 +137,16 @@ def test_ratio_and_regime_are_total(a: float, b: float) -> None:
 
 def test_the_dead_plain_net_is_said_in_words() -> None:
     """The reproduction: plain-56 without BN, first-layer gradient exactly 0."""
-    h = History("plain-56", step=[1, 2], loss=[2.3, 2.3], acc=[0.1, 0.1], probe_step=[1],
-                grad_rms=[[0.0, 1e-6, 1e-3]], grad_x_rms=[[0.0, 1e-7, 1e-4]], status="finished")  # fmt: skip
+    h = History(
+        "plain-56",
+        step=[1, 2],
+        loss=[2.3, 2.3],
+        acc=[0.1, 0.1],
+        probe_step=[1],
+        grad_rms=[[0.0, 1e-6, 1e-3]],
+        grad_x_rms=[[0.0, 1e-7, 1e-4]],
+        status="finished",
+    )
     text = " ".join(reading([h]))
     assert "no gradient at all" in text
 

@@ -202,7 +202,9 @@ def test_heatstrip_cells_are_log10_of_layer_by_step() -> None:
     assert "%{y}" in hover and "%{x}" in hover and "%{customdata" in hover
 
 
-@pytest.mark.parametrize(("kind", "attr", "words"), [("norm", "grad_norm", "||dL/dW||"), ("rel", "grad_rel", "/ ||W||")])
+@pytest.mark.parametrize(
+    ("kind", "attr", "words"), [("norm", "grad_norm", "||dL/dW||"), ("rel", "grad_rel", "/ ||W||")]
+)
 def test_heatstrip_kind_picks_the_field(kind: str, attr: str, words: str) -> None:
     h = plain()
     fig = grad_heatstrip([h], kind=kind)  # type: ignore[arg-type]
@@ -390,5 +392,10 @@ def test_axis_titles_fit_their_charts() -> None:
     # A title longer than ~60 characters is cut off by plotly at the default chart width.
     h = plain()
     h.grad_x_rms = [[1.0, 2.0], [3.0, 4.0]]
-    for fig in (plots.grad_profile([h]), plots.flow_profile([h]), plots.act_std_figure([h]), plots.flow_ratio_figure([h])):
+    for fig in (
+        plots.grad_profile([h]),
+        plots.flow_profile([h]),
+        plots.act_std_figure([h]),
+        plots.flow_ratio_figure([h]),
+    ):
         assert len(fig.layout.xaxis.title.text) <= 60, fig.layout.xaxis.title.text

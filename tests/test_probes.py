@@ -39,9 +39,12 @@ def test_probe_collect_matches_manual_measurements() -> None:
     handles = []
     for i, block in enumerate(model.blocks):
         handles.append(block.register_forward_hook(lambda _m, _i, o, i=i: outs.__setitem__(i, o.detach())))
-        handles.append(block.add.register_forward_hook(
-            lambda _m, _i, o, i=i: [o.register_hook(lambda g: add_grads.__setitem__(i, g)), None][1]))  # fmt: skip
-    names, weights = probe_weights(model)
+        handles.append(
+            block.add.register_forward_hook(
+                lambda _m, _i, o, i=i: [o.register_hook(lambda g: add_grads.__setitem__(i, g)), None][1]
+            )
+        )
+    _, weights = probe_weights(model)
     with Probe(model) as probe:
         F.cross_entropy(model(x), y).backward()
     res = probe.collect(weights)
@@ -65,11 +68,12 @@ def test_identity_plus_branch_is_the_total_input_gradient() -> None:
     model = build_model(ModelConfig(depth=8, width=4))
     block = model.blocks[1]  # stride 1, identity shortcut
     x_in = {}
-    h = block.register_forward_hook(
-        lambda _m, i, _o: [i[0].register_hook(lambda g: x_in.__setitem__("g", g)), None][1])
+    h = block.register_forward_hook(lambda _m, i, _o: [i[0].register_hook(lambda g: x_in.__setitem__("g", g)), None][1])
     captured = {}
-    hs = [block.shortcut.register_full_backward_hook(lambda _m, gi, _go: captured.__setitem__("id", gi[0])),
-          block.F.register_full_backward_hook(lambda _m, gi, _go: captured.__setitem__("br", gi[0]))]  # fmt: skip
+    hs = [
+        block.shortcut.register_full_backward_hook(lambda _m, gi, _go: captured.__setitem__("id", gi[0])),
+        block.F.register_full_backward_hook(lambda _m, gi, _go: captured.__setitem__("br", gi[0])),
+    ]
     x, y = _batch(2)
     F.cross_entropy(model(x), y).backward()
     for handle in [h, *hs]:
@@ -114,10 +118,9 @@ def test_probe_leaves_no_hooks_or_memory_behind() -> None:
 
 def test_probe_removes_hooks_when_the_body_raises() -> None:
     model = build_model(ModelConfig(depth=8, width=4))
-    with pytest.raises(RuntimeError, match="boom"):
-        with Probe(model):
-            assert count_hooks(model) > 0
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"), Probe(model):
+        assert count_hooks(model) > 0
+        raise RuntimeError("boom")
     assert count_hooks(model) == 0
 
 
@@ -130,10 +133,14 @@ def test_identity_and_branch_terms_match_full_backward_hooks(shortcut: str, prea
     x, y = _batch(3)
     ref_id, ref_br, handles = {}, {}, []
     for i, block in enumerate(model.blocks):
-        handles.append(block.shortcut.register_full_backward_hook(
-            lambda _m, gi, _go, i=i: ref_id.__setitem__(i, gi[0].norm().item())))  # fmt: skip
-        handles.append(block.F.register_full_backward_hook(
-            lambda _m, gi, _go, i=i: ref_br.__setitem__(i, gi[0].norm().item())))  # fmt: skip
+        handles.append(
+            block.shortcut.register_full_backward_hook(
+                lambda _m, gi, _go, i=i: ref_id.__setitem__(i, gi[0].norm().item())
+            )
+        )
+        handles.append(
+            block.F.register_full_backward_hook(lambda _m, gi, _go, i=i: ref_br.__setitem__(i, gi[0].norm().item()))
+        )
     F.cross_entropy(model(x), y).backward()
     for h in handles:
         h.remove()

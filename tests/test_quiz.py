@@ -16,12 +16,15 @@ def test_smallest_gradient_is_located_by_thirds_of_the_blocks() -> None:
     assert smallest_gradient("x", [1.0, float("nan"), 2.0], "k") is None  # never a guess over a gap
 
 
-@pytest.mark.parametrize(("gx", "answer"), [
-    ([1e-4, 1e-2, 1.0], "shrinks"),  # first / last block = 1e-4: vanishing
-    ([0.0, 1e-2, 1.0], "shrinks"),  # no gradient at all reached the first block
-    ([1.5, 2.0, 1.0], "same"),  # 1.5x: about the same
-    ([1400.0, 4.0, 1.0], "grows"),  # explosion at initialisation counts as growth
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("gx", "answer"),
+    [
+        ([1e-4, 1e-2, 1.0], "shrinks"),  # first / last block = 1e-4: vanishing
+        ([0.0, 1e-2, 1.0], "shrinks"),  # no gradient at all reached the first block
+        ([1.5, 2.0, 1.0], "same"),  # 1.5x: about the same
+        ([1400.0, 4.0, 1.0], "grows"),  # explosion at initialisation counts as growth
+    ],
+)
 def test_direction_follows_the_first_to_last_block_ratio(gx, answer) -> None:
     q = direction("plain-56", gx, "k")
     assert q.answer == answer and q.key == "direction:k"

@@ -54,8 +54,9 @@ def test_job_trains_streams_and_stores(queue, tmp_path) -> None:
 
 
 def test_stop_lands_within_a_second_and_keeps_metrics(queue, tmp_path) -> None:
-    job = queue.submit(TWINS, DataConfig(), TrainConfig(steps=100_000, log_every=1), owner="a",
-                       store=RunStore(tmp_path))  # fmt: skip
+    job = queue.submit(
+        TWINS, DataConfig(), TrainConfig(steps=100_000, log_every=1), owner="a", store=RunStore(tmp_path)
+    )
     wait_for(lambda: queue.snapshot(job.job_id).step >= 3)
     assert not queue.stop(job.job_id, owner="someone else")
     assert queue.snapshot(job.job_id).state == "running"
@@ -129,7 +130,9 @@ def test_a_job_over_the_limits_is_refused_before_it_is_queued(queue, monkeypatch
 def test_one_press_per_browser_in_the_queue(queue) -> None:
     cfg = TrainConfig(steps=100_000, log_every=1)
     first = queue.submit(TWINS[:1], DataConfig(), cfg, owner="a", press="p1")
-    seed1 = queue.submit(TWINS[:1], DataConfig(), TrainConfig(steps=100_000, seed=1), owner="a", press="p1")  # same press
+    seed1 = queue.submit(
+        TWINS[:1], DataConfig(), TrainConfig(steps=100_000, seed=1), owner="a", press="p1"
+    )  # same press
     with pytest.raises(JobRefused, match="already have a run"):
         queue.submit(TWINS[:1], DataConfig(), cfg, owner="a", press="p2")
     other = queue.submit(TWINS[:1], DataConfig(), cfg, owner="b")  # another browser may queue
@@ -170,8 +173,9 @@ def test_a_slow_first_step_alone_does_not_halt_a_fast_job(monkeypatch) -> None:
 
     clock = [0.0]
     monkeypatch.setattr(runner.time, "perf_counter", lambda: clock[0])
-    job = runner.TrainingRun(TWINS, DataConfig(), TrainConfig(steps=20_000), owner="a",
-                             limits=Limits(seconds=900.0, memory_bytes=2**40))  # fmt: skip
+    job = runner.TrainingRun(
+        TWINS, DataConfig(), TrainConfig(steps=20_000), owner="a", limits=Limits(seconds=900.0, memory_bytes=2**40)
+    )
     job.total_steps, job._started = 20_000, 0.0
     hist = History(name="plain-8")
     job._histories = {"plain-8": hist}
@@ -188,8 +192,9 @@ def test_a_slow_first_step_alone_does_not_halt_a_fast_job(monkeypatch) -> None:
     assert not job._stop.is_set()
     assert at(63.0, 810) is not None  # then 1 s/step for 30 s: over the limit
     assert job._stop.is_set() and "s per step this run would take" in job.error
-    slow = runner.TrainingRun(TWINS, DataConfig(), TrainConfig(steps=20_000), owner="a",
-                              limits=Limits(seconds=900.0, memory_bytes=2**40))  # fmt: skip
+    slow = runner.TrainingRun(
+        TWINS, DataConfig(), TrainConfig(steps=20_000), owner="a", limits=Limits(seconds=900.0, memory_bytes=2**40)
+    )
     slow.total_steps, slow._started = 20_000, 0.0
     slow._histories = {"plain-8": History(name="plain-8", step=[1])}
     clock[0] = 25.0

@@ -322,9 +322,7 @@ def test_delete(store: RunStore) -> None:
         store.delete(gone)
 
 
-def test_delete_interrupted_half_way_leaves_no_damaged_run(
-    store: RunStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_delete_interrupted_half_way_leaves_no_damaged_run(store: RunStore, monkeypatch: pytest.MonkeyPatch) -> None:
     keep = store.create(PLAIN, DATA, TRAIN)
     gone = store.create(MODEL, DATA, TRAIN)
 
@@ -604,12 +602,30 @@ def test_metrics_are_checked_against_the_history_schema(store: RunStore, change,
 def test_history_round_trips_and_reads_null_as_nan(store: RunStore) -> None:
     from resnet_viz.train import History
 
-    h = History("residual-8", layer_names=["a", "b"], block_names=["x"], residual_block_names=["x"], step=[1, 2],
-                loss=[2.0, float("nan")], acc=[0.1, 0.2], lr=[0.1, 0.1], probe_step=[1], grad_norm=[[1.0, 2.0]],
-                grad_rms=[[0.1, 0.2]], grad_rel=[[0.0, 0.5]], act_std=[[1.0]], identity_grad=[[0.3]],
-                branch_grad=[[0.4]], grad_x_rms=[[0.01]], status="diverged", diverged_at=2, elapsed=1.5,
-                seconds=0.5, final={"test_acc": 0.2},
-                eval=[{"step": 2, "epoch": 0.5, "test_loss": 1.0, "test_acc": 0.3}])  # fmt: skip
+    h = History(
+        "residual-8",
+        layer_names=["a", "b"],
+        block_names=["x"],
+        residual_block_names=["x"],
+        step=[1, 2],
+        loss=[2.0, float("nan")],
+        acc=[0.1, 0.2],
+        lr=[0.1, 0.1],
+        probe_step=[1],
+        grad_norm=[[1.0, 2.0]],
+        grad_rms=[[0.1, 0.2]],
+        grad_rel=[[0.0, 0.5]],
+        act_std=[[1.0]],
+        identity_grad=[[0.3]],
+        branch_grad=[[0.4]],
+        grad_x_rms=[[0.01]],
+        status="diverged",
+        diverged_at=2,
+        elapsed=1.5,
+        seconds=0.5,
+        final={"test_acc": 0.2},
+        eval=[{"step": 2, "epoch": 0.5, "test_loss": 1.0, "test_acc": 0.3}],
+    )
     run_id = store.create(MODEL, DATA, TRAIN)
     store.save_metrics(run_id, h.to_dict())  # NaN is stored as null
     back = store.load_history(run_id)
@@ -702,8 +718,12 @@ def test_json_that_python_cannot_parse_is_damage(store: RunStore) -> None:
 
 def test_damage_report_names_folders_only(store: RunStore) -> None:
     assert runs.damage_report([]) is None
-    text = runs.damage_report([runs.Damaged("20260101-000000-a", "config.json is missing"),
-                               runs.Damaged("", "its folder cannot be read (Permission denied)")])  # fmt: skip
+    text = runs.damage_report(
+        [
+            runs.Damaged("20260101-000000-a", "config.json is missing"),
+            runs.Damaged("", "its folder cannot be read (Permission denied)"),
+        ]
+    )
     assert text == (
         "Skipped 2 damaged run folders in the run store:\n"
         "- `20260101-000000-a`: config.json is missing\n"
@@ -713,6 +733,7 @@ def test_damage_report_names_folders_only(store: RunStore) -> None:
 
 def test_metrics_csv_of_a_damaged_file_does_not_raise(store: RunStore) -> None:
     run_id = store.create(MODEL, DATA, TRAIN)
-    store.save_metrics(run_id, {"step": [[1], {"a": 1}, 3], "loss": [1, 2, 3],
-                                "eval": [{"step": [5]}, {"step": 3, "test_acc": 0.5}]})  # fmt: skip
+    store.save_metrics(
+        run_id, {"step": [[1], {"a": 1}, 3], "loss": [1, 2, 3], "eval": [{"step": [5]}, {"step": 3, "test_acc": 0.5}]}
+    )
     assert store.metrics_csv(run_id) == "step,loss,acc,lr,test_loss,test_acc\n,1,,,,\n,2,,,,\n3,3,,,,0.5\n"

@@ -64,8 +64,12 @@ def test_without_runs_the_page_offers_the_pair_and_no_meaningless_panel(tmp_runs
 
 def test_digits_runs_alone_are_not_the_default(tmp_runs) -> None:
     # The demo's digits nets used to be picked by default: 2x2 Grad-CAM washes of a photo.
-    run_twins([ModelConfig(depth=8, width=4, residual=r) for r in (False, True)], DataConfig(),
-              TrainConfig(steps=2, probe_every=0), store=RunStore(tmp_runs))  # fmt: skip
+    run_twins(
+        [ModelConfig(depth=8, width=4, residual=r) for r in (False, True)],
+        DataConfig(),
+        TrainConfig(steps=2, probe_every=0),
+        store=RunStore(tmp_runs),
+    )
     at = open_page()
     assert at.selectbox(key="sal_nets").value is None
     assert any("No pair trained on shapes yet" in i.value for i in at.info)
@@ -122,19 +126,26 @@ def test_a_damaged_snapshot_is_a_sentence_not_a_traceback(shapes_twins, tmp_runs
     snapshot.write_bytes(b"not a checkpoint")  # a copy cut short, say
     at = open_page()
     assert not at.exception, at.exception
-    assert any("cannot be scored" in e.value and snapshot.name in e.value for e in at.error), [e.value for e in at.error]
+    assert any("cannot be scored" in e.value and snapshot.name in e.value for e in at.error), [
+        e.value for e in at.error
+    ]
     assert len(at.get("plotly_chart")) == 2  # the maps of the final weights still show
 
 
 @pytest.mark.slow
 def test_a_photo_given_to_digits_nets_is_shown_as_they_see_it(tmp_runs) -> None:
-    run_twins([ModelConfig(depth=8, width=4, residual=r) for r in (False, True)], DataConfig(),
-              TrainConfig(steps=2, probe_every=0), store=RunStore(tmp_runs))  # fmt: skip
+    run_twins(
+        [ModelConfig(depth=8, width=4, residual=r) for r in (False, True)],
+        DataConfig(),
+        TrainConfig(steps=2, probe_every=0),
+        store=RunStore(tmp_runs),
+    )
     at = open_page()
     at.selectbox(key="sal_nets").set_value(at.selectbox(key="sal_nets").options[0]).run()
     at.segmented_control(key="sal_source").set_value("upload").run()
-    at.file_uploader(key="sal_upload").set_value(("cat.png", _png(Image.new("RGB", (120, 90), (200, 120, 40))),
-                                                  "image/png")).run()  # fmt: skip
+    at.file_uploader(key="sal_upload").set_value(
+        ("cat.png", _png(Image.new("RGB", (120, 90), (200, 120, 40))), "image/png")
+    ).run()
     assert not at.exception, at.exception
     [note] = [w.value for w in at.warning if "see your photo" in w.value]
     assert "8x8 grey picture" in note and "only 10 classes" in note and "ImageNet" in note
@@ -158,12 +169,15 @@ def test_every_method_draws(shapes_twins, method) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("name", "data", "fragment"), [
-    ("notes.png", b"this is text, not a picture", "not"),
-    ("empty.png", b"", "empty"),
-    ("tiny.png", _png(Image.new("RGB", (1, 1))), "small"),
-    ("cut.jpg", _encode(Image.new("RGB", (64, 64), (9, 99, 199)), "JPEG")[:300], "truncated"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "data", "fragment"),
+    [
+        ("notes.png", b"this is text, not a picture", "not"),
+        ("empty.png", b"", "empty"),
+        ("tiny.png", _png(Image.new("RGB", (1, 1))), "small"),
+        ("cut.jpg", _encode(Image.new("RGB", (64, 64), (9, 99, 199)), "JPEG")[:300], "truncated"),
+    ],
+)
 def test_bad_uploads_give_a_message_not_a_traceback(shapes_twins, name, data, fragment) -> None:
     at = open_page()
     at.segmented_control(key="sal_source").set_value("upload").run()
@@ -173,13 +187,16 @@ def test_bad_uploads_give_a_message_not_a_traceback(shapes_twins, name, data, fr
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("name", "data"), [
-    ("clear.png", _png(Image.new("RGBA", (40, 30), (255, 0, 0, 0)))),
-    ("print.jpg", _encode(Image.new("CMYK", (40, 30), (0, 255, 255, 0)), "JPEG")),
-    ("deep.png", _png(Image.new("I;16", (40, 30), 40_000))),
-    ("moving.gif", _gif()),
-    ("phone.jpg", _exif_rotated()),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("clear.png", _png(Image.new("RGBA", (40, 30), (255, 0, 0, 0)))),
+        ("print.jpg", _encode(Image.new("CMYK", (40, 30), (0, 255, 255, 0)), "JPEG")),
+        ("deep.png", _png(Image.new("I;16", (40, 30), 40_000))),
+        ("moving.gif", _gif()),
+        ("phone.jpg", _exif_rotated()),
+    ],
+)
 def test_unusual_uploads_work(shapes_twins, name, data) -> None:
     at = open_page()
     at.segmented_control(key="sal_source").set_value("upload").run()

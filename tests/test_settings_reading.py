@@ -37,8 +37,14 @@ def test_query_round_trip_keeps_only_changes() -> None:
 
 @pytest.mark.parametrize(
     ("query", "fragment"),
-    [({"depth": "57"}, "6n+2"), ({"depth": "abc"}, "whole number"), ({"bn": "maybe"}, "true or false"),
-     ({"dataset": "imagenet"}, "digits"), ({"models": "both,plain"}, "models"), ({"lr": "-1"}, "lr")],
+    [
+        ({"depth": "57"}, "6n+2"),
+        ({"depth": "abc"}, "whole number"),
+        ({"bn": "maybe"}, "true or false"),
+        ({"dataset": "imagenet"}, "digits"),
+        ({"models": "both,plain"}, "models"),
+        ({"lr": "-1"}, "lr"),
+    ],
 )
 def test_bad_url_values_are_dropped_with_a_sentence(query, fragment) -> None:
     settings, problems = from_query({**query, "seed": "3"})
@@ -46,8 +52,9 @@ def test_bad_url_values_are_dropped_with_a_sentence(query, fragment) -> None:
     assert len(problems) == 1 and fragment in problems[0] and next(iter(query)) in problems[0]
 
 
-def _hist(name: str, losses, accs, *, final=None, status="finished", rms=None, ident=None, branch=None,
-          gx=None) -> History:  # fmt: skip
+def _hist(
+    name: str, losses, accs, *, final=None, status="finished", rms=None, ident=None, branch=None, gx=None
+) -> History:
     h = History(name, step=list(range(1, len(losses) + 1)), loss=list(losses), acc=list(accs), status=status)
     if final:
         h.final = final
@@ -64,8 +71,10 @@ def test_reading_compares_final_losses_from_the_numbers() -> None:
     plain = _hist("plain-56", [2.0] * 10, [0.2] * 10, final={"train_loss": 1.62, "train_acc": 0.31})
     res = _hist("residual-56", [0.1] * 10, [0.99] * 10, final={"train_loss": 0.05, "train_acc": 0.995})
     text = reading([plain, res])
-    assert text[0] == ("residual-56 reached the lowest training loss (0.050 on the whole training set); "
-                       "plain-56 the highest (1.620), 32.4x higher.")  # fmt: skip
+    assert text[0] == (
+        "residual-56 reached the lowest training loss (0.050 on the whole training set); "
+        "plain-56 the highest (1.620), 32.4x higher."
+    )
     assert text[1] == "Training accuracy: plain-56 31.0%, residual-56 99.5%."
     # swap the numbers and the sentence swaps too: nothing is canned
     plain.final, res.final = res.final, plain.final
@@ -75,19 +84,28 @@ def test_reading_compares_final_losses_from_the_numbers() -> None:
 def test_reading_reports_divergence_and_gradient_direction() -> None:
     bad = _hist("plain-20", [2.3, 2.4], [0.1, 0.1], status="diverged")
     bad.diverged_at = 3
-    grow = _hist("plain-56", [1.0], [0.5], final={"train_loss": 1.0, "train_acc": 0.5},
-                 rms=[[8.0, 1.0, 2.0, 9.0], [1.0, 1.0, 4.0, 9.0]])  # fmt: skip
+    grow = _hist(
+        "plain-56",
+        [1.0],
+        [0.5],
+        final={"train_loss": 1.0, "train_acc": 0.5},
+        rms=[[8.0, 1.0, 2.0, 9.0], [1.0, 1.0, 4.0, 9.0]],
+    )
     text = reading([bad, grow])
     assert text[0].startswith("plain-20 diverged at step 3")
-    assert text[-1] == ("In plain-56 at step 1, the gradient per weight at the first layer was 4x larger than at the "
-                        "last conv layer: it grew toward the input; at step 10 the first/last ratio was 0.25.")  # fmt: skip
+    assert text[-1] == (
+        "In plain-56 at step 1, the gradient per weight at the first layer was 4x larger than at the "
+        "last conv layer: it grew toward the input; at step 10 the first/last ratio was 0.25."
+    )
 
 
 def test_reading_names_explosion_at_init_and_whether_it_calmed() -> None:
     calm = _hist("plain-56", [1.0], [0.5], rms=[[1.0] * 4, [1.0] * 4], gx=[[1380.0, 2.0, 1.0], [3.0, 2.0, 1.0]])
     text = reading([calm])[-1]
-    assert text.startswith("In plain-56 at step 1, dL/dx at the first block was 1,380x larger than at the last block: "
-                           "it exploded toward the input; at step 10 the first/last ratio was 3: it calmed down.")
+    assert text.startswith(
+        "In plain-56 at step 1, dL/dx at the first block was 1,380x larger than at the last block: "
+        "it exploded toward the input; at step 10 the first/last ratio was 3: it calmed down."
+    )
     assert "candidate explanations of degradation, not evidence that the gradient is healthy" in text
     stuck = _hist("plain-56", [1.0], [0.5], rms=[[1.0] * 4, [1.0] * 4], gx=[[1380.0, 2.0, 1.0], [1000.0, 2.0, 1.0]])
     assert "it had not calmed down" in reading([stuck])[-1]
@@ -127,19 +145,21 @@ def test_identity_share_and_ratio_by_hand() -> None:
 
 @pytest.mark.parametrize(
     ("key", "value", "fragment"),
-    [("lr", "1e9", "lr must be from 1e-05 to 10 on this page"),
-     ("batch_size", "1e9", "batch_size must be one of 16, 32, 64, 128, 256, 512"),
-     ("steps", "1e12", "steps must be from 1 to 100,000"),
-     ("steps", "inf", "steps must be a finite number"),
-     ("width", "1000", "width must be one of 4, 8, 16, 32, 64"),
-     ("depth", "116", "6n+2 layers"),
-     ("seed", "-1", "seed must be from 0 to 10,000"),
-     ("seed", "3.5", "whole number"),
-     ("epochs", "nan", "epochs must be a finite number"),
-     ("alpha", "5", "alpha must be from 0 to 2"),
-     ("bn", "maybe", "true or false"),
-     ("dataset", "folder", "resnet-viz train --dataset folder")],
-)  # fmt: skip
+    [
+        ("lr", "1e9", "lr must be from 1e-05 to 10 on this page"),
+        ("batch_size", "1e9", "batch_size must be one of 16, 32, 64, 128, 256, 512"),
+        ("steps", "1e12", "steps must be from 1 to 100,000"),
+        ("steps", "inf", "steps must be a finite number"),
+        ("width", "1000", "width must be one of 4, 8, 16, 32, 64"),
+        ("depth", "116", "6n+2 layers"),
+        ("seed", "-1", "seed must be from 0 to 10,000"),
+        ("seed", "3.5", "whole number"),
+        ("epochs", "nan", "epochs must be a finite number"),
+        ("alpha", "5", "alpha must be from 0 to 2"),
+        ("bn", "maybe", "true or false"),
+        ("dataset", "folder", "resnet-viz train --dataset folder"),
+    ],
+)
 def test_out_of_range_link_values_are_named_with_the_reason(key, value, fragment) -> None:
     # Each of these was dropped silently by the widget before: say which and why.
     settings, problems = from_query({key: value})
@@ -159,8 +179,11 @@ def test_dataset_links_hold_the_key_and_old_label_links_still_open() -> None:
 def test_each_dataset_opens_with_its_recipe_and_links_keep_what_differs_from_it() -> None:
     assert twin_defaults("digits") == TwinSettings()  # the page's first view is the digits recipe
     shapes = twin_defaults("shapes")
-    assert (shapes.depth, shapes.lr, shapes.steps) == (RECIPES["shapes"].depth, RECIPES["shapes"].lr,
-                                                       RECIPES["shapes"].steps)  # fmt: skip
+    assert (shapes.depth, shapes.lr, shapes.steps) == (
+        RECIPES["shapes"].depth,
+        RECIPES["shapes"].lr,
+        RECIPES["shapes"].steps,
+    )
     for name in RECIPES:
         twin_defaults(name).validate()  # every recipe lies inside what the page offers
     # A value equal to the digits default but not to the shapes recipe must stay in a shapes link.
@@ -169,7 +192,9 @@ def test_each_dataset_opens_with_its_recipe_and_links_keep_what_differs_from_it(
     assert query == {"dataset": "shapes", "lr": "0.1", "depth": "56"}
     assert from_query(query) == (chosen, [])
     # A dataset without a recipe of its own opens with the digits numbers; a bad dataset keeps them too.
-    assert from_query({"dataset": "mnist", "seed": "3"})[0] == dataclasses.replace(TwinSettings(), dataset="mnist", seed=3)
+    assert from_query({"dataset": "mnist", "seed": "3"})[0] == dataclasses.replace(
+        TwinSettings(), dataset="mnist", seed=3
+    )
     settings, problems = from_query({"dataset": "nope", "lr": "0.2"})
     assert settings == dataclasses.replace(TwinSettings(), lr=0.2) and len(problems) == 1
 
@@ -195,17 +220,34 @@ def test_the_widget_ranges_lie_inside_what_the_configs_accept() -> None:
 def test_sweep_links_report_each_dropped_value_and_keep_the_rest() -> None:
     from resnet_viz.settings import SweepSettings, sweep_defaults
 
-    s, problems = sweep_from_query({"sw_depths": ["57", "20"], "sw_seeds": "99", "sw_lr": "nan", "sw_dataset": "folder",
-                                    "sw_kinds": ["plain", "resnet"], "sw_width": "16"})  # fmt: skip
+    s, problems = sweep_from_query(
+        {
+            "sw_depths": ["57", "20"],
+            "sw_seeds": "99",
+            "sw_lr": "nan",
+            "sw_dataset": "folder",
+            "sw_kinds": ["plain", "resnet"],
+            "sw_width": "16",
+        }
+    )
     assert s == SweepSettings(depths=(20,), kinds=("plain",), width=16)
     assert [p.split(" from the link")[0] for p in problems] == [
-        "Ignored sw_dataset=folder", "Ignored sw_depths=57", "Ignored sw_kinds=resnet", "Ignored sw_seeds=99",
-        "Ignored sw_lr=nan"]  # fmt: skip
+        "Ignored sw_dataset=folder",
+        "Ignored sw_depths=57",
+        "Ignored sw_kinds=resnet",
+        "Ignored sw_seeds=99",
+        "Ignored sw_lr=nan",
+    ]
     assert "6n+2" in problems[1] and "from 1 to 5" in problems[3] and "finite" in problems[4]
     chosen = dataclasses.replace(sweep_defaults("shapes"), depths=(8, 14), augment=True, budget="epochs", amount=3)
     query = SWEEP_LINK.write(chosen)  # what differs from the shapes recipe
-    assert query == {"sw_dataset": "shapes", "sw_depths": ["8", "14"], "sw_budget": "epochs", "sw_amount": "3",
-                     "sw_augment": "true"}  # fmt: skip
+    assert query == {
+        "sw_dataset": "shapes",
+        "sw_depths": ["8", "14"],
+        "sw_budget": "epochs",
+        "sw_amount": "3",
+        "sw_augment": "true",
+    }
     assert sweep_from_query(query) == (chosen, [])
     assert chosen.sweep_config().train.epochs == 3.0 and chosen.sweep_config().data.name == "shapes"
 
@@ -215,17 +257,32 @@ def test_reading_of_a_run_whose_residual_twin_diverged_early() -> None:
     # plain-56 trained on with dL/dx exactly 0 at its first blocks; the reading once raised
     # ZeroDivisionError right after "residual-56 diverged at step 5".
     gx_plain = [0.0] * 20 + [1.9e-06, 2.2e-05, 3.6e-04]
-    plain = _hist("plain-56", [2.30] * 20, [0.1] * 20, final={"train_loss": 2.305, "train_acc": 0.0967},
-                  rms=[[0.0] * 55 + [8.5e-4], [0.0] * 56], gx=[gx_plain, [0.0] * 23])  # fmt: skip
+    plain = _hist(
+        "plain-56",
+        [2.30] * 20,
+        [0.1] * 20,
+        final={"train_loss": 2.305, "train_acc": 0.0967},
+        rms=[[0.0] * 55 + [8.5e-4], [0.0] * 56],
+        gx=[gx_plain, [0.0] * 23],
+    )
     plain.probe_step = [1, 10]
-    res = _hist("residual-56", [2.30, 6.98, 22.7, 8.1e8], [0.1, 0.1, 0.1, 0.1], status="diverged",
-                rms=[[1e-4] * 56, [float("nan")] * 56], ident=[[1.0] * 27, [float("nan")] * 27],
-                branch=[[0.0] * 27, [float("nan")] * 27], gx=[[6.7e-05] * 20 + [3.6e-04] * 3, [float("nan")] * 23])  # fmt: skip
+    res = _hist(
+        "residual-56",
+        [2.30, 6.98, 22.7, 8.1e8],
+        [0.1, 0.1, 0.1, 0.1],
+        status="diverged",
+        rms=[[1e-4] * 56, [float("nan")] * 56],
+        ident=[[1.0] * 27, [float("nan")] * 27],
+        branch=[[0.0] * 27, [float("nan")] * 27],
+        gx=[[6.7e-05] * 20 + [3.6e-04] * 3, [float("nan")] * 23],
+    )
     res.diverged_at = 5
     res.probe_step = [1, 5]
     text = reading([plain, res])
-    assert text[0] == ("residual-56 diverged at step 5: its loss became NaN or infinite, so it stopped there; the "
-                       "curves show everything up to step 4.")  # fmt: skip
+    assert text[0] == (
+        "residual-56 diverged at step 5: its loss became NaN or infinite, so it stopped there; the "
+        "curves show everything up to step 4."
+    )
     assert text[1] == "plain-56 reached a training loss of 2.305 and training accuracy 9.7%."
     assert "In plain-56 at step 1, the first block received no gradient at all (exactly 0)" in text[2]
     assert text[3].startswith("In residual-56 at step 1, dL/dx at the first block was 5.37x smaller than at the last")

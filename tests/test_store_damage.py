@@ -29,8 +29,15 @@ from resnet_viz.cli import main
 from resnet_viz.runs import RunInfo, RunStore, RunStoreError
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGES = ("app_pages/home.py", "app_pages/theory.py", "app_pages/anatomy.py", "app_pages/live.py",
-         "app_pages/degradation.py", "app_pages/analysis.py", "app_pages/saliency.py")  # fmt: skip
+PAGES = (
+    "app_pages/home.py",
+    "app_pages/theory.py",
+    "app_pages/anatomy.py",
+    "app_pages/live.py",
+    "app_pages/degradation.py",
+    "app_pages/analysis.py",
+    "app_pages/saliency.py",
+)
 # The names the analysis page reads with its default settings (grid 11, range 1, seed 0; 10 draws).
 ANALYSES = {
     "lesion": analysis.lesion_name(10, 0),
@@ -131,8 +138,13 @@ def test_a_summary_of_x_leaves_the_live_page_up(store: Copy) -> None:
     assert [r["run"] for r in at.dataframe[0].value.to_dict("records")] == ["residual-8"]
 
 
-@pytest.mark.parametrize(("change", "reason"), [(lambda m: m.pop("name"), "name must be the model's name"),
-                                                (lambda m: m.__setitem__("step", "abc"), "step must be a list")])
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda m: m.pop("name"), "name must be the model's name"),
+        (lambda m: m.__setitem__("step", "abc"), "step must be a list"),
+    ],
+)
 def test_damaged_metrics_opened_by_job_link_leave_the_live_page_up(store: Copy, change, reason) -> None:
     store.edit(store.plain, "metrics.json", change)
     at = open_page("app_pages/live.py", {"job": store.group})
@@ -151,7 +163,9 @@ def test_an_analysis_without_baseline_acc_is_offered_again(store: Copy) -> None:
     assert at.button(key="an_lesion_run")  # the study is offered again, which replaces the file
     with pytest.warns(runs.RunStoreWarning, match="computing it again"):
         again = analysis.run_lesion(store.store, store.plain.run_id)
-    assert analysis.load_saved(store.store, store.plain.run_id, ANALYSES["lesion"], "lesion").to_dict() == again.to_dict()
+    assert (
+        analysis.load_saved(store.store, store.plain.run_id, ANALYSES["lesion"], "lesion").to_dict() == again.to_dict()
+    )
 
 
 def test_a_missing_run_is_an_error_not_a_damaged_analysis(store: Copy) -> None:
@@ -176,8 +190,9 @@ def test_weights_refused_by_weights_only_are_a_sentence_on_both_pages(store: Cop
     torch.save({"w": torch.ones(1), "evil": _Evil()}, store.plain.path / "weights.pt")
     at = open_page("app_pages/analysis.py")
     check(at, store.root)
-    assert any("plain-8 cannot be measured" in e.value and "Python objects besides tensors" in e.value
-               for e in at.error)  # fmt: skip
+    assert any(
+        "plain-8 cannot be measured" in e.value and "Python objects besides tensors" in e.value for e in at.error
+    )
     at = open_page("app_pages/saliency.py")
     check(at, store.root)
     assert any("Python objects besides tensors" in e.value for e in at.error)
@@ -222,7 +237,11 @@ def test_data_that_does_not_fit_the_model_is_a_sentence(store: Copy, monkeypatch
         ("lesion", lambda d: d["random"].append(d["random"][-1]), "increasing order"),
         ("landscape", lambda d: d["alphas"].pop(), "odd number"),
         ("landscape", lambda d: d["loss"][0].pop(), "a value per alpha"),
-        ("landscape", lambda d: d.__setitem__("betas", None), "loss holds ["),  # a 2-D grid read as 1-D: rows where numbers belong
+        (
+            "landscape",
+            lambda d: d.__setitem__("betas", None),
+            "loss holds [",
+        ),  # a 2-D grid read as 1-D: rows where numbers belong
         ("landscape", lambda d: d["acc"][3].__setitem__(2, "x"), "where a number belongs"),
         ("near-identity", lambda d: d.__setitem__("images", 0), "at least 1"),
         ("near-identity", lambda d: d["blocks"][0].pop("branch"), "list of objects with name"),
@@ -243,12 +262,32 @@ def test_saved_analyses_are_checked_against_their_schema(store: Copy, kind, chan
 
 JSON_FILES = ("config.json", "status.json", "metrics.json", *(f"analysis/{n}.json" for n in ANALYSES.values()))
 BAD_VALUES = st.one_of(
-    st.sampled_from([None, True, "x", "", [], {}, [1, "a"], {"a": None}, -1, 0, 1.5, 10**30, -(10**30), 10**400,
-                     float("nan"), float("inf"), 1e308, -1e308]),
+    st.sampled_from(
+        [
+            None,
+            True,
+            "x",
+            "",
+            [],
+            {},
+            [1, "a"],
+            {"a": None},
+            -1,
+            0,
+            1.5,
+            10**30,
+            -(10**30),
+            10**400,
+            float("nan"),
+            float("inf"),
+            1e308,
+            -1e308,
+        ]
+    ),
     st.text(max_size=5),
     st.integers(),
     st.floats(),
-)  # fmt: skip
+)
 
 
 def _paths(doc: Any, prefix: tuple[Any, ...] = (), depth: int = 0) -> Iterator[tuple[Any, ...]]:
@@ -304,8 +343,12 @@ def _damage_weights(data: st.DataObject, raw: bytes) -> bytes | None:
 
 
 @pytest.mark.slow
-@settings(max_examples=10, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])  # fmt: skip
+@settings(
+    max_examples=10,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(data=st.data())
 def test_random_damage_to_any_file_never_takes_a_page_down(pristine: Path, tmp_path: Path, data) -> None:
     where = tmp_path / f"copy-{time.monotonic_ns()}"  # one store per example: caches key on its path

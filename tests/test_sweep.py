@@ -30,16 +30,28 @@ from resnet_viz.train import History
 TINY = SweepConfig(depths=(14, 8), seeds=(1, 0), model=ModelConfig(width=4), train=TrainConfig(steps=4, probe_every=2))
 
 
-def fake(kind: str, depth: int, seed: int, train_acc: float | None, test_acc: float | None = None,
-         status: str = "finished", grad0: list[float] | None = None, steps: int = 10,
-         gx0: list[float] | None = None) -> SweepResult:  # fmt: skip
+def fake(
+    kind: str,
+    depth: int,
+    seed: int,
+    train_acc: float | None,
+    test_acc: float | None = None,
+    status: str = "finished",
+    grad0: list[float] | None = None,
+    steps: int = 10,
+    gx0: list[float] | None = None,
+) -> SweepResult:
     h = History(f"{kind}-{depth}", status=status)  # type: ignore[arg-type]
     h.step = list(range(1, steps + 1))
     h.acc = [train_acc if train_acc is not None else 0.1] * steps
     h.loss = [1.0] * steps
     if train_acc is not None:
-        h.final = {"train_acc": train_acc, "test_acc": test_acc if test_acc is not None else train_acc,
-                   "train_loss": 1.0, "test_loss": 1.0}  # fmt: skip
+        h.final = {
+            "train_acc": train_acc,
+            "test_acc": test_acc if test_acc is not None else train_acc,
+            "train_loss": 1.0,
+            "test_loss": 1.0,
+        }
     if status == "diverged":
         h.diverged_at = steps
     if grad0 is not None:
@@ -61,11 +73,19 @@ def test_sweep_config_normalises_lists_and_orders_cells() -> None:
     assert len(sw.cells()) == 8
 
 
-@pytest.mark.parametrize(("kwargs", "fragment"), [
-    ({"depths": ()}, "at least one depth"), ({"depths": (57,)}, "6n+2"), ({"kinds": ()}, "plain and/or residual"),
-    ({"kinds": ("plain", "dense")}, "dense"), ({"seeds": ()}, "at least one seed"),
-    ({"seeds": tuple(range(11))}, "1 to 10"), ({"seeds": (-1,)}, "1 to 10"), ({"deep_warmup_steps": -5}, "warmup"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"depths": ()}, "at least one depth"),
+        ({"depths": (57,)}, "6n+2"),
+        ({"kinds": ()}, "plain and/or residual"),
+        ({"kinds": ("plain", "dense")}, "dense"),
+        ({"seeds": ()}, "at least one seed"),
+        ({"seeds": tuple(range(11))}, "1 to 10"),
+        ({"seeds": (-1,)}, "1 to 10"),
+        ({"deep_warmup_steps": -5}, "warmup"),
+    ],
+)
 def test_bad_sweeps_say_what_is_wrong(kwargs, fragment) -> None:
     with pytest.raises(ConfigError, match=re.escape(fragment)):
         SweepConfig(**kwargs)
@@ -78,7 +98,9 @@ def test_cells_get_their_depth_kind_seed_and_the_paper_warmup_only_at_110() -> N
     assert sw.train_config(110, 3).warmup_steps == 400
     jobs = plan(sw)  # 110 has another training config, so it trains in its own job
     assert [(j.seed, [m.name for m in j.models], j.train.warmup_steps) for j in jobs] == [
-        (3, ["plain-20", "residual-20"], 0), (3, ["plain-110", "residual-110"], 400)]  # fmt: skip
+        (3, ["plain-20", "residual-20"], 0),
+        (3, ["plain-110", "residual-110"], 400),
+    ]
 
 
 def test_presets_are_valid_and_match_the_paper_setting() -> None:
@@ -155,10 +177,17 @@ def test_find_run_takes_the_newest_finished_or_diverged_run_of_exactly_that_conf
 def test_collect_reads_cells_back_with_their_seed(tmp_path) -> None:
     store = RunStore(tmp_path)
     sw = dataclasses.replace(TINY, depths=(8,), seeds=(0,))
-    rid = store.create(dataclasses.replace(sw.model_config(8, "plain"), in_channels=1, image_size=8), sw.data,
-                       sw.train_config(8, 0))  # fmt: skip
-    h = History("plain-8", step=[1, 2], loss=[2.0, 1.5], acc=[0.1, 0.2], status="finished",
-                final={"train_acc": 0.25, "test_acc": 0.2, "train_loss": 1.4, "test_loss": 1.5})  # fmt: skip
+    rid = store.create(
+        dataclasses.replace(sw.model_config(8, "plain"), in_channels=1, image_size=8), sw.data, sw.train_config(8, 0)
+    )
+    h = History(
+        "plain-8",
+        step=[1, 2],
+        loss=[2.0, 1.5],
+        acc=[0.1, 0.2],
+        status="finished",
+        final={"train_acc": 0.25, "test_acc": 0.2, "train_loss": 1.4, "test_loss": 1.5},
+    )
     store.save_metrics(rid, h.to_dict())
     store.set_status(rid, "finished", step=2)
     [cell] = collect(sw, store)
@@ -173,8 +202,13 @@ def test_collect_reads_cells_back_with_their_seed(tmp_path) -> None:
 
 
 def test_depth_points_average_seeds_and_leave_diverged_runs_out() -> None:
-    results = [fake("plain", 20, 0, 0.99, 0.95), fake("plain", 20, 1, 0.97, 0.93), fake("plain", 56, 0, 0.30),
-               fake("plain", 56, 1, None, status="diverged"), fake("residual", 20, 0, 1.0)]  # fmt: skip
+    results = [
+        fake("plain", 20, 0, 0.99, 0.95),
+        fake("plain", 20, 1, 0.97, 0.93),
+        fake("plain", 56, 0, 0.30),
+        fake("plain", 56, 1, None, status="diverged"),
+        fake("residual", 20, 0, 1.0),
+    ]
     points = depth_points(results)
     assert [(p.kind, p.depth) for p in points] == [("plain", 20), ("plain", 56), ("residual", 20)]
     p20 = points[0]
@@ -184,23 +218,36 @@ def test_depth_points_average_seeds_and_leave_diverged_runs_out() -> None:
 
 
 def test_sweep_reading_states_the_measured_degradation() -> None:
-    results = [fake("plain", 20, 0, 0.99, 0.97, grad0=[4.0, 2.0, 1.0, 9.0]), fake("plain", 56, 0, 0.25, 0.24,
-               grad0=[8.0, 4.0, 2.0, 9.0]), fake("residual", 20, 0, 1.0, 0.98), fake("residual", 56, 0, 0.995, 0.98)]  # fmt: skip
+    results = [
+        fake("plain", 20, 0, 0.99, 0.97, grad0=[4.0, 2.0, 1.0, 9.0]),
+        fake("plain", 56, 0, 0.25, 0.24, grad0=[8.0, 4.0, 2.0, 9.0]),
+        fake("residual", 20, 0, 1.0, 0.98),
+        fake("residual", 56, 0, 0.995, 0.98),
+    ]
     lines = sweep_reading(depth_points(results), results)
     text = "\n".join(lines)
-    assert "Plain nets: training error 1.0% at depth 20 (1 seed) and 75.0% at depth 56 (1 seed); the deeper net trained worse." in text
-    assert "Residual nets: training error 0.0% at depth 20 (1 seed) and 0.5% at depth 56 (1 seed); within 5 points" in text
+    assert (
+        "Plain nets: training error 1.0% at depth 20 (1 seed) and 75.0% at depth 56 (1 seed); the deeper net trained worse."
+        in text
+    )
+    assert (
+        "Residual nets: training error 0.0% at depth 20 (1 seed) and 0.5% at depth 56 (1 seed); within 5 points" in text
+    )
     assert "test error (76.0%) is close to its training error (75.0%)" in text and "not overfitting" in text
     assert "residual-56, reached 0.5% training error" in text
     # first layer 8 vs last conv 2 (the head is excluded): 4x larger toward the input, named as a
     # per-weight figure (these runs measured no dL/dx) and never called healthy
-    assert ("plain-56's gradient per weight at the first layer was 4x larger than at its last conv layer (1 seed): "
-            "it grew toward the input.") in text and "did not vanish" not in text
+    assert (
+        "plain-56's gradient per weight at the first layer was 4x larger than at its last conv layer (1 seed): "
+        "it grew toward the input."
+    ) in text and "did not vanish" not in text
 
 
 def test_sweep_reading_names_explosion_at_init_from_dldx() -> None:
-    results = [fake("plain", 20, 0, 0.99, grad0=[1.0, 1.0, 1.0, 1.0]),
-               fake("plain", 56, 0, 0.25, grad0=[1.0, 1.0, 1.0, 1.0], gx0=[1400.0, 3.0, 1.0])]  # fmt: skip
+    results = [
+        fake("plain", 20, 0, 0.99, grad0=[1.0, 1.0, 1.0, 1.0]),
+        fake("plain", 56, 0, 0.25, grad0=[1.0, 1.0, 1.0, 1.0], gx0=[1400.0, 3.0, 1.0]),
+    ]
     text = "\n".join(sweep_reading(depth_points(results), results))
     assert "plain-56's dL/dx at the first block was 1,400x larger than at the last block (1 seed): it exploded" in text
     assert "Yang et al. (2019)" in text and "candidate explanations of degradation, not evidence" in text
@@ -217,8 +264,12 @@ def test_sweep_reading_does_not_claim_degradation_the_run_did_not_show() -> None
 
 
 def test_demo_reading_uses_the_runs_numbers() -> None:
-    results = [fake("plain", 20, 0, 0.993), fake("plain", 56, 0, 0.171), fake("residual", 20, 0, 0.998),
-               fake("residual", 56, 0, 0.991)]  # fmt: skip
+    results = [
+        fake("plain", 20, 0, 0.993),
+        fake("plain", 56, 0, 0.171),
+        fake("residual", 20, 0, 0.998),
+        fake("residual", 56, 0, 0.991),
+    ]
     assert demo_reading(results) == (
         "plain-56 reached 17% training accuracy, plain-20 99%: deeper was worse without shortcuts; "
         "residual-56 reached 99% (residual-20 100%): with shortcuts the deeper net trained 0.7 points worse, "
@@ -228,8 +279,12 @@ def test_demo_reading_uses_the_runs_numbers() -> None:
     assert demo_reading(better).endswith("with shortcuts, the deeper net trained better, by 2.0 points.")
     same = [*results[:3], fake("residual", 56, 0, 0.997)]
     assert demo_reading(same).endswith("with shortcuts, the deeper net trained as well.")
-    worse = [fake("plain", 20, 0, 0.99), fake("plain", 56, 0, 0.98), fake("residual", 20, 0, 0.99),
-             fake("residual", 56, 0, 0.90)]  # fmt: skip
+    worse = [
+        fake("plain", 20, 0, 0.99),
+        fake("plain", 56, 0, 0.98),
+        fake("residual", 20, 0, 0.99),
+        fake("residual", 56, 0, 0.90),
+    ]
     text = demo_reading(worse)
     assert "depth made little difference" in text and "also trained worse" in text
     assert demo_reading(results[:3]) is None  # not all four finished yet

@@ -15,8 +15,13 @@ def _traces(fig, name):
 
 
 def test_error_vs_depth_plots_mean_and_min_max_bars_per_kind() -> None:
-    results = [fake("plain", 20, 0, 0.99, 0.95), fake("plain", 20, 1, 0.97, 0.91), fake("plain", 56, 0, 0.5, 0.45),
-               fake("residual", 20, 0, 1.0, 0.96), fake("residual", 56, 0, 0.99, 0.97)]  # fmt: skip
+    results = [
+        fake("plain", 20, 0, 0.99, 0.95),
+        fake("plain", 20, 1, 0.97, 0.91),
+        fake("plain", 56, 0, 0.5, 0.45),
+        fake("residual", 20, 0, 1.0, 0.96),
+        fake("residual", 56, 0, 0.99, 0.97),
+    ]
     fig = sweep_plots.error_vs_depth(depth_points(results))
     plain_train, plain_test = _traces(fig, "plain")
     assert list(plain_train.x) == [20, 56]

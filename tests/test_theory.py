@@ -49,7 +49,9 @@ def test_chain_gradients_equal_torch_on_a_hand_built_chain() -> None:
     depth, gain, width, batch, beta = 4, 1.3, 6, 3, 0.5
     gen = torch.Generator().manual_seed(7)
     x = torch.randn(batch, width, generator=gen, dtype=torch.float64)
-    ws = [torch.randn(width, width, generator=gen, dtype=torch.float64) * (gain / math.sqrt(width)) for _ in range(depth)]
+    ws = [
+        torch.randn(width, width, generator=gen, dtype=torch.float64) * (gain / math.sqrt(width)) for _ in range(depth)
+    ]
     u = torch.randn(batch, width, generator=gen, dtype=torch.float64)
     for residual in (False, True):
         hs = [x]
@@ -59,7 +61,7 @@ def test_chain_gradients_equal_torch_on_a_hand_built_chain() -> None:
         grads = [u]
         for i in reversed(range(depth)):  # by hand: relu' is the mask of the pre-activation
             pre = hs[i] @ ws[i].T
-            back = ((grads[0] * (pre > 0)) @ ws[i])
+            back = (grads[0] * (pre > 0)) @ ws[i]
             grads.insert(0, grads[0] + beta * back if residual else back)
         rms = np.array([g.pow(2).mean().sqrt().item() for g in grads])
         got = chain_gradients(depth, gain, residual=residual, beta=beta, width=width, batch=batch, seed=7)
@@ -129,10 +131,14 @@ def test_deep_sigmoid_mlp_gradient_vanishes_toward_the_input(digits: Dataset, in
 
 def test_alpha_zero_residual_net_has_exactly_the_plain_profile(digits: Dataset) -> None:
     plain, res0, res1 = init_profiles(
-        [ModelConfig(depth=20, residual=False), ModelConfig(depth=20, residual=True, alpha=0.0),
-         ModelConfig(depth=20, residual=True, alpha=1.0)],
-        digits, seed=3,
-    )  # fmt: skip
+        [
+            ModelConfig(depth=20, residual=False),
+            ModelConfig(depth=20, residual=True, alpha=0.0),
+            ModelConfig(depth=20, residual=True, alpha=1.0),
+        ],
+        digits,
+        seed=3,
+    )
     assert res0.layer_names == plain.layer_names
     for attr in ("grad_norm", "grad_rms", "grad_rel", "act_std"):
         assert getattr(res0, attr) == getattr(plain, attr), attr  # bit for bit: 0 * x adds exactly 0
@@ -200,14 +206,16 @@ def test_shattered_gradient_is_each_inputs_own_derivative() -> None:
     xt = torch.tensor(x).reshape(n, 1)
     jac = torch.autograd.functional.jacobian(
         lambda t: _scalar_net(t, depth, residual=False, width=width, seed=7, bn=True).ravel(), xt
-    ).reshape(n, n)  # fmt: skip
+    ).reshape(n, n)
     np.testing.assert_allclose(jac.diagonal().numpy(), g, rtol=1e-10)
     assert torch.count_nonzero(jac - torch.diag(jac.diagonal())) == 0
     # And without BN against central differences (f is piecewise linear: exact away from kinks).
     x, g = shattered(depth, residual=True, width=width, n=n, seed=7, bn=False)
     eps = 1e-6
-    f = [_scalar_net(torch.tensor(x).reshape(n, 1) + s, depth, residual=True, width=width, seed=7, bn=False)
-         for s in (eps, -eps)]  # fmt: skip
+    f = [
+        _scalar_net(torch.tensor(x).reshape(n, 1) + s, depth, residual=True, width=width, seed=7, bn=False)
+        for s in (eps, -eps)
+    ]
     np.testing.assert_allclose(((f[0] - f[1]) / (2 * eps)).ravel().numpy(), g, rtol=1e-6, atol=1e-8)
 
 
@@ -232,36 +240,89 @@ MLP = ModelConfig(arch="mlp", depth=20, activation="sigmoid", bn=False, residual
 CIFAR = ModelConfig(depth=56, residual=False)
 
 
-def _profile(name: str, rms: list[float], cfg: ModelConfig | None = None, act: list[float] | None = None,
-             seed: int | None = 0, gx: list[float] | None = None) -> InitProfile:  # fmt: skip
+def _profile(
+    name: str,
+    rms: list[float],
+    cfg: ModelConfig | None = None,
+    act: list[float] | None = None,
+    seed: int | None = 0,
+    gx: list[float] | None = None,
+) -> InitProfile:
     n = len(rms)
     act = act if act is not None else [1.0, 1.0]
-    return InitProfile(name=name, layer_names=[f"l{i}" for i in range(n)], grad_norm=rms, grad_rms=rms,
-                       grad_rel=rms, block_names=[f"b{i}" for i in range(len(act))], act_std=act, config=cfg,
-                       seed=seed, grad_x_rms=gx if gx is not None else [])  # fmt: skip
+    return InitProfile(
+        name=name,
+        layer_names=[f"l{i}" for i in range(n)],
+        grad_norm=rms,
+        grad_rms=rms,
+        grad_rel=rms,
+        block_names=[f"b{i}" for i in range(len(act))],
+        act_std=act,
+        config=cfg,
+        seed=seed,
+        grad_x_rms=gx if gx is not None else [],
+    )
 
 
 @pytest.mark.parametrize(
     ("gx", "cfg", "expected"),
     [
-        ([3.2e-7, 1e-3, 1e-2], MLP, ("In mlp-x (sigmoid, no BatchNorm), the gradient dL/dx at the first block's output "
-                                     "is 31,200x smaller than at the last block: it vanished toward the input.")),
-        ([0.31, 0.5, 1.0], MLP, ("In mlp-x (sigmoid, no BatchNorm), the gradient dL/dx at the first block's output "
-                                 "is 3.23x smaller than at the last block: it shrank toward the input.")),
-        ([4.1, 2.0, 1.0], CIFAR, ("In mlp-x (relu, BatchNorm), the gradient dL/dx at the first block's output is "
-                                  "4.1x larger than at the last block: it grew toward the input.")),
-        ([1380.0, 2.0, 1.0], CIFAR, ("In mlp-x (relu, BatchNorm), the gradient dL/dx at the first block's output is "
-                                     "1,380x larger than at the last block: it exploded toward the input. This is "
-                                     "explosion at initialisation, which Yang et al. (2019) predict for deep BatchNorm "
-                                     "nets without shortcuts; it is no sign of a healthy gradient (train the net to "
-                                     "watch it calm down).")),
-        ([0.8, 2.0, 1.0], None, ("In mlp-x, the gradient dL/dx at the first block's output is 0.8x that at the last "
-                                 "block: it kept about the same size from output to input (within a factor of 2).")),
-        ([0.0, 2.0, 1.0], MLP, ("In mlp-x (sigmoid, no BatchNorm) the first block received no gradient dL/dx at all "
-                                "(exactly 0): it vanished completely.")),
+        (
+            [3.2e-7, 1e-3, 1e-2],
+            MLP,
+            (
+                "In mlp-x (sigmoid, no BatchNorm), the gradient dL/dx at the first block's output "
+                "is 31,200x smaller than at the last block: it vanished toward the input."
+            ),
+        ),
+        (
+            [0.31, 0.5, 1.0],
+            MLP,
+            (
+                "In mlp-x (sigmoid, no BatchNorm), the gradient dL/dx at the first block's output "
+                "is 3.23x smaller than at the last block: it shrank toward the input."
+            ),
+        ),
+        (
+            [4.1, 2.0, 1.0],
+            CIFAR,
+            (
+                "In mlp-x (relu, BatchNorm), the gradient dL/dx at the first block's output is "
+                "4.1x larger than at the last block: it grew toward the input."
+            ),
+        ),
+        (
+            [1380.0, 2.0, 1.0],
+            CIFAR,
+            (
+                "In mlp-x (relu, BatchNorm), the gradient dL/dx at the first block's output is "
+                "1,380x larger than at the last block: it exploded toward the input. This is "
+                "explosion at initialisation, which Yang et al. (2019) predict for deep BatchNorm "
+                "nets without shortcuts; it is no sign of a healthy gradient (train the net to "
+                "watch it calm down)."
+            ),
+        ),
+        (
+            [0.8, 2.0, 1.0],
+            None,
+            (
+                "In mlp-x, the gradient dL/dx at the first block's output is 0.8x that at the last "
+                "block: it kept about the same size from output to input (within a factor of 2)."
+            ),
+        ),
+        (
+            [0.0, 2.0, 1.0],
+            MLP,
+            (
+                "In mlp-x (sigmoid, no BatchNorm) the first block received no gradient dL/dx at all "
+                "(exactly 0): it vanished completely."
+            ),
+        ),
     ],
-)  # fmt: skip
-def test_flow_sentence_names_the_regime_from_the_numbers(gx: list[float], cfg: ModelConfig | None, expected: str) -> None:
+)
+def test_flow_sentence_names_the_regime_from_the_numbers(
+    gx: list[float], cfg: ModelConfig | None, expected: str
+) -> None:
     assert profile_sentences([_profile("mlp-x", [1.0, 1.0, 1.0], cfg, gx=gx)])[0] == expected
 
 
@@ -297,7 +358,9 @@ def test_alpha_sentence_computes_the_shortcut_product() -> None:
     out = profile_sentences([_profile("residual-56", [1.0], cfg, gx=gx, act=[])])
     line = next(s for s in out if "skip strength" in s and "per block" in s)
     assert "1.5^26 = 37,900x over 26 blocks" in line and "100x larger than at the last" in line
-    low = profile_sentences([_profile("residual-56", [1.0], ModelConfig(depth=56, residual=True, alpha=0.5), gx=gx, act=[])])
+    low = profile_sentences(
+        [_profile("residual-56", [1.0], ModelConfig(depth=56, residual=True, alpha=0.5), gx=gx, act=[])]
+    )
     assert any("0.5^26 = 1.5e-08" in s for s in low)
 
 
@@ -314,12 +377,19 @@ def test_twin_sentence_compares_first_blocks_of_twins_only() -> None:
     plain = _profile("plain-56", [1.0], CIFAR, act=[], gx=[2e-3, 1.0])
     res = _profile("residual-56", [1.0], ModelConfig(depth=56, residual=True), act=[], gx=[0.5, 1.0])
     out = profile_sentences([plain, res])
-    assert out[-1] == "At the first block, residual-56's gradient dL/dx is 250x larger than plain-56's (both built from the same seed)."
+    assert (
+        out[-1]
+        == "At the first block, residual-56's gradient dL/dx is 250x larger than plain-56's (both built from the same seed)."
+    )
     other = _profile("residual-56", [1.0], ModelConfig(depth=56, residual=True, bn=False), act=[], gx=[0.5, 1.0])
     assert not any(s.startswith("At the first block") for s in profile_sentences([plain, other]))  # not twins
-    same = _profile("residual-56", [1.0], ModelConfig(depth=56, residual=True, alpha=0.0), act=[], seed=None,
-                    gx=[2e-3, 1.0])  # fmt: skip
-    assert profile_sentences([plain, same])[-1] == "At the first block, residual-56's gradient dL/dx is equal to plain-56's."
+    same = _profile(
+        "residual-56", [1.0], ModelConfig(depth=56, residual=True, alpha=0.0), act=[], seed=None, gx=[2e-3, 1.0]
+    )
+    assert (
+        profile_sentences([plain, same])[-1]
+        == "At the first block, residual-56's gradient dL/dx is equal to plain-56's."
+    )
 
 
 def test_sentences_from_measured_profiles(digits: Dataset) -> None:
@@ -332,9 +402,13 @@ def test_sentences_from_measured_profiles(digits: Dataset) -> None:
 
 @pytest.mark.parametrize(
     ("data", "bn", "residual", "regime"),
-    [("digits", True, False, "exploding"), ("digits", True, True, "growing"), ("digits", False, False, "vanishing"),
-     ("shapes", False, False, "shrinking")],
-)  # fmt: skip
+    [
+        ("digits", True, False, "exploding"),
+        ("digits", True, True, "growing"),
+        ("digits", False, False, "vanishing"),
+        ("shapes", False, False, "shrinking"),
+    ],
+)
 def test_measured_dldx_regimes_at_depth_56(data: str, bn: bool, residual: bool, regime: str) -> None:
     # One batch, depth 56, width 16, seed 0, kaiming (the issue's orientation figures): measured
     # dL/dx first/last block: plain+BN 1,380x (digits) / 1,990x (shapes), residual+BN 6.3x,

@@ -39,9 +39,18 @@ def test_charts_wait_for_the_guess_then_grade_it() -> None:
 def test_every_control_moves_without_an_exception() -> None:
     at = open_page()
     _button(at, "Just show me").click().run()
-    for key, value in [("th_chain_depth", 80), ("th_chain_gain", 1.5), ("th_alpha", 0.0), ("th_alpha", 2.0),
-                       ("th_kind", "norm"), ("th_kind", "rel"), ("th_kind", "flow"), ("th_data", "shapes"),
-                       ("th_arch", "mlp"), ("th_shatter_depth", 10)]:  # fmt: skip
+    for key, value in [
+        ("th_chain_depth", 80),
+        ("th_chain_gain", 1.5),
+        ("th_alpha", 0.0),
+        ("th_alpha", 2.0),
+        ("th_kind", "norm"),
+        ("th_kind", "rel"),
+        ("th_kind", "flow"),
+        ("th_data", "shapes"),
+        ("th_arch", "mlp"),
+        ("th_shatter_depth", 10),
+    ]:
         widget = next(w for w in (*at.slider, *at.select_slider, *at.segmented_control, *at.selectbox) if w.key == key)
         widget.set_value(value).run()
         assert not at.exception, (key, at.exception)

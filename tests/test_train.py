@@ -182,8 +182,9 @@ def test_run_twins_stores_runs_that_reload(tmp_path, digits) -> None:
     cfgs = [ModelConfig(depth=8, width=4, residual=False), ModelConfig(depth=8, width=4)]
     # On the CPU in float32: the reload below recomputes the stored accuracy exactly (on a GPU the
     # stored figure comes from bf16 autocast and may differ by an image).
-    results = run_twins(cfgs, DataConfig(), TrainConfig(steps=6, probe_every=3, device="cpu"), store=store,
-                        dataset=digits)  # fmt: skip
+    results = run_twins(
+        cfgs, DataConfig(), TrainConfig(steps=6, probe_every=3, device="cpu"), store=store, dataset=digits
+    )
     assert [r.config.kind for r in results] == ["plain", "residual"]
     infos = {i.run_id: i for i in store.list()}
     x = digits.x_test[:16]
@@ -214,8 +215,9 @@ def test_snapshot_steps_spread_evenly_from_init_to_end() -> None:
 def test_stored_runs_keep_weight_snapshots_from_init_to_end(tmp_path, digits) -> None:
     store = RunStore(tmp_path)
     cfg = ModelConfig(depth=8, width=4)
-    [result] = run_twins([cfg], DataConfig(), TrainConfig(steps=8, probe_every=4, device="cpu"), store=store,
-                         dataset=digits)  # fmt: skip
+    [result] = run_twins(
+        [cfg], DataConfig(), TrainConfig(steps=8, probe_every=4, device="cpu"), store=store, dataset=digits
+    )
     rid = result.run_id
     assert store.snapshot_steps(rid) == [0, 2, 4, 6, 8]
     [init] = build_twins([fit_to_data(cfg, digits)], seed=0)  # step 0 is the untrained model

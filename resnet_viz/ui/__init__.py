@@ -49,34 +49,46 @@ class PageInfo:
 PAGES: tuple[PageInfo, ...] = (
     PageInfo("app_pages/home.py", "Home", ":material/home:", "What the lab is for and how it measures."),
     PageInfo(
-        "app_pages/theory.py", "Gradient flow", ":material/function:",
+        "app_pages/theory.py",
+        "Gradient flow",
+        ":material/function:",
         "Why the identity path keeps the gradient alive: the algebra, a chain you can tune, and real networks "
         "measured at initialisation (no training needed).",
-    ),  # fmt: skip
+    ),
     PageInfo(
-        "app_pages/anatomy.py", "Anatomy of a ResNet", ":material/account_tree:",
+        "app_pages/anatomy.py",
+        "Anatomy of a ResNet",
+        ":material/account_tree:",
         "Take CIFAR and ImageNet ResNets apart: stages, parameters, the block and its code, and three common "
         "mistakes, all measured on the real models.",
-    ),  # fmt: skip
+    ),
     PageInfo(
-        "app_pages/live.py", "Train & compare", ":material/monitoring:",
+        "app_pages/live.py",
+        "Train & compare",
+        ":material/monitoring:",
         "Train a plain net and its residual twin on identical batches and watch loss, gradient flow "
         "and activations change as they learn.",
-    ),  # fmt: skip
+    ),
     PageInfo(
-        "app_pages/degradation.py", "Degradation explorer", ":material/stacked_line_chart:",
+        "app_pages/degradation.py",
+        "Degradation explorer",
+        ":material/stacked_line_chart:",
         "Train plain and residual nets at several depths and seeds and see training error rise with depth "
         "for plain nets only (He et al. 2016, Figs. 1 and 6).",
-    ),  # fmt: skip
+    ),
     PageInfo(
-        "app_pages/analysis.py", "Beyond the textbook", ":material/landscape:",
+        "app_pages/analysis.py",
+        "Beyond the textbook",
+        ":material/landscape:",
         "Loss-landscape slices, a lesion study and layer responses of trained twins, side by side on one scale.",
-    ),  # fmt: skip
+    ),
     PageInfo(
-        "app_pages/saliency.py", "Saliency", ":material/center_focus_strong:",
+        "app_pages/saliency.py",
+        "Saliency",
+        ":material/center_focus_strong:",
         "Upload a photo or pick a sample and see where each network looks (Grad-CAM and friends), plain vs "
         "residual side by side, or a pretrained ImageNet ResNet.",
-    ),  # fmt: skip
+    ),
 )
 
 
@@ -131,7 +143,11 @@ def owner_key() -> str:
     (Streamlit's XSRF cookie is re-masked on every load, so it cannot serve as the key.)
     """
     cookie = st.context.cookies.get(OWNER_COOKIE) if st.context.cookies else None
-    token = cookie if cookie and _TOKEN.match(cookie) else st.session_state.setdefault("_owner_token", secrets.token_urlsafe(24))
+    token = (
+        cookie
+        if cookie and _TOKEN.match(cookie)
+        else st.session_state.setdefault("_owner_token", secrets.token_urlsafe(24))
+    )
     return hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
@@ -142,8 +158,10 @@ def _remember_owner() -> None:
         return
     owner_key()  # makes the session's token
     token = st.session_state["_owner_token"]
-    st.html(f"<script>document.cookie = '{OWNER_COOKIE}={token}; path=/; max-age=31536000; SameSite=Strict';</script>",
-            unsafe_allow_javascript=True)  # fmt: skip
+    st.html(
+        f"<script>document.cookie = '{OWNER_COOKIE}={token}; path=/; max-age=31536000; SameSite=Strict';</script>",
+        unsafe_allow_javascript=True,
+    )
     st.session_state["_owner_cookie_written"] = True
 
 
@@ -169,8 +187,9 @@ def start_job(settings: TwinSettings | None, owner: str, store: RunStore) -> Non
     if settings is None:
         return
     try:
-        job = job_queue().submit(settings.model_configs(), settings.data_config(), settings.train_config(),
-                                 owner=owner, store=store)  # fmt: skip
+        job = job_queue().submit(
+            settings.model_configs(), settings.data_config(), settings.train_config(), owner=owner, store=store
+        )
     except ConfigError as exc:  # over the server's limits, or this browser already has a run queued
         st.session_state.job_refused = str(exc)
         return
@@ -226,22 +245,32 @@ def _live_fragment(job_id: str, was_active: bool) -> None:
     if snap is None:
         return
     if snap.state == "queued":
-        st.info(f"Queued: position {snap.queue_position}. At most {job_queue().max_jobs} job(s) train at once "
-                "on this server; yours starts when a slot frees up.", icon=":material/hourglass_top:")  # fmt: skip
+        st.info(
+            f"Queued: position {snap.queue_position}. At most {job_queue().max_jobs} job(s) train at once "
+            "on this server; yours starts when a slot frees up.",
+            icon=":material/hourglass_top:",
+        )
     else:
         eta = f" · about {snap.eta:.0f} s to go" if snap.eta is not None else ""
         epoch = f" (epoch {snap.step / snap.steps_per_epoch:.1f})" if snap.steps_per_epoch else ""
-        st.progress(snap.progress, text=(
-            f"{snap.state.capitalize()} · step {snap.step}/{snap.total_steps}{epoch} · "
-            f"{snap.images_per_s:,.0f} images/s{eta} · {snap.device}"))  # fmt: skip
+        st.progress(
+            snap.progress,
+            text=(
+                f"{snap.state.capitalize()} · step {snap.step}/{snap.total_steps}{epoch} · "
+                f"{snap.images_per_s:,.0f} images/s{eta} · {snap.device}"
+            ),
+        )
     if snap.error and snap.state == "stopped":  # halted by the server: over its time limit, or unwatched
         st.warning(snap.error, icon=":material/timer_off:")
     elif snap.error:
         st.error(f"Training failed: {snap.error}", icon=":material/error:")
     for h in snap.histories:
         if h.status == "diverged":
-            st.warning(f"**{h.name}** diverged at step {h.diverged_at}: its loss became NaN or infinite. "
-                       "Its curves stop there; the other model kept training.", icon=":material/warning:")  # fmt: skip
+            st.warning(
+                f"**{h.name}** diverged at step {h.diverged_at}: its loss became NaN or infinite. "
+                "Its curves stop there; the other model kept training.",
+                icon=":material/warning:",
+            )
     _curve_charts(list(snap.histories))
     if was_active and not snap.active:
         st.rerun()  # full rerun: stop the timers, refresh buttons, the reading and the run list
@@ -298,12 +327,20 @@ def _reading(hists: list[History], configs: Sequence[ModelConfig] = ()) -> None:
 def _live_exercises(hists: list[History]) -> None:
     """The live page's predict-run-check tasks, graded from the run on screen."""
     bn = bool(st.session_state.get("bn", True))
-    ui_ex.show([
-        (lessons.LIVE_CALMS, lessons.live_calms_outcome(hists),
-         "press Train with BatchNorm on and let the run finish; the reading appears below the charts."),
-        (lessons.LIVE_NO_BN, lessons.live_no_bn_outcome(hists, bn),
-         "turn BatchNorm off under More settings, set Init to default, train both twins to the end."),
-    ])  # fmt: skip
+    ui_ex.show(
+        [
+            (
+                lessons.LIVE_CALMS,
+                lessons.live_calms_outcome(hists),
+                "press Train with BatchNorm on and let the run finish; the reading appears below the charts.",
+            ),
+            (
+                lessons.LIVE_NO_BN,
+                lessons.live_no_bn_outcome(hists, bn),
+                "turn BatchNorm off under More settings, set Init to default, train both twins to the end.",
+            ),
+        ]
+    )
 
 
 def _overlay(run_id: str) -> list[History]:
@@ -343,18 +380,28 @@ def run_list(store: RunStore, current: tuple[str, ...] = ()) -> None:
         return
     st.dataframe(
         [
-            {"run": r.label, "status": r.status, "steps": r.step,
-             "train acc %": _pct((r.extra.get("summary") or {}).get("train_acc")),
-             "test acc %": _pct((r.extra.get("summary") or {}).get("test_acc")),
-             "dataset": r.data.name, "seed": r.train.seed, "created (UTC)": r.created[:19].replace("T", " "),
-             "id": r.run_id}  # fmt: skip
+            {
+                "run": r.label,
+                "status": r.status,
+                "steps": r.step,
+                "train acc %": _pct((r.extra.get("summary") or {}).get("train_acc")),
+                "test acc %": _pct((r.extra.get("summary") or {}).get("test_acc")),
+                "dataset": r.data.name,
+                "seed": r.train.seed,
+                "created (UTC)": r.created[:19].replace("T", " "),
+                "id": r.run_id,
+            }
             for r in runs
         ],
         hide_index=True,
     )
     labels = {r.run_id: f"{r.label} · {r.created[:16].replace('T', ' ')} · {r.status}" for r in runs}
-    st.multiselect("Overlay earlier runs on the loss chart", [r for r in labels if r not in current],
-                   format_func=labels.get, key="overlay")  # fmt: skip
+    st.multiselect(
+        "Overlay earlier runs on the loss chart",
+        [r for r in labels if r not in current],
+        format_func=labels.get,
+        key="overlay",
+    )
     pick = st.selectbox("Download a run", list(labels), format_func=labels.get, key="download_pick")
     if pick:
         a, b = st.columns(2)
@@ -366,12 +413,14 @@ def run_list(store: RunStore, current: tuple[str, ...] = ()) -> None:
                 return f"# {exc}\n"
 
         # Callables: the files are read when clicked, not on every rerun of the page.
-        a.download_button("Metrics (CSV)", metrics_csv, file_name=f"{pick}.csv",
-                          mime="text/csv", icon=":material/download:")  # fmt: skip
+        a.download_button(
+            "Metrics (CSV)", metrics_csv, file_name=f"{pick}.csv", mime="text/csv", icon=":material/download:"
+        )
         weights = store.root / pick / "weights.pt"
         if weights.exists():
-            b.download_button("Weights (state dict)", weights.read_bytes, file_name=f"{pick}.pt",
-                              icon=":material/download:")  # fmt: skip
+            b.download_button(
+                "Weights (state dict)", weights.read_bytes, file_name=f"{pick}.pt", icon=":material/download:"
+            )
 
 
 def _pct(v: object) -> float | None:

@@ -78,6 +78,7 @@ def compute(runs: Runs, labels: Sequence[str], run: Callable[[RunInfo, Progress]
     bar = st.progress(0.0)
     try:
         for i, label in enumerate(labels):
+
             def progress(done: int, total: int, i: int = i, label: str = label) -> None:
                 bar.progress((i + done / total) / len(labels), text=f"{label}: {done}/{total} {unit}")
 
@@ -90,17 +91,28 @@ def compute(runs: Runs, labels: Sequence[str], run: Callable[[RunInfo, Progress]
     return True
 
 
-def compute_slices(store: RunStore, runs: Runs, labels: Sequence[str], *, grid: int, span: float, dims: int,
-                   seed: int) -> bool:  # fmt: skip
+def compute_slices(
+    store: RunStore, runs: Runs, labels: Sequence[str], *, grid: int, span: float, dims: int, seed: int
+) -> bool:
     """Li et al. 2018 slices of the labelled runs, kept with each run."""
-    return compute(runs, labels, lambda info, progress: analysis.run_landscape(
-        store, info.run_id, grid=grid, span=span, dims=dims, seed=seed, on_progress=progress), "points")  # fmt: skip
+    return compute(
+        runs,
+        labels,
+        lambda info, progress: analysis.run_landscape(
+            store, info.run_id, grid=grid, span=span, dims=dims, seed=seed, on_progress=progress
+        ),
+        "points",
+    )
 
 
 def compute_lesions(store: RunStore, runs: Runs, labels: Sequence[str], *, draws: int) -> bool:
     """Veit et al. 2016 lesion studies of the labelled runs, kept with each run."""
-    return compute(runs, labels, lambda info, progress: analysis.run_lesion(
-        store, info.run_id, draws=draws, on_progress=progress), "evaluations")  # fmt: skip
+    return compute(
+        runs,
+        labels,
+        lambda info, progress: analysis.run_lesion(store, info.run_id, draws=draws, on_progress=progress),
+        "evaluations",
+    )
 
 
 def compute_near_identity(store: RunStore, runs: Runs, labels: Sequence[str]) -> bool:

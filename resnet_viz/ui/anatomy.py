@@ -55,8 +55,11 @@ def backward() -> BackwardCheck:
 
 
 def stage_table(anat: Anatomy) -> None:
-    st.dataframe(anatomy.table(anat), hide_index=True,
-                 column_config={"blocks": st.column_config.NumberColumn(help=glossary.help("stage"))})  # fmt: skip
+    st.dataframe(
+        anatomy.table(anat),
+        hide_index=True,
+        column_config={"blocks": st.column_config.NumberColumn(help=glossary.help("stage"))},
+    )
 
 
 def glossary_expander() -> None:

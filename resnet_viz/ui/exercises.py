@@ -38,8 +38,14 @@ def show(items: Sequence[tuple[Exercise, Outcome | None, str]], *, title: str = 
             st.markdown(f"**{i}. {ex.task}** {ex.question}")
             guess = guesses.get(ex.key)
             if guess is None:
-                st.radio("Your prediction", [k for k, _ in ex.options], index=None, format_func=ex.text,
-                         key=f"ex_pick:{ex.key}", label_visibility="collapsed")  # fmt: skip
+                st.radio(
+                    "Your prediction",
+                    [k for k, _ in ex.options],
+                    index=None,
+                    format_func=ex.text,
+                    key=f"ex_pick:{ex.key}",
+                    label_visibility="collapsed",
+                )
                 st.button("Commit prediction", key=f"ex_commit:{ex.key}", on_click=_commit, args=(ex.key,))
                 continue
             ok = grade(ex, guess, outcome)

@@ -79,6 +79,8 @@ def use_dataset_recipe(spec: LinkSpec[Any], fields: tuple[str, ...]) -> None:
         widget = by_field[field]
         if st.session_state.get(widget) != base[widget]:
             st.session_state[widget] = base[widget]
-            changed.append(f"{field} {base[widget]:g}" if isinstance(base[widget], float) else f"{field} {base[widget]}")
+            changed.append(
+                f"{field} {base[widget]:g}" if isinstance(base[widget], float) else f"{field} {base[widget]}"
+            )
     if changed:
         st.toast("This dataset's defaults: " + ", ".join(changed), icon=":material/tune:")

@@ -21,8 +21,10 @@ from resnet_viz.runs import RunInfo, RunStore, damage_report
 from resnet_viz.saliency import frozen_copy
 from resnet_viz.settings import twin_defaults
 
-PRETRAINED_CHOICES = {"resnet18": "ImageNet ResNet-18 (torchvision, pretrained)",
-                      "resnet50": "ImageNet ResNet-50 (torchvision, pretrained)"}  # fmt: skip
+PRETRAINED_CHOICES = {
+    "resnet18": "ImageNet ResNet-18 (torchvision, pretrained)",
+    "resnet50": "ImageNet ResNet-50 (torchvision, pretrained)",
+}
 
 
 @dataclass(frozen=True)
@@ -106,8 +108,9 @@ def train_pair(owner: str, store: RunStore) -> None:
 
     st.session_state.pop("sal_refused", None)
     try:
-        job = job_queue().submit(PAIR.model_configs(), PAIR.data_config(), PAIR.train_config(), owner=owner,
-                                 store=store)  # fmt: skip
+        job = job_queue().submit(
+            PAIR.model_configs(), PAIR.data_config(), PAIR.train_config(), owner=owner, store=store
+        )
     except ConfigError as exc:  # over this server's limits, or this browser already has a run queued
         st.session_state.sal_refused = str(exc)
         return
@@ -122,8 +125,10 @@ def pair_progress(job_id: str) -> None:
     if snap is None:
         return
     if snap.state == "queued":
-        st.info(f"Queued: position {snap.queue_position}; it starts when a training slot frees up.",
-                icon=":material/hourglass_top:")  # fmt: skip
+        st.info(
+            f"Queued: position {snap.queue_position}; it starts when a training slot frees up.",
+            icon=":material/hourglass_top:",
+        )
     elif snap.active:
         eta = f" · about {snap.eta:.0f} s to go" if snap.eta is not None else ""
         st.progress(snap.progress, text=f"Training {pair_text()} · step {snap.step}/{snap.total_steps}{eta}")
@@ -141,8 +146,9 @@ def run_net(store: RunStore, info: RunInfo, step: int | None) -> Net:
     path = info.path / ("weights.pt" if step is None else f"snapshots/step-{step:07d}.pt")
     model = _run_model(str(store.root), info.run_id, step, path.stat().st_mtime_ns)
     label = info.label if step is None else f"{info.label} (step {step})"
-    return Net(label, model, data.classes, info.model.image_size, info.model.in_channels, data.mean, data.std,
-               info.data)  # fmt: skip
+    return Net(
+        label, model, data.classes, info.model.image_size, info.model.in_channels, data.mean, data.std, info.data
+    )
 
 
 def pretrained_net(name: str, progress_in=None) -> Net:
@@ -161,8 +167,17 @@ def pretrained_net(name: str, progress_in=None) -> Net:
             load_pretrained(name, on_progress=on_progress)  # fills the cache the call below reads
         finally:
             bar.empty()
-    return Net(PRETRAINED_CHOICES[name], _pretrained(name), imagenet_classes(name), None, 3,
-               (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), None, pretrained=name)  # fmt: skip
+    return Net(
+        PRETRAINED_CHOICES[name],
+        _pretrained(name),
+        imagenet_classes(name),
+        None,
+        3,
+        (0.485, 0.456, 0.406),
+        (0.229, 0.224, 0.225),
+        None,
+        pretrained=name,
+    )
 
 
 def model_input(net: Net, image) -> tuple[torch.Tensor, np.ndarray]:

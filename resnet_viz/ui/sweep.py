@@ -53,15 +53,18 @@ def submit(sweep: SweepConfig | None, owner: str, store: RunStore, param: str, *
     st.session_state.pop(f"{param}_error", None)
     try:
         job_queue().check([(j.models, j.data, j.train) for j in jobs])
-        ids = [job_queue().submit(j.models, j.data, j.train, owner=owner, store=store, press=press).job_id
-               for j in jobs]  # fmt: skip
+        ids = [
+            job_queue().submit(j.models, j.data, j.train, owner=owner, store=store, press=press).job_id for j in jobs
+        ]
     except ConfigError as exc:  # over the server's limits, or this browser already has a press queued
         st.session_state[f"{param}_error"] = str(exc)
         return
     st.session_state[param] = ids
     # Remembered with its sweep: the note only shows while the widgets still describe that sweep.
-    text = (f"All {len(sweep.cells())} runs of this sweep were already in the run store; they are shown below. "
-            "**Re-run** trains them again.")  # fmt: skip
+    text = (
+        f"All {len(sweep.cells())} runs of this sweep were already in the run store; they are shown below. "
+        "**Re-run** trains them again."
+    )
     st.session_state[f"{param}_note"] = None if ids else (sweep, text)
     if ids:
         st.query_params[param] = ",".join(ids)
@@ -91,8 +94,15 @@ def _live_results(snaps: list[tuple[TrainingRun, Snapshot]]) -> list[SweepResult
     for job, snap in snaps:
         for cfg, hist in zip(job.model_cfgs, snap.histories):
             if hist.step:
-                out.append(SweepResult(cfg.depth, cfg.kind, job.train_cfg.seed,  # type: ignore[arg-type]
-                                       ModelResult(cfg, 0, hist, None), reused=False))  # fmt: skip
+                out.append(
+                    SweepResult(
+                        cfg.depth,
+                        cfg.kind,
+                        job.train_cfg.seed,  # type: ignore[arg-type]
+                        ModelResult(cfg, 0, hist, None),
+                        reused=False,
+                    )
+                )
     return out
 
 
@@ -135,8 +145,10 @@ def _progress_fragment(param: str, was_active: bool) -> None:
                 continue
             for name, hist in zip(job.names, snap.histories):
                 step = hist.step[-1] if hist.step else 0
-                st.progress(min(1.0, step / snap.total_steps) if snap.total_steps else 0.0,
-                            text=f"{name} · seed {job.train_cfg.seed} · step {step}/{snap.total_steps} · {hist.status}")  # fmt: skip
+                st.progress(
+                    min(1.0, step / snap.total_steps) if snap.total_steps else 0.0,
+                    text=f"{name} · seed {job.train_cfg.seed} · step {step}/{snap.total_steps} · {hist.status}",
+                )
     for job, snap in snaps:
         if snap.error and snap.state == "stopped":  # halted by the server: over its time limit, or unwatched
             st.warning(f"Seed {job.train_cfg.seed}: {snap.error}", icon=":material/timer_off:")
@@ -184,8 +196,11 @@ def results_view(sweep: SweepConfig, store: RunStore, *, live: bool) -> list[Swe
     """The sweep's figures and the sentences they support, from the stored cells (returned)."""
     results = _collect_warned(sweep, store)
     if not results:
-        st.info("No results for these settings yet. Press **Run sweep**: cells already in the run store "
-                "are reused, the rest are trained.", icon=":material/science:")  # fmt: skip
+        st.info(
+            "No results for these settings yet. Press **Run sweep**: cells already in the run store "
+            "are reused, the rest are trained.",
+            icon=":material/science:",
+        )
         return results
     missing = len(sweep.cells()) - len(results)
     if missing:
@@ -211,12 +226,16 @@ def difficulty_panel(results: Sequence[SweepResult]) -> None:
     """So what is the difficulty, if BatchNorm fixes the gradient norms? The candidate
     explanations, each with what this lab measures of it and the page that measures it."""
     with st.container(border=True):
-        st.markdown("**Why degradation is surprising.** A deeper net could copy a shallower one and make its "
-                    "extra layers identities, so its training error should be no higher (He et al. 2016, §3.1); "
-                    "the solver fails to find that solution. A residual block only has to push F toward 0, "
-                    "which is easier than fitting an identity with nonlinear layers.")  # fmt: skip
-        st.markdown("**So what is the difficulty, if BatchNorm keeps the gradient from vanishing?** "
-                    "Four candidate explanations, each measured in this lab:")  # fmt: skip
+        st.markdown(
+            "**Why degradation is surprising.** A deeper net could copy a shallower one and make its "
+            "extra layers identities, so its training error should be no higher (He et al. 2016, §3.1); "
+            "the solver fails to find that solution. A residual block only has to push F toward 0, "
+            "which is easier than fitting an identity with nonlinear layers."
+        )
+        st.markdown(
+            "**So what is the difficulty, if BatchNorm keeps the gradient from vanishing?** "
+            "Four candidate explanations, each measured in this lab:"
+        )
         for item in lessons.difficulty_items(results, shattered_lag1()):
             st.markdown(f"- {item.text}")
             st.page_link(item.page, label=item.link, icon=":material/arrow_forward:")
@@ -232,19 +251,34 @@ def exercises() -> None:
     """The degradation page's predict-run-check tasks, graded from the sweeps this session ran."""
     budgets = st.session_state.get("sweep_budgets", {})
     latest = budgets[max(budgets)] if budgets else []
-    ui_ex.show([
-        (lessons.SWEEP_DEEPER_PLAIN, lessons.sweep_deeper_outcome(latest),
-         "pick plain, a shallow and a deep depth, and press Run sweep."),
-        (lessons.SWEEP_LONGER, lessons.sweep_longer_outcome(budgets),
-         "after one sweep, multiply the steps by five and run it again."),
-    ])  # fmt: skip
+    ui_ex.show(
+        [
+            (
+                lessons.SWEEP_DEEPER_PLAIN,
+                lessons.sweep_deeper_outcome(latest),
+                "pick plain, a shallow and a deep depth, and press Run sweep.",
+            ),
+            (
+                lessons.SWEEP_LONGER,
+                lessons.sweep_longer_outcome(budgets),
+                "after one sweep, multiply the steps by five and run it again.",
+            ),
+        ]
+    )
 
 
 def paper_reference() -> None:
     """He et al. 2016, Table 6, for learners who run CIFAR-10 at the paper's scale."""
     with st.expander("Reference: the paper's CIFAR-10 numbers (He et al. 2016, Table 6)", icon=":material/menu_book:"):
-        rows = [{"network": f"ResNet-{r['depth']}", "layers": r["depth"], "params": r["params"],
-                 "test error %": r["test_error"]} for r in PAPER_TABLE6]  # fmt: skip
+        rows = [
+            {
+                "network": f"ResNet-{r['depth']}",
+                "layers": r["depth"],
+                "params": r["params"],
+                "test error %": r["test_error"],
+            }
+            for r in PAPER_TABLE6
+        ]
         st.dataframe(rows, hide_index=True)
         st.caption(
             "Trained on CIFAR-10 with width 16, batch 128, crop + flip, 64k iterations (ResNet-110: 6.43% is the "
@@ -275,10 +309,18 @@ def active(param: str) -> bool:
 
 def load_preset(sweep: SweepConfig) -> None:
     """on_click: set the degradation page's widgets to a preset (before they are drawn)."""
-    st.session_state.update({
-        "sw_dataset": sweep.data.name, "sw_depths": list(sweep.depths), "sw_kinds": list(sweep.kinds),
-        "sw_budget": "epochs" if sweep.train.epochs else "steps",
-        "sw_amount": int(sweep.train.epochs or sweep.train.steps), "sw_seeds": len(sweep.seeds),
-        "sw_width": sweep.model.width, "sw_lr": sweep.train.lr, "sw_batch": sweep.train.batch_size,
-        "sw_augment": sweep.data.augment, "sw_warmup": sweep.deep_warmup_steps,
-    })  # fmt: skip
+    st.session_state.update(
+        {
+            "sw_dataset": sweep.data.name,
+            "sw_depths": list(sweep.depths),
+            "sw_kinds": list(sweep.kinds),
+            "sw_budget": "epochs" if sweep.train.epochs else "steps",
+            "sw_amount": int(sweep.train.epochs or sweep.train.steps),
+            "sw_seeds": len(sweep.seeds),
+            "sw_width": sweep.model.width,
+            "sw_lr": sweep.train.lr,
+            "sw_batch": sweep.train.batch_size,
+            "sw_augment": sweep.data.augment,
+            "sw_warmup": sweep.deep_warmup_steps,
+        }
+    )

@@ -16,8 +16,10 @@ from resnet_viz.ui import exercises as ui_ex
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def chain(depth: int, gain: float, beta: float, activation: str) -> tuple[np.ndarray, np.ndarray]:
-    return tuple(theory.chain_gradients(depth, gain, beta=beta, activation=activation, residual=r)  # type: ignore[return-value]
-                 for r in (False, True))  # fmt: skip
+    return tuple(
+        theory.chain_gradients(depth, gain, beta=beta, activation=activation, residual=r)  # type: ignore[return-value]
+        for r in (False, True)
+    )
 
 
 @st.cache_resource(show_spinner=False)
@@ -34,8 +36,10 @@ def profiles(cfgs: tuple[ModelConfig, ...], data_name: str = "digits") -> list[I
 
 @st.cache_data(max_entries=16, show_spinner="Differentiating the scalar nets at 256 inputs...")
 def shattered(depth: int, scale_branches: bool = True) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    return {f"{kind}, depth {depth}": theory.shattered(depth, residual=kind == "residual", scale_branches=scale_branches)
-            for kind in ("plain", "residual")}  # fmt: skip
+    return {
+        f"{kind}, depth {depth}": theory.shattered(depth, residual=kind == "residual", scale_branches=scale_branches)
+        for kind in ("plain", "residual")
+    }
 
 
 def sentences(profs: list[InitProfile]) -> list[str]:
@@ -115,11 +119,22 @@ def exercises(profs: list[InitProfile], residual_chain: np.ndarray, beta: float)
     above = [p.config for p in profs if p.config is not None and p.config.residual and p.config.alpha > 1.0]
     data_name = st.session_state.get("th_data") or "digits"
     alpha_one = profiles(tuple(dataclasses.replace(c, alpha=1.0) for c in above), data_name) if above else []
-    ui_ex.show([
-        (lessons.THEORY_BN_OFF, lessons.theory_bn_off_outcome(profs),
-         "switch BatchNorm off in section 3 with the CIFAR-style net and the plain model selected."),
-        (lessons.THEORY_ALPHA, lessons.theory_alpha_outcome(profs, alpha_one),
-         "move the skip strength alpha in section 3 above 1, with the residual model selected."),
-        (lessons.THEORY_BETA, lessons.theory_beta_outcome(residual_chain, beta),
-         "set the branch scale β to 1 in section 2."),
-    ])  # fmt: skip
+    ui_ex.show(
+        [
+            (
+                lessons.THEORY_BN_OFF,
+                lessons.theory_bn_off_outcome(profs),
+                "switch BatchNorm off in section 3 with the CIFAR-style net and the plain model selected.",
+            ),
+            (
+                lessons.THEORY_ALPHA,
+                lessons.theory_alpha_outcome(profs, alpha_one),
+                "move the skip strength alpha in section 3 above 1, with the residual model selected.",
+            ),
+            (
+                lessons.THEORY_BETA,
+                lessons.theory_beta_outcome(residual_chain, beta),
+                "set the branch scale β to 1 in section 2.",
+            ),
+        ]
+    )
