@@ -236,7 +236,7 @@ def difficulty_items(results: Sequence[SweepResult], shattered_lag1: tuple[float
             "Explosion at initialisation: with BatchNorm and no shortcuts, the gradient grows toward the input at "
             "initialisation (Yang et al. 2019), so the first updates of the early layers are far larger than those "
             "of the late ones; it calms within the first steps." + measured,
-            "app_pages/theory.py",
+            "pages/1_theory.py",
             "Measure dL/dx at initialisation on Gradient flow",
         )
     ]
@@ -252,7 +252,7 @@ def difficulty_items(results: Sequence[SweepResult], shattered_lag1: tuple[float
         Explanation(
             "Shattered gradients: in a deep plain net the gradient with respect to the input looks like white noise "
             "(Balduzzi et al. 2017): the gradients at two nearby inputs are almost unrelated." + shattered,
-            "app_pages/theory.py",
+            "pages/1_theory.py",
             "See shattered gradients on Gradient flow",
         )
     )
@@ -261,7 +261,7 @@ def difficulty_items(results: Sequence[SweepResult], shattered_lag1: tuple[float
             "A rougher loss surface: around trained weights, deep plain nets show a sharper, more chaotic loss "
             "landscape than their residual twins (Li et al. 2018); measure the loss rise at the same distance for "
             "your own pair.",
-            "app_pages/analysis.py",
+            "pages/5_analysis.py",
             "Slice the loss landscape on Beyond the textbook",
         )
     )
@@ -269,7 +269,7 @@ def difficulty_items(results: Sequence[SweepResult], shattered_lag1: tuple[float
         Explanation(
             "The ensemble view: a residual net behaves like a collection of many short paths (Veit et al. 2016), so "
             "it never has to train one very deep path; deleting a block at test time shows it.",
-            "app_pages/analysis.py",
+            "pages/5_analysis.py",
             "Delete blocks in the lesion study on Beyond the textbook",
         )
     )

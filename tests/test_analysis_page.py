@@ -32,7 +32,7 @@ def twins(tmp_runs) -> list:
 
 def open_page() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=180)
-    at.switch_page("app_pages/analysis.py")
+    at.switch_page("pages/5_analysis.py")
     at.run()
     assert not at.exception, at.exception
     return at

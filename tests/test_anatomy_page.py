@@ -16,7 +16,7 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 def open_page() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=180)
-    at.switch_page("app_pages/anatomy.py")
+    at.switch_page("pages/2_anatomy.py")
     at.run()
     assert not at.exception, at.exception
     return at

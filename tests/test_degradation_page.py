@@ -19,7 +19,7 @@ from resnet_viz.sweep import collect
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
-def open_page(path: str = "app_pages/degradation.py", query: dict[str, str | list[str]] | None = None) -> AppTest:
+def open_page(path: str = "pages/4_degradation.py", query: dict[str, str | list[str]] | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120)
     for k, v in (query or {}).items():
         at.query_params[k] = v
@@ -156,7 +156,7 @@ def test_home_demo_runs_and_its_sentence_matches_the_runs(tmp_runs, monkeypatch)
         resnet_viz.sweep.DEMO, depths=(8, 14), model=ModelConfig(width=4), train=TrainConfig(steps=6, probe_every=3)
     )
     monkeypatch.setattr(resnet_viz.sweep, "DEMO", demo)
-    at = open_page("app_pages/home.py")
+    at = open_page("app.py")
     _button(at, "Run the demo").click().run()
     assert not at.exception, at.exception
     wait_jobs(at, "demo")

@@ -116,4 +116,4 @@ def test_difficulty_items_cite_the_sweeps_own_numbers() -> None:
     assert "plain-56's dL/dx first/last block ratio was 1,380 at step 1 and 3 at step 200" in items[0].text
     assert "0.02 for the plain net, 0.90 for the residual one" in items[1].text
     assert "Run a sweep" in lessons.difficulty_items([], None)[0].text
-    assert all(i.page.startswith("app_pages/") for i in items)
+    assert all(i.page.startswith("pages/") for i in items)

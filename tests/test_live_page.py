@@ -19,7 +19,7 @@ def open_live(query: dict[str, str] | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120)
     for k, v in (query or {}).items():
         at.query_params[k] = v
-    at.switch_page("app_pages/live.py")
+    at.switch_page("pages/3_live.py")
     at.run()
     assert not at.exception, at.exception
     return at

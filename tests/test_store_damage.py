@@ -30,13 +30,13 @@ from resnet_viz.runs import RunInfo, RunStore, RunStoreError
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = (
-    "app_pages/home.py",
-    "app_pages/theory.py",
-    "app_pages/anatomy.py",
-    "app_pages/live.py",
-    "app_pages/degradation.py",
-    "app_pages/analysis.py",
-    "app_pages/saliency.py",
+    "app.py",
+    "pages/1_theory.py",
+    "pages/2_anatomy.py",
+    "pages/3_live.py",
+    "pages/4_degradation.py",
+    "pages/5_analysis.py",
+    "pages/6_saliency.py",
 )
 # The names the analysis page reads with its default settings (grid 11, range 1, seed 0; 10 draws).
 ANALYSES = {
@@ -121,18 +121,18 @@ def warned(at: AppTest, *fragments: str) -> str:
 
 def test_a_stored_alpha_of_x_leaves_every_store_page_up(store: Copy) -> None:
     store.edit(store.residual, "config.json", lambda c: c["model"].__setitem__("alpha", "x"))
-    for page in ("app_pages/live.py", "app_pages/saliency.py", "app_pages/analysis.py", "app_pages/degradation.py"):
+    for page in ("pages/3_live.py", "pages/6_saliency.py", "pages/5_analysis.py", "pages/4_degradation.py"):
         at = open_page(page)
         check(at, store.root)
         warned(at, store.residual.run_id, "alpha must be a number")
     # The plain twin is still offered on its own.
-    at = open_page("app_pages/saliency.py")
+    at = open_page("pages/6_saliency.py")
     assert any("plain-8" in o for o in at.selectbox(key="sal_nets").options)
 
 
 def test_a_summary_of_x_leaves_the_live_page_up(store: Copy) -> None:
     store.edit(store.plain, "status.json", lambda s: s.__setitem__("summary", "x"))
-    at = open_page("app_pages/live.py")
+    at = open_page("pages/3_live.py")
     check(at, store.root)
     warned(at, store.plain.run_id, "summary that is not a JSON object")
     assert [r["run"] for r in at.dataframe[0].value.to_dict("records")] == ["residual-8"]
@@ -147,7 +147,7 @@ def test_a_summary_of_x_leaves_the_live_page_up(store: Copy) -> None:
 )
 def test_damaged_metrics_opened_by_job_link_leave_the_live_page_up(store: Copy, change, reason) -> None:
     store.edit(store.plain, "metrics.json", change)
-    at = open_page("app_pages/live.py", {"job": store.group})
+    at = open_page("pages/3_live.py", {"job": store.group})
     check(at, store.root)
     warned(at, store.plain.run_id, reason)
     assert any("stored metrics are shown" in c.value for c in at.caption)  # the residual twin still is
@@ -157,7 +157,7 @@ def test_an_analysis_without_baseline_acc_is_offered_again(store: Copy) -> None:
     store.edit(store.plain, f"analysis/{ANALYSES['lesion']}.json", lambda d: d.pop("baseline_acc"))
     with pytest.raises(RunStoreError, match="lesion-d10-s0.json does not hold a lesion result"):
         analysis.load_saved(store.store, store.plain.run_id, ANALYSES["lesion"], "lesion")
-    at = open_page("app_pages/analysis.py")
+    at = open_page("pages/5_analysis.py")
     check(at, store.root)
     warned(at, store.plain.run_id, "lesion-d10-s0.json does not hold a lesion result", "Computing it again")
     assert at.button(key="an_lesion_run")  # the study is offered again, which replaces the file
@@ -178,7 +178,7 @@ def test_a_missing_run_is_an_error_not_a_damaged_analysis(store: Copy) -> None:
 @pytest.mark.parametrize(("key", "value"), [("width", 100_000), ("depth", 20_000)])
 def test_a_model_too_large_to_build_is_refused_fast(store: Copy, key, value) -> None:
     store.edit(store.residual, "config.json", lambda c: c["model"].__setitem__(key, value))
-    for page in ("app_pages/analysis.py", "app_pages/saliency.py", "app_pages/live.py"):
+    for page in ("pages/5_analysis.py", "pages/6_saliency.py", "pages/3_live.py"):
         start = time.perf_counter()
         at = open_page(page)
         assert time.perf_counter() - start < 30  # was 11-14 s of building per model, or 360 GB
@@ -188,12 +188,12 @@ def test_a_model_too_large_to_build_is_refused_fast(store: Copy, key, value) -> 
 
 def test_weights_refused_by_weights_only_are_a_sentence_on_both_pages(store: Copy) -> None:
     torch.save({"w": torch.ones(1), "evil": _Evil()}, store.plain.path / "weights.pt")
-    at = open_page("app_pages/analysis.py")
+    at = open_page("pages/5_analysis.py")
     check(at, store.root)
     assert any(
         "plain-8 cannot be measured" in e.value and "Python objects besides tensors" in e.value for e in at.error
     )
-    at = open_page("app_pages/saliency.py")
+    at = open_page("pages/6_saliency.py")
     check(at, store.root)
     assert any("Python objects besides tensors" in e.value for e in at.error)
 
@@ -209,7 +209,7 @@ def test_a_read_only_store_is_a_sentence_when_saving_an_analysis(store: Copy, mo
 
     shutil.rmtree(store.plain.path / "analysis")
     monkeypatch.setattr(runs, "_atomic_write", read_only)
-    at = open_page("app_pages/analysis.py")
+    at = open_page("pages/5_analysis.py")
     at.button(key="an_identity_run").click().run()
     check(at, store.root)
     assert any("near-identity-n1000.json cannot be saved (Permission denied)" in e.value for e in at.error)
@@ -223,7 +223,7 @@ def test_data_that_does_not_fit_the_model_is_a_sentence(store: Copy, monkeypatch
     store.edit(store.residual, "config.json", lambda c: c["data"].__setitem__("image_size", 512))
     with pytest.raises(RunStoreError, match="resized to 512x512 pixels would need about 2.8 GB"):
         analysis.run_data(store.store.get(store.residual.run_id))
-    for page in ("app_pages/analysis.py", "app_pages/saliency.py"):
+    for page in ("pages/5_analysis.py", "pages/6_saliency.py"):
         at = open_page(page)
         check(at, store.root)
         assert any("cannot be" in e.value for e in at.error), [e.value for e in at.error]
@@ -366,7 +366,7 @@ def test_random_damage_to_any_file_never_takes_a_page_down(pristine: Path, tmp_p
         mp.setenv("RESNET_VIZ_RUNS", str(copy.root))
         for page in PAGES:
             check(open_page(page), copy.root)
-        check(open_page("app_pages/live.py", {"job": copy.group}), copy.root)
+        check(open_page("pages/3_live.py", {"job": copy.group}), copy.root)
 
 
 def test_the_random_damage_reaches_the_readers(pristine: Path, tmp_path: Path) -> None:

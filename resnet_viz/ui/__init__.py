@@ -37,53 +37,63 @@ PREACT_PAPER_URL = "https://arxiv.org/abs/1603.05027"  # He et al. 2016b, Identi
 
 @dataclass(frozen=True)
 class PageInfo:
-    path: str  # page script, relative to app.py (app_pages/, not pages/: a folder named pages/
-    # switches Streamlit to its legacy auto-discovery, and a deep link /live would skip app.py)
+    key: str  # the page's URL path, e.g. "live" for /live (Streamlit's multipage layout: pages/3_live.py)
+    path: str  # page script, relative to the repository root
     title: str  # shown in the navigation menu and on the home page
     icon: str  # Streamlit icon: an emoji or ":material/name:"
     summary: str  # one sentence for the home page: what a learner does there
 
 
-# The app's pages in menu order; the first is the default. app.py builds st.navigation from
-# this list and the home page lists the others, so a new page is one entry here.
+# The app's pages in menu order. Streamlit's classic multipage layout: app.py is the home page,
+# pages/<n>_<key>.py the others (the number orders them, the URL is /<key>). Not st.navigation:
+# with a pages/ folder next to it, the pinned Streamlit runs its legacy router until the first
+# visit to /, so a deep link ran a page without app.py. Each page starts with page_setup(key),
+# which draws the menu from this list; the home page lists the others, so a new page is one
+# entry here and one file in pages/.
 PAGES: tuple[PageInfo, ...] = (
-    PageInfo("app_pages/home.py", "Home", ":material/home:", "What the lab is for and how it measures."),
+    PageInfo("home", "app.py", "Home", ":material/home:", "What the lab is for and how it measures."),
     PageInfo(
-        "app_pages/theory.py",
+        "theory",
+        "pages/1_theory.py",
         "Gradient flow",
         ":material/function:",
         "Why the identity path keeps the gradient alive: the algebra, a chain you can tune, and real networks "
         "measured at initialisation (no training needed).",
     ),
     PageInfo(
-        "app_pages/anatomy.py",
+        "anatomy",
+        "pages/2_anatomy.py",
         "Anatomy of a ResNet",
         ":material/account_tree:",
         "Take CIFAR and ImageNet ResNets apart: stages, parameters, the block and its code, and three common "
         "mistakes, all measured on the real models.",
     ),
     PageInfo(
-        "app_pages/live.py",
+        "live",
+        "pages/3_live.py",
         "Train & compare",
         ":material/monitoring:",
         "Train a plain net and its residual twin on identical batches and watch loss, gradient flow "
         "and activations change as they learn.",
     ),
     PageInfo(
-        "app_pages/degradation.py",
+        "degradation",
+        "pages/4_degradation.py",
         "Degradation explorer",
         ":material/stacked_line_chart:",
         "Train plain and residual nets at several depths and seeds and see training error rise with depth "
         "for plain nets only (He et al. 2016, Figs. 1 and 6).",
     ),
     PageInfo(
-        "app_pages/analysis.py",
+        "analysis",
+        "pages/5_analysis.py",
         "Beyond the textbook",
         ":material/landscape:",
         "Loss-landscape slices, a lesion study and layer responses of trained twins, side by side on one scale.",
     ),
     PageInfo(
-        "app_pages/saliency.py",
+        "saliency",
+        "pages/6_saliency.py",
         "Saliency",
         ":material/center_focus_strong:",
         "Upload a photo or pick a sample and see where each network looks (Grad-CAM and friends), plain vs "
@@ -107,8 +117,25 @@ def cuda_available() -> bool:
 HEARTBEAT_SECONDS = 15.0  # a page touches its owner's jobs this often; runner.abandon_seconds() is 120
 
 
+PAGE_BY_KEY: dict[str, PageInfo] = {p.key: p for p in PAGES}
+
+
+def page_setup(key: str) -> None:
+    """The first call of every page, however it was opened (the menu, a deep link, a refresh):
+    the page config, the menu and the shared sidebar, and the training worker's start-up."""
+    page = PAGE_BY_KEY[key]
+    title = "ResNet Lab" if key == "home" else f"{page.title} · ResNet Lab"
+    st.set_page_config(page_title=title, page_icon=page.icon, layout="wide")
+    with st.sidebar:
+        for p in PAGES:  # Streamlit's own menu is off (client.showSidebarNavigation): it would show file names
+            st.page_link(p.path, label=p.title, icon=p.icon)
+        st.divider()
+    sidebar()
+    start_workers()
+
+
 def sidebar() -> None:
-    """Shared sidebar, drawn by app.py under the navigation menu on every page."""
+    """Shared sidebar, drawn by page_setup under the menu on every page."""
     with st.sidebar:
         _remember_owner()
         st.fragment(run_every=HEARTBEAT_SECONDS)(_heartbeat)()

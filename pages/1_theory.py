@@ -4,7 +4,7 @@ import math
 
 import streamlit as st
 
-from resnet_viz import glossary, reading, theory, theory_plots
+from resnet_viz import glossary, reading, theory, theory_plots, ui
 from resnet_viz.config import (
     ACTIVATIONS,
     INITS,
@@ -13,6 +13,8 @@ from resnet_viz.config import (
     valid_cifar_depths,
 )
 from resnet_viz.ui import theory as ui_th
+
+ui.page_setup("theory")
 
 st.title("Why the identity path keeps the gradient alive")
 st.caption("Everything on this page is measured at initialisation, on the spot: no training needed.")

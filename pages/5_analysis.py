@@ -3,7 +3,7 @@ blocks and layer responses of trained twins, with exercises graded from the lear
 
 import streamlit as st
 
-from resnet_viz import analysis, analysis_plots
+from resnet_viz import analysis, analysis_plots, ui
 from resnet_viz.construction import identity_sentences
 from resnet_viz.ensemble import ensemble_sentences, path_sentences
 from resnet_viz.landscape import landscape_sentences
@@ -12,6 +12,8 @@ from resnet_viz.runs import RunStore
 from resnet_viz.ui import analysis as ui_an
 from resnet_viz.ui import exercises as ui_ex
 from resnet_viz.ui import saliency as ui_sal
+
+ui.page_setup("analysis")
 
 st.title("Beyond the textbook")
 st.caption(

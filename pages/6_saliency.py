@@ -19,6 +19,8 @@ from resnet_viz.pretrained import PretrainedUnavailable
 from resnet_viz.runs import RunStore, RunStoreError
 from resnet_viz.ui import saliency as ui_sal
 
+ui.page_setup("saliency")
+
 st.title("Where does each network look?")
 st.caption(
     "Grad-CAM weights the last block's feature maps by how much the chosen class's score depends on them "

@@ -10,6 +10,8 @@ from resnet_viz.runs import RunStore
 from resnet_viz.settings import LIVE_BOUNDS, LIVE_LINK, RECIPE_FIELDS
 from resnet_viz.ui import links
 
+ui.page_setup("live")
+
 st.title("Plain vs residual, live")
 st.caption(
     "Both networks start from the same seed and see the identical sequence of batches; the only difference "

@@ -2,13 +2,15 @@
 
 import streamlit as st
 
-from resnet_viz import anatomy, anatomy_plots, glossary
+from resnet_viz import anatomy, anatomy_plots, glossary, ui
 from resnet_viz import anatomy_lessons as lessons
 from resnet_viz.anatomy import BLOCK_KINDS, IMAGENET_DEPTHS, NetSpec
 from resnet_viz.config import valid_cifar_depths
 from resnet_viz.ui import PAPER_URL, PREACT_PAPER_URL
 from resnet_viz.ui import anatomy as ui_an
 from resnet_viz.ui import exercises as ui_ex
+
+ui.page_setup("anatomy")
 
 st.title("Anatomy of a ResNet")
 st.caption(

@@ -11,6 +11,8 @@ from resnet_viz.sweep import PAPER_SCALE
 from resnet_viz.ui import links
 from resnet_viz.ui import sweep as ui_sweep
 
+ui.page_setup("degradation")
+
 st.title("Deeper is not better: the degradation problem")
 st.caption(
     "He et al. (2016, Fig. 1 and §4.2) found on CIFAR-10 that a 56-layer *plain* network reaches a **higher "
