@@ -266,17 +266,6 @@ def to_model_input(
     return _standardise(small, mean, std)
 
 
-def imagenet_input(img: Image.Image, *, resize: int = 256, crop: int = 224) -> torch.Tensor:
-    """(1, 3, crop, crop): torchvision's ImageNet evaluation preprocessing for pretrained models.
-
-    Resize shorter side to 256 (bilinear, antialiased), centre crop 224, [0, 1], standardise with
-    IMAGENET_MEAN/IMAGENET_STD - what ``ResNet18_Weights.DEFAULT.transforms()`` does.
-    """
-    if not 1 <= crop <= resize:
-        raise ValueError(f"need 1 <= crop <= resize, got crop={crop}, resize={resize}")
-    return _standardise(_resize_and_crop(to_rgb(img), resize, crop), IMAGENET_MEAN, IMAGENET_STD)
-
-
 # ------------------------------------------------------------------------------------------------
 # Samples and downloads
 
@@ -290,39 +279,3 @@ def sample_images() -> dict[str, Image.Image]:
         f"{name} (scikit-learn)": Image.fromarray(load_sample_image(f"{name}.jpg")).convert("RGB")
         for name in ("china", "flower")
     }
-
-
-_PNG_MODES = frozenset({"1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"})  # what Pillow writes to PNG
-
-
-def to_png(image: Image.Image | np.ndarray, /) -> bytes:
-    """PNG file bytes for a download button.
-
-    `image` is a PIL image or an array (H, W) / (H, W, 1|3|4): uint8 as is, bool as 0/255,
-    float taken as [0, 1] (clipped), other integers if they lie in 0..255.
-    """
-    if isinstance(image, Image.Image):
-        img = image if image.mode in _PNG_MODES else to_rgb(image)
-    else:
-        img = Image.fromarray(_array_to_uint8(np.asarray(image)))
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def _array_to_uint8(a: np.ndarray) -> np.ndarray:
-    if a.ndim == 3 and a.shape[-1] == 1:
-        a = a[..., 0]
-    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[-1] in (3, 4))):
-        raise ValueError(f"expected an (H, W) or (H, W, 3|4) array, got shape {a.shape}")
-    if a.dtype == np.uint8:
-        return a
-    if a.dtype == np.bool_:
-        return a.astype(np.uint8) * 255
-    if np.issubdtype(a.dtype, np.floating):
-        return np.rint(np.clip(np.nan_to_num(a), 0.0, 1.0) * 255.0).astype(np.uint8)
-    if np.issubdtype(a.dtype, np.integer):
-        if a.size and (a.min() < 0 or a.max() > 255):
-            raise ValueError(f"integer pixels must lie in 0..255, got {a.min()}..{a.max()}")
-        return a.astype(np.uint8)
-    raise ValueError(f"cannot make an image from an array of dtype {a.dtype}")

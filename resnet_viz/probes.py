@@ -181,12 +181,3 @@ def probe_weights(model: nn.Module) -> tuple[list[str], list[torch.Tensor]]:
     """Names and weight tensors of the conv/linear layers the probes read, in depth order."""
     layers = model.probe_layers()  # type: ignore[operator]
     return [n for n, _ in layers], [m.weight for _, m in layers]
-
-
-def count_hooks(model: nn.Module) -> int:
-    """Hooks still registered anywhere in the model (tests check probes leave none behind)."""
-    total = 0
-    for m in model.modules():
-        for attr in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks"):
-            total += len(getattr(m, attr, {}))
-    return total

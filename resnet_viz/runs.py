@@ -508,18 +508,6 @@ class RunStore:
         steps = [int(p.stem[5:]) for p in folder.glob("step-*.pt") if p.stem[5:].isdigit()] if folder.is_dir() else []
         return sorted(steps)
 
-    def delete(self, run_id: str) -> None:
-        """Remove a run folder. The caller must have stopped any training that writes to it."""
-        path = self._existing_dir(run_id)
-        # Rename to a hidden name first so a crash half-way through rmtree leaves no damaged
-        # run for list() to warn about, only hidden debris.
-        doomed = self.root / f".deleting-{run_id}-{secrets.token_hex(4)}"
-        os.rename(path, doomed)
-        shutil.rmtree(doomed, ignore_errors=True)
-        with _CHECKED_LOCK:
-            for key in [k for k in _CHECKED if k.parent == path]:
-                del _CHECKED[key]
-
     # -- reading -----------------------------------------------------------------------------
 
     def _read_info(self, path: Path) -> RunInfo:
@@ -707,35 +695,7 @@ class RunStore:
             raise RunStoreError(f"run {run_id!r}: weights do not fit its model config ({first})") from e
         return model.eval()
 
-    def find(self, model: ModelConfig, data: DataConfig, train: TrainConfig) -> list[RunInfo]:
-        """Finished runs trained with exactly these configs, newest first (to reuse instead of retrain)."""
-        return [
-            r
-            for r in self.list()
-            if r.status == "finished" and r.model == model and r.data == data and r.train == train
-        ]
-
     # -- exporting ---------------------------------------------------------------------------
-
-    def export(self, run_id: str, dest: str | Path) -> Path:
-        """Zip the run folder as ``<run_id>/...``; ``dest`` is a folder or the zip's path."""
-        info = self.get(run_id)  # refuse to export a damaged run
-        dest = Path(dest)
-        out = dest / f"{run_id}.zip" if dest.is_dir() else dest
-        out.parent.mkdir(parents=True, exist_ok=True)
-        files = sorted(
-            p
-            for p in info.path.rglob("*")
-            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(info.path).parts)
-        )
-
-        def write(f: IO[bytes]) -> None:
-            with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-                for p in files:
-                    zf.write(p, arcname=f"{run_id}/{p.relative_to(info.path).as_posix()}")
-
-        _atomic_write(out, write)
-        return out
 
     def metrics_csv(self, run_id: str) -> str:
         """One row per logged step: step,loss,acc,lr,test_loss,test_acc (empty where unknown).

@@ -461,23 +461,6 @@ SWEEP_LINK: LinkSpec[SweepSettings] = LinkSpec(
 )
 
 
-def from_query(query: Mapping[str, str | Sequence[str]]) -> tuple[TwinSettings, list[str]]:
-    """The live page's settings from URL query parameters, and one sentence per dropped value."""
-    link = LIVE_LINK.read(query)
-    return link.settings, list(link.problems)
-
-
-def to_query(settings: TwinSettings) -> dict[str, str]:
-    """Only what differs from the defaults, so shared links stay short and readable."""
-    return {k: v for k, v in LIVE_LINK.write(settings).items() if isinstance(v, str)}
-
-
-def sweep_from_query(query: Mapping[str, str | Sequence[str]]) -> tuple[SweepSettings, list[str]]:
-    """The degradation page's settings from its sw_* URL parameters, and one sentence per dropped value."""
-    link = SWEEP_LINK.read(query)
-    return link.settings, list(link.problems)
-
-
 __all__ = [
     "LIVE_BOUNDS",
     "LIVE_LINK",
@@ -493,9 +476,6 @@ __all__ = [
     "Span",
     "SweepSettings",
     "TwinSettings",
-    "from_query",
     "sweep_defaults",
-    "sweep_from_query",
-    "to_query",
     "twin_defaults",
 ]

@@ -7,6 +7,7 @@ import json
 
 import pytest
 import torch
+from helpers import count_hooks
 from torch import nn
 
 from resnet_viz.config import ModelConfig
@@ -19,7 +20,6 @@ from resnet_viz.construction import (
     recording,
 )
 from resnet_viz.models import ShortcutA, build_model
-from resnet_viz.probes import count_hooks
 
 NAMES = ("plain-14", "residual-14")
 

@@ -361,23 +361,6 @@ def test_to_model_input_rejects_bad_arguments():
         IM.to_model_input(img, size=8, channels=1, mean=(0.5,), std=(0.0,))
 
 
-@pytest.fixture(scope="module")
-def tv_transforms():
-    tv = pytest.importorskip("torchvision")
-    return tv.models.ResNet18_Weights.DEFAULT.transforms()  # no weights download for transforms()
-
-
-@pytest.mark.parametrize(
-    "w, h",
-    [(300, 257), (257, 300), (640, 427), (256, 301), (100, 80), (224, 224), (333, 333)],
-)
-def test_imagenet_input_matches_torchvision(tv_transforms, w: int, h: int):
-    img = _noise(w, h, seed=w * 1000 + h)
-    x = IM.imagenet_input(img)
-    assert x.shape == (1, 3, 224, 224) and x.dtype == torch.float32
-    torch.testing.assert_close(x, tv_transforms(img).unsqueeze(0), atol=1e-5, rtol=0)
-
-
 def test_to_model_input_matches_torchvision_pipeline():
     T = pytest.importorskip("torchvision.transforms.v2")
     img = _noise(97, 61, seed=3)
@@ -404,24 +387,6 @@ def test_sample_images():
     assert set(samples) == {"china (scikit-learn)", "flower (scikit-learn)"}
     for img in samples.values():
         assert img.mode == "RGB" and img.size == (640, 427)  # (W, H): 427 rows x 640 columns
-    x = IM.imagenet_input(samples["china (scikit-learn)"])
-    assert x.shape == (1, 3, 224, 224) and torch.isfinite(x).all()
-
-
-def test_to_png_round_trips():
-    img = _noise(12, 9)
-    assert np.array_equal(np.asarray(load_image(IM.to_png(img))), np.asarray(img))
-    heat = np.linspace(0.0, 1.0, 64, dtype=np.float32).reshape(8, 8)  # e.g. a saliency map
-    back = np.asarray(Image.open(io.BytesIO(IM.to_png(heat))))
-    assert back.shape == (8, 8) and back[0, 0] == 0 and back[-1, -1] == 255
-    rgba = np.zeros((8, 8, 4), np.uint8)
-    assert Image.open(io.BytesIO(IM.to_png(rgba))).mode == "RGBA"
-    cmyk = Image.new("CMYK", (8, 8), (0, 255, 255, 0))
-    assert Image.open(io.BytesIO(IM.to_png(cmyk))).mode == "RGB"
-    with pytest.raises(ValueError, match="shape"):
-        IM.to_png(np.zeros((3, 8, 8), np.uint8))  # channels-first is not an image layout here
-    with pytest.raises(ValueError, match="0..255"):
-        IM.to_png(np.full((8, 8), 300, np.int64))
 
 
 def test_upload_limit_matches_streamlit_config():

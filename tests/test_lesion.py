@@ -10,6 +10,7 @@ import statistics
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import count_hooks
 from torch import nn
 
 from resnet_viz import lesion
@@ -27,7 +28,6 @@ from resnet_viz.lesion import (
     response_sentences,
 )
 from resnet_viz.models import ShortcutA, build_model
-from resnet_viz.probes import count_hooks
 from resnet_viz.train import evaluate
 
 CONFIGS = {

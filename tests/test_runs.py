@@ -1,4 +1,4 @@
-"""Run store: round trips, ordering, damage tolerance, atomic writes, path safety, export, CSV."""
+"""Run store: round trips, ordering, damage tolerance, atomic writes, path safety, CSV."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import warnings
-import zipfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -278,8 +277,6 @@ def test_failed_writes_keep_the_previous_file(store: RunStore, monkeypatch: pyte
         warnings.simplefilter("error")  # no warning at all: debris is not damage
         assert _ids(store.list()) == [run_id]
     assert store.load_metrics(run_id) == _metrics(1.0)
-    with zipfile.ZipFile(store.export(run_id, store.root.parent)) as zf:
-        assert not any(".tmp" in n for n in zf.namelist())
 
 
 def test_create_that_fails_half_way_leaves_nothing(store: RunStore, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -308,45 +305,13 @@ def test_unserialisable_metrics_leave_no_trace(store: RunStore) -> None:
     assert sorted(p.name for p in (store.root / run_id).iterdir()) == ["config.json", "metrics.json", "status.json"]
 
 
-def test_delete(store: RunStore) -> None:
-    keep = store.create(PLAIN, DATA, TRAIN)
-    gone = store.create(MODEL, DATA, TRAIN)
-    store.save_weights(gone, {"w": torch.ones(1)})
-    store.delete(gone)
-    assert _ids(store.list()) == [keep]
-    assert not (store.root / gone).exists()
-    assert not any(p.name.startswith(".deleting") for p in store.root.iterdir())
-    with pytest.raises(RunStoreError, match="no run"):
-        store.get(gone)
-    with pytest.raises(RunStoreError, match="no run"):
-        store.delete(gone)
-
-
-def test_delete_interrupted_half_way_leaves_no_damaged_run(store: RunStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    keep = store.create(PLAIN, DATA, TRAIN)
-    gone = store.create(MODEL, DATA, TRAIN)
-
-    def dies_after_one_file(path: Path, *args: object, **kwargs: object) -> None:
-        (Path(path) / "config.json").unlink()
-        raise KeyboardInterrupt  # the server is stopped mid-delete
-
-    monkeypatch.setattr(runs.shutil, "rmtree", dies_after_one_file)
-    with pytest.raises(KeyboardInterrupt):
-        store.delete(gone)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # the half-deleted folder is hidden debris, not a damaged run
-        assert _ids(store.list()) == [keep]
-    with pytest.raises(RunStoreError, match="no run"):
-        store.get(gone)
-
-
 @pytest.mark.parametrize("bad_id", ["../x", "..", ".", "", "a/b", "a\\b", "/etc", "x y", ".creating-x"])
 def test_ids_that_could_escape_the_root_are_refused(store: RunStore, tmp_path: Path, bad_id: str) -> None:
     store.create(MODEL, DATA, TRAIN)
     victim = tmp_path / "x"
     victim.mkdir()
     (victim / "config.json").write_text("{}")
-    for call in (store.delete, store.get, store.load_metrics, store.load_model, store.metrics_csv):
+    for call in (store.get, store.load_metrics, store.load_model, store.metrics_csv):
         with pytest.raises(RunStoreError, match="invalid run id"):
             call(bad_id)
     with pytest.raises(RunStoreError, match="invalid run id"):
@@ -365,30 +330,6 @@ def test_unknown_id_and_bad_status(store: RunStore) -> None:
     run_id = store.create(MODEL, DATA, TRAIN)
     with pytest.raises(ValueError, match="status must be one of"):
         store.set_status(run_id, "done")
-
-
-def test_export_zip(store: RunStore, tmp_path: Path) -> None:
-    run_id = store.create(MODEL, DATA, TRAIN)
-    store.save_metrics(run_id, _metrics(1.0))
-    store.save_weights(run_id, {"w": torch.arange(4.0)})
-    store.set_status(run_id, "finished", step=5)
-
-    out = store.export(run_id, tmp_path / "exports")  # missing folder: treated as the zip's path
-    assert out == tmp_path / "exports"
-    into_dir = store.export(run_id, tmp_path)  # existing folder: <run_id>.zip inside it
-    assert into_dir == tmp_path / f"{run_id}.zip"
-
-    with zipfile.ZipFile(into_dir) as zf:
-        assert sorted(zf.namelist()) == sorted(
-            f"{run_id}/{n}" for n in ("config.json", "status.json", "metrics.json", "weights.pt")
-        )
-        assert zf.read(f"{run_id}/config.json") == (store.root / run_id / "config.json").read_bytes()
-        assert json.loads(zf.read(f"{run_id}/metrics.json")) == _metrics(1.0)
-        zf.extractall(tmp_path / "unzipped")
-    # The unzipped folder is itself a working store.
-    other = RunStore(tmp_path / "unzipped")
-    assert torch.equal(other.load_state_dict(run_id)["w"], torch.arange(4.0))
-    assert other.get(run_id).status == "finished"
 
 
 def test_metrics_csv(store: RunStore) -> None:
@@ -437,24 +378,6 @@ def test_env_var_and_default_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("RESNET_VIZ_RUNS")
     monkeypatch.chdir(tmp_path)
     assert RunStore().root == tmp_path / "runs"
-
-
-def test_find(store: RunStore, clock: list[datetime]) -> None:
-    old = store.create(MODEL, DATA, TRAIN)
-    store.set_status(old, "finished", step=5)
-    new = store.create(MODEL, DATA, TRAIN)
-    store.set_status(new, "finished", step=5)
-    store.create(MODEL, DATA, TRAIN)  # still running
-    failed = store.create(MODEL, DATA, TRAIN)
-    store.set_status(failed, "failed", message="boom")
-    other = store.create(MODEL, DATA, TrainConfig(steps=5, batch_size=8, seed=3, lr=0.05))
-    store.set_status(other, "finished", step=5)
-    plain = store.create(PLAIN, DATA, TRAIN)
-    store.set_status(plain, "finished", step=5)
-
-    assert _ids(store.find(MODEL, DATA, TRAIN)) == [new, old]
-    assert _ids(store.find(PLAIN, DATA, TRAIN)) == [plain]
-    assert store.find(MODEL, DataConfig(name="shapes"), TRAIN) == []
 
 
 def test_running_run_of_a_dead_process_reads_as_interrupted(store: RunStore) -> None:

@@ -5,15 +5,13 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from helpers import from_query, sweep_from_query, to_query
 
 from resnet_viz.reading import identity_share, input_output_ratio, reading
 from resnet_viz.settings import (
     RECIPES,
     SWEEP_LINK,
     TwinSettings,
-    from_query,
-    sweep_from_query,
-    to_query,
     twin_defaults,
 )
 from resnet_viz.train import History

@@ -193,7 +193,8 @@ def test_weights_refused_by_weights_only_are_a_sentence_on_both_pages(store: Cop
     assert any(
         "plain-8 cannot be measured" in e.value and "Python objects besides tensors" in e.value for e in at.error
     )
-    at = open_page("pages/6_saliency.py")
+    at = open_page("pages/6_saliency.py")  # digits nets: listed, not chosen by default
+    at.selectbox(key="sal_nets").set_value(at.selectbox(key="sal_nets").options[0]).run()
     check(at, store.root)
     assert any("Python objects besides tensors" in e.value for e in at.error)
 
@@ -225,6 +226,8 @@ def test_data_that_does_not_fit_the_model_is_a_sentence(store: Copy, monkeypatch
         analysis.run_data(store.store.get(store.residual.run_id))
     for page in ("pages/5_analysis.py", "pages/6_saliency.py"):
         at = open_page(page)
+        if page == "pages/6_saliency.py":  # a pair on two datasets is no masked pair: chosen by hand
+            at.selectbox(key="sal_nets").set_value(at.selectbox(key="sal_nets").options[0]).run()
         check(at, store.root)
         assert any("cannot be" in e.value for e in at.error), [e.value for e in at.error]
 

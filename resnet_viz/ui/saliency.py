@@ -16,6 +16,7 @@ import torch
 from resnet_viz.analysis import run_data
 from resnet_viz.config import ConfigError, DataConfig
 from resnet_viz.data import Dataset, load_dataset
+from resnet_viz.images import IMAGENET_MEAN, IMAGENET_STD
 from resnet_viz.localisation import Track, twin_groups
 from resnet_viz.runs import RunInfo, RunStore, damage_report
 from resnet_viz.saliency import frozen_copy
@@ -173,8 +174,8 @@ def pretrained_net(name: str, progress_in=None) -> Net:
         imagenet_classes(name),
         None,
         3,
-        (0.485, 0.456, 0.406),
-        (0.229, 0.224, 0.225),
+        IMAGENET_MEAN,
+        IMAGENET_STD,
         None,
         pretrained=name,
     )

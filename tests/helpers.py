@@ -1,0 +1,35 @@
+"""Small helpers several test modules share (imported as `helpers`: pytest puts tests/ on sys.path)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from torch import nn
+
+from resnet_viz.settings import LIVE_LINK, SWEEP_LINK, SweepSettings, TwinSettings
+
+
+def count_hooks(model: nn.Module) -> int:
+    """Hooks still registered anywhere in the model (probes and analyses must leave none behind)."""
+    total = 0
+    for m in model.modules():
+        for attr in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks"):
+            total += len(getattr(m, attr, {}))
+    return total
+
+
+def from_query(query: Mapping[str, str | Sequence[str]]) -> tuple[TwinSettings, list[str]]:
+    """The live page's settings from a URL query, and one sentence per dropped value."""
+    link = LIVE_LINK.read(query)
+    return link.settings, list(link.problems)
+
+
+def to_query(settings: TwinSettings) -> dict[str, str]:
+    """The live page's URL query for `settings` (single values only)."""
+    return {k: v for k, v in LIVE_LINK.write(settings).items() if isinstance(v, str)}
+
+
+def sweep_from_query(query: Mapping[str, str | Sequence[str]]) -> tuple[SweepSettings, list[str]]:
+    """The degradation page's settings from its sw_* URL parameters, and the dropped values' sentences."""
+    link = SWEEP_LINK.read(query)
+    return link.settings, list(link.problems)
