@@ -9,6 +9,7 @@ from resnet_viz.runner import job_queue
 from resnet_viz.runs import RunStore
 from resnet_viz.settings import LIVE_BOUNDS, LIVE_LINK, RECIPE_FIELDS
 from resnet_viz.ui import links
+from resnet_viz.ui import live as ui_live
 
 ui.page_setup("live")
 
@@ -144,12 +145,14 @@ with controls:
         type="primary",
         icon=":material/play_arrow:",
         disabled=settings is None or running,
-        on_click=ui.start_job,
+        on_click=ui_live.start_job,
         args=(settings, owner, store),
     )
-    stop_col.button("Stop", icon=":material/stop:", disabled=not running, on_click=ui.stop_job, args=(job_id, owner))
+    stop_col.button(
+        "Stop", icon=":material/stop:", disabled=not running, on_click=ui_live.stop_job, args=(job_id, owner)
+    )
 
 with view:
-    ui.live_view(job_id, store)
+    ui_live.live_view(job_id, store)
 
-ui.run_list(store, current=snap.run_ids if snap else ())
+ui_live.run_list(store, current=snap.run_ids if snap else ())
