@@ -11,7 +11,6 @@ from resnet_viz.lesion import lesion_sentences, response_sentences
 from resnet_viz.runs import RunStore
 from resnet_viz.ui import analysis as ui_an
 from resnet_viz.ui import exercises as ui_ex
-from resnet_viz.ui import saliency as ui_sal
 
 ui.page_setup("analysis")
 
@@ -24,7 +23,7 @@ st.caption(
 )
 
 store = RunStore()
-groups = ui_sal.run_groups(store)
+groups = ui.run_groups(store)
 if not groups:
     st.info(
         "No finished runs yet: train twins on **Train & compare** or run the demo on **Home**, then come back.",

@@ -30,7 +30,7 @@ st.caption(
 
 N_SAMPLES = 12  # test images offered as samples; on shapes they come with the object's mask
 store = RunStore()
-groups = ui_sal.run_groups(store)
+groups = ui.run_groups(store)
 pair_key = localisation.newest_pair(groups)
 controls, view = st.columns([1, 3], gap="large")
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .runs import RunInfo, RunStore
+from .runs import RunInfo, RunStore, twin_groups
 from .saliency import SaliencyError, mean_localisation
 
 MASKED_DATASETS: tuple[str, ...] = ("shapes", "clutter")  # generated datasets that come with object masks
@@ -41,18 +41,6 @@ class Track:
     @property
     def final_peak(self) -> float:
         return self.peak[-1] if self.peak else math.nan
-
-
-def twin_groups(infos: Sequence[RunInfo]) -> dict[str, list[RunInfo]]:
-    """Finished runs with weights, grouped by the press that trained them, plain before residual,
-    newest group first (``infos`` come newest first from :meth:`RunStore.scan`)."""
-    groups: dict[str, list[RunInfo]] = {}
-    for info in infos:
-        if info.status == "finished" and info.has_weights:
-            groups.setdefault(info.group or info.run_id, []).append(info)
-    for runs in groups.values():
-        runs.sort(key=lambda r: (r.model.residual, r.model.depth))
-    return groups
 
 
 def is_masked_pair(runs: Sequence[RunInfo]) -> bool:

@@ -36,7 +36,7 @@ import socket
 import threading
 import warnings
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -341,6 +341,18 @@ def _run_id_for(model: ModelConfig, train: TrainConfig, now: datetime) -> str:
 # ---------------------------------------------------------------------------------------------
 # The store
 # ---------------------------------------------------------------------------------------------
+
+
+def twin_groups(infos: Sequence[RunInfo]) -> dict[str, list[RunInfo]]:
+    """Finished runs with weights, grouped by the press that trained them, plain before residual,
+    newest group first (``infos`` come newest first from :meth:`RunStore.scan`)."""
+    groups: dict[str, list[RunInfo]] = {}
+    for info in infos:
+        if info.status == "finished" and info.has_weights:
+            groups.setdefault(info.group or info.run_id, []).append(info)
+    for runs in groups.values():
+        runs.sort(key=lambda r: (r.model.residual, r.model.depth))
+    return groups
 
 
 class RunStore:

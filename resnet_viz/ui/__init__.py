@@ -24,6 +24,7 @@ import streamlit as st
 from resnet_viz import __version__
 from resnet_viz.devices import describe_device, select_device
 from resnet_viz.runner import job_queue, train_threads
+from resnet_viz.runs import RunInfo, RunStore, damage_report, twin_groups
 
 PAPER_URL = "https://arxiv.org/abs/1512.03385"  # He et al. 2016, Deep Residual Learning
 PREACT_PAPER_URL = "https://arxiv.org/abs/1603.05027"  # He et al. 2016b, Identity Mappings
@@ -191,3 +192,29 @@ def _heartbeat() -> None:
     active = job_queue().touch(owner_key())
     if active:
         st.caption(f"You have {active} run{'s' if active > 1 else ''} queued or training on this server.")
+
+
+def domain(info: RunInfo) -> str:
+    """What a run's nets were trained on, as a learner needs it to judge a map: dataset, input, classes."""
+    from resnet_viz.data import DATASETS
+
+    m = info.model
+    title = DATASETS[info.data.name].title if info.data.name in DATASETS else info.data.name
+    colour = "grey" if m.in_channels == 1 else "colour"
+    return f"{title}: {m.image_size}x{m.image_size} {colour}, {m.num_classes} classes"
+
+
+def run_groups(store: RunStore) -> dict[str, list[RunInfo]]:
+    """Finished runs with weights, grouped by the Train press that made them (twins together),
+    newest first; the key is a label for a select box naming what they were trained on. Damaged
+    folders are named in one warning."""
+    infos, damaged = store.scan()
+    report = damage_report(damaged)  # folder names only, never the server's path
+    if report:
+        st.warning(report, icon=":material/warning:")
+    out = {}
+    for runs in twin_groups(infos).values():
+        first = runs[0]
+        names = " + ".join(r.label for r in runs)
+        out[f"{names} · {domain(first)} · seed {first.train.seed} · {first.created[:16].replace('T', ' ')}"] = runs
+    return out

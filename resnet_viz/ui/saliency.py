@@ -17,8 +17,8 @@ from resnet_viz.analysis import run_data
 from resnet_viz.config import ConfigError, DataConfig
 from resnet_viz.data import Dataset, load_dataset
 from resnet_viz.images import IMAGENET_MEAN, IMAGENET_STD
-from resnet_viz.localisation import Track, twin_groups
-from resnet_viz.runs import RunInfo, RunStore, damage_report
+from resnet_viz.localisation import Track
+from resnet_viz.runs import RunInfo, RunStore
 from resnet_viz.saliency import frozen_copy
 from resnet_viz.settings import twin_defaults
 
@@ -60,32 +60,6 @@ def _pretrained(name: str) -> torch.nn.Module:
     from resnet_viz.pretrained import load_pretrained
 
     return frozen_copy(load_pretrained(name))
-
-
-def domain(info: RunInfo) -> str:
-    """What a run's nets were trained on, as a learner needs it to judge a map: dataset, input, classes."""
-    from resnet_viz.data import DATASETS
-
-    m = info.model
-    title = DATASETS[info.data.name].title if info.data.name in DATASETS else info.data.name
-    colour = "grey" if m.in_channels == 1 else "colour"
-    return f"{title}: {m.image_size}x{m.image_size} {colour}, {m.num_classes} classes"
-
-
-def run_groups(store: RunStore) -> dict[str, list[RunInfo]]:
-    """Finished runs with weights, grouped by the Train press that made them (twins together),
-    newest first; the key is a label for a select box naming what they were trained on. Damaged
-    folders are named in one warning."""
-    infos, damaged = store.scan()
-    report = damage_report(damaged)  # folder names only, never the server's path
-    if report:
-        st.warning(report, icon=":material/warning:")
-    out = {}
-    for runs in twin_groups(infos).values():
-        first = runs[0]
-        names = " + ".join(r.label for r in runs)
-        out[f"{names} · {domain(first)} · seed {first.train.seed} · {first.created[:16].replace('T', ' ')}"] = runs
-    return out
 
 
 PAIR = twin_defaults("shapes")  # the pair the page offers to train: the shapes recipe, plain and residual
