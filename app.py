@@ -8,7 +8,7 @@ import streamlit as st
 from resnet_viz import ui
 from resnet_viz.runs import RunStore
 from resnet_viz.sweep import DEMO
-from resnet_viz.ui import sweep as ui_sweep
+from resnet_viz.ui import degradation as ui_sweep
 
 ui.page_setup("home")
 

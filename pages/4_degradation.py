@@ -8,8 +8,8 @@ from resnet_viz.data import DATASETS, WEB_DATASETS
 from resnet_viz.runs import RunStore
 from resnet_viz.settings import SWEEP_BOUNDS, SWEEP_LINK, SWEEP_RECIPE_FIELDS
 from resnet_viz.sweep import PAPER_SCALE
+from resnet_viz.ui import degradation as ui_sweep
 from resnet_viz.ui import links
-from resnet_viz.ui import sweep as ui_sweep
 
 ui.page_setup("degradation")
 

@@ -229,6 +229,23 @@ class SweepSettings:
     augment: bool = DEMO.data.augment  # random crop + flip
     warmup: int = DEMO.deep_warmup_steps  # steps at lr/10 for depth 110 (paper: 400)
 
+    @classmethod
+    def from_sweep(cls, sweep: SweepConfig) -> SweepSettings:
+        """The widgets' values that describe `sweep` (a preset loaded into the page)."""
+        return cls(
+            dataset=sweep.data.name,
+            depths=tuple(sweep.depths),
+            kinds=tuple(sweep.kinds),
+            budget="epochs" if sweep.train.epochs else "steps",
+            amount=int(sweep.train.epochs or sweep.train.steps),
+            seeds=len(sweep.seeds),
+            width=sweep.model.width,
+            lr=sweep.train.lr,
+            batch_size=sweep.train.batch_size,
+            augment=sweep.data.augment,
+            warmup=sweep.deep_warmup_steps,
+        )
+
     def sweep_config(self) -> SweepConfig:
         epochs = float(self.amount) if self.budget == "epochs" else None
         return SweepConfig(

@@ -298,3 +298,16 @@ def test_the_sweep_page_opens_each_dataset_with_its_recipe() -> None:
     settings, problems = sweep_from_query({"sw_dataset": "shapes"})
     assert (settings, problems) == (shapes, [])
     assert SWEEP_LINK.write(shapes) == {"sw_dataset": "shapes"}
+
+
+def test_a_preset_loads_into_the_widgets_it_came_from() -> None:
+    from resnet_viz.settings import SweepSettings, sweep_defaults
+    from resnet_viz.sweep import DEMO, PAPER_SCALE
+
+    for settings in (SweepSettings(), sweep_defaults("shapes"), dataclasses.replace(SweepSettings(), seeds=3)):
+        assert SweepSettings.from_sweep(settings.sweep_config()) == settings
+    paper = SweepSettings.from_sweep(PAPER_SCALE)
+    paper.validate()
+    assert (paper.dataset, paper.budget, paper.amount, paper.warmup) == ("cifar10", "epochs", 6, 400)
+    assert SweepSettings.from_sweep(DEMO).depths == DEMO.depths
+    assert set(SWEEP_LINK.widget_values(paper)) == set(SWEEP_LINK.keys)  # every widget of the page, by key

@@ -20,6 +20,7 @@ from resnet_viz.experiment import ModelResult
 from resnet_viz.reading import demo_reading, sweep_reading
 from resnet_viz.runner import Snapshot, TrainingRun, job_queue
 from resnet_viz.runs import RunStore, damage_report
+from resnet_viz.settings import SWEEP_LINK, SweepSettings
 from resnet_viz.sweep import (
     PAPER_TABLE6,
     SweepConfig,
@@ -309,18 +310,4 @@ def active(param: str) -> bool:
 
 def load_preset(sweep: SweepConfig) -> None:
     """on_click: set the degradation page's widgets to a preset (before they are drawn)."""
-    st.session_state.update(
-        {
-            "sw_dataset": sweep.data.name,
-            "sw_depths": list(sweep.depths),
-            "sw_kinds": list(sweep.kinds),
-            "sw_budget": "epochs" if sweep.train.epochs else "steps",
-            "sw_amount": int(sweep.train.epochs or sweep.train.steps),
-            "sw_seeds": len(sweep.seeds),
-            "sw_width": sweep.model.width,
-            "sw_lr": sweep.train.lr,
-            "sw_batch": sweep.train.batch_size,
-            "sw_augment": sweep.data.augment,
-            "sw_warmup": sweep.deep_warmup_steps,
-        }
-    )
+    st.session_state.update(SWEEP_LINK.widget_values(SweepSettings.from_sweep(sweep)))
