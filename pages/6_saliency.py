@@ -2,9 +2,7 @@
 
 import math
 
-import numpy as np
 import streamlit as st
-import torch
 
 from resnet_viz import localisation, reading, saliency, saliency_plots, ui
 from resnet_viz.data import DatasetUnavailable
@@ -182,9 +180,7 @@ with view:
             st.markdown(f"**{net.label}**: top-{len(top)} predictions")
             st.dataframe([{"class": c, "probability": round(p, 3)} for c, p in top], hide_index=True)
             if mask is not None:
-                share, inside = saliency.localisation_score(
-                    saliency.resize_map(torch.as_tensor(m), mask.shape), torch.as_tensor(mask)
-                )
+                share, inside = ui_sal.score_on_mask(m, mask)
                 st.metric(
                     "Map energy inside the shape",
                     "-" if math.isnan(share) else f"{100 * share:.0f}%",
@@ -201,7 +197,7 @@ with view:
         st.segmented_control("Net", [n.label for n in nets], default=nets[-1].label, key="sal_detail") or nets[-1].label
     )
     k = [n.label for n in nets].index(pick)
-    top_value = max(float(np.nan_to_num(m).max(initial=0.0)) for m in maps) if shared else None
+    top_value = ui_sal.strongest(maps) if shared else None
     st.plotly_chart(
         saliency_plots.detail_figure(
             shown[k], maps[k], f"{pick}: {saliency.METHOD_TITLES[method]}", opacity=opacity, mask=mask, top=top_value

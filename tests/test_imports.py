@@ -43,3 +43,15 @@ def test_import_resnet_viz_is_cheap():
         "heavy = sorted({'torch', 'streamlit', 'numpy'} & set(sys.modules))\n"
         "assert not heavy, f'import resnet_viz pulled in {heavy}'\n"
     )
+
+
+def test_pages_do_no_tensor_work():
+    """Pages are thin (widgets -> config -> library -> figures): they import no torch, numpy or PIL."""
+    import ast
+
+    heavy = {"torch", "numpy", "PIL", "pandas", "captum", "torchvision"}
+    for script in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]:
+        tree = ast.parse(script.read_text())
+        imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        assert not imported & heavy, f"{script.name} imports {sorted(imported & heavy)}"

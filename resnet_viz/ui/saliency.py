@@ -210,3 +210,16 @@ def upload_sentence(net: Net) -> str:
         "they answer with one of those, and their maps say where that answer came from, not where the photo's "
         "object is. For photos, choose an ImageNet ResNet under Networks (its weights are fetched once)."
     )
+
+
+def score_on_mask(cam: np.ndarray, mask: np.ndarray) -> tuple[float, bool]:
+    """One map's localisation on its image's mask (the map resized to the mask first): the share
+    of its energy inside, and whether its maximum is inside; (nan, False) for an all-zero map."""
+    from resnet_viz.saliency import localisation_score, resize_map
+
+    return localisation_score(resize_map(torch.as_tensor(cam), mask.shape), torch.as_tensor(mask))
+
+
+def strongest(maps: list[np.ndarray]) -> float:
+    """The largest value over all maps (NaN counted as 0): the top of a shared colour scale."""
+    return max((float(np.nan_to_num(m).max(initial=0.0)) for m in maps), default=0.0)
