@@ -53,11 +53,14 @@ class Snapshot:
 
     @property
     def active(self) -> bool:
-        return self.state in ("queued", "running")
+        return self.state in ACTIVE
 
     @property
     def progress(self) -> float:
         return min(1.0, self.step / self.total_steps) if self.total_steps else 0.0
+
+
+ACTIVE: tuple[JobState, ...] = ("queued", "running")  # the states of a job that still holds a queue slot or place
 
 
 WORKER_DIED = "the training process died (out of memory?); the next run starts a fresh one"
@@ -218,6 +221,10 @@ class TrainingRun:
     def on_update(self, update: Update) -> None:
         with self._lock:
             self._histories[update.model].apply(update)
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE
 
     def touch(self) -> None:
         """A page of the owner is watching: the job is not abandoned."""

@@ -134,6 +134,11 @@ class RunInfo:
     extra: dict[str, Any] = field(default_factory=dict)  # the rest of status.json: updated, pid, seconds, summary...
 
     @property
+    def when(self) -> str:
+        """When the run was created, as the pages show it: "2026-12-02 04:30" (UTC)."""
+        return self.created[:16].replace("T", " ")
+
+    @property
     def has_weights(self) -> bool:
         """True once weights were saved (a run still training may not have any yet)."""
         return (self.path / WEIGHTS_FILE).is_file()

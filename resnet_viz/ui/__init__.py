@@ -216,5 +216,5 @@ def run_groups(store: RunStore) -> dict[str, list[RunInfo]]:
     for runs in twin_groups(infos).values():
         first = runs[0]
         names = " + ".join(r.label for r in runs)
-        out[f"{names} · {domain(first)} · seed {first.train.seed} · {first.created[:16].replace('T', ' ')}"] = runs
+        out[f"{names} · {domain(first)} · seed {first.train.seed} · {first.when}"] = runs
     return out

@@ -86,7 +86,7 @@ def jobs(param: str) -> list[TrainingRun]:
 
 def running(param: str, owner: str) -> bool:
     """Whether this browser has a job of the sweep queued or training."""
-    return any(j.owner == owner and j.state in ("queued", "running") for j in jobs(param))
+    return any(j.owner == owner and j.active for j in jobs(param))
 
 
 def _live_results(snaps: list[tuple[TrainingRun, Snapshot]]) -> list[SweepResult]:
@@ -123,7 +123,7 @@ def progress(param: str, sweep: SweepConfig | None, store: RunStore, *, chart_ke
         st.info(note[1], icon=":material/inventory_2:")
     if not ids:
         return
-    any_active = any(j.state in ("queued", "running") for j in jobs(param))
+    any_active = active(param)
     st.fragment(run_every=SWEEP_REDRAW_SECONDS if any_active else None)(_progress_fragment)(param, any_active)
     st.fragment(run_every=SWEEP_CHART_REDRAW_SECONDS if any_active else None)(_curves_fragment)(
         param, sweep, str(store.root), chart_key
@@ -292,7 +292,7 @@ def paper_reference() -> None:
 def demo_view(sweep: SweepConfig, store: RunStore, param: str) -> None:
     """The home page demo's result: the curves and one sentence, once all four cells are stored."""
     progress(param, sweep, store, chart_key="demo_live")
-    if any(j.state in ("queued", "running") for j in jobs(param)):
+    if active(param):
         return
     results = _collect_warned(sweep, store)
     if not results:
@@ -305,7 +305,7 @@ def demo_view(sweep: SweepConfig, store: RunStore, param: str) -> None:
 
 def active(param: str) -> bool:
     """Whether any job of the sweep (anyone's) is queued or training."""
-    return any(j.state in ("queued", "running") for j in jobs(param))
+    return any(j.active for j in jobs(param))
 
 
 def load_preset(sweep: SweepConfig) -> None:

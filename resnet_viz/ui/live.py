@@ -205,7 +205,7 @@ def _stored_overlay(root: str, run_id: str, mtime_ns: int) -> History | None:
     info = store.get(run_id)
     hist = store.load_history(run_id)
     if hist is not None:
-        hist.name = f"{info.label} · {info.created[:16].replace('T', ' ')}"
+        hist.name = f"{info.label} · {info.when}"
     return hist
 
 
@@ -238,7 +238,7 @@ def run_list(store: RunStore, current: tuple[str, ...] = ()) -> None:
         ],
         hide_index=True,
     )
-    labels = {r.run_id: f"{r.label} · {r.created[:16].replace('T', ' ')} · {r.status}" for r in runs}
+    labels = {r.run_id: f"{r.label} · {r.when} · {r.status}" for r in runs}
     st.multiselect(
         "Overlay earlier runs on the loss chart",
         [r for r in labels if r not in current],
