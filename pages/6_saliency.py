@@ -125,7 +125,7 @@ with view:
     if pair_key is None:
         st.info(
             f"No pair trained on shapes yet. The lesson here needs one: {ui_sal.pair_text()}, trained together "
-            f"on identical batches (about {ui_sal.pair_minutes():.0f} min on this server). Or pick other "
+            f"on identical batches (the server estimates about {ui_sal.pair_minutes():.0f} min). Or pick other "
             "networks on the left.",
             icon=":material/model_training:",
         )
@@ -192,51 +192,51 @@ with view:
                     else f"Map maximum {'inside' if inside else 'outside'} the shape."
                 )
 
-    st.subheader("One net at full size")
-    pick = (
-        st.segmented_control("Net", [n.label for n in nets], default=nets[-1].label, key="sal_detail") or nets[-1].label
-    )
-    k = [n.label for n in nets].index(pick)
-    top_value = ui_sal.strongest(maps) if shared else None
-    st.plotly_chart(
-        saliency_plots.detail_figure(
-            shown[k], maps[k], f"{pick}: {saliency.METHOD_TITLES[method]}", opacity=opacity, mask=mask, top=top_value
-        ),
-        key="sal_detail_fig",
-    )
-    scaled = saliency_plots.scale_maps([maps[k]], shared=False)[0]
-    st.download_button(
-        "Overlay (PNG)",
-        saliency_plots.overlay_png(shown[k], scaled, opacity=opacity),
-        file_name=f"{pick}-{method}.png",
-        mime="image/png",
-        key="sal_png",
-        icon=":material/download:",
-    )
 
-    if masked:
-        st.subheader(f"Where they look, over training ({localisation.N_SCORED} test images)")
-        runs = groups[which]
-        score_layer = layer if method in saliency.LAYER_METHODS else None
-        try:
-            tracks = ui_sal.tracks(str(store.root), tuple(r.run_id for r in runs), ui_sal.stamps(runs), score_layer)
-        except (RunStoreError, DatasetUnavailable, saliency.SaliencyError, OSError) as exc:
-            st.error(f"The snapshots cannot be scored: {exc}", icon=":material/error:")
-            st.stop()
-        data = ui_sal.dataset(runs[0].data)
-        chance = localisation.chance_share(data.mask_test[: localisation.N_SCORED])
-        st.plotly_chart(
-            saliency_plots.localisation_figure(
-                {t.label: list(t.steps) for t in tracks},
-                {t.label: list(t.energy) for t in tracks},
-                {t.label: list(t.peak) for t in tracks},
-                chance=chance,
-            ),
-            key="sal_tracks",
-        )
-        st.caption(
-            f"Scored with Grad-CAM at {score_layer or 'the last block'} on test images 0-"
-            f"{localisation.N_SCORED - 1}, for each class the net chose."
-        )
-        for sentence in reading.localisation_reading(tracks, chance, localisation.N_SCORED, len(data.classes)):
-            st.markdown(f"- {sentence}")
+# Below the two columns, at the page's full width: the panels get room to be read.
+st.subheader("One net at full size")
+pick = st.segmented_control("Net", [n.label for n in nets], default=nets[-1].label, key="sal_detail") or nets[-1].label
+k = [n.label for n in nets].index(pick)
+top_value = ui_sal.strongest(maps) if shared else None
+st.plotly_chart(
+    saliency_plots.detail_figure(
+        shown[k], maps[k], f"{pick}: {saliency.METHOD_TITLES[method]}", opacity=opacity, mask=mask, top=top_value
+    ),
+    key="sal_detail_fig",
+)
+scaled = saliency_plots.scale_maps([maps[k]], shared=False)[0]
+st.download_button(
+    "Overlay (PNG)",
+    saliency_plots.overlay_png(shown[k], scaled, opacity=opacity),
+    file_name=f"{pick}-{method}.png",
+    mime="image/png",
+    key="sal_png",
+    icon=":material/download:",
+)
+
+if masked:
+    st.subheader(f"Where they look, over training ({localisation.N_SCORED} test images)")
+    runs = groups[which]
+    score_layer = layer if method in saliency.LAYER_METHODS else None
+    try:
+        tracks = ui_sal.tracks(str(store.root), tuple(r.run_id for r in runs), ui_sal.stamps(runs), score_layer)
+    except (RunStoreError, DatasetUnavailable, saliency.SaliencyError, OSError) as exc:
+        st.error(f"The snapshots cannot be scored: {exc}", icon=":material/error:")
+        st.stop()
+    data = ui_sal.dataset(runs[0].data)
+    chance = localisation.chance_share(data.mask_test[: localisation.N_SCORED])
+    st.plotly_chart(
+        saliency_plots.localisation_figure(
+            {t.label: list(t.steps) for t in tracks},
+            {t.label: list(t.energy) for t in tracks},
+            {t.label: list(t.peak) for t in tracks},
+            chance=chance,
+        ),
+        key="sal_tracks",
+    )
+    st.caption(
+        f"Scored with Grad-CAM at {score_layer or 'the last block'} on test images 0-"
+        f"{localisation.N_SCORED - 1}, for each class the net chose."
+    )
+    for sentence in reading.localisation_reading(tracks, chance, localisation.N_SCORED, len(data.classes)):
+        st.markdown(f"- {sentence}")
