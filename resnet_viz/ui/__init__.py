@@ -22,9 +22,11 @@ import pandas  # noqa: F401
 import streamlit as st
 
 from resnet_viz import __version__
+from resnet_viz.config import ConfigError
 from resnet_viz.devices import describe_device, select_device
 from resnet_viz.runner import job_queue, train_threads
 from resnet_viz.runs import RunInfo, RunStore, damage_report, twin_groups
+from resnet_viz.settings import TwinSettings
 
 PAPER_URL = "https://arxiv.org/abs/1512.03385"  # He et al. 2016, Deep Residual Learning
 PREACT_PAPER_URL = "https://arxiv.org/abs/1603.05027"  # He et al. 2016b, Identity Mappings
@@ -218,3 +220,17 @@ def run_groups(store: RunStore) -> dict[str, list[RunInfo]]:
         names = " + ".join(r.label for r in runs)
         out[f"{names} · {domain(first)} · seed {first.train.seed} · {first.when}"] = runs
     return out
+
+
+def submit_twins(settings: TwinSettings, owner: str, store: RunStore, *, refused_key: str) -> str | None:
+    """Queue the twins `settings` describe; the job id, or None with the refusal's sentence (over
+    this server's limits, or this browser already has a run queued) in st.session_state[refused_key]."""
+    st.session_state.pop(refused_key, None)
+    try:
+        job = job_queue().submit(
+            settings.model_configs(), settings.data_config(), settings.train_config(), owner=owner, store=store
+        )
+    except ConfigError as exc:
+        st.session_state[refused_key] = str(exc)
+        return None
+    return job.job_id

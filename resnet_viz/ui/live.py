@@ -9,13 +9,14 @@ from collections.abc import Sequence
 import streamlit as st
 
 from resnet_viz import lessons, plots
-from resnet_viz.config import ConfigError, ModelConfig
+from resnet_viz.config import ModelConfig
 from resnet_viz.reading import reading
 from resnet_viz.runner import job_queue
 from resnet_viz.runs import RunStore, RunStoreError, damage_report
 from resnet_viz.settings import TwinSettings
 from resnet_viz.train import History
 from resnet_viz.ui import exercises as ui_ex
+from resnet_viz.ui import submit_twins
 
 # While a job runs the status and loss/accuracy charts redraw every REDRAW_SECONDS and the
 # gradient charts every GRADIENT_REDRAW_SECONDS: on a 2-core machine the browser's re-rendering
@@ -26,18 +27,13 @@ GRADIENT_REDRAW_SECONDS = float(os.environ.get("RESNET_VIZ_GRADIENT_REDRAW", "2.
 
 def start_job(settings: TwinSettings | None, owner: str, store: RunStore) -> None:
     """Train's on_click: queue the twins and remember the job in the session and the URL."""
-    st.session_state.pop("job_refused", None)
     if settings is None:
+        st.session_state.pop("job_refused", None)
         return
-    try:
-        job = job_queue().submit(
-            settings.model_configs(), settings.data_config(), settings.train_config(), owner=owner, store=store
-        )
-    except ConfigError as exc:  # over the server's limits, or this browser already has a run queued
-        st.session_state.job_refused = str(exc)
-        return
-    st.session_state.job = job.job_id
-    st.query_params["job"] = job.job_id
+    job_id = submit_twins(settings, owner, store, refused_key="job_refused")
+    if job_id is not None:
+        st.session_state.job = job_id
+        st.query_params["job"] = job_id
 
 
 def stop_job(job_id: str | None, owner: str) -> None:

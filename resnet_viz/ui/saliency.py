@@ -14,7 +14,7 @@ import streamlit as st
 import torch
 
 from resnet_viz.analysis import run_data
-from resnet_viz.config import ConfigError, DataConfig
+from resnet_viz.config import DataConfig
 from resnet_viz.data import Dataset, load_dataset
 from resnet_viz.images import IMAGENET_MEAN, IMAGENET_STD
 from resnet_viz.localisation import Track
@@ -79,17 +79,11 @@ def pair_text() -> str:
 
 def train_pair(owner: str, store: RunStore) -> None:
     """The page's Train button (on_click): queue the shapes pair through the server's job queue."""
-    from resnet_viz.runner import job_queue
+    from resnet_viz.ui import submit_twins
 
-    st.session_state.pop("sal_refused", None)
-    try:
-        job = job_queue().submit(
-            PAIR.model_configs(), PAIR.data_config(), PAIR.train_config(), owner=owner, store=store
-        )
-    except ConfigError as exc:  # over this server's limits, or this browser already has a run queued
-        st.session_state.sal_refused = str(exc)
-        return
-    st.session_state.sal_job = job.job_id
+    job_id = submit_twins(PAIR, owner, store, refused_key="sal_refused")
+    if job_id is not None:
+        st.session_state.sal_job = job_id
 
 
 def pair_progress(job_id: str) -> None:
