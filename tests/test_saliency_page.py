@@ -32,6 +32,12 @@ def shapes_twins(tmp_runs) -> list:
     return run_twins(twins, DataConfig(name="shapes"), TrainConfig(steps=4, probe_every=2), store=RunStore(tmp_runs))
 
 
+@pytest.fixture
+def digits_twins(tmp_runs) -> list:
+    twins = [ModelConfig(depth=8, width=4, residual=r) for r in (False, True)]
+    return run_twins(twins, DataConfig(), TrainConfig(steps=2, probe_every=0), store=RunStore(tmp_runs))
+
+
 def _png(img: Image.Image) -> bytes:
     return _encode(img, "PNG")
 
@@ -62,14 +68,8 @@ def test_without_runs_the_page_offers_the_pair_and_no_meaningless_panel(tmp_runs
     assert at.selectbox(key="sal_nets").value is None
 
 
-def test_digits_runs_alone_are_not_the_default(tmp_runs) -> None:
+def test_digits_runs_alone_are_not_the_default(digits_twins) -> None:
     # The demo's digits nets used to be picked by default: 2x2 Grad-CAM washes of a photo.
-    run_twins(
-        [ModelConfig(depth=8, width=4, residual=r) for r in (False, True)],
-        DataConfig(),
-        TrainConfig(steps=2, probe_every=0),
-        store=RunStore(tmp_runs),
-    )
     at = open_page()
     assert at.selectbox(key="sal_nets").value is None
     assert any("No pair trained on shapes yet" in i.value for i in at.info)
@@ -133,13 +133,7 @@ def test_a_damaged_snapshot_is_a_sentence_not_a_traceback(shapes_twins, tmp_runs
 
 
 @pytest.mark.slow
-def test_a_photo_given_to_digits_nets_is_shown_as_they_see_it(tmp_runs) -> None:
-    run_twins(
-        [ModelConfig(depth=8, width=4, residual=r) for r in (False, True)],
-        DataConfig(),
-        TrainConfig(steps=2, probe_every=0),
-        store=RunStore(tmp_runs),
-    )
+def test_a_photo_given_to_digits_nets_is_shown_as_they_see_it(digits_twins) -> None:
     at = open_page()
     at.selectbox(key="sal_nets").set_value(at.selectbox(key="sal_nets").options[0]).run()
     at.segmented_control(key="sal_source").set_value("upload").run()
