@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .wording import SAME_BAND, is_number, times
+from .text.numbers import SAME_BAND, is_number, times
 
 
 @dataclass(frozen=True)

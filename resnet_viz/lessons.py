@@ -17,9 +17,9 @@ from .exercises import Exercise, Outcome
 from .quiz import DIRECTION, DIRECTION_OF
 from .reading import final_train_acc
 from .sweep import DepthPoint, SweepResult
+from .text.numbers import first_last, fraction, num, pct, ratio, regime, times
 from .theory import InitProfile
 from .train import History
-from .wording import first_last, fraction, num, pct, ratio, regime, times
 
 
 def _direction_outcome(name: str, row: Sequence[float]) -> Outcome | None:

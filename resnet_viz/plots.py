@@ -21,7 +21,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .wording import VANISHED, first_last, num
+from .text.numbers import VANISHED, first_last, num
 
 GradKind = Literal["norm", "rms", "rel"]
 
@@ -708,7 +708,7 @@ def flow_profile(histories: Sequence[HistoryLike], *, at: int | None = None) -> 
 
 def flow_ratio_figure(histories: Sequence[HistoryLike]) -> go.Figure:
     """dL/dx at the first block over the last block, at every probe, log y, with the bands that
-    name the regimes (resnet_viz.wording): explosion at initialisation that calms, or vanishing."""
+    name the regimes (resnet_viz.text.numbers): explosion at initialisation that calms, or vanishing."""
     title = "dL/dx first block ÷ last block, over training"
     fig = go.Figure()
     drawn = False

@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .wording import first_last, fraction, num, regime
+from .text.numbers import first_last, fraction, num, regime
 
 WHERE: tuple[tuple[str, str], ...] = (
     ("first", "the first blocks (next to the input)"),
@@ -25,7 +25,7 @@ DIRECTION: tuple[tuple[str, str], ...] = (
     ("same", "it stays about the same"),
     ("grows", "it grows toward the input"),
 )
-# regime (resnet_viz.wording) -> DIRECTION key: vanishing is strong shrinking, exploding strong growth
+# regime (resnet_viz.text.numbers) -> DIRECTION key: vanishing is strong shrinking, exploding strong growth
 DIRECTION_OF = {
     "zero": "shrinks",
     "vanishing": "shrinks",

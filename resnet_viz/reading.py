@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING
 
 from .config import ModelConfig
 from .sweep import KINDS, DepthPoint, SweepResult
-from .train import History
-from .wording import (
+from .text.numbers import (
     REGIME_WORDS,
     VANISHED,
     by_factor,
@@ -29,6 +28,7 @@ from .wording import (
     skip_strength_sentence,
     times,
 )
+from .train import History
 
 if TYPE_CHECKING:  # annotations only: reading a measurement needs no torch
     import numpy as np
@@ -400,7 +400,7 @@ def profile_sentences(profiles: Sequence[InitProfile]) -> list[str]:
     """Sentences on what the measured profiles show, every number taken from them.
 
     Per model: the regime of dL/dx from the last block back to the first (vanishing, shrinking,
-    flat, growing, exploding; thresholds in resnet_viz.wording), the per-weight gradient as a
+    flat, growing, exploding; thresholds in resnet_viz.text.numbers), the per-weight gradient as a
     second view (and why it can miss vanishing), and the activations' std at both ends; then
     plain vs residual twins at the first block. A sentence whose numbers are missing or not
     finite says so or is left out; it is never guessed.

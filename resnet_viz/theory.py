@@ -29,7 +29,7 @@ from .config import DataConfig, ModelConfig
 from .data import Dataset, load_dataset
 from .experiment import build_twins, fit_to_data
 from .probes import Probe, probe_weights
-from .wording import first_last
+from .text.numbers import first_last
 
 # ---------------------------------------------------------------------------------------------
 # 1. A chain of random layers

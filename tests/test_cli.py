@@ -379,7 +379,7 @@ def test_probe_json_lists_every_layer_first_first_at_initialisation(capsys) -> N
 def test_probe_json_grad_x_rms_names_the_regime_at_depth_56(capsys, bn: str, regime: str) -> None:
     # The command: dL/dx per layer (its block's value); plain-56 explodes toward the input
     # with BN (Yang et al. 2019) and vanishes without it (digits, seed 0).
-    from resnet_viz import wording
+    from resnet_viz.text import numbers as wording
 
     assert main(["probe", "--arch", "cifar", "--depth", "56", "--models", "plain,residual", bn, "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)

@@ -14,10 +14,11 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from resnet_viz import lessons, plots, quiz, sweep_plots, wording
+from resnet_viz import lessons, plots, quiz, sweep_plots
 from resnet_viz.config import ModelConfig
 from resnet_viz.reading import flow_sentence, profile_sentences, reading, sweep_reading
 from resnet_viz.sweep import DepthPoint
+from resnet_viz.text import numbers as wording
 from resnet_viz.theory import InitProfile
 from resnet_viz.train import History
 

@@ -413,7 +413,7 @@ def test_measured_dldx_regimes_at_depth_56(data: str, bn: bool, residual: bool, 
     # One batch, depth 56, width 16, seed 0, kaiming (the orientation figures): measured
     # dL/dx first/last block: plain+BN 1,380x (digits) / 1,990x (shapes), residual+BN 6.3x,
     # plain without BN 4.8e-6 on digits, 0.15 on shapes.
-    from resnet_viz import wording
+    from resnet_viz.text import numbers as wording
 
     p = init_profile(ModelConfig(depth=56, width=16, residual=residual, bn=bn), load_dataset(DataConfig(name=data)))
     assert wording.regime(p.flow_ratio()) == regime

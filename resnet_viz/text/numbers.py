@@ -1,4 +1,4 @@
-"""How numbers become words, in one place: ratios, fractions, percentages and gradient regimes.
+"""How numbers read, in one place: ratios, fractions, percentages and gradient regimes.
 
 Every sentence builder (theory, readings, quizzes, lessons) formats its numbers here, so a ratio
 reads "13,400x" on every page (never 1.34e+04x) and a measured ratio always gets the same regime
