@@ -321,7 +321,7 @@ def run_peers(seed: int, repeats: int, tag: str) -> None:
         return
     import torchvision
 
-    from resnet_viz.images import IMAGENET_MEAN, IMAGENET_STD, imagenet_input, sample_images, to_model_input
+    from resnet_viz.data.images import IMAGENET_MEAN, IMAGENET_STD, sample_images, to_model_input
 
     peers = ", ".join(f"{k} {v}" for k, v in versions.items())
     print(
@@ -332,7 +332,8 @@ def run_peers(seed: int, repeats: int, tag: str) -> None:
     china = next(iter(sample_images().values()))
     torch.manual_seed(seed)
     resnet18 = torchvision.models.resnet18(weights=None)
-    peer_case("torchvision resnet18 (seeded init)", resnet18, imagenet_input(china), repeats, tag)
+    x224 = to_model_input(china, size=224, channels=3, mean=IMAGENET_MEAN, std=IMAGENET_STD)
+    peer_case("torchvision resnet18 (seeded init)", resnet18, x224, repeats, tag)
     torch.manual_seed(seed)
     cifar = build_model(ModelConfig(depth=20, width=16, in_channels=3, image_size=32, num_classes=10))
     x32 = to_model_input(china, size=32, channels=3, mean=IMAGENET_MEAN, std=IMAGENET_STD)

@@ -4,7 +4,7 @@ import math
 
 import streamlit as st
 
-from resnet_viz import glossary, reading, theory, theory_plots, ui
+from resnet_viz import glossary, theory, ui
 from resnet_viz.config import (
     ACTIVATIONS,
     INITS,
@@ -12,6 +12,8 @@ from resnet_viz.config import (
     ModelConfig,
     valid_cifar_depths,
 )
+from resnet_viz.figures import theory as theory_figures
+from resnet_viz.text import theory as text_theory
 from resnet_viz.ui import theory as ui_th
 
 ui.page_setup("theory")
@@ -73,8 +75,8 @@ beta_choice = d.radio(
 )
 beta = 1.0 if beta_choice == "1" else 1.0 / math.sqrt(depth)
 plain, residual = ui_th.chain(depth, gain, beta, chain_act)
-st.plotly_chart(theory_plots.chain_figure(plain, residual, beta_label=beta_choice), key="th_chain")
-st.caption(reading.chain_sentence(plain, residual, beta=beta, depth=depth, gain=gain) + " " + ui_th.CHAIN_WHY)
+st.plotly_chart(theory_figures.chain_figure(plain, residual, beta_label=beta_choice), key="th_chain")
+st.caption(text_theory.chain_sentence(plain, residual, beta=beta, depth=depth, gain=gain) + " " + ui_th.CHAIN_WHY)
 
 st.subheader("3. Real networks at initialisation")
 st.markdown("One batch forward and backward, no update: the gradient each block and layer would receive.")
@@ -168,10 +170,10 @@ else:
     if ui_th.revealed(profiles):
         left, right = st.columns(2)
         if (kind or "flow") == "flow":
-            left.plotly_chart(theory_plots.flow_figure(profiles), key="th_profile")
+            left.plotly_chart(theory_figures.flow_figure(profiles), key="th_profile")
         else:
-            left.plotly_chart(theory_plots.profile_figure(profiles, kind=kind), key="th_profile")
-        right.plotly_chart(theory_plots.act_std_figure(profiles), key="th_act")
+            left.plotly_chart(theory_figures.profile_figure(profiles, kind=kind), key="th_profile")
+        right.plotly_chart(theory_figures.act_std_figure(profiles), key="th_act")
         lines = ui_th.sentences(profiles)
         if lines:
             st.markdown("\n".join(f"- {line}" for line in lines))
@@ -191,7 +193,7 @@ sh_scale = s2.toggle(
     key="th_shatter_scale",
     help="Off: every branch is added at full strength; the derivative grows but stays correlated.",
 )
-st.plotly_chart(theory_plots.shattered_figure(ui_th.shattered(sh_depth, sh_scale)), key="th_shatter")
+st.plotly_chart(theory_figures.shattered_figure(ui_th.shattered(sh_depth, sh_scale)), key="th_shatter")
 
 st.subheader("5. Exercises")
 ui_th.exercises(profiles if cfgs else [], residual, beta)

@@ -2,10 +2,12 @@
 
 import streamlit as st
 
-from resnet_viz import anatomy, anatomy_plots, glossary, ui
+from resnet_viz import anatomy, glossary, ui
 from resnet_viz import anatomy_lessons as lessons
 from resnet_viz.anatomy import BLOCK_KINDS, IMAGENET_DEPTHS, NetSpec
 from resnet_viz.config import valid_cifar_depths
+from resnet_viz.figures import anatomy as anatomy_figures
+from resnet_viz.text import anatomy as anatomy_text
 from resnet_viz.ui import PAPER_URL, PREACT_PAPER_URL
 from resnet_viz.ui import anatomy as ui_an
 from resnet_viz.ui import exercises as ui_ex
@@ -68,12 +70,12 @@ cifar_spec = NetSpec("cifar", depth, width, shortcut)
 im_spec = NetSpec("imagenet", im_depth)
 spec = cifar_spec if family == "cifar" else im_spec
 anat = ui_an.stage_anatomy(spec)
-st.markdown(anatomy.summary(anat))
+st.markdown(anatomy_text.summary(anat))
 table_col, chart_col = st.columns([3, 2])
 with table_col:
     ui_an.stage_table(anat)
-    st.caption(anatomy.source_note(anat))
-chart_col.plotly_chart(anatomy_plots.stage_params_figure(anat), key="an_params")
+    st.caption(anatomy_text.source_note(anat))
+chart_col.plotly_chart(anatomy_figures.stage_params_figure(anat), key="an_params")
 
 st.subheader("2. The block")
 fitting = "bottleneck" if spec.family == "imagenet" and spec.depth >= 50 else "post"
@@ -95,8 +97,8 @@ residual = b.toggle(
 sketch = ui_an.block(kind, residual)
 diagram_col, code_col = st.columns(2, gap="large")
 with diagram_col:
-    st.plotly_chart(anatomy_plots.block_figure(sketch), key="an_block_fig")
-    st.caption(anatomy.block_caption(sketch))
+    st.plotly_chart(anatomy_figures.block_figure(sketch), key="an_block_fig")
+    st.caption(anatomy_text.block_caption(sketch))
 with code_col:
     st.markdown(
         f"The basic block as this app runs it, `resnet_viz.models.Block` ([He et al. 2016]({PAPER_URL}); "
@@ -113,7 +115,7 @@ st.markdown(ui_an.stem_contrast(cifar_spec, im_spec))
 
 st.subheader("4. Shortcut options A and B")
 cost = ui_an.shortcut(depth, width)
-st.markdown(anatomy.shortcut_sentence(cost), help=glossary.help("twins"))
+st.markdown(anatomy_text.shortcut_sentence(cost), help=glossary.help("twins"))
 st.markdown(
     "Option A keeps plain and residual twins the same size, so a comparison of the two measures the shortcut and "
     "nothing else. He et al. 2016, Table 3 compares options A, B and C (projections on every shortcut) on "
@@ -127,7 +129,7 @@ with st.container(border=True):
         "**1. A bottleneck without `expansion`.** The block class must say how much wider its output is "
         "than its inner convs; the network code reads it to size the next stage and the head."
     )
-    st.markdown(lessons.expansion_sentence(ui_an.expansion()), help=glossary.help("expansion"))
+    st.markdown(anatomy_text.expansion_sentence(ui_an.expansion()), help=glossary.help("expansion"))
     st.markdown(
         "**2. A fixed `nn.AvgPool2d(7)` before the head.** Its window fits the last map of one input size "
         "only; global average pooling, `nn.AdaptiveAvgPool2d(1)`, fits any size."
@@ -140,7 +142,7 @@ with st.container(border=True):
         help=glossary.help("global average pooling"),
     )
     check = ui_an.pool(spec, size)
-    st.markdown(lessons.pool_sentence(check))
+    st.markdown(anatomy_text.pool_sentence(check))
     st.markdown(
         "**3. A backward pass written with the shortcut's 1 in dL/dW.** The identity has no weights; "
         "its 1 belongs to the gradient that flows to the block's input (He et al. 2016b, eq. 5):"
@@ -151,7 +153,7 @@ with st.container(border=True):
         r"\frac{\partial \mathcal{L}}{\partial W_l} = \frac{\partial \mathcal{L}}{\partial x_{l+1}}"
         r"\frac{\partial \mathcal{F}(x_l, W_l)}{\partial W_l}"
     )
-    st.markdown(lessons.backward_sentence(ui_an.backward()), help=glossary.help("dL/dx"))
+    st.markdown(anatomy_text.backward_sentence(ui_an.backward()), help=glossary.help("dL/dx"))
 
 ui_ex.show(lessons.exercises(cost, shortcut, anat, check))
 ui_an.glossary_expander()

@@ -3,12 +3,12 @@ blocks and layer responses of trained twins, with exercises graded from the lear
 
 import streamlit as st
 
-from resnet_viz import analysis, analysis_plots, ui
-from resnet_viz.construction import identity_sentences
-from resnet_viz.ensemble import ensemble_sentences, path_sentences
-from resnet_viz.landscape import landscape_sentences
-from resnet_viz.lesion import lesion_sentences, response_sentences
+from resnet_viz import analysis, ui
+from resnet_viz.figures import analysis as analysis_figures
 from resnet_viz.runs import RunStore
+from resnet_viz.text.construction import identity_sentences
+from resnet_viz.text.landscape import landscape_sentences
+from resnet_viz.text.lesion import ensemble_sentences, lesion_sentences, path_sentences, response_sentences
 from resnet_viz.ui import analysis as ui_an
 from resnet_viz.ui import exercises as ui_ex
 
@@ -64,7 +64,7 @@ with landscape_tab:
             if ui_an.compute_slices(store, runs, missing, grid=grid, span=span, dims=dims, seed=int(seed)):
                 st.rerun()
     else:
-        st.plotly_chart(analysis_plots.landscape_figure(slices, log=log, surface=surface), key="an_landscape")
+        st.plotly_chart(analysis_figures.landscape_figure(slices, log=log, surface=surface), key="an_landscape")
         if both:
             ui_an.bullets(landscape_sentences(slices[plain], slices[residual], names))
 
@@ -79,14 +79,14 @@ with lesion_tab:
         if pressed and ui_an.compute_lesions(store, runs, missing, draws=draws):
             st.rerun()
     else:
-        st.plotly_chart(analysis_plots.lesion_figure(lesions), key="an_lesion")
-        st.plotly_chart(analysis_plots.random_lesion_figure(lesions), key="an_random")
+        st.plotly_chart(analysis_figures.lesion_figure(lesions), key="an_lesion")
+        st.plotly_chart(analysis_figures.random_lesion_figure(lesions), key="an_random")
         if both:
             ui_an.bullets(lesion_sentences(lesions[plain], lesions[residual], names))
     if residual is not None:
         st.subheader("The ensemble view")
         dist, downsampling = ui_an.unravelled(runs[residual].model)
-        st.plotly_chart(analysis_plots.path_length_figure(dist, residual, plain_name=plain), key="an_paths")
+        st.plotly_chart(analysis_figures.path_length_figure(dist, residual, plain_name=plain), key="an_paths")
         st.caption(
             " ".join(
                 path_sentences(
@@ -118,14 +118,14 @@ with identity_tab:
         if pressed and ui_an.compute_near_identity(store, runs, missing):
             st.rerun()
     else:
-        st.plotly_chart(analysis_plots.near_identity_figure(identity), key="an_identity")
+        st.plotly_chart(analysis_figures.near_identity_figure(identity), key="an_identity")
         if both:
             ui_an.bullets(identity_sentences(identity[plain], identity[residual], names))
 
 with response_tab:
     responses = ui_an.responses(store, runs)  # a run that cannot be measured is left out, with the reason
     if responses:
-        st.plotly_chart(analysis_plots.responses_figure(responses), key="an_responses")
+        st.plotly_chart(analysis_figures.responses_figure(responses), key="an_responses")
     if both and plain in responses and residual in responses:
         ui_an.bullets(response_sentences(responses[plain], responses[residual], names))
 

@@ -4,17 +4,19 @@ import math
 
 import streamlit as st
 
-from resnet_viz import localisation, reading, saliency, saliency_plots, ui
+from resnet_viz import localisation, saliency, ui
 from resnet_viz.data import DatasetUnavailable
-from resnet_viz.images import (
+from resnet_viz.data.images import (
     ACCEPTED_EXTENSIONS,
     ACCEPTED_FORMATS,
     ImageError,
     load_image,
     sample_images,
 )
+from resnet_viz.figures import saliency as saliency_figures
 from resnet_viz.pretrained import PretrainedUnavailable
 from resnet_viz.runs import RunStore, RunStoreError
+from resnet_viz.text import saliency as text_saliency
 from resnet_viz.ui import saliency as ui_sal
 
 ui.page_setup("saliency")
@@ -163,7 +165,7 @@ with view:
         st.error(str(exc), icon=":material/error:")
         st.stop()
     st.plotly_chart(
-        saliency_plots.overlay_figure(
+        saliency_figures.overlay_figure(
             shown,
             maps,
             [n.label for n in nets],
@@ -199,15 +201,15 @@ pick = st.segmented_control("Net", [n.label for n in nets], default=nets[-1].lab
 k = [n.label for n in nets].index(pick)
 top_value = ui_sal.strongest(maps) if shared else None
 st.plotly_chart(
-    saliency_plots.detail_figure(
+    saliency_figures.detail_figure(
         shown[k], maps[k], f"{pick}: {saliency.METHOD_TITLES[method]}", opacity=opacity, mask=mask, top=top_value
     ),
     key="sal_detail_fig",
 )
-scaled = saliency_plots.scale_maps([maps[k]], shared=False)[0]
+scaled = saliency_figures.scale_maps([maps[k]], shared=False)[0]
 st.download_button(
     "Overlay (PNG)",
-    saliency_plots.overlay_png(shown[k], scaled, opacity=opacity),
+    saliency_figures.overlay_png(shown[k], scaled, opacity=opacity),
     file_name=f"{pick}-{method}.png",
     mime="image/png",
     key="sal_png",
@@ -226,7 +228,7 @@ if masked:
     data = ui_sal.dataset(runs[0].data)
     chance = localisation.chance_share(data.mask_test[: localisation.N_SCORED])
     st.plotly_chart(
-        saliency_plots.localisation_figure(
+        saliency_figures.localisation_figure(
             {t.label: list(t.steps) for t in tracks},
             {t.label: list(t.energy) for t in tracks},
             {t.label: list(t.peak) for t in tracks},
@@ -238,5 +240,5 @@ if masked:
         f"Scored with Grad-CAM at {score_layer or 'the last block'} on test images 0-"
         f"{localisation.N_SCORED - 1}, for each class the net chose."
     )
-    for sentence in reading.localisation_reading(tracks, chance, localisation.N_SCORED, len(data.classes)):
+    for sentence in text_saliency.localisation_reading(tracks, chance, localisation.N_SCORED, len(data.classes)):
         st.markdown(f"- {sentence}")

@@ -18,19 +18,18 @@ from typing import Any
 import torch
 
 from . import checks
+from .checkpoints import load_model
 from .config import DataConfig
-from .construction import (
-    NearIdentity,
-    closer_to_identity,
-    identity_sentences,
-    near_identity,
-)
+from .construction import NearIdentity, closer_to_identity, near_identity
 from .data import Dataset, load_dataset
-from .ensemble import one_block_sentence, one_block_verdict
+from .ensemble import one_block_verdict
 from .exercises import Exercise, Outcome
-from .landscape import Slice, landscape_sentences, loss_slice, sharper, sharpness
+from .landscape import Slice, loss_slice, sharper, sharpness
 from .lesion import LesionResult, layer_responses, lesion_study
 from .runs import DamagedAnalysis, RunInfo, RunStore, RunStoreError, RunStoreWarning
+from .text.construction import identity_sentences
+from .text.landscape import landscape_sentences
+from .text.lesion import one_block_sentence
 
 Progress = Callable[[int, int], None]
 
@@ -94,7 +93,7 @@ def check_fits(info: RunInfo, ds: Dataset) -> None:
 
 def _model_and_data(store: RunStore, run_id: str, data: Dataset | None) -> tuple[torch.nn.Module, Dataset]:
     info = store.get(run_id)
-    model = store.load_model(run_id)  # first: refuses a model too large to build before any data is read
+    model = load_model(store, run_id)  # first: refuses a model too large to build before any data is read
     if data is None:
         return model, run_data(info)
     check_fits(info, data)

@@ -5,8 +5,8 @@ counts in Table 6), built by :func:`resnet_viz.models.build_model`. ImageNet: to
 resnet18/34 (basic blocks) and resnet50/101/152 (bottlenecks), the architectures of He et al. 2016
 Table 1, built with ``weights=None``. Nothing on the page is typed in: parameter counts are summed
 over the modules, output sizes are read by forward hooks, and the block diagram lists the layers
-a traced forward pass of the real block calls. Learner sentences are whole templates here, so the
-page only displays them.
+a traced forward pass of the real block calls. The sentences about the stems and the shortcut
+options are whole templates in resnet_viz.text.anatomy, so the page only displays them.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ PoolVerdict = Literal["ok", "partial", "error", "wrong_shape"]
 FAMILIES: tuple[str, ...] = ("cifar", "imagenet")
 IMAGENET_DEPTHS: tuple[int, ...] = (18, 34, 50, 101, 152)  # torchvision's factories, He et al. 2016 Table 1
 NATIVE_SIZE: dict[str, int] = {"cifar": 32, "imagenet": 224}  # the input each family was designed for
-# Short enough for a row of buttons; block_caption cites the papers.
+# Short enough for a row of buttons; text.anatomy.block_caption cites the papers.
 BLOCK_KINDS: dict[str, str] = {
     "post": "basic, post-activation",
     "pre": "basic, pre-activation",
@@ -213,31 +213,6 @@ def table(anat: Anatomy) -> list[dict[str, object]]:
     return rows
 
 
-def summary(anat: Anatomy) -> str:
-    big = max(anat.rows, key=lambda r: r.params)
-    last = anat.row(f"stage{sum(r.blocks is not None for r in anat.rows)}")
-    return (
-        f"{anat.spec.name} has {anat.total:,} parameters ({millions(anat.total)}); {big.name} holds "
-        f"{big.params:,} of them ({100 * big.params / anat.total:.1f}%). A {anat.input_size}×{anat.input_size} "
-        f"input leaves the last stage with {last.out_shape[0]} channels at {last.size}."
-    )
-
-
-def source_note(anat: Anatomy) -> str:
-    """Where the model comes from and which table of the paper to compare it with."""
-    if anat.spec.family == "imagenet":
-        return (
-            f"Built by torchvision's resnet{anat.spec.depth}(weights=None), nothing downloaded, and measured with "
-            f"a {anat.input_size}×{anat.input_size} input. The stage layout is that of He et al. 2016, Table 1; "
-            "torchvision projects the shortcut (option B) where the shape changes."
-        )
-    return (
-        f"Built by this app's own build_model and measured with a {anat.input_size}×{anat.input_size} input. "
-        f"Rounded as the paper rounds, {millions(anat.total)}: He et al. 2016, Table 6 lists the counts of the "
-        "option-A nets at width 16, and §4.2 describes the 6n+2 architecture."
-    )
-
-
 # -- the block ---------------------------------------------------------------------------------
 
 
@@ -304,31 +279,6 @@ def block_sketch(kind: BlockKind, residual: bool = True) -> BlockSketch:
     )
 
 
-def block_caption(s: BlockSketch) -> str:
-    if not s.residual:
-        return (
-            f"Plain: {s.formula}. The same layers with the shortcut edge removed; the output is "
-            "whatever the layers compute."
-        )
-    if s.kind == "pre":
-        return (
-            f"Pre-activation: {s.formula}. Nothing follows the addition, so the identity path stays "
-            "clean from block to block and x_L = x_l + Σ F(x_i) holds exactly (He et al. 2016b, eq. 4-5)."
-        )
-    extra = (
-        (
-            f" The 1×1 convs narrow {s.channels[1]} channels to {s.channels[0]} and widen them back: "
-            f"expansion {s.expansion}."
-        )
-        if s.kind == "bottleneck"
-        else ""
-    )
-    return (
-        f"Post-activation: {s.formula}. A {s.after_add[0]} follows the addition, so the shortcut "
-        f"passes through it at every block (He et al. 2016).{extra}"
-    )
-
-
 def block_source() -> str:
     """The source of resnet_viz.models.Block, exactly as the app runs it."""
     return inspect.getsource(Block)
@@ -354,25 +304,21 @@ def stem_trace(spec: NetSpec, input_size: int | None = None) -> tuple[tuple[str,
     return (("input", (3, size, size)), *[(describe(m), shape) for m, shape in record])
 
 
-def stem_sentence(spec: NetSpec, trace: tuple[tuple[str, tuple[int, ...]], ...]) -> str:
-    (_, (c, h, _)), (_, (oc, oh, ow)) = trace[0], trace[-1]
-    steps = " → ".join(f"{name}: {s[0]}×{s[1]}×{s[2]}" for name, s in trace[1:])
-    shrink = f"{h // oh} times smaller per side" if oh < h else "the input's own size"
-    return (
-        f"{spec.name} stem: {c}×{h}×{h} input → {steps}. The first stage works at {oh}×{ow} with {oc} "
-        f"channels, {shrink}."
-    )
-
-
-def stem_contrast(cifar: NetSpec, imagenet: NetSpec) -> str:
+@dataclass(frozen=True)
+class StemContrast:
     """What the ImageNet stem would do to a CIFAR-sized image, measured by feeding it one."""
+
+    imagenet: str  # the ImageNet net's name, e.g. "ResNet-18"
+    size: int  # the CIFAR image's side
+    after_stem: tuple[int, int]  # (H, W) of the map the ImageNet stem leaves
+    last_stage: str  # the ImageNet net's last stage, e.g. "stage4"
+    last_size: str  # the map that stage would see, e.g. "1×1"
+
+
+def stem_contrast(cifar: NetSpec, imagenet: NetSpec) -> StemContrast:
     size = cifar.input_size
     (_, (_, sh, sw)), last = stem_trace(imagenet, size)[-1], anatomy(imagenet, size).rows[-3]
-    return (
-        f"Fed a {size}×{size} CIFAR image, {imagenet.name}'s stem would shrink it to {sh}×{sw} before the first "
-        f"block, and {last.name} would see {last.size}. So the CIFAR nets keep the full resolution in the stem "
-        "and halve it only in the first block of each later stage."
-    )
+    return StemContrast(imagenet.name, size, (sh, sw), last.name, last.size)
 
 
 @dataclass(frozen=True)
@@ -401,12 +347,3 @@ def shortcut_cost(depth: int, width: int = 16) -> ShortcutCost:
     model_b = build(NetSpec("cifar", depth, width, "B"))
     projections = sum(isinstance(b.shortcut, nn.Sequential) for b in model_b.blocks)
     return ShortcutCost(depth, width, counts["plain"], counts["a"], counts["b"], projections)
-
-
-def shortcut_sentence(c: ShortcutCost) -> str:
-    same = "the same" if c.plain == c.option_a else "a different"
-    return (
-        f"ResNet-{c.depth} at width {c.width}: the plain twin has {c.plain:,} parameters and the option-A "
-        f"net {same} number, {c.option_a:,} (option A owns no weights). Option B's {c.projections} "
-        f"projection shortcuts add {c.extra:,} ({c.extra_pct:.2f}%), for {c.option_b:,} in all."
-    )

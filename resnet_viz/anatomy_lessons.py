@@ -1,7 +1,8 @@
 """The anatomy page's lessons: three common mistakes of widely read ResNet tutorials, each
 demonstrated on real models (a bottleneck without `expansion`, a fixed AvgPool2d(7), the
 shortcut's 1 written into dL/dW), and the page's exercises, graded from its own measurements.
-Split from resnet_viz.anatomy, which builds and measures the networks these use.
+Split from resnet_viz.anatomy, which builds and measures the networks these use; what each
+demonstration shows is said in resnet_viz.text.anatomy.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import torch
 from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
-from .anatomy import FIXED_POOL, Anatomy, NetSpec, PoolVerdict, ShortcutCost, anatomy, build, shortcut_sentence, summary
+from .anatomy import FIXED_POOL, Anatomy, NetSpec, PoolVerdict, ShortcutCost, anatomy, build
 from .exercises import Exercise, Outcome
 from .models import Block
+from .text.anatomy import pool_sentence, shortcut_sentence, summary
 
 # -- the three common mistakes -----------------------------------------------------------------
 
@@ -43,16 +45,6 @@ def expansion_demo() -> ExpansionDemo:
     except AttributeError as exc:
         error = f"AttributeError: {exc}"
     return ExpansionDemo(Bottleneck.expansion, BasicBlock.expansion, heads, error)
-
-
-def expansion_sentence(d: ExpansionDemo) -> str:
-    (basic_name, basic_in), (bottle_name, bottle_in) = d.head_in.items()
-    return (
-        f"torchvision's Bottleneck declares expansion = {d.bottleneck} and BasicBlock expansion = {d.basic}; "
-        f"the network multiplies each stage's width by it, so {bottle_name}'s head reads {bottle_in} features "
-        f"where {basic_name}'s reads {basic_in}. Built from a block class without the attribute, "
-        f"torchvision's ResNet stops at once: `{d.missing_error}`."
-    )
 
 
 @dataclass(frozen=True)
@@ -92,27 +84,6 @@ def pool_check(spec: NetSpec, input_size: int) -> PoolCheck:
     return PoolCheck(spec.name, input_size, (c, h, w), tuple(out.shape[1:]), error, adaptive)
 
 
-def pool_sentence(p: PoolCheck) -> str:
-    c, h, w = p.final_map
-    start = f"{p.net} at {p.input_size}×{p.input_size}: the last stage outputs {c} channels at {h}×{w}. "
-    end = f" AdaptiveAvgPool2d(1) gives {c}×1×1 at any size."
-    if p.verdict == "error":
-        return start + f"AvgPool2d({FIXED_POOL}) raises: `{p.error}`." + end
-    oc, oh, ow = p.fixed_out or (0, 0, 0)
-    if p.verdict == "wrong_shape":
-        return (
-            start + f"AvgPool2d({FIXED_POOL}) gives {oc}×{oh}×{ow}, so the head receives {oc * oh * ow:,} "
-            f"features instead of {c:,}: `{p.error}`." + end
-        )
-    if p.verdict == "partial":
-        share = 100 * FIXED_POOL**2 / (h * w)
-        return (
-            start + f"AvgPool2d({FIXED_POOL}) runs without complaint but averages only the top-left "
-            f"{FIXED_POOL}×{FIXED_POOL} window, {share:.0f}% of the map, and drops the rest." + end
-        )
-    return start + f"AvgPool2d({FIXED_POOL}) covers the map exactly, as it was designed to." + end
-
-
 @dataclass(frozen=True)
 class BackwardCheck:
     channels: int  # of the pre-activation block tested
@@ -141,16 +112,6 @@ def backward_check(channels: int = 16, size: int = 8, seed: int = 0) -> Backward
     weight_gap = max(float((a - b).abs().max()) for a, b in zip(gw_res, gw_plain))
     identity_gap = float(((gx_res - gx_plain) - g).abs().max())
     return BackwardCheck(channels, weight_gap, identity_gap, float(g.pow(2).mean().sqrt()))
-
-
-def backward_sentence(b: BackwardCheck) -> str:
-    return (
-        f"Measured with autograd on a {b.channels}-channel pre-activation block, residual and plain, same "
-        f"weights, same input, same dL/dy (RMS {b.upstream_rms:.3g}): their dL/dW "
-        f"{'are identical' if b.weight_gap == 0 else f'differ by at most {b.weight_gap:.2g}'}, while "
-        f"dL/dx(residual) − dL/dx(plain) equals dL/dy to within {b.identity_gap:.2g}. "
-        "The shortcut's 1 lives in dL/dx; it adds nothing to dL/dW."
-    )
 
 
 # -- exercises: graded by option key from the page's own measurements --------------------------

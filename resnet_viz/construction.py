@@ -13,6 +13,8 @@ Measured per block on a batch of images, each image's norm taken over (C, H, W):
   ratio is not defined where it does not.
 - off_identity: ||y - s(x)|| / ||s(x)||, y the block's output: how far the whole block, addition
   and activation included, is from passing its input on unchanged.
+
+What the two nets' numbers say, in words: resnet_viz.text.construction.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .text.numbers import SAME_BAND, is_number, times
+from .text.numbers import is_number, within_band
 
 
 @dataclass(frozen=True)
@@ -147,71 +149,15 @@ def near_identity(model: nn.Module, x: torch.Tensor, *, batch: int = 500) -> Nea
     return NearIdentity(any(getattr(b, "shortcut", None) is not None for _, b in model.probe_blocks()), blocks, len(x))  # type: ignore[operator]
 
 
-def _share(v: float) -> str:
-    return f"{100 * v:.1f}%" if v < 0.1 else f"{100 * v:.0f}%"
-
-
 def closer_to_identity(plain: NearIdentity, residual: NearIdentity) -> str | None:
     """Whose median block is nearer the identity (smaller off_identity): "plain", "residual", or
-    "same" within SAME_BAND (2x); None when a median is missing."""
+    "same" within a factor of 2 (landscape.within_band); None when a median is missing."""
     mp, mr = plain.median("off_identity"), residual.median("off_identity")
     if mp is None or mr is None:
         return None
-    if mp == mr or min(mp, mr) > 0 and max(mp, mr) / min(mp, mr) <= SAME_BAND:
+    if within_band(mp, mr):
         return "same"
     return "residual" if mr < mp else "plain"
 
 
-def _describe(name: str, r: NearIdentity, plain: bool) -> str:
-    rows = r.values("branch")
-    if not rows:
-        why = "keeps the shape" if plain else "gave a defined ratio"
-        return f"No block of {name} {why}, so ||F(x)|| / ||x|| is not defined there."
-    lo, hi = min(rows, key=lambda t: t[1]), max(rows, key=lambda t: t[1])
-    med = _share(r.median("branch"))  # type: ignore[arg-type]
-    spread = f"from {_share(lo[1])} at {lo[0]} to {_share(hi[1])} at {hi[0]}"
-    if plain:
-        return (
-            f"In {name} the median block's F(x) has {med} of its input's norm (||F(x)|| / ||x||, median over its "
-            f"{len(rows)} blocks that keep the shape; {spread}): a plain block's F(x) replaces x instead of "
-            "being added to it."
-        )
-    return (
-        f"In {name} the median block's branch changes its input by {med} (||F(x)|| / ||x||, median over its "
-        f"{len(rows)} blocks; {spread})."
-    )
-
-
-def identity_sentences(
-    plain: NearIdentity, residual: NearIdentity, names: tuple[str, str] = ("plain", "residual")
-) -> list[str]:
-    """What the measurement says about the construction argument, from its numbers only."""
-    lines = [_describe(names[1], residual, False), _describe(names[0], plain, True)]
-    mp, mr = plain.median("off_identity"), residual.median("off_identity")
-    verdict = closer_to_identity(plain, residual)
-    if verdict is None:
-        return lines
-    off = (
-        f"a median block's output differs from its input by {_share(mr)} in {names[1]} and by {_share(mp)} in "
-        f"{names[0]} (||y - x|| / ||x||)"
-    )  # type: ignore[arg-type]
-    if verdict == "same":
-        lines.append(f"Both nets' blocks are about equally far from the identity (within {SAME_BAND:g}x): {off}.")
-    elif verdict == "residual":
-        factor = "infinitely" if mr == 0 else times(mp / mr)
-        lines.append(
-            f"The residual blocks are the nearer to the identity: {off}, {factor} farther for the plain net. "
-            "A deeper net could match a shallower one by making its extra blocks identities (He et al. 2016, §3.1); "
-            "a residual block gets there by pushing F(x) toward 0, while a plain block would have to fit H(x) = x "
-            "with its nonlinear layers."
-        )
-    else:
-        factor = "infinitely" if mp == 0 else times(mr / mp)
-        lines.append(
-            f"Here the plain blocks are the nearer to the identity: {off}, {factor} farther for the "
-            "residual net, unlike the small residual functions He et al. (2016, §4.2, Fig. 7) report."
-        )
-    return lines
-
-
-__all__ = ["BlockChange", "NearIdentity", "closer_to_identity", "identity_sentences", "near_identity", "recording"]
+__all__ = ["BlockChange", "NearIdentity", "closer_to_identity", "near_identity", "recording"]

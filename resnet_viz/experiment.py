@@ -17,9 +17,10 @@ from torch import nn
 from .config import DataConfig, ModelConfig, TrainConfig
 from .data import Dataset, load_dataset
 from .devices import select_device
+from .history import History, Update
 from .models import build_model, count_params
 from .runs import RunStore
-from .train import History, Update, train
+from .train import train
 
 SNAPSHOTS = 5  # weight snapshots kept per stored run (init, three between, end): Grad-CAM over training
 

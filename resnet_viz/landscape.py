@@ -7,7 +7,8 @@ a lot for a small-norm filter and little for a large one. *Filter normalisation*
 rescales each filter of the direction to the norm of the matching filter of the weights, which
 makes slices of different nets (plain vs residual) comparable on the same axes.
 
-Nothing here touches the caller's model: every slice works on a private deep copy.
+Nothing here touches the caller's model: every slice works on a private deep copy. What two
+slices show, in words: resnet_viz.text.landscape.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .text.numbers import SAME_BAND, times
+from .text.numbers import within_band
 
 # NHWC for the copy and the images: oneDNN's inference convs at 8-32 channels measured faster
 # than NCHW on a 2-core CPU (bench/bench_landscape.py), and cuDNN prefers it too; only the
@@ -225,6 +226,8 @@ def loss_slice(
     The caller's model is not modified (not its weights, BN statistics or training flag); if another
     thread is training it meanwhile, the private copy may mix two adjacent steps' weights.
     """
+    # One function on purpose: the grid walk writes theta + a*d1 + b*d2 into tensors it set up just
+    # above (the copy's own parameters, theta kept aside, the directions in their memory layout).
     _check(grid, span, dims)
     if x.shape[0] != y.shape[0] or x.shape[0] == 0:
         raise ValueError(f"x and y must hold the same, non-zero number of images; got {x.shape[0]} and {y.shape[0]}")
@@ -333,85 +336,7 @@ def sharper(plain: Sharpness, residual: Sharpness) -> str | None:
         return None
     if rp <= 0 or rr <= 0:
         return "plain" if rr <= 0 else "residual"
-    return "same" if max(rp, rr) / min(rp, rr) <= SAME_BAND else ("plain" if rp > rr else "residual")
-
-
-def _num(v: float) -> str:
-    if not math.isfinite(v):
-        return "not finite"
-    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
-
-
-def landscape_sentences(plain: Slice, residual: Slice, names: tuple[str, str] = ("plain", "residual")) -> list[str]:
-    """Which surface is sharper around the trained weights, with the rises and curvatures behind it."""
-    sp, sr = sharpness(plain), sharpness(residual)
-    if sp.radius != sr.radius or sp.h != sr.h:
-        return ["The two slices were computed on different grids; compute both with the same settings to compare them."]
-    where = "the 2 points a = ±" if plain.betas is None else f"the {sp.points} grid points with max(|a|, |b|) = "
-    lines = []
-    for name, x in zip(names, (sp, sr)):
-        if not math.isfinite(x.center):
-            lines.append(f"{name}'s loss at the trained weights is not finite, so no rise can be measured.")
-        elif x.nonfinite:
-            lines.append(
-                f"{name}'s loss is not finite at {x.nonfinite} of the {x.points} points at distance {x.radius:g}: "
-                "the perturbed net diverged there."
-            )
-    rises = " and ".join(
-        f"{'rises' if x.rise > 0 else 'falls'} by {_num(abs(x.rise))} for {n} (from {_num(x.center)})"
-        for n, x in zip(names, (sp, sr))
-        if math.isfinite(x.rise)
-    )
-    if rises:
-        lines.append(
-            f"At distance {sp.radius:g} from the trained weights ({where}{sp.radius:g}, filter-normalised "
-            f"directions, Li et al. 2018 §4) the loss {rises}."
-        )
-    verdict = sharper(sp, sr)
-    by = {"plain": (names[0], sp, sr), "residual": (names[1], sr, sp)}
-    if verdict in by:
-        name, hi, lo = by[verdict]
-        factor = (
-            "without bound"
-            if math.isinf(hi.rise)
-            else "while the other's does not rise"
-            if lo.rise <= 0
-            else f"{times(hi.rise / lo.rise)} as much"
-        )
-        lines.append(
-            f"{name}'s surface is the sharper one at this distance: its loss rises {factor}. "
-            + (
-                "Li et al. (2018, §6) found the same: without skip connections, deep nets' loss surfaces turn sharp "
-                "and chaotic."
-                if verdict == "plain"
-                else "That is the opposite of the deep nets Li et al. (2018, §6) compared, where the net without skip "
-                "connections had the sharper, more chaotic surface."
-            )
-        )
-    elif verdict == "same":
-        lines.append(
-            f"The two surfaces are about equally sharp at this distance: the rises are within "
-            f"{SAME_BAND:g}x of each other ({times(max(sp.rise, sr.rise) / min(sp.rise, sr.rise))})."
-        )
-    elif all(math.isfinite(x.rise) and x.rise <= 0 for x in (sp, sr)):
-        lines.append("Neither loss rises at this distance: try a larger range to see the walls of the basins.")
-    curv = ", ".join(f"{n} {_num(x.curvature)}" for n, x in zip(names, (sp, sr)))
-    line = f"Curvature at the trained weights (second difference over one grid step, {sp.h:g}, mean over the directions): {curv}"
-    kp, kr = sp.curvature, sr.curvature
-    if all(math.isfinite(k) and k > 0 for k in (kp, kr)):
-        ratio = max(kp, kr) / min(kp, kr)
-        line += (
-            f"; within {SAME_BAND:g}x of each other."
-            if ratio <= SAME_BAND
-            else f"; {names[0] if kp > kr else names[1]}'s is {times(ratio)} the other's."
-        )
-    elif any(math.isfinite(k) and k < 0 for k in (kp, kr)):
-        line += (
-            "; a negative value means the weights sit on a slope or saddle of this slice, not at the bottom of a bowl."
-        )
-    else:
-        line += "."
-    return lines + [line]
+    return "same" if within_band(rp, rr) else ("plain" if rp > rr else "residual")
 
 
 __all__ = [
@@ -421,7 +346,6 @@ __all__ = [
     "Slice",
     "SliceCancelled",
     "directions",
-    "landscape_sentences",
     "loss_slice",
     "random_direction",
     "sharper",

@@ -9,6 +9,8 @@ single path, which deleting any block cuts.
 Layer responses (He et al. 2016, §4.2 and Fig. 7): the std of each 3x3 layer's output after BN and
 before the addition/nonlinearity. Residual functions are expected to sit closer to zero than the
 layers of a plain net, which must carry the whole signal.
+
+The sentences that say what these numbers show are in resnet_viz.text.lesion.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import random
 import statistics
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -31,6 +33,7 @@ from .models import Block, ShortcutA
 Progress = Callable[[int, int], None]
 MAX_DEFAULT_KS = 10  # at most this many values of k by default: each costs `draws` evaluations
 SAME_SHARE = 0.02  # shares of intact accuracy kept within 2 points of each other read as "about the same"
+SAME_RESPONSE = 0.05  # mean response stds within 5% of the larger read as "about equally strong"
 
 
 # --------------------------------------------------------------------------------------------
@@ -226,66 +229,6 @@ def lesion_study(
     return LesionResult(baseline, blocks, tuple(rand))
 
 
-def _pct(v: float) -> str:
-    if math.isfinite(v):
-        return f"{100 * v:.1f}%"
-    return "not a number" if math.isnan(v) else "not finite"  # a word, never "nan%"
-
-
-def lesion_sentences(
-    plain: LesionResult, residual: LesionResult, names: tuple[str, str] = ("plain", "residual")
-) -> list[str]:
-    """What the two studies show, in words computed from their numbers only.
-
-    Per net: the mean accuracy over single deletions of its non-downsampling blocks, and the share
-    of the intact accuracy that keeps; then which net keeps more (or that they keep about the same,
-    within SAME_SHARE); then, for a middle and the largest k both studies share,
-    the accuracy with k random blocks deleted.
-    """
-    lines: list[str] = []
-    kept: dict[str, float] = {}
-    for name, r in zip(names, (plain, residual)):
-        singles = [b.acc for b in r.blocks if not b.downsampling]
-        if not singles:
-            lines.append(
-                f"{name}: {_pct(r.baseline_acc)} with every block; it has no block that keeps the resolution to delete."
-            )
-            continue
-        mean, worst = statistics.fmean(singles), min(singles)
-        line = (
-            f"{name}: {_pct(r.baseline_acc)} with every block; deleting one block that keeps the resolution "
-            f"leaves {_pct(mean)} on average over its {len(singles)} (worst {_pct(worst)})"
-        )
-        if r.baseline_acc > 0:
-            kept[name] = mean / r.baseline_acc
-            line += f", {kept[name]:.0%} of the intact accuracy"
-        lines.append(line + ".")
-    if len(kept) == 2:
-        ka, kb = kept.values()
-        if abs(ka - kb) < SAME_SHARE:
-            lines.append(
-                f"Both nets keep about the same share of their accuracy when one block is deleted ({ka:.0%} and {kb:.0%})."
-            )
-        else:
-            (worse, kw), (better, kbt) = sorted(kept.items(), key=lambda item: item[1])
-            lines.append(
-                f"Deleting one block hurts the {worse} net more: it keeps {kw:.0%} of its accuracy, "
-                f"the {better} net {kbt:.0%}."
-            )
-    shared = sorted({r.k for r in plain.random} & {r.k for r in residual.random})
-    for k in sorted({shared[len(shared) // 2], shared[-1]}) if shared else []:  # a middle k and the largest
-        p, q = (next(r for r in res.random if r.k == k) for res in (plain, residual))
-        blocks = f"{k} block{'s' if k != 1 else ''}"
-        if p.std_acc == q.std_acc == 0:  # one subset (all blocks), or draws that all agree: no spread to show
-            lines.append(f"With {blocks} deleted: {names[0]} {_pct(p.mean_acc)}, {names[1]} {_pct(q.mean_acc)}.")
-        else:
-            lines.append(
-                f"With {blocks} deleted at random: {names[0]} {_pct(p.mean_acc)} ± {_pct(p.std_acc)}, "
-                f"{names[1]} {_pct(q.mean_acc)} ± {_pct(q.std_acc)} (mean ± std over the draws)."
-            )
-    return lines
-
-
 # --------------------------------------------------------------------------------------------
 # Layer responses
 
@@ -371,23 +314,25 @@ def layer_responses(model: nn.Module, x: torch.Tensor, *, batch: int = 500) -> l
     return [(name, stat.std) for (name, _), stat in zip(sites, stats)]
 
 
-def response_sentences(
-    plain: Sequence[tuple[str, float]],
-    residual: Sequence[tuple[str, float]],
-    names: tuple[str, str] = ("plain", "residual"),
-) -> list[str]:
-    """The mean response std of each net and which is smaller (He et al.'s observation, or not);
-    means within 5% of each other are called about equal rather than ranked."""
-    if not plain or not residual:
-        return []
-    mp, mr = (statistics.fmean(v for _, v in rows) for rows in (plain, residual))
-    lines = [f"Mean std of a 3x3 layer's response: {names[0]} {mp:.3g}, {names[1]} {mr:.3g}."]
-    if abs(mr - mp) <= 0.05 * max(mp, mr):
-        lines.append("The two nets' layers respond about equally strongly (means within 5%).")
-    elif mr < mp:
-        lines.append(
-            f"The {names[1]} net's layers respond less, as He et al. (2016, Fig. 7) found for residual functions."
-        )
-    else:
-        lines.append(f"Here the {names[1]} net's layers respond more: the opposite of He et al. (2016, Fig. 7).")
-    return lines
+def mean_response(rows: Sequence[tuple[str, float]]) -> float | None:
+    """The mean response std over a net's 3x3 layers; None when there are none or one is not finite."""
+    vals = [float(v) for _, v in rows]
+    if not vals or not all(math.isfinite(v) for v in vals):
+        return None
+    try:
+        return statistics.fmean(vals)
+    except OverflowError:  # the sum of stds near 1e308 overflows: no mean to report
+        return None
+
+
+def quieter(
+    plain: Sequence[tuple[str, float]], residual: Sequence[tuple[str, float]]
+) -> Literal["plain", "residual", "same"] | None:
+    """Whose layers respond less on average (He et al. 2016, Fig. 7: the residual net's); "same"
+    when the means lie within SAME_RESPONSE of the larger; None when a mean is undefined."""
+    mp, mr = mean_response(plain), mean_response(residual)
+    if mp is None or mr is None:
+        return None
+    if abs(mr - mp) <= SAME_RESPONSE * max(abs(mp), abs(mr)):
+        return "same"
+    return "residual" if mr < mp else "plain"

@@ -3,7 +3,8 @@ learner's own measurements (see resnet_viz.exercises for the predict-run-check m
 
 Each ``*_outcome`` function takes what the page just measured and returns an Outcome, or None
 while the learner has not made the measurement the exercise asks for (the page then says what
-to do). No Streamlit here: the pages pass plain values in.
+to do). The answer is an option key, decided here; the sentence that quotes the numbers behind
+it is built in resnet_viz.text.lessons. No Streamlit here: the pages pass plain values in.
 """
 
 from __future__ import annotations
@@ -14,21 +15,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from .exercises import Exercise, Outcome
-from .quiz import DIRECTION, DIRECTION_OF
-from .reading import final_train_acc
-from .sweep import DepthPoint, SweepResult
-from .text.numbers import first_last, fraction, num, pct, ratio, regime, times
+from .history import History
+from .quiz import DIRECTION, DIRECTION_OF, direction_of
+from .sweep import DepthPoint, SweepResult, scored
+from .text import lessons as words
+from .text.numbers import band, first_last, ratio, regime
 from .theory import InitProfile
-from .train import History
 
 
-def _direction_outcome(name: str, row: Sequence[float]) -> Outcome | None:
-    r = first_last(row)
-    kind = regime(r, first=row[0] if row else None)
-    if kind == "undefined":
+def _change(before: float | None, now: float | None) -> str | None:
+    """Which way a first/last ratio moved from `before` to `now` (a DIRECTION key: "grows" past
+    2x, "shrinks" below 1/2x, else "same"); None when the two do not allow a ratio."""
+    change = ratio(now, before)
+    if change is None or change <= 0:
         return None
-    shown = "0" if r is None else (fraction(r) if r < 1 else num(r))
-    return Outcome(DIRECTION_OF[kind], f"in {name}, dL/dx at the first block / at the last block = {shown}.")
+    return DIRECTION_OF[regime(change)]
 
 
 # -- gradient-flow page --------------------------------------------------------------------------
@@ -63,7 +64,11 @@ def theory_bn_off_outcome(profiles: Sequence[InitProfile]) -> Outcome | None:
     if not plain:
         return None
     p = max(plain, key=lambda q: len(q.grad_x_rms))
-    return _direction_outcome(p.name, p.grad_x_rms)
+    found = direction_of(p.grad_x_rms)
+    if found is None:
+        return None
+    answer, r = found
+    return Outcome(answer, words.direction_outcome(p.name, r))
 
 
 def theory_alpha_outcome(profiles: Sequence[InitProfile], alpha_one: Sequence[InitProfile]) -> Outcome | None:
@@ -76,16 +81,11 @@ def theory_alpha_outcome(profiles: Sequence[InitProfile], alpha_one: Sequence[In
         if base is None:
             continue
         now, before = p.flow_ratio(), base.flow_ratio()
-        change = ratio(now, before)
-        if change is None or change <= 0:
+        way = _change(before, now)
+        if way is None:
             continue
-        answer = "larger" if change > 2 else "smaller" if change < 0.5 else "same"
-        return Outcome(
-            answer,
-            f"in {p.name}, dL/dx first/last block is {num(now)} at alpha = {c.alpha:g} and "
-            f"{num(before)} at alpha = 1 ({times(change) if change >= 1 else fraction(change)} "
-            f"{'times' if change >= 1 else 'of'} it).",
-        )
+        answer = {"grows": "larger", "same": "same", "shrinks": "smaller"}[way]
+        return Outcome(answer, words.alpha_outcome(p.name, c.alpha, now, before, ratio(now, before)))  # type: ignore[arg-type]
     return None
 
 
@@ -94,7 +94,7 @@ def theory_beta_outcome(residual_chain: np.ndarray, beta: float) -> Outcome | No
         return None
     g = float(residual_chain[0])
     answer = "yes" if 0.1 <= g <= 10 else "no"
-    return Outcome(answer, f"with β = 1 the residual chain keeps {num(g)} of the output's gradient at the input.")
+    return Outcome(answer, words.beta_outcome(g))
 
 
 # -- live page ------------------------------------------------------------------------------------
@@ -130,15 +130,11 @@ def live_calms_outcome(histories: Sequence[History]) -> Outcome | None:
         ):
             continue
         first, last = first_last(h.grad_x_rms[0]), first_last(h.grad_x_rms[-1])
-        change = ratio(last, first)
-        if change is None or change <= 0:
+        way = _change(first, last)
+        if way is None:
             continue
-        answer = "lower" if change < 0.5 else "higher" if change > 2 else "same"
-        return Outcome(
-            answer,
-            f"in {h.name} the dL/dx first/last block ratio went from {num(first)} at step "
-            f"{h.probe_step[0]} to {num(last)} at step {h.probe_step[-1]}.",
-        )
+        answer = {"grows": "higher", "same": "same", "shrinks": "lower"}[way]
+        return Outcome(answer, words.calms_outcome(h.name, first, h.probe_step[0], last, h.probe_step[-1]))
     return None
 
 
@@ -146,15 +142,15 @@ def live_no_bn_outcome(histories: Sequence[History], bn: bool) -> Outcome | None
     if bn:
         return None
     acc = {
-        ("plain" if "plain" in h.name else "residual"): final_train_acc(h)
+        ("plain" if "plain" in h.name else "residual"): h.final_train_acc()
         for h in histories
         if h.status in ("finished", "diverged", "stopped")
     }
     if set(acc) != {"plain", "residual"} or any(v is None for v in acc.values()):
         return None
     p, r = acc["plain"], acc["residual"]
-    answer = "same" if abs(p - r) < 0.05 else "plain" if p > r else "residual"  # type: ignore[operator]
-    return Outcome(answer, f"training accuracy: plain {pct(p)}, residual {pct(r)}.")
+    answer = {"above": "plain", "within": "same", "below": "residual"}[band(100 * (p - r))]  # type: ignore[operator]
+    return Outcome(answer, words.accuracy_outcome(p, r))
 
 
 # -- degradation page -----------------------------------------------------------------------------
@@ -173,22 +169,22 @@ SWEEP_LONGER = Exercise(
 )
 
 
-def _plain_gap(points: Sequence[DepthPoint]) -> tuple[DepthPoint, DepthPoint, float] | None:
-    plain = sorted((p for p in points if p.kind == "plain" and p.train_error), key=lambda p: p.depth)
+def _plain_depths(points: Sequence[DepthPoint]) -> tuple[DepthPoint, DepthPoint, str] | None:
+    """The shallowest and deepest plain points, and how the deeper's training error compares
+    (resnet_viz.text.numbers.band: 5 points or more higher is "above")."""
+    plain = scored(points, "plain")
     if len(plain) < 2:
         return None
-    return plain[0], plain[-1], plain[-1].train_mean - plain[0].train_mean
+    return plain[0], plain[-1], band(plain[-1].train_mean - plain[0].train_mean)
 
 
 def sweep_deeper_outcome(points: Sequence[DepthPoint]) -> Outcome | None:
-    found = _plain_gap(points)
+    found = _plain_depths(points)
     if found is None:
         return None
-    lo, hi, gap = found
-    answer = "higher" if gap >= 5 else "lower" if gap <= -5 else "same"
-    return Outcome(
-        answer, f"training error {lo.train_mean:.1f}% at depth {lo.depth}, {hi.train_mean:.1f}% at depth {hi.depth}."
-    )
+    lo, hi, verdict = found
+    answer = {"above": "higher", "within": "same", "below": "lower"}[verdict]
+    return Outcome(answer, words.depth_outcome(lo.depth, lo.train_mean, hi.depth, hi.train_mean))
 
 
 def sweep_longer_outcome(budgets: dict[int, Sequence[DepthPoint]]) -> Outcome | None:
@@ -196,14 +192,13 @@ def sweep_longer_outcome(budgets: dict[int, Sequence[DepthPoint]]) -> Outcome | 
     if len(budgets) < 2:
         return None
     short, long = min(budgets), max(budgets)
-    found = _plain_gap(budgets[long])
+    found = _plain_depths(budgets[long])
     if long < 5 * short or found is None:
         return None
-    lo, hi, gap = found
+    lo, hi, verdict = found
     return Outcome(
-        "yes" if gap < 5 else "no",
-        f"with {long} steps, plain-{hi.depth} ended at {hi.train_mean:.1f}% "
-        f"training error, plain-{lo.depth} at {lo.train_mean:.1f}%.",
+        "no" if verdict == "above" else "yes",
+        words.longer_outcome(long, lo.depth, lo.train_mean, hi.depth, hi.train_mean),
     )
 
 
@@ -223,31 +218,21 @@ def difficulty_items(results: Sequence[SweepResult], shattered_lag1: tuple[float
     plain = [r for r in results if r.kind == "plain" and r.history.grad_x_rms]
     if plain:
         deepest = max(plain, key=lambda r: r.depth)
-        at_init = first_last(deepest.history.grad_x_rms[0])
-        at_end = first_last(deepest.history.grad_x_rms[-1])
-        measured = (
-            f" In this sweep plain-{deepest.depth}'s dL/dx first/last block ratio was {num(at_init)} at step "
-            f"{deepest.history.probe_step[0]} and {num(at_end)} at step {deepest.history.probe_step[-1]}."
-        )
+        h = deepest.history
+        at_init, at_end = first_last(h.grad_x_rms[0]), first_last(h.grad_x_rms[-1])
+        measured = words.explosion_measured(deepest.depth, at_init, h.probe_step[0], at_end, h.probe_step[-1])
     else:
-        measured = " Run a sweep with a deep plain net to measure it here."
+        measured = words.explosion_unmeasured()
     items = [
         Explanation(
             "Explosion at initialisation: with BatchNorm and no shortcuts, the gradient grows toward the input at "
             "initialisation (Yang et al. 2019), so the first updates of the early layers are far larger than those "
-            "of the late ones; it calms within the first steps." + measured,
+            "of the late ones; it calms within the first steps. " + measured,
             "pages/1_theory.py",
             "Measure dL/dx at initialisation on Gradient flow",
         )
     ]
-    if shattered_lag1 is not None:
-        p, r = shattered_lag1
-        shattered = (
-            f" Measured here (depth 50, seed 0): lag-1 autocorrelation of df/dx {p:.2f} for the plain net, "
-            f"{r:.2f} for the residual one."
-        )
-    else:
-        shattered = ""
+    shattered = "" if shattered_lag1 is None else " " + words.shattered_measured(*shattered_lag1)
     items.append(
         Explanation(
             "Shattered gradients: in a deep plain net the gradient with respect to the input looks like white noise "

@@ -3,7 +3,7 @@
 The saliency page's lesson. Twins trained by one press on a dataset with ground-truth masks
 (the generated shapes) are scored on the same test images at every weight snapshot kept during
 training: the share of each Grad-CAM map's energy inside the object's mask, and how often the
-map's maximum falls inside it (:func:`resnet_viz.saliency.mean_localisation`). A map spread
+map's maximum falls inside it (:func:`mean_localisation`). A map spread
 evenly over the image scores the mask's share of the image (:func:`chance_share`), so that is
 the line a net has to beat before one can say it looks at the object.
 """
@@ -15,12 +15,86 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
+from .checkpoints import load_model
 from .runs import RunInfo, RunStore, twin_groups
-from .saliency import SaliencyError, mean_localisation
+from .saliency import (
+    LAYER_METHODS,
+    SaliencyError,
+    Target,
+    attribute,
+    frozen_copy,
+    num_classes,
+    resolve_layer,
+    targets_for,
+)
 
 MASKED_DATASETS: tuple[str, ...] = ("shapes", "clutter")  # generated datasets that come with object masks
 N_SCORED = 100  # test images each snapshot is scored on: the same ones for every net and step
+
+
+def localisation_score(cam: torch.Tensor, mask: torch.Tensor) -> tuple[float, bool]:
+    """How well a non-negative map (H, W) points at the object given by a bool mask (H, W).
+
+    Returns (share of the map's total inside the mask, whether its maximum lies inside). The
+    maximum is the first arg-max in row-major order. An all-zero map points nowhere: (nan, False).
+    """
+    cam = torch.as_tensor(cam).detach().double().cpu()
+    mask = torch.as_tensor(mask).detach().bool().cpu()
+    if cam.dim() != 2 or cam.shape != mask.shape:
+        raise SaliencyError(
+            f"cam and mask must both be (H, W) of one size; got {tuple(cam.shape)} and {tuple(mask.shape)}"
+        )
+    if (cam < 0).any():
+        raise SaliencyError("cam must be non-negative (a Grad-CAM, saliency or |attribution| map)")
+    total = float(cam.sum())
+    if not total > 0:
+        return math.nan, False
+    inside = float(cam[mask].sum()) / total
+    return inside, bool(mask.reshape(-1)[cam.argmax()])
+
+
+def mean_localisation(
+    model: nn.Module,
+    images: torch.Tensor,
+    masks: torch.Tensor,
+    *,
+    method: str = "gradcam",
+    layer: str | nn.Module | None = None,
+    target: Target = None,
+    batch: int = 50,
+) -> tuple[float, float]:
+    """Over N images (N, C, H, W) with masks (N, H, W): (mean share of map inside the mask,
+    skipping all-zero maps; fraction of images whose map peaks inside the mask).
+
+    One frozen copy serves all batches of `batch` images. target: None scores each image's top-1
+    map; pass the labels to score the true class's map. Either mean is nan if no map counts.
+    """
+    if images.dim() != 4 or masks.shape != (images.shape[0], *images.shape[-2:]):
+        raise SaliencyError(
+            f"masks must be (N, H, W) matching images (N, C, H, W); got {tuple(masks.shape)} and {tuple(images.shape)}"
+        )
+    n = images.shape[0]
+    if n == 0 or batch < 1:
+        raise SaliencyError(f"need at least one image and batch >= 1; got {n} images, batch {batch}")
+    per_image = targets_for(target, n, num_classes(model))
+    if method in LAYER_METHODS:
+        layer = resolve_layer(model, layer)  # a name: it also finds the block in the copy
+    net = frozen_copy(model)
+    shares: list[float] = []
+    hits = 0
+    for start in range(0, n, batch):
+        sl = slice(start, start + batch)
+        t = None if per_image is None else per_image[sl]
+        cams = attribute(net, images[sl], method, layer, t, frozen=True)  # (b, H, W)
+        for cam, mask in zip(cams, masks[sl]):
+            share, hit = localisation_score(cam, mask)
+            if not math.isnan(share):
+                shares.append(share)
+            hits += hit
+    mean_share = sum(shares) / len(shares) if shares else math.nan
+    return mean_share, hits / n
 
 
 @dataclass(frozen=True)
@@ -80,7 +154,7 @@ def track(
         loads.append((info.step, None))  # None: weights.pt, the net as training left it
     energy, peak = [], []
     for _, step in loads:
-        model = store.load_model(info.run_id, step=step)
+        model = load_model(store, info.run_id, step=step)
         share, hits = mean_localisation(model, images, masks, method=method, layer=layer)
         energy.append(share)
         peak.append(hits)

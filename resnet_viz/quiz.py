@@ -9,11 +9,11 @@ Options are graded by key, never by their displayed text.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .text.numbers import first_last, fraction, num, regime
+from .text import quiz as words
+from .text.numbers import first_last, is_number, regime
 
 WHERE: tuple[tuple[str, str], ...] = (
     ("first", "the first blocks (next to the input)"),
@@ -48,13 +48,19 @@ class Question:
         return dict(self.options)[option]
 
 
-def _finite(values: Sequence[float]) -> list[tuple[int, float]]:
-    return [(i, float(v)) for i, v in enumerate(values) if v is not None and math.isfinite(float(v)) and v >= 0]
+def direction_of(row: Sequence[float]) -> tuple[str, float | None] | None:
+    """The DIRECTION key that dL/dx's first/last-block ratio names, and the ratio (None when the
+    first block got no gradient at all); None when the numbers allow no answer."""
+    r = first_last(list(row))
+    kind = regime(r, first=row[0] if row else None)
+    if kind == "undefined":
+        return None
+    return DIRECTION_OF[kind], r
 
 
 def smallest_gradient(name: str, grad_x_rms: Sequence[float], key: str) -> Question | None:
     """Where in the network dL/dx is smallest (thirds of the blocks, input side first)."""
-    vals = _finite(list(grad_x_rms))
+    vals = [(i, float(v)) for i, v in enumerate(grad_x_rms) if is_number(v) and v >= 0]
     if len(vals) < 3 or len(vals) != len(grad_x_rms):
         return None
     i, v = min(vals, key=lambda t: t[1])
@@ -63,25 +69,23 @@ def smallest_gradient(name: str, grad_x_rms: Sequence[float], key: str) -> Quest
         key=f"smallest:{key}",
         options=WHERE,
         answer=WHERE[third][0],
-        text=f"In {name} at initialisation, at which blocks is the gradient dL/dx smallest?",
-        why=f"The smallest dL/dx RMS, {num(v)}, is at block {i + 1} of {len(grad_x_rms)}.",
+        text=words.smallest_question(name),
+        why=words.smallest_why(v, i + 1, len(grad_x_rms)),
     )
 
 
 def direction(name: str, grad_x_rms: Sequence[float], key: str) -> Question | None:
     """Whether dL/dx shrinks or grows from the last block back to the first."""
-    ratio = first_last(list(grad_x_rms))
-    kind = regime(ratio, first=grad_x_rms[0] if grad_x_rms else None)
-    if kind == "undefined":
+    found = direction_of(grad_x_rms)
+    if found is None:
         return None
-    shown = "0" if ratio is None else (fraction(ratio) if ratio < 1 else num(ratio))
+    answer, r = found
     return Question(
         key=f"direction:{key}",
         options=DIRECTION,
-        answer=DIRECTION_OF[kind],
-        text=f"Going backwards through {name} at initialisation, from its last block to its first, what happens "
-        "to the gradient dL/dx?",
-        why=f'dL/dx at the first block / at the last block = {shown} ("about the same" means within 2x either way).',
+        answer=answer,
+        text=words.direction_question(name),
+        why=words.direction_why(r),
     )
 
 

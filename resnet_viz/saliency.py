@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import math
 import threading
 import warnings
 import weakref
@@ -101,7 +100,7 @@ def default_layer(model: nn.Module) -> tuple[str, nn.Module]:
     return layer_choices(model)[-1]
 
 
-def _resolve_layer(model: nn.Module, layer: str | nn.Module | None) -> str:
+def resolve_layer(model: nn.Module, layer: str | nn.Module | None) -> str:
     """The name (in ``model.named_modules()``) of the requested layer."""
     if layer is None:
         return default_layer(model)[0]
@@ -173,7 +172,7 @@ def frozen_copy(model: nn.Module) -> nn.Module:
     setattr(frozen, _FROZEN_FLAG, True)
     # Fixed for the copy's lifetime, so computed once here rather than on every attribution.
     object.__setattr__(frozen, _NAMES_ATTR, frozenset(n for n, _ in frozen.named_modules()))
-    object.__setattr__(frozen, _CLASSES_ATTR, _num_classes(frozen))
+    object.__setattr__(frozen, _CLASSES_ATTR, num_classes(frozen))
     return frozen
 
 
@@ -206,7 +205,7 @@ def _device(model: nn.Module) -> torch.device:
     return p.device if p is not None else torch.device("cpu")
 
 
-def _num_classes(model: nn.Module) -> int | None:
+def num_classes(model: nn.Module) -> int | None:
     """Output width of the classifier: the last nn.Linear defined (our `head`, torchvision's `fc`)."""
     if hasattr(model, _CLASSES_ATTR):  # a frozen copy: counted once when it was made
         return getattr(model, _CLASSES_ATTR)
@@ -238,7 +237,7 @@ def _as_batch(images: torch.Tensor) -> torch.Tensor:
     return images.detach().float().clone()
 
 
-def _targets(target: Target, batch: int, num_classes: int | None) -> torch.Tensor | None:
+def targets_for(target: Target, batch: int, num_classes: int | None) -> torch.Tensor | None:
     """(B,) int64 class per image, or None for each image's own top-1 class."""
     if target is None:
         return None
@@ -320,8 +319,8 @@ def attribute(
     if method in LAYER_METHODS and isinstance(model, MLP):
         layer_choices(model)  # raises the MLP sentence
     x = _as_batch(images)
-    t = _targets(target, x.shape[0], _num_classes(model))
-    layer_name = _resolve_layer(model, layer) if method in LAYER_METHODS else None
+    t = targets_for(target, x.shape[0], num_classes(model))
+    layer_name = resolve_layer(model, layer) if method in LAYER_METHODS else None
     net = _prepare(model, frozen)
     x = x.to(_device(net))
     if method != "gradcam":
@@ -390,93 +389,11 @@ def integrated_gradients(
     logit_t(x_i) - logit_t(x0), up to the Gauss-Legendre quadrature error of `n_steps` points.
     """
     x = _as_batch(images)
-    t = _targets(target, x.shape[0], _num_classes(model))
+    t = targets_for(target, x.shape[0], num_classes(model))
     net = _prepare(model, frozen)
     with _exclusive(net, frozen), torch.enable_grad():
         out = _integrated_gradients(net, x.to(_device(net)).requires_grad_(), t, n_steps, internal_batch_size)
     return out.detach().float().cpu()
-
-
-# --- localisation -------------------------------------------------------------------------------
-
-
-def localisation_score(cam: torch.Tensor, mask: torch.Tensor) -> tuple[float, bool]:
-    """How well a non-negative map (H, W) points at the object given by a bool mask (H, W).
-
-    Returns (share of the map's total inside the mask, whether its maximum lies inside). The
-    maximum is the first arg-max in row-major order. An all-zero map points nowhere: (nan, False).
-    """
-    cam = torch.as_tensor(cam).detach().double().cpu()
-    mask = torch.as_tensor(mask).detach().bool().cpu()
-    if cam.dim() != 2 or cam.shape != mask.shape:
-        raise SaliencyError(
-            f"cam and mask must both be (H, W) of one size; got {tuple(cam.shape)} and {tuple(mask.shape)}"
-        )
-    if (cam < 0).any():
-        raise SaliencyError("cam must be non-negative (a Grad-CAM, saliency or |attribution| map)")
-    total = float(cam.sum())
-    if not total > 0:
-        return math.nan, False
-    inside = float(cam[mask].sum()) / total
-    return inside, bool(mask.reshape(-1)[cam.argmax()])
-
-
-def mean_localisation(
-    model: nn.Module,
-    images: torch.Tensor,
-    masks: torch.Tensor,
-    *,
-    method: str = "gradcam",
-    layer: str | nn.Module | None = None,
-    target: Target = None,
-    batch: int = 50,
-) -> tuple[float, float]:
-    """Over N images (N, C, H, W) with masks (N, H, W): (mean share of map inside the mask,
-    skipping all-zero maps; fraction of images whose map peaks inside the mask).
-
-    One frozen copy serves all batches of `batch` images. target: None scores each image's top-1
-    map; pass the labels to score the true class's map. Either mean is nan if no map counts.
-    """
-    if images.dim() != 4 or masks.shape != (images.shape[0], *images.shape[-2:]):
-        raise SaliencyError(
-            f"masks must be (N, H, W) matching images (N, C, H, W); got {tuple(masks.shape)} and {tuple(images.shape)}"
-        )
-    n = images.shape[0]
-    if n == 0 or batch < 1:
-        raise SaliencyError(f"need at least one image and batch >= 1; got {n} images, batch {batch}")
-    per_image = _targets(target, n, _num_classes(model))
-    if method in LAYER_METHODS:
-        layer = _resolve_layer(model, layer)  # a name: it also finds the block in the copy
-    net = frozen_copy(model)
-    shares: list[float] = []
-    hits = 0
-    for start in range(0, n, batch):
-        sl = slice(start, start + batch)
-        t = None if per_image is None else per_image[sl]
-        cams = attribute(net, images[sl], method, layer, t, frozen=True)  # (b, H, W)
-        for cam, mask in zip(cams, masks[sl]):
-            share, hit = localisation_score(cam, mask)
-            if not math.isnan(share):
-                shares.append(share)
-            hits += hit
-    mean_share = sum(shares) / len(shares) if shares else math.nan
-    return mean_share, hits / n
-
-
-__all__ = [
-    "LAYER_METHODS",
-    "METHODS",
-    "METHOD_TITLES",
-    "SaliencyError",
-    "attribute",
-    "default_layer",
-    "frozen_copy",
-    "integrated_gradients",
-    "layer_choices",
-    "localisation_score",
-    "mean_localisation",
-    "predict",
-]
 
 
 # --- one image, for the page ----------------------------------------------------------------------
@@ -510,3 +427,21 @@ def explain(
     cam = attribute(model, image, method, layer, target, frozen=frozen)[0]
     probs, idx = predict(model, image, k=k, frozen=frozen)
     return cam, [(int(i), float(p)) for p, i in zip(probs[0], idx[0])]
+
+
+__all__ = [
+    "LAYER_METHODS",
+    "METHODS",
+    "METHOD_TITLES",
+    "SaliencyError",
+    "attribute",
+    "default_layer",
+    "frozen_copy",
+    "integrated_gradients",
+    "layer_choices",
+    "num_classes",
+    "predict",
+    "resize_map",
+    "resolve_layer",
+    "targets_for",
+]

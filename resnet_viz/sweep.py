@@ -11,16 +11,19 @@ be reused whichever job produced it.
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .config import ConfigError, DataConfig, ModelConfig, TrainConfig, check_cifar_depth
+from .data import Dataset, load_dataset
 from .experiment import ModelResult, run_twins
+from .history import History, Update
 from .models import build_model, count_params
 from .runs import RunInfo, RunStore, RunStoreError, RunStoreWarning
-from .train import History, Update
+from .train import total_steps
 
 Kind = Literal["plain", "residual"]
 KINDS: tuple[Kind, ...] = ("plain", "residual")
@@ -191,23 +194,29 @@ def run_sweep(
     store: RunStore | None = None,
     *,
     force: bool = False,
-    on_job: Callable[[int, int, Job], None] | None = None,
+    on_job: Callable[[int, int, Job, int], None] | None = None,
     on_update: Callable[[Update], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    dataset: Dataset | None = None,
 ) -> list[SweepResult]:
     """Train the missing cells job by job and return every cell, reused ones included.
 
-    `on_job(i, n, job)` is called before job i of n starts. A stop ends the sweep after the
-    current job's step; cells finished so far are returned.
+    `on_job(i, n, job, steps)` is called before job i of n starts, with its number of steps. A
+    stop ends the sweep after the current job's step; cells finished so far are returned. Every
+    job trains on `sweep.data`: it is loaded once (or `dataset`, already loaded by the caller).
     """
     jobs = plan(sweep, store, force=force)
+    if jobs and dataset is None:
+        dataset = load_dataset(sweep.data)
     fresh: dict[tuple[int, str, int], ModelResult] = {}
     for i, job in enumerate(jobs):
         if should_stop is not None and should_stop():
             break
         if on_job is not None:
-            on_job(i, len(jobs), job)
-        results = run_twins(job.models, job.data, job.train, store=store, on_update=on_update, should_stop=should_stop)
+            on_job(i, len(jobs), job, total_steps(job.train, dataset.n_train))  # type: ignore[union-attr]
+        results = run_twins(
+            job.models, job.data, job.train, store=store, dataset=dataset, on_update=on_update, should_stop=should_stop
+        )
         for r in results:
             fresh[(r.config.depth, r.config.kind, job.seed)] = r
     out: dict[tuple[int, str, int], SweepResult] = {}
@@ -265,6 +274,13 @@ def depth_points(results: Sequence[SweepResult]) -> list[DepthPoint]:
             )
         )
     return points
+
+
+def scored(points: Iterable[DepthPoint], kind: Kind) -> list[DepthPoint]:
+    """The points of one kind that have a finite mean training error, shallowest first: what a
+    comparison across depths can use (a damaged store can leave a NaN behind)."""
+    ok = (p for p in points if p.kind == kind and p.train_error and math.isfinite(p.train_mean))
+    return sorted(ok, key=lambda p: p.depth)
 
 
 # -- presets ------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ Three views of one fact, each computed, never drawn from a formula:
 3. shattered gradients (Balduzzi et al. 2017): df/dx of a deep ReLU net along a line of inputs,
    noise-like for a plain net, correlated for a residual one.
 
-The sentences that read these measurements live with every other reading in resnet_viz.reading.
+The sentences that read these measurements live in resnet_viz.text.theory.
 
 Torch is only used on the CPU here: every measurement is one small forward/backward.
 """
@@ -115,8 +115,9 @@ class InitProfile:
     batch: int | None = None  # training images in the one batch
 
     def first_last_ratio(self, kind: str = "rms") -> float | None:
-        """First layer's gradient over the last one before the head; see :func:`first_last_ratio`."""
-        return first_last_ratio(_grad_row(self, kind))
+        """The first layer's gradient over the last layer's before the classifier head (left out:
+        it sees the loss directly, whatever the depth); None when the numbers allow no ratio."""
+        return first_last(_grad_row(self, kind), skip_head=True)
 
     def flow_ratio(self) -> float | None:
         """dL/dx at the first block's output over dL/dx at the last block's: the gradient that
@@ -129,23 +130,6 @@ def _grad_row(p: InitProfile, kind: str) -> list[float]:
     if kind not in rows:
         raise ValueError(f"kind must be one of {sorted(rows)}; got {kind!r}")
     return rows[kind]
-
-
-def first_last_ratio(row: Sequence[float]) -> float | None:
-    """row[0] / row[-2]: the first layer over the last layer before the classifier head.
-
-    The head is left out because it sees the loss directly, whatever the depth; this is the
-    convention of `reading.input_output_ratio` (a test keeps the two equal; it is not imported
-    from there so this module does not depend on the run-reading code). None when the numbers
-    do not allow a ratio (too few layers, non-finite values, a zero denominator).
-    """
-    vals = list(row)
-    if len(vals) < 3:
-        return None
-    first, last = vals[0], vals[-2]
-    if first is None or last is None or not (math.isfinite(first) and math.isfinite(last)) or last == 0:
-        return None
-    return float(first) / float(last)
 
 
 def _default_data() -> Dataset:
@@ -307,7 +291,6 @@ __all__ = [
     "InitProfile",
     "autocorrelation",
     "chain_gradients",
-    "first_last_ratio",
     "init_profile",
     "init_profiles",
     "shattered",

@@ -14,186 +14,16 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import checks
 from .config import TrainConfig
 from .data import Dataset, augment_batch
+from .history import History, Update
 from .probes import Probe, probe_weights
-
-Status = Literal["running", "finished", "stopped", "diverged", "failed"]
-
-
-@dataclass(frozen=True)
-class Update:
-    """One batch of new measurements for one model, as sent to ``on_update``.
-
-    kind "steps":  data = {"step": [...], "loss": [...], "acc": [...], "lr": [...], "elapsed": s}
-    kind "probe":  data = {"step": s, **ProbeResult fields}
-    kind "eval":   data = {"step": s, "epoch": e, "test_loss": l, "test_acc": a}
-    kind "status": data = {"status": ..., "step": s, ...}
-    """
-
-    model: str
-    kind: Literal["steps", "probe", "eval", "status"]
-    data: dict[str, Any]
-
-
-@dataclass
-class History:
-    """Everything measured for one model; also the metrics.json the run store keeps."""
-
-    name: str
-    layer_names: list[str] = field(default_factory=list)
-    block_names: list[str] = field(default_factory=list)
-    residual_block_names: list[str] = field(default_factory=list)
-    step: list[int] = field(default_factory=list)
-    loss: list[float] = field(default_factory=list)
-    acc: list[float] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
-    probe_step: list[int] = field(default_factory=list)
-    grad_norm: list[list[float]] = field(default_factory=list)
-    grad_rms: list[list[float]] = field(default_factory=list)
-    grad_rel: list[list[float]] = field(default_factory=list)
-    act_std: list[list[float]] = field(default_factory=list)
-    identity_grad: list[list[float]] = field(default_factory=list)
-    branch_grad: list[list[float]] = field(default_factory=list)
-    grad_x_rms: list[list[float]] = field(default_factory=list)  # RMS of dL/dx per block, per probe
-    eval: list[dict[str, float]] = field(default_factory=list)
-    status: Status = "running"
-    diverged_at: int | None = None
-    elapsed: float = 0.0  # wall seconds since the run started, at the last update
-    seconds: float = 0.0  # time spent on this model's own steps (its share of a lockstep run)
-    final: dict[str, float] = field(default_factory=dict)  # train/test loss and accuracy at the end
-
-    def apply(self, update: Update) -> None:
-        d = update.data
-        if update.kind == "steps":
-            for key in ("step", "loss", "acc", "lr"):
-                getattr(self, key).extend(d[key])
-            self.elapsed = d.get("elapsed", self.elapsed)
-        elif update.kind == "probe":
-            self.probe_step.append(d["step"])
-            for key in ("grad_norm", "grad_rms", "grad_rel", "act_std", "identity_grad", "branch_grad", "grad_x_rms"):
-                getattr(self, key).append(d.get(key, []))
-        elif update.kind == "eval":
-            self.eval.append(dict(d))
-        elif update.kind == "status":
-            self.status = d["status"]
-            for key in ("layer_names", "block_names", "residual_block_names"):  # sent once, at the start
-                if key in d:
-                    setattr(self, key, list(d[key]))
-            self.diverged_at = d.get("diverged_at", self.diverged_at)
-            self.final = d.get("final", self.final)
-            self.elapsed = d.get("elapsed", self.elapsed)
-            self.seconds = d.get("seconds", self.seconds)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> History:
-        """A History from a stored metrics dict, every field checked; ValueError naming the field.
-
-        metrics.json is outside input: a hand-edited or half-copied file must fail here with a
-        sentence, not later in a chart (float("abc")) or in summary() (None in a sum). NaN/inf were
-        stored as null and come back as NaN; keys this version does not know are ignored (older and
-        newer runs), and a key it knows but the file lacks keeps its default.
-        """
-        import typing  # here, not at the top: this module's imports belong to the training loop
-
-        if not isinstance(data, dict):
-            raise ValueError(f"metrics must be a JSON object; got {type(data).__name__}")
-
-        def number(key: str, v: Any, lo: float = 0.0, hi: float = math.inf) -> float:
-            # null was stored for NaN/inf (strict JSON has neither); every quantity here is a loss,
-            # rate, norm or fraction
-            got = checks.number(key, v, lo=lo, hi=hi, null=True)
-            return math.nan if got is None else got
-
-        def whole(key: str, v: Any) -> int:
-            return checks.whole(key, v, what="a step number")
-
-        def listed(key: str) -> list[Any]:
-            v = data.get(key, [])
-            if not isinstance(v, list):
-                raise ValueError(f"{key} must be a list; got {checks.shown(v)}")
-            return v
-
-        name = data.get("name")
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"name must be the model's name; got {checks.shown(name)}")
-        out = cls(name)
-        for key in ("layer_names", "block_names", "residual_block_names"):
-            names = listed(key)
-            if not all(isinstance(n, str) for n in names):
-                raise ValueError(f"{key} must hold names")
-            setattr(out, key, list(names))
-        out.step = [whole("step", v) for v in listed("step")]
-        out.probe_step = [whole("probe_step", v) for v in listed("probe_step")]
-        # Sent together in every "steps" update, so they grow together; lr was added later.
-        for key, hi in (("loss", math.inf), ("acc", 1.0), ("lr", math.inf)):
-            values = listed(key)
-            if len(values) != len(out.step) and not (key == "lr" and not values):
-                raise ValueError(f"{key} has {len(values)} entries for {len(out.step)} steps")
-            setattr(out, key, [number(key, v, hi=hi) for v in values])
-        # One row per probe (or none, for a key older runs did not record); a row is a value per
-        # layer, block or residual block, or empty where that probe had nothing to measure.
-        widths = {
-            "layer_names": ("grad_norm", "grad_rms", "grad_rel"),
-            "block_names": ("act_std", "grad_x_rms"),
-            "residual_block_names": ("identity_grad", "branch_grad"),
-        }
-        for names_key, keys in widths.items():
-            width = len(getattr(out, names_key))
-            for key in keys:
-                rows = listed(key)
-                if rows and len(rows) != len(out.probe_step):
-                    raise ValueError(f"{key} has {len(rows)} rows for {len(out.probe_step)} probes")
-                for row in rows:
-                    if not isinstance(row, list) or len(row) not in (0, width):
-                        raise ValueError(f"{key} has a row that is not a list of {width} values (one per {names_key})")
-                setattr(out, key, [[number(key, v) for v in row] for row in rows])
-        for entry in listed("eval"):
-            if not isinstance(entry, dict) or "step" not in entry:
-                raise ValueError(f"eval holds {checks.shown(entry)}, not an evaluation with its step")
-            ev: dict[str, Any] = {"step": whole("eval step", entry["step"])}
-            for key, hi in (("epoch", math.inf), ("test_loss", math.inf), ("test_acc", 1.0)):
-                if key in entry:
-                    ev[key] = number(f"eval {key}", entry[key], hi=hi)
-            out.eval.append(ev)
-        status = data.get("status", out.status)
-        if status not in typing.get_args(Status):
-            raise ValueError(f"status must be one of {', '.join(typing.get_args(Status))}; got {checks.shown(status)}")
-        out.status = status
-        diverged_at = data.get("diverged_at")
-        out.diverged_at = None if diverged_at is None else whole("diverged_at", diverged_at)
-        out.elapsed = number("elapsed", data.get("elapsed", 0.0))
-        out.seconds = number("seconds", data.get("seconds", 0.0))
-        final = data.get("final", {})
-        if not isinstance(final, dict):
-            raise ValueError(f"final must map names to numbers; got {checks.shown(final)}")
-        out.final = {str(k): number(f"final {k}", v, lo=-math.inf) for k, v in final.items()}
-        return out
-
-    def summary(self) -> dict[str, Any]:
-        """The numbers a results table shows (final full-set train/test metrics when measured)."""
-        last = self.loss[-10:]
-        return {
-            "model": self.name,
-            "status": self.status,
-            "steps": self.step[-1] if self.step else 0,
-            "train_loss": self.final.get("train_loss", sum(last) / len(last) if last else float("nan")),
-            "train_acc": self.final.get("train_acc", float("nan")),
-            "test_loss": self.final.get("test_loss", float("nan")),
-            "test_acc": self.final.get("test_acc", float("nan")),
-            "diverged_at": self.diverged_at,
-            "seconds": round(self.seconds, 3),
-        }
 
 
 def total_steps(cfg: TrainConfig, n_train: int) -> int:
@@ -349,6 +179,132 @@ class _Member:
     pending_lr: list[float] = field(default_factory=list)
 
 
+class _Emitter:
+    """Sends each model's new measurements to its History and to `on_update`."""
+
+    def __init__(self, on_update: Callable[[Update], None] | None) -> None:
+        self.on_update = on_update
+        self.t0 = time.perf_counter()
+
+    def emit(self, m: _Member, kind: str, payload: dict[str, Any]) -> None:
+        upd = Update(m.name, kind, payload)  # type: ignore[arg-type]
+        m.history.apply(upd)
+        if self.on_update is not None:
+            self.on_update(upd)
+
+    def flush(self, m: _Member) -> None:
+        """Copy the pending per-step loss/accuracy to the host in one transfer; detect divergence."""
+        if not m.pending_steps:
+            return
+        losses, accs = torch.stack([torch.stack(m.pending_loss), torch.stack(m.pending_acc)]).tolist()
+        steps, lrs = m.pending_steps, m.pending_lr
+        m.pending_loss, m.pending_acc, m.pending_steps, m.pending_lr = [], [], [], []
+        bad = next((i for i, v in enumerate(losses) if not math.isfinite(v)), None)
+        keep = len(steps) if bad is None else bad  # metrics before the first NaN/inf stay
+        if keep:
+            self.emit(
+                m,
+                "steps",
+                {
+                    "step": steps[:keep],
+                    "loss": losses[:keep],
+                    "acc": accs[:keep],
+                    "lr": lrs[:keep],
+                    "elapsed": time.perf_counter() - self.t0,
+                },
+            )
+        if bad is not None:
+            m.active = False
+            self.emit(
+                m,
+                "status",
+                {
+                    "status": "diverged",
+                    "step": steps[bad],
+                    "diverged_at": steps[bad],
+                    "elapsed": time.perf_counter() - self.t0,
+                    "seconds": m.busy,
+                },
+            )
+
+
+def _step(
+    m: _Member,
+    xb: torch.Tensor,
+    yb: torch.Tensor,
+    lr: float,
+    step: int,
+    *,
+    probing: bool,
+    device: torch.device,
+    should_stop: Callable[[], bool] | None,
+    emit: Callable[[_Member, str, dict[str, Any]], None],
+) -> None:
+    """One optimiser step of one model on the batch (B, C, H, W), (B,); the loss and accuracy stay
+    on the device until the next flush. Raises Stopped between forward and backward, or before
+    the update, so a stopped model keeps its last completed step."""
+    t_model = time.perf_counter()
+    for group in m.opt.param_groups:
+        group["lr"] = lr
+    probe_ctx = Probe(m.model) if probing else contextlib.nullcontext()
+    with probe_ctx as probe:
+        with _autocast(device):
+            logits = m.model(xb)
+        loss = F.cross_entropy(logits.float(), yb)
+        _check(should_stop)  # between forward and backward: Stop need not wait for the step
+        m.opt.zero_grad(set_to_none=True)
+        loss.backward()
+    _check(should_stop)
+    if probing:
+        res = probe.collect(m.weights)
+        emit(m, "probe", {"step": step, **dataclasses.asdict(res)})
+    m.opt.step()
+    m.pending_loss.append(loss.detach())
+    m.pending_acc.append((logits.detach().argmax(1) == yb).float().mean())
+    m.pending_steps.append(step)
+    m.pending_lr.append(lr)
+    m.busy += time.perf_counter() - t_model  # on CUDA this is launch time until the next sync
+
+
+def _epoch_end(
+    m: _Member, data: Dataset, step: int, per_epoch: int, *, should_stop: Callable[[], bool] | None, out: _Emitter
+) -> None:
+    """At each epoch's end: the steps so far go out, then the test-set loss and accuracy."""
+    if m.active:
+        out.flush(m)
+    if m.active:  # the flush may have found the model diverged
+        test_loss, test_acc = evaluate(m.model, data.x_test, data.y_test, should_stop=should_stop)
+        out.emit(m, "eval", {"step": step, "epoch": step / per_epoch, "test_loss": test_loss, "test_acc": test_acc})
+
+
+def _end(m: _Member, data: Dataset, step: int, per_epoch: int, *, stopped: bool, out: _Emitter) -> None:
+    """A model's last status: stopped, or finished (or diverged) with its full-set train/test metrics."""
+    if stopped:
+        out.emit(
+            m, "status", {"status": "stopped", "step": step, "elapsed": time.perf_counter() - out.t0, "seconds": m.busy}
+        )
+        return
+    train_loss, train_acc = evaluate(m.model, data.x_train, data.y_train)
+    test_loss, test_acc = evaluate(m.model, data.x_test, data.y_test)
+    out.emit(m, "eval", {"step": step, "epoch": step / per_epoch, "test_loss": test_loss, "test_acc": test_acc})
+    final = {"train_loss": train_loss, "train_acc": train_acc, "test_loss": test_loss, "test_acc": test_acc}
+    # Every step's loss was finite, yet the weights can end NaN/inf (lr 1e9: the last update
+    # overflows): the full training-set loss then says the run diverged, not finished.
+    diverged = not math.isfinite(train_loss)
+    out.emit(
+        m,
+        "status",
+        {
+            "status": "diverged" if diverged else "finished",
+            "step": step,
+            "final": final,
+            **({"diverged_at": step} if diverged else {}),
+            "elapsed": time.perf_counter() - out.t0,
+            "seconds": m.busy,
+        },
+    )
+
+
 def train(
     models: Sequence[tuple[str, nn.Module]],
     data: Dataset,
@@ -370,6 +326,8 @@ def train(
     (step 0 = the initialisation, the last = the end), e.g. for Grad-CAM over training.
     Returns one History per model; the same numbers were streamed through `on_update`.
     """
+    # The step loop stays in one function: the order of stop checks, probes, snapshots and flushes is the
+    # contract tests pin.
     device = device or torch.device("cpu")
     data = data.to(device)
     n_train = data.n_train
@@ -388,48 +346,8 @@ def train(
         layer_names, weights = probe_weights(model)
         members.append(_Member(name, model, make_optimizer(model, cfg), weights, History(name), layer_names))
 
-    t0 = time.perf_counter()
-
-    def emit(m: _Member, kind: str, payload: dict[str, Any]) -> None:
-        upd = Update(m.name, kind, payload)  # type: ignore[arg-type]
-        m.history.apply(upd)
-        if on_update is not None:
-            on_update(upd)
-
-    def flush(m: _Member) -> None:
-        """Copy the pending per-step loss/accuracy to the host in one transfer; detect divergence."""
-        if not m.pending_steps:
-            return
-        losses, accs = torch.stack([torch.stack(m.pending_loss), torch.stack(m.pending_acc)]).tolist()
-        steps, lrs = m.pending_steps, m.pending_lr
-        m.pending_loss, m.pending_acc, m.pending_steps, m.pending_lr = [], [], [], []
-        bad = next((i for i, v in enumerate(losses) if not math.isfinite(v)), None)
-        keep = len(steps) if bad is None else bad  # metrics before the first NaN/inf stay
-        if keep:
-            emit(
-                m,
-                "steps",
-                {
-                    "step": steps[:keep],
-                    "loss": losses[:keep],
-                    "acc": accs[:keep],
-                    "lr": lrs[:keep],
-                    "elapsed": time.perf_counter() - t0,
-                },
-            )
-        if bad is not None:
-            m.active = False
-            emit(
-                m,
-                "status",
-                {
-                    "status": "diverged",
-                    "step": steps[bad],
-                    "diverged_at": steps[bad],
-                    "elapsed": time.perf_counter() - t0,
-                    "seconds": m.busy,
-                },
-            )
+    out = _Emitter(on_update)
+    emit, flush = out.emit, out.flush
 
     for m in members:  # tell listeners (and the history) what the probe rows will mean
         blocks = m.model.probe_blocks()  # type: ignore[operator]
@@ -473,49 +391,14 @@ def train(
                 for m in members:
                     if not m.active:
                         continue
-                    t_model = time.perf_counter()
-                    for group in m.opt.param_groups:
-                        group["lr"] = lr
-                    probe_ctx = Probe(m.model) if probing else contextlib.nullcontext()
-                    with probe_ctx as probe:
-                        with _autocast(device):
-                            logits = m.model(xb)
-                        loss = F.cross_entropy(logits.float(), yb)
-                        _check(should_stop)  # between forward and backward: Stop need not wait for the step
-                        m.opt.zero_grad(set_to_none=True)
-                        loss.backward()
-                    _check(should_stop)  # before the update: a stopped model keeps its last completed step
-                    if probing:
-                        res = probe.collect(m.weights)
-                        emit(m, "probe", {"step": step, **dataclasses.asdict(res)})
-                    m.opt.step()
-                    m.pending_loss.append(loss.detach())
-                    m.pending_acc.append((logits.detach().argmax(1) == yb).float().mean())
-                    m.pending_steps.append(step)
-                    m.pending_lr.append(lr)
-                    m.busy += time.perf_counter() - t_model  # on CUDA this is launch time until the next sync
+                    _step(m, xb, yb, lr, step, probing=probing, device=device, should_stop=should_stop, emit=emit)
                     if step in snap_at:
                         on_snapshot(m.name, step, m.model.state_dict())  # type: ignore[misc]
                     if len(m.pending_steps) >= cfg.log_every or step in (1, total):  # step 1: a first point at once
                         flush(m)
                 if step % per_epoch == 0 and step != total:
                     for m in members:
-                        if m.active:
-                            flush(m)
-                            if m.active:
-                                test_loss, test_acc = evaluate(
-                                    m.model, data.x_test, data.y_test, should_stop=should_stop
-                                )
-                                emit(
-                                    m,
-                                    "eval",
-                                    {
-                                        "step": step,
-                                        "epoch": step / per_epoch,
-                                        "test_loss": test_loss,
-                                        "test_acc": test_acc,
-                                    },
-                                )
+                        _epoch_end(m, data, step, per_epoch, should_stop=should_stop, out=out)
             except Stopped:
                 stopped = True
                 step -= 1  # the step in progress did not complete for every model
@@ -523,30 +406,6 @@ def train(
 
     for m in members:
         flush(m)
-        if not m.active:
-            continue  # diverged: its status is already set
-        if stopped:
-            emit(
-                m, "status", {"status": "stopped", "step": step, "elapsed": time.perf_counter() - t0, "seconds": m.busy}
-            )
-            continue
-        train_loss, train_acc = evaluate(m.model, data.x_train, data.y_train)
-        test_loss, test_acc = evaluate(m.model, data.x_test, data.y_test)
-        emit(m, "eval", {"step": step, "epoch": step / per_epoch, "test_loss": test_loss, "test_acc": test_acc})
-        final = {"train_loss": train_loss, "train_acc": train_acc, "test_loss": test_loss, "test_acc": test_acc}
-        # Every step's loss was finite, yet the weights can end NaN/inf (lr 1e9: the last update
-        # overflows): the full training-set loss then says the run diverged, not finished.
-        diverged = not math.isfinite(train_loss)
-        emit(
-            m,
-            "status",
-            {
-                "status": "diverged" if diverged else "finished",
-                "step": step,
-                "final": final,
-                **({"diverged_at": step} if diverged else {}),
-                "elapsed": time.perf_counter() - t0,
-                "seconds": m.busy,
-            },
-        )
+        if m.active:  # a diverged model's status is already set
+            _end(m, data, step, per_epoch, stopped=stopped, out=out)
     return [m.history for m in members]

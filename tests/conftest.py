@@ -45,10 +45,10 @@ def tmp_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     yield runs
     from resnet_viz import runner
 
-    if runner._QUEUE is not None:
-        for job in runner._QUEUE.jobs():
+    if runner.jobqueue._QUEUE is not None:
+        for job in runner.jobqueue._QUEUE.jobs():
             job.stop()
-        for job in runner._QUEUE.jobs():
+        for job in runner.jobqueue._QUEUE.jobs():
             job.wait(30)
 
 
@@ -155,3 +155,22 @@ def app_page(chromium_browser, streamlit_server: StreamlitServer) -> Iterator[ob
         yield page
     finally:
         context.close()
+
+
+class _MarkingCatalogue:
+    """A stand-in gettext catalogue that wraps every template it is asked for in « »: a sentence
+    built while it is installed shows which of its parts came out of the catalogue."""
+
+    def gettext(self, msgid: str) -> str:
+        return f"«{msgid}»"
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return f"«{singular if n == 1 else plural}»"
+
+
+@pytest.fixture
+def marking(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sentences built in the test come out of the stand-in catalogue (see _MarkingCatalogue)."""
+    import resnet_viz.text
+
+    monkeypatch.setattr(resnet_viz.text, "_catalogue", _MarkingCatalogue())

@@ -10,15 +10,18 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from resnet_viz import analysis
+from resnet_viz.checkpoints import load_model
 from resnet_viz.cli import main
 from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
-from resnet_viz.construction import BlockChange, NearIdentity, identity_sentences
+from resnet_viz.construction import BlockChange, NearIdentity
 from resnet_viz.data import load_dataset
-from resnet_viz.ensemble import ensemble_sentences
 from resnet_viz.experiment import run_twins
-from resnet_viz.landscape import Slice, landscape_sentences
+from resnet_viz.landscape import Slice
 from resnet_viz.lesion import BlockLesion, LesionResult
 from resnet_viz.runs import RunStore
+from resnet_viz.text.construction import identity_sentences
+from resnet_viz.text.landscape import landscape_sentences
+from resnet_viz.text.lesion import ensemble_sentences
 from resnet_viz.train import evaluate
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -140,7 +143,7 @@ def test_lesion_json_matches_the_documented_shape_and_the_intact_accuracy(twins,
     assert [b["name"] for b in doc["blocks"]] == ["blocks.0", "blocks.1", "blocks.2"]
     assert [b["downsampling"] for b in doc["blocks"]] == [False, True, True]
     data = load_dataset(DataConfig())
-    _, acc = evaluate(RunStore(tmp_runs).load_model(rid), data.x_test, data.y_test)
+    _, acc = evaluate(load_model(RunStore(tmp_runs), rid), data.x_test, data.y_test)
     assert doc["baseline_acc"] == pytest.approx(acc)  # deleting nothing = the model's own accuracy
     assert RunStore(tmp_runs).load_analysis(rid, "lesion-d3-s0") == doc  # kept for the page
 
@@ -150,7 +153,7 @@ def test_landscape_json_centre_is_the_models_loss(twins, tmp_runs, capsys) -> No
     assert main(["landscape", "--run", rid, "--runs-dir", str(tmp_runs), "--grid", "3", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     data = load_dataset(DataConfig())
-    loss, _ = evaluate(RunStore(tmp_runs).load_model(rid), data.x_test, data.y_test)
+    loss, _ = evaluate(load_model(RunStore(tmp_runs), rid), data.x_test, data.y_test)
     assert doc["loss"][1][1] == pytest.approx(loss, abs=1e-5)
     assert main(["landscape", "--run", rid, "--runs-dir", str(tmp_runs), "--grid", "4"]) == 2  # even: refused
     assert "odd" in capsys.readouterr().err

@@ -10,10 +10,11 @@ from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from resnet_viz import anatomy as an
 from resnet_viz import anatomy_lessons as lessons
-from resnet_viz import anatomy_plots
 from resnet_viz.config import ConfigError, ModelConfig
 from resnet_viz.exercises import grade
+from resnet_viz.figures import anatomy as anatomy_figures
 from resnet_viz.models import build_model, count_params
+from resnet_viz.text import anatomy as anatomy_text
 
 
 def fresh_cifar(depth: int, width: int = 16, **kw) -> nn.Module:
@@ -59,7 +60,7 @@ def test_imagenet_totals_match_torchvision(depth: int, exact: int, rounded: str)
     anat = an.anatomy(an.NetSpec("imagenet", depth))
     assert anat.total == exact == count_params(getattr(torchvision.models, f"resnet{depth}")(weights=None))
     assert an.millions(anat.total) == rounded
-    assert f"{exact:,}" in an.summary(anat) and rounded in an.summary(anat)
+    assert f"{exact:,}" in anatomy_text.summary(anat) and rounded in anatomy_text.summary(anat)
 
 
 def test_cifar_stage_table_at_32_pixels() -> None:
@@ -101,9 +102,9 @@ def test_stems_measured_layer_by_layer() -> None:
     )
     cifar = an.stem_trace(an.NetSpec("cifar", 20))
     assert cifar == (("input", (3, 32, 32)), ("3×3 conv, 3→16", (16, 32, 32)))
-    assert "4 times smaller per side" in an.stem_sentence(an.NetSpec("imagenet", 50), im)
-    assert "the input's own size" in an.stem_sentence(an.NetSpec("cifar", 20), cifar)
-    text = an.stem_contrast(an.NetSpec("cifar", 20), an.NetSpec("imagenet", 18))
+    assert "4 times smaller per side" in anatomy_text.stem_sentence(an.NetSpec("imagenet", 50), im)
+    assert "the input's own size" in anatomy_text.stem_sentence(an.NetSpec("cifar", 20), cifar)
+    text = anatomy_text.stem_contrast(an.stem_contrast(an.NetSpec("cifar", 20), an.NetSpec("imagenet", 18)))
     assert "shrink it to 8×8" in text and "would see 1×1" in text  # 32 / 4 and 32 / 32
 
 
@@ -116,8 +117,8 @@ def test_sentences_carry_the_counts_of_freshly_built_models(depth: int, width: i
         count_params(fresh_cifar(depth, width, residual=False)),
     )
     anat = an.anatomy(an.NetSpec("cifar", depth, width))
-    assert f"has {a:,} parameters" in an.summary(anat)
-    text = an.shortcut_sentence(an.shortcut_cost(depth, width))
+    assert f"has {a:,} parameters" in anatomy_text.summary(anat)
+    text = anatomy_text.shortcut_sentence(an.shortcut_cost(depth, width))
     assert f"{plain:,}" in text and f"{a:,}" in text and f"add {b - a:,}" in text and f"{b:,} in all" in text
 
 
@@ -147,7 +148,7 @@ def test_block_sketches_follow_the_traced_forward() -> None:
     for kind in ("post", "pre", "bottleneck"):  # plain and residual differ only in the shortcut edge
         r, p = an.block_sketch(kind, True), an.block_sketch(kind, False)  # type: ignore[arg-type]
         assert (r.branch, r.after_add) == (p.branch, p.after_add) and "x + " not in p.formula
-    assert "ReLU(x + F(x))" in an.block_caption(post) and "He et al. 2016b" in an.block_caption(pre)
+    assert "ReLU(x + F(x))" in anatomy_text.block_caption(post) and "He et al. 2016b" in anatomy_text.block_caption(pre)
 
 
 def test_hooks_are_removed_even_on_error() -> None:
@@ -177,7 +178,7 @@ def test_fixed_avgpool_demonstrated(family: str, depth: int, size: int, final: t
     check = lessons.pool_check(an.NetSpec(family, depth), size)  # type: ignore[arg-type]
     assert check.final_map == final and check.verdict == verdict
     assert check.adaptive_out == (final[0], 1, 1)
-    text = lessons.pool_sentence(check)
+    text = anatomy_text.pool_sentence(check)
     if verdict == "error":
         assert check.fixed_out is None and "too small" in (check.error or "") and "raises" in text
     elif verdict == "wrong_shape":
@@ -192,7 +193,7 @@ def test_expansion_is_read_and_its_absence_fails() -> None:
     assert (demo.bottleneck, demo.basic) == (Bottleneck.expansion, BasicBlock.expansion) == (4, 1)
     assert demo.head_in == {"ResNet-34": 512, "ResNet-50": 2048}  # 512 * expansion
     assert demo.missing_error.startswith("AttributeError") and "expansion" in demo.missing_error
-    assert "2048 features" in lessons.expansion_sentence(demo)
+    assert "2048 features" in anatomy_text.expansion_sentence(demo)
 
 
 def test_identity_adds_to_dl_dx_not_dl_dw() -> None:
@@ -234,12 +235,12 @@ def test_netspec_refuses_bad_settings(kw: dict, match: str) -> None:
 
 def test_figures_draw_the_measured_data() -> None:
     res, plain = an.block_sketch("post", True), an.block_sketch("post", False)
-    fig_r, fig_p = anatomy_plots.block_figure(res), anatomy_plots.block_figure(plain)
+    fig_r, fig_p = anatomy_figures.block_figure(res), anatomy_figures.block_figure(plain)
     texts = [a.text for a in fig_r.layout.annotations]
     assert all(label in texts for label in res.branch + res.after_add)
     assert len(fig_r.layout.shapes) == len(fig_p.layout.shapes) + 3  # the "+" node and two shortcut segments
     assert res.formula in fig_r.layout.title.text
     anat = an.anatomy(an.NetSpec("imagenet", 50))
-    bar = anatomy_plots.stage_params_figure(anat).data[0]
+    bar = anatomy_figures.stage_params_figure(anat).data[0]
     assert list(bar.x) == [r.params for r in reversed(anat.rows)]
-    assert f"{anat.total:,}" in anatomy_plots.stage_params_figure(anat).layout.title.text
+    assert f"{anat.total:,}" in anatomy_figures.stage_params_figure(anat).layout.title.text

@@ -185,7 +185,7 @@ def test_a_run_whose_loss_becomes_nan_is_printed_as_diverged(capsys, tmp_path) -
 
 
 def test_diverged_line_says_what_the_history_says() -> None:
-    from resnet_viz.cli import _diverged_line
+    from resnet_viz.cli.output import diverged_line as _diverged_line
 
     assert _diverged_line({"diverged_at": 4}, "plain-8") == "plain-8 diverged (loss became NaN/inf) at step 4"
     assert _diverged_line({"diverged_at": None}, "plain-8") == (
@@ -195,7 +195,7 @@ def test_diverged_line_says_what_the_history_says() -> None:
 
 def _failing_run(exc: BaseException):
     """A run_twins that draws one progress-bar update, then fails with `exc`."""
-    from resnet_viz.train import Update
+    from resnet_viz.history import Update
 
     def run(*args, on_update=None, **kwargs):
         on_update(Update("plain-8", "steps", {"step": [1], "loss": [2.3], "acc": [0.1], "lr": [0.1]}))
@@ -353,6 +353,33 @@ def test_sweep_table_and_reading_on_the_terminal(tmp_path, capsys) -> None:
     assert "job 1/1: seed 0: plain-8, residual-8, plain-14, residual-14" in err
     assert "seed" in out.splitlines()[0] and "reused" in out.splitlines()[0]
     assert "- Plain nets: training error" in out and "- Residual nets: training error" in out
+
+
+def test_a_sweep_loads_its_dataset_once_for_every_job_and_progress_bar(tmp_path, capsys, monkeypatch) -> None:
+    import resnet_viz.data
+    import resnet_viz.experiment
+    import resnet_viz.sweep
+
+    calls = []
+    real = resnet_viz.data.load_dataset
+
+    def counting(cfg):
+        calls.append(cfg.name)
+        return real(cfg)
+
+    for module in (resnet_viz.data, resnet_viz.experiment, resnet_viz.sweep):
+        monkeypatch.setattr(module, "load_dataset", counting)
+    argv = [*SWEEP, "--depths", "8", "--seeds", "0,1", "--steps", "2", "--runs-dir", str(tmp_path)]
+    assert main(argv) == 0
+    assert "job 2/2: seed 1" in capsys.readouterr().err  # two jobs, two progress bars
+    assert calls == ["digits"]
+
+
+def test_every_subcommand_has_a_function() -> None:
+    from resnet_viz.cli import COMMANDS, build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    assert set(COMMANDS) == set(sub.choices)
 
 
 def test_probe_json_lists_every_layer_first_first_at_initialisation(capsys) -> None:

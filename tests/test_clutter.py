@@ -8,7 +8,7 @@ import torch
 
 import resnet_viz.data as D
 from resnet_viz.config import ConfigError, DataConfig
-from resnet_viz.shapes import (
+from resnet_viz.data.shapes import (
     CLUTTER_MIN_SIZE,
     MAX_DISTRACTORS,
     SHAPE_CLASSES,

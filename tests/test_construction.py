@@ -11,15 +11,9 @@ from helpers import count_hooks
 from torch import nn
 
 from resnet_viz.config import ModelConfig
-from resnet_viz.construction import (
-    BlockChange,
-    NearIdentity,
-    closer_to_identity,
-    identity_sentences,
-    near_identity,
-    recording,
-)
+from resnet_viz.construction import BlockChange, NearIdentity, closer_to_identity, near_identity, recording
 from resnet_viz.models import ShortcutA, build_model
+from resnet_viz.text.construction import identity_sentences
 
 NAMES = ("plain-14", "residual-14")
 

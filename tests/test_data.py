@@ -400,7 +400,7 @@ def test_folder_errors(tmp_path):
 def test_resizing_beyond_the_machines_memory_is_refused_before_allocating(monkeypatch):
     # image_size=1024 on the digits: 1,797 images x 1024^2 x 4 bytes x 2 copies = 15 GB; with
     # 1 GB of "physical memory" the allocator would fail with a raw message: say it instead.
-    monkeypatch.setattr(D, "_physical_memory", lambda: 2**30)
+    monkeypatch.setattr(D.dataset, "physical_memory", lambda: 2**30)
     with pytest.raises(ConfigError, match=r"digits at 1024x1024 pixels needs about 14 GB .* this machine's 1 GB"):
         D.load_dataset(DataConfig(name="digits", image_size=1024))
     with pytest.raises(ConfigError, match="shapes at 1024x1024"):

@@ -11,10 +11,10 @@ from streamlit.testing.v1 import AppTest
 import resnet_viz.sweep
 from resnet_viz.cli import main
 from resnet_viz.config import ModelConfig, TrainConfig
-from resnet_viz.reading import demo_reading
 from resnet_viz.runner import job_queue
 from resnet_viz.runs import RunStore
 from resnet_viz.sweep import collect
+from resnet_viz.text.sweep import demo_reading
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 

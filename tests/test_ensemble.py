@@ -8,19 +8,10 @@ import math
 import pytest
 
 from resnet_viz.config import ModelConfig
-from resnet_viz.ensemble import (
-    decline,
-    decline_sentence,
-    ensemble_sentences,
-    one_block_sentence,
-    one_block_verdict,
-    one_deletion,
-    path_lengths,
-    path_sentences,
-    unravelled,
-)
+from resnet_viz.ensemble import decline, one_block_verdict, one_deletion, path_lengths, unravelled
 from resnet_viz.lesion import BlockLesion, LesionResult, RandomLesion
 from resnet_viz.models import build_model
+from resnet_viz.text.lesion import decline_sentence, ensemble_sentences, one_block_sentence, path_sentences
 
 NAMES = ("plain-20", "residual-20")
 
@@ -90,6 +81,8 @@ def test_path_sentences_name_the_numbers() -> None:
     big = path_sentences(path_lengths(54), "r", downsampling=2, shortcut="B")
     assert "2^54 ≈ 1.8 × 10^16 paths" in big[0] and "option B: a 1x1 projection" in big[1] and len(big) == 2
     assert len(path_sentences(path_lengths(3), "r", downsampling=0, shortcut="A")) == 1
+    one = path_sentences(path_lengths(3), "r", downsampling=1, shortcut="A")[1]
+    assert "the 1 that changes resolution still has a shortcut path" in one and "so it doubles" in one
 
 
 def test_one_deletion_averages_only_blocks_that_keep_the_resolution() -> None:
@@ -187,10 +180,15 @@ def test_odd_numbers_become_words(odd: LesionResult) -> None:
 def test_odd_numbers_say_what_is_missing() -> None:
     empty = LesionResult(0.0, (), ())
     assert one_block_sentence(empty, ROBUST, NAMES) == (
-        "The two nets cannot be compared on one deletion: plain-20 has no block that keeps the resolution to delete."
+        "The two nets cannot be compared on one deletion. plain-20 has no block that keeps the resolution to delete."
+    )
+    assert one_block_sentence(ROBUST, empty, NAMES) == (
+        "The two nets cannot be compared on one deletion. residual-20 has no block that keeps the resolution to delete."
     )
     zero = LesionResult(0.0, (BlockLesion("blocks.0", 0.0, False),), ())
-    assert "plain-20's intact accuracy is 0.0%: there is no accuracy to lose" in one_block_sentence(zero, ROBUST, NAMES)
+    assert "plain-20's intact accuracy is 0.00%: there is no accuracy to lose" in one_block_sentence(
+        zero, ROBUST, NAMES
+    )
     nan = LesionResult(NAN, (BlockLesion("blocks.0", 0.5, False),), (RandomLesion(1, 0.4, 0.0, 1),))
     assert "plain-20's intact accuracy is not a number" in one_block_sentence(nan, ROBUST, NAMES)
     assert (
@@ -199,4 +197,4 @@ def test_odd_numbers_say_what_is_missing() -> None:
     )
     assert decline_sentence(empty, "p") == "p: no random deletions were measured."
     all_nan = LesionResult(0.9, (BlockLesion("blocks.0", NAN, False),), ())
-    assert "no single deletion in plain-20 gave a finite accuracy" in one_block_sentence(all_nan, ROBUST, NAMES)
+    assert "No single deletion in plain-20 gave a finite accuracy." in one_block_sentence(all_nan, ROBUST, NAMES)

@@ -22,10 +22,17 @@ def _run(code: str) -> str:
 
 def test_library_modules_do_not_import_streamlit():
     out = _run(
-        "import importlib, pkgutil, sys\n"
+        "import importlib, os, pkgutil, sys\n"
         "import resnet_viz\n"
-        "names = sorted(m.name for m in pkgutil.iter_modules(resnet_viz.__path__, 'resnet_viz.')\n"
-        "               if m.name != 'resnet_viz.ui')\n"
+        "root, names = resnet_viz.__path__[0], []\n"
+        "for m in pkgutil.iter_modules([root], 'resnet_viz.'):\n"
+        "    if m.name == 'resnet_viz.ui':\n"
+        "        continue\n"
+        "    names.append(m.name)\n"
+        "    if m.ispkg:  # and the modules of a subpackage: figures/, text/, ...\n"
+        "        sub = os.path.join(root, m.name.rsplit('.', 1)[1])\n"
+        "        names += [s.name for s in pkgutil.iter_modules([sub], m.name + '.')]\n"
+        "names.sort()\n"
         "for name in names:\n"
         "    importlib.import_module(name)\n"
         "    assert 'streamlit' not in sys.modules, f'{name} imports streamlit'\n"
@@ -33,6 +40,7 @@ def test_library_modules_do_not_import_streamlit():
     )
     assert "resnet_viz.config" in out.split()
     assert "resnet_viz.devices" in out.split()
+    assert "resnet_viz.figures.common" in out.split()
 
 
 def test_import_resnet_viz_is_cheap():

@@ -21,13 +21,14 @@ from resnet_viz.landscape import (
     Slice,
     SliceCancelled,
     directions,
-    landscape_sentences,
     loss_slice,
     random_direction,
     sharper,
     sharpness,
+    within_band,
 )
 from resnet_viz.models import build_model
+from resnet_viz.text.landscape import landscape_sentences
 from resnet_viz.train import evaluate
 
 TINY = ModelConfig(depth=8, width=4)
@@ -281,9 +282,9 @@ def test_landscape_sentences_and_their_swap():
     lines = landscape_sentences(plain, residual, ("plain-56", "residual-56"))
     assert lines == [
         (
-            "At distance 0.5 from the trained weights (the 8 grid points with max(|a|, |b|) = 0.5, filter-normalised "
-            "directions, Li et al. 2018 §4) the loss rises by 5,025 for plain-56 (from 0.5) and rises by 0.375 for "
-            "residual-56 (from 0.5)."
+            "The rise is read at distance 0.5 from the trained weights, at the 8 grid points with max(|a|, |b|) = 0.5 "
+            "(filter-normalised directions, Li et al. 2018 §4). There the loss rises by 5,020 for plain-56 (from 0.5). "
+            "There the loss rises by 0.375 for residual-56 (from 0.5)."
         ),
         (
             "plain-56's surface is the sharper one at this distance: its loss rises 13,400x as much. Li et al. (2018, §6) "
@@ -309,7 +310,7 @@ def test_about_the_same_within_2x_and_no_rise():
     assert sharper(sharpness(_bowl(1.0)), sharpness(_bowl(2.1))) == "residual"
     down = landscape_sentences(_bowl(-1.0), _bowl(-2.0))
     assert sharper(sharpness(_bowl(-1.0)), sharpness(_bowl(-2.0))) is None
-    assert "the loss falls by 0.375 for plain (from 0.5) and falls by 0.75 for residual" in down[0]
+    assert "There the loss falls by 0.375 for plain (from 0.5). There the loss falls by 0.75 for residual" in down[0]
     assert down[1].startswith("Neither loss rises at this distance")
     assert "a negative value means the weights sit on a slope or saddle" in down[2]
     assert sharper(sharpness(_bowl(-1.0)), sharpness(_bowl(1.0))) == "residual"
@@ -332,7 +333,7 @@ def test_non_finite_points_become_words(value):
     assert (
         lines[0] == "plain's loss is not finite at 1 of the 8 points at distance 0.5: the perturbed net diverged there."
     )
-    assert "rises by 0.375 for residual" in lines[1] and "plain (from" not in lines[1]
+    assert "rises by 0.375 for residual" in lines[1] and "for plain (from" not in lines[1]
     assert lines[2].startswith("plain's surface is the sharper one at this distance: its loss rises without bound.")
     centre = _with(_bowl(1.0), (2, 2), value)
     assert math.isnan(sharpness(centre).rise) and sharper(sharpness(centre), sharpness(_bowl(1.0))) is None
@@ -344,6 +345,17 @@ def test_non_finite_points_become_words(value):
 
 
 def test_different_grids_are_not_compared():
+    line = landscape_sentences(_bowl(1.0, dims=1), _bowl(3.0, dims=1))[0]
+    assert line.startswith("The rise is read at distance 0.5 from the trained weights, at the 2 points a = ±0.5")
+    assert "rises by 0.25 for plain (from 0.5). There the loss rises by 0.75 for residual" in line
     assert landscape_sentences(_bowl(1.0, grid=5), _bowl(1.0, grid=7)) == [
         "The two slices were computed on different grids; compute both with the same settings to compare them."
     ]
+
+
+def test_within_band_is_the_one_test_of_about_the_same_size():
+    assert within_band(1.0, 2.0) and within_band(2.0, 1.0) and not within_band(1.0, 2.01)
+    assert within_band(0.0, 0.0) and within_band(3.0, 3.0)  # equal: the same size, zero included
+    assert not within_band(0.0, 1e-300) and not within_band(-1.0, -1.5)  # zero or negative beside another
+    for odd in (math.nan, math.inf, None):
+        assert not within_band(odd, 1.0) and not within_band(1.0, odd) and not within_band(odd, odd)

@@ -22,12 +22,12 @@ from resnet_viz.lesion import (
     RandomLesion,
     deleted,
     layer_responses,
-    lesion_sentences,
     lesion_study,
     lesionable_blocks,
-    response_sentences,
+    quieter,
 )
 from resnet_viz.models import ShortcutA, build_model
+from resnet_viz.text.lesion import lesion_sentences, response_sentences
 from resnet_viz.train import evaluate
 
 CONFIGS = {
@@ -322,7 +322,7 @@ def test_lesion_sentences_exact() -> None:
     assert lesion_sentences(plain, residual, names=("P", "R")) == [
         "P: 90.0% with every block; it has no block that keeps the resolution to delete.",
         "R: 80.0% with every block; it has no block that keeps the resolution to delete.",
-        "With 2 blocks deleted at random: P 10.0% ± 0.0%, R 40.0% ± 10.0% (mean ± std over the draws).",
+        "With 2 blocks deleted at random: P 10.0% ± 0.00%, R 40.0% ± 10.0% (mean ± std over the draws).",
         "With 3 blocks deleted: P 10.0%, R 30.0%.",
     ]
     same = LesionResult(0.5, (BlockLesion("blocks.0", 0.45, False),), ())
@@ -400,3 +400,9 @@ def test_response_sentences() -> None:
     assert response_sentences([("a", 1.04)], [("a", 1.0)])[1] == (
         "The two nets' layers respond about equally strongly (means within 5%)."
     )
+    assert quieter([("a", 1.0)], [("a", 0.5)]) == "residual" and quieter([("a", 0.5)], [("a", 1.0)]) == "plain"
+    assert quieter([("a", 1.04)], [("a", 1.0)]) == "same" and quieter([], [("a", 1.0)]) is None
+    # a response that is not a finite number: its mean is said in words, and the nets are not ranked
+    assert response_sentences([("a", float("nan"))], [("a", 1.0)]) == [
+        "Mean std of a 3x3 layer's response: plain not finite, residual 1."
+    ]

@@ -12,9 +12,9 @@ from resnet_viz import lessons
 from resnet_viz.config import ModelConfig
 from resnet_viz.exercises import Exercise, Outcome, grade
 from resnet_viz.experiment import ModelResult
+from resnet_viz.history import History
 from resnet_viz.sweep import DepthPoint, SweepResult
 from resnet_viz.theory import InitProfile
-from resnet_viz.train import History
 
 
 def _profile(cfg: ModelConfig, gx: list[float]) -> InitProfile:

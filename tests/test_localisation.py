@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from resnet_viz import localisation
+from resnet_viz.checkpoints import load_model
 from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
 from resnet_viz.data import load_dataset
 from resnet_viz.experiment import run_twins
@@ -16,13 +17,13 @@ from resnet_viz.localisation import (
     Track,
     chance_share,
     is_masked_pair,
+    mean_localisation,
     newest_pair,
     track,
     twin_groups,
 )
-from resnet_viz.reading import localisation_reading
 from resnet_viz.runs import RunStore
-from resnet_viz.saliency import mean_localisation
+from resnet_viz.text.saliency import localisation_reading
 
 
 def _track(label: str, residual: bool, energy, peak=None, acc=0.9, steps=None) -> Track:
@@ -114,7 +115,7 @@ def test_the_newest_masked_pair_is_found_and_scored_at_every_snapshot(shapes_pai
     assert t.label == "residual-8" and t.residual
     assert t.steps == tuple(shapes_pair.snapshot_steps(runs[1].run_id)) and t.steps[0] == 0 and t.steps[-1] == 4
     # Each point is the score of that snapshot's weights, as mean_localisation gives it.
-    first = mean_localisation(shapes_pair.load_model(runs[1].run_id, step=0), images, masks)
+    first = mean_localisation(load_model(shapes_pair, runs[1].run_id, step=0), images, masks)
     assert (t.energy[0], t.peak[0]) == pytest.approx(first, nan_ok=True)
     assert 0.0 <= t.train_acc <= 1.0
 

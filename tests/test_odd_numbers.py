@@ -14,13 +14,20 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from resnet_viz import lessons, plots, quiz, sweep_plots
+from resnet_viz import lessons, quiz
 from resnet_viz.config import ModelConfig
-from resnet_viz.reading import flow_sentence, profile_sentences, reading, sweep_reading
+from resnet_viz.figures import live_curves, live_gradients
+from resnet_viz.figures import sweep as sweep_figures
+from resnet_viz.history import History
+from resnet_viz.localisation import Track
 from resnet_viz.sweep import DepthPoint
 from resnet_viz.text import numbers as wording
+from resnet_viz.text.lessons import alpha_outcome, calms_outcome, depth_outcome
+from resnet_viz.text.live import flow_sentence, reading
+from resnet_viz.text.saliency import localisation_reading
+from resnet_viz.text.sweep import sweep_reading
+from resnet_viz.text.theory import chain_sentence, profile_sentences, skip_strength_sentence
 from resnet_viz.theory import InitProfile
-from resnet_viz.train import History
 
 ODD = st.sampled_from([0.0, -0.0, math.inf, -math.inf, math.nan, 1e-300, 5e-324, 1e300, -1.0])
 NUMBER = st.one_of(ODD, st.floats(min_value=1e-12, max_value=1e12))
@@ -102,16 +109,16 @@ def test_run_readings_and_outcomes_never_raise(hists: list[History]) -> None:
 @settings(SETTINGS, max_examples=20)  # a plotly figure costs ~0.1 s
 @given(st.lists(histories(), min_size=1, max_size=3))
 def test_run_figures_never_raise(hists: list[History]) -> None:
-    plots.loss_figure(hists)
-    plots.loss_figure(hists, log_y=True)
-    plots.accuracy_figure(hists)
-    plots.grad_heatstrip(hists)
-    plots.grad_profile(hists)
-    plots.flow_profile(hists)
-    plots.flow_ratio_figure(hists)
-    plots.act_std_figure(hists)
+    live_curves.loss_figure(hists)
+    live_curves.loss_figure(hists, log_y=True)
+    live_curves.accuracy_figure(hists)
+    live_gradients.grad_heatstrip(hists)
+    live_gradients.grad_profile(hists)
+    live_gradients.flow_profile(hists)
+    live_gradients.flow_ratio_figure(hists)
+    live_gradients.act_std_figure(hists)
     for h in hists:
-        plots.identity_share_figure(h)
+        live_gradients.identity_share_figure(h)
 
 
 @SETTINGS
@@ -125,7 +132,7 @@ def test_profile_sentences_never_raise(profs: list[InitProfile]) -> None:
 def test_sweep_reading_and_figure_never_raise(cells: list) -> None:
     points = [DepthPoint(kind, depth, tuple(tr), tuple(te), tuple(range(len(tr))), ()) for kind, depth, tr, te in cells]
     _words(sweep_reading(points))
-    sweep_plots.error_vs_depth(points)
+    sweep_figures.error_vs_depth(points)
     lessons.sweep_deeper_outcome(points)
 
 
@@ -133,7 +140,27 @@ def test_sweep_reading_and_figure_never_raise(cells: list) -> None:
 def test_ratio_and_regime_are_total(a: float, b: float) -> None:
     r = wording.ratio(a, b)
     assert r is None or math.isfinite(r) or math.isinf(r)
-    assert wording.regime(r, first=a) in wording.REGIME_WORDS
+    assert wording.regime(r, first=a) in wording.REGIMES
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.booleans(), st.lists(NUMBER, min_size=1, max_size=3), NUMBER, NUMBER), max_size=3), NUMBER)
+def test_localisation_reading_never_raises(cells: list, chance: float) -> None:
+    tracks = [
+        Track(f"{'residual' if r else 'plain'}-8", r, tuple(range(len(e))), tuple(e), (peak,) * len(e), acc)
+        for r, e, peak, acc in cells
+    ]
+    _words(localisation_reading(tracks, chance, 100, 5))
+
+
+@SETTINGS
+@given(NUMBER, NUMBER, NUMBER, st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.0, -1.0]), st.integers(1, 60))
+def test_chain_skip_strength_and_outcome_sentences_never_raise(
+    p: float, r: float, x: float, alpha: float, blocks: int
+) -> None:
+    _words([chain_sentence([p], [r], beta=1.0, depth=blocks, gain=0.9)])
+    _words([skip_strength_sentence(alpha, blocks, x), skip_strength_sentence(alpha, blocks, x, name="r", step=1)])
+    _words([alpha_outcome("r", 1.5, p, r, x), calms_outcome("p", p, 1, r, 2), depth_outcome(20, p, 56, r)])
 
 
 def test_the_dead_plain_net_is_said_in_words() -> None:

@@ -169,10 +169,10 @@ def test_a_slow_first_step_alone_does_not_halt_a_fast_job(monkeypatch) -> None:
     """Seen in the browser: a 0.04 s/step run was halted as "1.2 s per step" because the rate
     counted the first step's warm-up; the rate now counts from the first step seen."""
     from resnet_viz import runner
-    from resnet_viz.train import History
+    from resnet_viz.history import History
 
     clock = [0.0]
-    monkeypatch.setattr(runner.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(runner.job.time, "perf_counter", lambda: clock[0])
     job = runner.TrainingRun(
         TWINS, DataConfig(), TrainConfig(steps=20_000), owner="a", limits=Limits(seconds=900.0, memory_bytes=2**40)
     )

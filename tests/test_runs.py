@@ -15,8 +15,9 @@ import pytest
 import torch
 
 from resnet_viz import runs
+from resnet_viz.checkpoints import load_model, load_state_dict
 from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
-from resnet_viz.runs import RunInfo, RunStore, RunStoreError, RunStoreWarning
+from resnet_viz.runs import RunInfo, RunStore, RunStoreError, RunStoreWarning, files
 
 MODEL = ModelConfig(arch="cifar", depth=8, width=4, residual=True)
 PLAIN = ModelConfig(arch="cifar", depth=8, width=4, residual=False)
@@ -33,7 +34,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> list[datetime]:
         ticks.append(ticks[-1] + timedelta(seconds=1))
         return ticks[-1]
 
-    monkeypatch.setattr(runs, "_utcnow", tick)
+    monkeypatch.setattr(files, "utcnow", tick)
     return ticks
 
 
@@ -95,7 +96,7 @@ def test_round_trip(store: RunStore, clock: list[datetime]) -> None:
     assert listed.has_weights
     assert store.load_metrics(run_id) == metrics
 
-    loaded = store.load_model(run_id)
+    loaded = load_model(store, run_id)
     assert not loaded.training
     saved = model.state_dict()
     restored = loaded.state_dict()
@@ -116,7 +117,7 @@ def test_saved_weights_are_plain_standalone_tensors(store: RunStore) -> None:
     store.save_weights(run_id, {"view": big[:2], "conv": conv, "param": param})
     # A view must not drag its whole 4 MB storage into the file.
     assert (store.root / run_id / "weights.pt").stat().st_size < 100_000
-    state = store.load_state_dict(run_id)
+    state = load_state_dict(store, run_id)
     assert torch.equal(state["view"], torch.tensor([0.0, 1.0]))
     assert torch.equal(state["conv"], conv) and state["conv"].is_contiguous()
     assert torch.equal(state["param"], torch.ones(3)) and not state["param"].requires_grad
@@ -189,9 +190,9 @@ def test_damaged_folders_are_skipped_with_a_warning(store: RunStore) -> None:
     with pytest.raises(RunStoreError, match="config.json is not valid JSON"):
         store.get("20260101-000000-garbage")
     with pytest.raises(RunStoreError, match="weights"):
-        store.load_model(truncated)
+        load_model(store, truncated)
     with pytest.raises(RunStoreError, match="weights.pt cannot be loaded"):
-        store.load_state_dict(truncated)
+        load_state_dict(store, truncated)
     with pytest.raises(RunStoreError, match="metrics.json is not valid JSON"):
         store.load_metrics(bad_metrics)
 
@@ -212,9 +213,9 @@ def test_weights_that_do_not_fit_the_model(store: RunStore) -> None:
     run_id = store.create(MODEL, DATA, TRAIN)
     store.save_weights(run_id, {"w": torch.ones(2)})
     with pytest.raises(RunStoreError, match="do not fit"):
-        store.load_model(run_id)
+        load_model(store, run_id)
     with pytest.raises(RunStoreError, match="no saved weights"):
-        store.load_state_dict(store.create(MODEL, DATA, TRAIN))
+        load_state_dict(store, store.create(MODEL, DATA, TRAIN))
 
 
 def test_weights_are_loaded_without_unpickling_code(store: RunStore) -> None:
@@ -222,7 +223,7 @@ def test_weights_are_loaded_without_unpickling_code(store: RunStore) -> None:
     # A pickle that would call os.system on load: weights_only=True must refuse it.
     torch.save({"w": torch.ones(1), "evil": _Evil()}, store.root / run_id / "weights.pt")
     with pytest.raises(RunStoreError, match="cannot be loaded"):
-        store.load_state_dict(run_id)
+        load_state_dict(store, run_id)
 
 
 class _Evil:
@@ -266,7 +267,7 @@ def test_failed_writes_keep_the_previous_file(store: RunStore, monkeypatch: pyte
             store.save_weights(run_id, {"w": torch.zeros(3)})
 
     assert store.load_metrics(run_id) == _metrics(1.0)
-    assert torch.equal(store.load_state_dict(run_id)["w"], torch.ones(3))
+    assert torch.equal(load_state_dict(store, run_id)["w"], torch.ones(3))
     assert (store.get(run_id).status, store.get(run_id).step) == ("running", 2)
     assert sorted(p.name for p in folder.iterdir()) == before  # temp files were cleaned up
 
@@ -280,14 +281,14 @@ def test_failed_writes_keep_the_previous_file(store: RunStore, monkeypatch: pyte
 
 
 def test_create_that_fails_half_way_leaves_nothing(store: RunStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = runs._write_json
+    real = files.write_json
 
     def fails_on_status(path: Path, obj: object, **kwargs: object) -> None:
         if path.name == "status.json":
             raise OSError("disk full")
         real(path, obj, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(runs, "_write_json", fails_on_status)
+    monkeypatch.setattr(files, "write_json", fails_on_status)
     with pytest.raises(OSError, match="disk full"):
         store.create(MODEL, DATA, TRAIN)
     with warnings.catch_warnings():
@@ -311,7 +312,7 @@ def test_ids_that_could_escape_the_root_are_refused(store: RunStore, tmp_path: P
     victim = tmp_path / "x"
     victim.mkdir()
     (victim / "config.json").write_text("{}")
-    for call in (store.get, store.load_metrics, store.load_model, store.metrics_csv):
+    for call in (store.get, store.load_metrics, lambda r: load_model(store, r), store.metrics_csv):
         with pytest.raises(RunStoreError, match="invalid run id"):
             call(bad_id)
     with pytest.raises(RunStoreError, match="invalid run id"):
@@ -523,7 +524,7 @@ def test_metrics_are_checked_against_the_history_schema(store: RunStore, change,
 
 
 def test_history_round_trips_and_reads_null_as_nan(store: RunStore) -> None:
-    from resnet_viz.train import History
+    from resnet_viz.history import History
 
     h = History(
         "residual-8",
@@ -577,14 +578,14 @@ def test_model_too_large_to_build_is_refused_before_building(store: RunStore, mo
     assert time.perf_counter() - start < 5
     for run_id in (wide, deep):
         with pytest.raises(RunStoreError, match="too large to build"):
-            store.load_model(run_id)
+            load_model(store, run_id)
 
 
 def test_weights_refused_by_weights_only_give_one_short_sentence(store: RunStore) -> None:
     run_id = store.create(MODEL, DATA, TRAIN)
     torch.save({"w": torch.ones(1), "evil": _Evil()}, store.root / run_id / "weights.pt")
     with pytest.raises(RunStoreError) as err:
-        store.load_model(run_id)
+        load_model(store, run_id)
     message = str(err.value)
     assert "holds Python objects besides tensors" in message
     assert str(store.root) not in message and len(message) < 300  # torch's own text is a page of advice
@@ -614,7 +615,7 @@ def test_a_read_only_store_refuses_analyses_with_a_sentence(store: RunStore, mon
     def read_only(path: Path, write) -> None:
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(runs, "_atomic_write", read_only)
+    monkeypatch.setattr(files, "atomic_write", read_only)
     with pytest.raises(RunStoreError) as err:
         store.save_analysis(run_id, "lesion-d10-s0", {"baseline_acc": 0.5})
     assert f"run {run_id!r}: analysis/lesion-d10-s0.json cannot be saved (Permission denied)" in str(err.value)

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from resnet_viz.config import ModelConfig
+from resnet_viz.localisation import localisation_score, mean_localisation
 from resnet_viz.models import build_model
 from resnet_viz.saliency import (
     METHOD_TITLES,
@@ -24,8 +25,6 @@ from resnet_viz.saliency import (
     frozen_copy,
     integrated_gradients,
     layer_choices,
-    localisation_score,
-    mean_localisation,
     predict,
 )
 
@@ -395,7 +394,7 @@ def test_localisation_score_on_hand_made_maps():
 
 
 def test_mean_localisation_agrees_with_per_image_scores():
-    from resnet_viz.shapes import make_shapes
+    from resnet_viz.data.shapes import make_shapes
 
     imgs, labels, masks = make_shapes(5, size=32, seed=3)
     x = (torch.from_numpy(imgs).permute(0, 3, 1, 2) - 0.5) / 0.25  # (5, 3, 32, 32) standardised

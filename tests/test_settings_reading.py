@@ -7,14 +7,15 @@ import dataclasses
 import pytest
 from helpers import from_query, sweep_from_query, to_query
 
-from resnet_viz.reading import identity_share, input_output_ratio, reading
+from resnet_viz.history import History
 from resnet_viz.settings import (
     RECIPES,
     SWEEP_LINK,
     TwinSettings,
     twin_defaults,
 )
-from resnet_viz.train import History
+from resnet_viz.text.live import reading
+from resnet_viz.text.numbers import first_last
 
 
 def test_defaults_show_the_effect_and_build_twins() -> None:
@@ -93,7 +94,7 @@ def test_reading_reports_divergence_and_gradient_direction() -> None:
     assert text[0].startswith("plain-20 diverged at step 3")
     assert text[-1] == (
         "In plain-56 at step 1, the gradient per weight at the first layer was 4x larger than at the "
-        "last conv layer: it grew toward the input; at step 10 the first/last ratio was 0.25."
+        "last conv layer: it grew toward the input. At step 10 the first/last ratio was 0.25."
     )
 
 
@@ -102,7 +103,7 @@ def test_reading_names_explosion_at_init_and_whether_it_calmed() -> None:
     text = reading([calm])[-1]
     assert text.startswith(
         "In plain-56 at step 1, dL/dx at the first block was 1,380x larger than at the last block: "
-        "it exploded toward the input; at step 10 the first/last ratio was 3: it calmed down."
+        "it exploded toward the input. At step 10 the first/last ratio was 3: it calmed down."
     )
     assert "candidate explanations of degradation, not evidence that the gradient is healthy" in text
     stuck = _hist("plain-56", [1.0], [0.5], rms=[[1.0] * 4, [1.0] * 4], gx=[[1380.0, 2.0, 1.0], [1000.0, 2.0, 1.0]])
@@ -132,9 +133,9 @@ def test_reading_turns_zero_and_non_finite_gradients_into_words(first: float) ->
 
 def test_identity_share_and_ratio_by_hand() -> None:
     h = _hist("residual-8", [1.0], [0.5], rms=[[1.0, 2.0, 3.0]], ident=[[3.0, 1.0]], branch=[[1.0, 1.0]])
-    assert identity_share(h) == pytest.approx((0.75 + 0.5) / 2)
-    assert input_output_ratio([1.0, 2.0, 4.0, 7.0]) == pytest.approx(0.25)
-    assert input_output_ratio([1.0, 7.0]) is None
+    assert h.identity_share() == pytest.approx((0.75 + 0.5) / 2)
+    assert first_last([1.0, 2.0, 4.0, 7.0], skip_head=True) == pytest.approx(0.25)  # the head (7) left out
+    assert first_last([1.0, 7.0], skip_head=True) is None
     assert "62.5%" in reading([h])[-1]
 
 

@@ -26,7 +26,7 @@ from streamlit.testing.v1 import AppTest
 
 from resnet_viz import analysis, runs
 from resnet_viz.cli import main
-from resnet_viz.runs import RunInfo, RunStore, RunStoreError
+from resnet_viz.runs import RunInfo, RunStore, RunStoreError, files
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = (
@@ -209,7 +209,7 @@ def test_a_read_only_store_is_a_sentence_when_saving_an_analysis(store: Copy, mo
         raise PermissionError(13, "Permission denied", str(path))
 
     shutil.rmtree(store.plain.path / "analysis")
-    monkeypatch.setattr(runs, "_atomic_write", read_only)
+    monkeypatch.setattr(files, "atomic_write", read_only)
     at = open_page("pages/5_analysis.py")
     at.button(key="an_identity_run").click().run()
     check(at, store.root)

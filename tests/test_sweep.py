@@ -10,7 +10,7 @@ import pytest
 
 from resnet_viz.config import ConfigError, DataConfig, ModelConfig, TrainConfig
 from resnet_viz.experiment import ModelResult
-from resnet_viz.reading import demo_reading, sweep_reading
+from resnet_viz.history import History
 from resnet_viz.runs import RunStore
 from resnet_viz.sweep import (
     DEMO,
@@ -25,7 +25,7 @@ from resnet_viz.sweep import (
     run_sweep,
     same_model,
 )
-from resnet_viz.train import History
+from resnet_viz.text.sweep import demo_reading, sweep_reading
 
 TINY = SweepConfig(depths=(14, 8), seeds=(1, 0), model=ModelConfig(width=4), train=TrainConfig(steps=4, probe_every=2))
 
@@ -271,7 +271,7 @@ def test_demo_reading_uses_the_runs_numbers() -> None:
         fake("residual", 56, 0, 0.991),
     ]
     assert demo_reading(results) == (
-        "plain-56 reached 17% training accuracy, plain-20 99%: deeper was worse without shortcuts; "
+        "plain-56 reached 17% training accuracy, plain-20 99%: deeper was worse without shortcuts. "
         "residual-56 reached 99% (residual-20 100%): with shortcuts the deeper net trained 0.7 points worse, "
         "less than the 82 points the plain nets lost."
     )

@@ -14,19 +14,18 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from resnet_viz import reading, theory_plots
 from resnet_viz.config import DataConfig, ModelConfig
 from resnet_viz.data import Dataset, load_dataset
 from resnet_viz.experiment import fit_to_data
+from resnet_viz.figures import theory as theory_figures
+from resnet_viz.figures.common import PLAIN_SHADES, RESIDUAL_SHADES
 from resnet_viz.models import build_model
-from resnet_viz.plots import PLAIN_SHADES, RESIDUAL_SHADES
-from resnet_viz.reading import input_output_ratio, profile_sentences
+from resnet_viz.text.theory import chain_sentence, profile_sentences
 from resnet_viz.theory import (
     InitProfile,
     _scalar_net,
     autocorrelation,
     chain_gradients,
-    first_last_ratio,
     init_profile,
     init_profiles,
     shattered,
@@ -97,10 +96,10 @@ def test_chain_never_underflows_to_zero() -> None:
 
 
 def test_chain_sentence_follows_the_numbers() -> None:
-    a = reading.chain_sentence(np.array([1e-6, 1.0]), np.array([1.3, 1.0]), beta=1 / math.sqrt(30), depth=30, gain=0.9)
+    a = chain_sentence(np.array([1e-6, 1.0]), np.array([1.3, 1.0]), beta=1 / math.sqrt(30), depth=30, gain=0.9)
     assert "plain chain keeps 1e-06 of the output's gradient: it vanished toward the input" in a
     assert "β = 1/√L keeps 1.3x: it kept about the same size" in a
-    b = reading.chain_sentence(np.array([1.3, 1.0]), np.array([4690.0, 1.0]), beta=1.0, depth=30, gain=0.9)
+    b = chain_sentence(np.array([1.3, 1.0]), np.array([4690.0, 1.0]), beta=1.0, depth=30, gain=0.9)
     assert "plain chain keeps 1.3x" in b and "β = 1 keeps 4,690x: it exploded toward the input" in b
     assert "230,000,000x over 30 layers" in b
 
@@ -176,10 +175,19 @@ def test_init_profile_leaves_the_callers_random_stream_alone(digits: Dataset) ->
 
 
 @pytest.mark.parametrize(
-    "row", [[3.0, 1.0, 2.0, 9.0], [1e-6, 5.0, 4e-2, 1.0], [1.0, 2.0], [1.0, 0.0, 0.0, 1.0], [float("nan"), 1.0, 1.0]]
+    ("row", "expected"),
+    [
+        ([3.0, 1.0, 2.0, 9.0], 1.5),  # first over the last layer before the head (9, left out)
+        ([1e-6, 5.0, 4e-2, 1.0], 2.5e-5),
+        ([1.0, 2.0], None),  # a head and one layer: nothing to compare
+        ([1.0, 0.0, 0.0, 1.0], None),  # a zero denominator
+        ([float("nan"), 1.0, 1.0], None),
+    ],
 )
-def test_first_last_ratio_follows_the_run_readings_convention(row: list[float]) -> None:
-    assert first_last_ratio(row) == input_output_ratio(row)
+def test_first_last_ratio_leaves_the_head_out(row: list[float], expected: float | None) -> None:
+    p = InitProfile("p", [], row, row, row, [], [])
+    for kind in ("norm", "rms", "rel"):
+        assert p.first_last_ratio(kind) == (None if expected is None else pytest.approx(expected))
 
 
 # -- 3. shattered gradients ----------------------------------------------------------------------
@@ -417,7 +425,8 @@ def test_measured_dldx_regimes_at_depth_56(data: str, bn: bool, residual: bool, 
 
     p = init_profile(ModelConfig(depth=56, width=16, residual=residual, bn=bn), load_dataset(DataConfig(name=data)))
     assert wording.regime(p.flow_ratio()) == regime
-    assert wording.REGIME_WORDS[regime] in " ".join(profile_sentences([p]))
+    verb = {"exploding": "exploded", "growing": "grew", "vanishing": "vanished", "shrinking": "shrank"}[regime]
+    assert f"it {verb} toward the input" in " ".join(profile_sentences([p]))
 
 
 def test_residual_without_bn_explodes_forward(digits: Dataset) -> None:
@@ -435,7 +444,7 @@ def _log_power(axis: go.layout.YAxis) -> bool:
 
 def test_chain_figure_draws_the_arrays_on_a_log_axis() -> None:
     plain, res = chain_gradients(10, 1.0, residual=False), chain_gradients(10, 1.0, residual=True)
-    fig = theory_plots.chain_figure(plain, res)
+    fig = theory_figures.chain_figure(plain, res)
     (p, r) = fig.data
     assert (p.name, r.name) == ("plain", "residual")
     assert (p.line.color, r.line.color) == (PLAIN_SHADES[0], RESIDUAL_SHADES[0])
@@ -443,7 +452,7 @@ def test_chain_figure_draws_the_arrays_on_a_log_axis() -> None:
     np.testing.assert_allclose(r.y, res)
     np.testing.assert_array_equal(p.x, np.arange(11))
     assert _log_power(fig.layout.yaxis)
-    gap = theory_plots.chain_figure(np.array([0.0, 1.0]), np.array([1.0, 1.0]))
+    gap = theory_figures.chain_figure(np.array([0.0, 1.0]), np.array([1.0, 1.0]))
     assert math.isnan(gap.data[0].y[0])  # a zero gradient is a gap on a log axis, not a point
 
 
@@ -451,7 +460,7 @@ def test_chain_figure_draws_the_arrays_on_a_log_axis() -> None:
 def test_profile_figure_one_line_per_model(kind: str) -> None:
     a = InitProfile("plain-20", ["a", "b", "c"], [1.0, 2.0, 3.0], [0.1, 0.2, 0.3], [5.0, 6.0, 7.0], ["b0"], [1.0])
     b = InitProfile("residual-20", ["a", "b", "c"], [4.0, 5.0, 6.0], [0.4, 0.5, 0.6], [8.0, 9.0, 1.0], ["b0"], [2.0])
-    fig = theory_plots.profile_figure([a, b], kind=kind)
+    fig = theory_figures.profile_figure([a, b], kind=kind)
     field = {"rms": "grad_rms", "norm": "grad_norm", "rel": "grad_rel"}[kind]
     assert [t.name for t in fig.data] == ["plain-20", "residual-20"]
     for trace, prof in zip(fig.data, (a, b)):
@@ -461,13 +470,13 @@ def test_profile_figure_one_line_per_model(kind: str) -> None:
     assert [t.line.color for t in fig.data] == [PLAIN_SHADES[0], RESIDUAL_SHADES[0]]
     assert _log_power(fig.layout.yaxis)
     with pytest.raises(ValueError, match="kind"):
-        theory_plots.profile_figure([a], kind="max")  # type: ignore[arg-type]
-    assert not theory_plots.profile_figure([]).data
+        theory_figures.profile_figure([a], kind="max")  # type: ignore[arg-type]
+    assert not theory_figures.profile_figure([]).data
 
 
 def test_act_std_figure_draws_block_stds() -> None:
     a = _profile("plain-20", [1.0, 1.0, 1.0], act=[0.5, 0.25, 0.0])
-    fig = theory_plots.act_std_figure([a])
+    fig = theory_figures.act_std_figure([a])
     np.testing.assert_allclose(fig.data[0].y, [0.5, 0.25, np.nan])
     assert list(fig.data[0].text) == ["b0", "b1", "b2"] and fig.data[0].name == "plain-20"
     assert _log_power(fig.layout.yaxis)
@@ -476,7 +485,7 @@ def test_act_std_figure_draws_block_stds() -> None:
 def test_shattered_figure_two_panels_from_the_results() -> None:
     x = np.linspace(-2, 2, 50)
     results = {"plain, depth 50": (x, np.sin(7 * x) * 3.0), "residual, depth 50": (x, np.cos(x) + 0.1)}
-    fig = theory_plots.shattered_figure(results, max_lag=10)
+    fig = theory_figures.shattered_figure(results, max_lag=10)
     left = [t for t in fig.data if t.xaxis == "x"]
     right = [t for t in fig.data if t.xaxis == "x2"]
     assert [t.name for t in left] == list(results) == [t.name for t in right]
@@ -487,13 +496,13 @@ def test_shattered_figure_two_panels_from_the_results() -> None:
         np.testing.assert_array_equal(trace.x, np.arange(11))
         np.testing.assert_allclose(trace.y, autocorrelation(g, 10))
     assert [t.line.color for t in left] == [PLAIN_SHADES[0], RESIDUAL_SHADES[0]]
-    raw = theory_plots.shattered_figure(results, max_lag=10, normalise=False)
+    raw = theory_figures.shattered_figure(results, max_lag=10, normalise=False)
     np.testing.assert_allclose(raw.data[0].y, results["plain, depth 50"][1])
 
 
 def test_flow_figure_draws_dldx_per_block_on_a_log_axis() -> None:
     p = _profile("plain-56", [1.0], CIFAR, act=[1.0, 1.0, 1.0], gx=[1400.0, 0.0, 1.0])
-    fig = theory_plots.flow_figure([p])
+    fig = theory_figures.flow_figure([p])
     np.testing.assert_allclose(fig.data[0].customdata, [1400.0, 0.0, 1.0])
     assert fig.data[0].y[1] is None or np.isnan(fig.data[0].y[1])  # a zero is a gap on a log axis, not a point
     assert _log_power(fig.layout.yaxis) and fig.layout.xaxis.title.text.startswith("block")

@@ -8,12 +8,14 @@ import pytest
 import torch
 from torch import nn
 
+from resnet_viz.checkpoints import load_model, load_state_dict
 from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
 from resnet_viz.data import load_dataset
 from resnet_viz.experiment import build_twins, fit_to_data, run_twins
+from resnet_viz.history import History, Update
 from resnet_viz.models import build_model
 from resnet_viz.runs import RunStore, RunStoreError
-from resnet_viz.train import History, Update, batch_order, lr_at, total_steps, train
+from resnet_viz.train import batch_order, lr_at, total_steps, train
 
 
 @pytest.fixture(scope="module")
@@ -194,7 +196,7 @@ def test_run_twins_stores_runs_that_reload(tmp_path, digits) -> None:
         assert info.model == r.config
         metrics = store.load_metrics(r.run_id)
         assert metrics["loss"] == r.history.loss
-        reloaded = store.load_model(r.run_id)
+        reloaded = load_model(store, r.run_id)
         s = r.summary()
         assert s["params"] == sum(p.numel() for p in reloaded.parameters())
         assert 0.0 <= s["train_acc"] <= 1.0 and 0.0 <= s["test_acc"] <= 1.0
@@ -221,14 +223,14 @@ def test_stored_runs_keep_weight_snapshots_from_init_to_end(tmp_path, digits) ->
     rid = result.run_id
     assert store.snapshot_steps(rid) == [0, 2, 4, 6, 8]
     [init] = build_twins([fit_to_data(cfg, digits)], seed=0)  # step 0 is the untrained model
-    at0 = store.load_state_dict(rid, step=0)
+    at0 = load_state_dict(store, rid, step=0)
     assert all(torch.equal(at0[k], v) for k, v in init.state_dict().items())
-    final, at8 = store.load_state_dict(rid), store.load_state_dict(rid, step=8)
+    final, at8 = load_state_dict(store, rid), load_state_dict(store, rid, step=8)
     assert all(torch.equal(final[k], at8[k]) for k in final)
     assert not all(torch.equal(at0[k], at8[k]) for k in final)
-    assert store.load_model(rid, step=4).training is False
+    assert load_model(store, rid, step=4).training is False
     with pytest.raises(RunStoreError, match="no weight snapshot at step 3"):
-        store.load_state_dict(rid, step=3)
+        load_state_dict(store, rid, step=3)
 
 
 def test_stop_lands_inside_a_step_before_the_update(digits) -> None:
@@ -259,3 +261,20 @@ def test_a_run_whose_weights_end_non_finite_is_diverged_not_finished(digits) -> 
         model.head.weight.fill_(float("nan"))
     [h] = train([("m", model)], digits, TrainConfig(steps=1, lr=1e-12, probe_every=0))
     assert h.status == "diverged" and h.diverged_at == 1
+
+
+def test_a_history_view_is_a_copy_that_later_updates_do_not_reach() -> None:
+
+    h = History("plain-8")
+    h.apply(Update("plain-8", "status", {"status": "running", "layer_names": ["a", "b"]}))
+    h.apply(Update("plain-8", "steps", {"step": [1], "loss": [2.0], "acc": [0.1], "lr": [0.1]}))
+    h.apply(Update("plain-8", "probe", {"step": 1, "grad_norm": [1.0, 2.0]}))
+    v = h.view()
+    assert v == h and v is not h
+    h.apply(Update("plain-8", "steps", {"step": [2], "loss": [1.0], "acc": [0.5], "lr": [0.1]}))
+    h.apply(Update("plain-8", "probe", {"step": 2, "grad_norm": [3.0, 4.0]}))
+    h.apply(Update("plain-8", "status", {"status": "finished", "final": {"train_loss": 1.0}}))
+    assert v.step == [1] and v.loss == [2.0] and v.grad_norm == [[1.0, 2.0]]
+    assert v.status == "running" and v.final == {}
+    v.loss.append(9.0)  # a page that edits its copy leaves the job's history alone
+    assert h.loss == [2.0, 1.0]

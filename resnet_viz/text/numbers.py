@@ -1,32 +1,27 @@
-"""How numbers read, in one place: ratios, fractions, percentages and gradient regimes.
+"""How numbers read, in one place: ratios, fractions, percentages, and the regime or band a
+measurement names.
 
-Every sentence builder (theory, readings, quizzes, lessons) formats its numbers here, so a ratio
-reads "13,400x" on every page (never 1.34e+04x) and a measured ratio always gets the same regime
-name from the same thresholds. Nothing here raises on a zero, an inf or a NaN: those are regimes
-of their own ("no gradient at all", "not finite").
+Every sentence builder in resnet_viz.text formats its numbers here, so a ratio reads "13,400x" on
+every page (never 1.34e+04x) and a measured ratio always gets the same regime name from the same
+thresholds. Nothing here raises on a zero, an inf or a NaN: those are regimes of their own ("no
+gradient at all", "not finite"). The few words here go through `_()` like every sentence.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Literal
+
+from . import _
 
 VANISHED = 1e-2  # first/last below this (100x smaller): vanishing; above 1/VANISHED: exploding
 SAME_BAND = 2.0  # within this factor either way the two ends count as "about the same size"
+DEGRADED_POINTS = 5.0  # a training-error (or accuracy) gap this many points wide is "trained worse"
 
 Regime = Literal["vanishing", "shrinking", "flat", "growing", "exploding", "zero", "undefined"]
-
-# What each regime says about a gradient followed from the output back to the input.
-REGIME_WORDS: dict[str, str] = {
-    "vanishing": "it vanished toward the input",
-    "shrinking": "it shrank toward the input",
-    "flat": f"it kept about the same size from output to input (within a factor of {SAME_BAND:g})",
-    "growing": "it grew toward the input",
-    "exploding": "it exploded toward the input",
-    "zero": "no gradient reached the input side at all (exactly 0): it vanished completely",
-    "undefined": "the numbers do not allow a ratio",
-}
+REGIMES: tuple[Regime, ...] = ("vanishing", "shrinking", "flat", "growing", "exploding", "zero", "undefined")
+Band = Literal["above", "within", "below"]
 
 
 def is_number(v: object) -> bool:
@@ -43,7 +38,9 @@ def ratio(num: float | None, den: float | None) -> float | None:
 
 
 def first_last(row: Sequence[float | None] | None, *, skip_head: bool = False) -> float | None:
-    """row[0] / row[-1] (or row[-2] with `skip_head`: a classifier head sees the loss directly)."""
+    """row[0] / row[-1], the input side over the output side; with `skip_head`, row[0] / row[-2]:
+    a per-layer row whose last entry is the classifier head, left out because it sees the loss
+    directly whatever the depth. None when the numbers do not allow a ratio."""
     vals = list(row or [])
     need = 3 if skip_head else 2
     if len(vals) < need:
@@ -53,7 +50,8 @@ def first_last(row: Sequence[float | None] | None, *, skip_head: bool = False) -
 
 def regime(r: float | None, *, first: float | None = None) -> Regime:
     """The name of what a first/last ratio shows; `first` (the input-side value) tells an exact
-    zero apart from "no ratio" when the ratio itself is None."""
+    zero apart from "no ratio" when the ratio itself is None. Vanishing and shrinking ratios are
+    below 1 and growing and exploding ones above, so a sentence's "smaller"/"larger" follows."""
     if r is None:
         return "zero" if first == 0 else "undefined"
     if r == 0:
@@ -71,22 +69,37 @@ def regime(r: float | None, *, first: float | None = None) -> Regime:
     return "exploding"
 
 
-def times(factor: float | None) -> str:
-    """1.04x, 37x, 13,400x, 2,300,000x: readable at any size, never 1.34e+04x."""
+def band(gap: float | None) -> Band:
+    """Which side of +-DEGRADED_POINTS a gap in percentage points falls: "above" (at least that
+    much higher), "below" (at least that much lower), "within" (noise-sized, or not a number)."""
+    if not is_number(gap):
+        return "within"
+    if gap >= DEGRADED_POINTS:  # type: ignore[operator]
+        return "above"
+    if gap <= -DEGRADED_POINTS:  # type: ignore[operator]
+        return "below"
+    return "within"
+
+
+def times(factor: float | None, digits: int = 3) -> str:
+    """1.04x, 37x, 13,400x, 2,300,000x: readable at any size, never 1.34e+04x (`digits`
+    significant digits below 1000)."""
     if not is_number(factor):
-        return "an undefined factor"
+        return _("an undefined factor")
     f = abs(float(factor))  # type: ignore[arg-type]
     if f < 1000:
-        return f"{f:.3g}x"
-    if f < 1e15:
-        return f"{float(f'{f:.3g}'):,.0f}x"
-    return f"{f:.2g}x"  # astronomically large: digits would be noise
+        shown = f"{f:.{digits}g}"
+    elif f < 1e15:
+        shown = f"{float(f'{f:.3g}'):,.0f}"
+    else:
+        shown = f"{f:.2g}"  # astronomically large: digits would be noise
+    return _("{value}x").format(value=shown)
 
 
 def num(v: float | None) -> str:
     """A measured value: 0.597, 2.53, 3,640, 2,500,000, 4.6e-07 (thousands separators, no 3.64e+03)."""
     if not is_number(v):
-        return "not finite"
+        return _("not finite")
     v = float(v)  # type: ignore[arg-type]
     if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e15):
         return f"{v:.2g}"
@@ -98,16 +111,25 @@ def num(v: float | None) -> str:
 def fraction(r: float | None) -> str:
     """0.31, 0.0032, 3.2e-05: a small ratio with two significant digits."""
     if not is_number(r):
-        return "undefined"
+        return _("undefined")
     return f"{float(r):.2g}"  # type: ignore[arg-type]
 
 
-def by_factor(r: float) -> str:
-    """ "13,400x larger" / "0.0032 of" phrasing for a positive finite ratio: a factor above 1 reads
-    as times larger, below 1 as times smaller, so a learner never reads 1e-4x."""
-    if r >= 1:
-        return f"{times(r)} larger than"
-    return f"{times(1 / r)} smaller than"
+def amount(r: float | None) -> str:
+    """How much of something is kept: a fraction below 1 (0.0032), a factor from 1 up (13,400x)."""
+    return times(r) if is_number(r) and r >= 1 else fraction(r)  # type: ignore[operator]
+
+
+def larger_smaller(r: float) -> tuple[Literal["larger", "smaller"], str]:
+    """For a positive ratio: which way it goes and by what factor, so that a template can say
+    "13,400x larger than" or "3.23x smaller than" (never "0.0001x"). The key picks the template."""
+    return ("larger", times(r)) if r >= 1 else ("smaller", times(1 / r))
+
+
+def regime_factor(reg: Regime, r: float) -> str:
+    """The factor a sentence about regime `reg` shows for a positive ratio `r`: "1.4x" (that) when
+    flat, else how many times smaller (vanishing, shrinking) or larger (growing, exploding)."""
+    return times(r, digits=2) if reg == "flat" else larger_smaller(r)[1]
 
 
 def pct(x: float | None) -> str:
@@ -118,35 +140,102 @@ def pct(x: float | None) -> str:
     return f"{100 * x:.1f}%" if 0.001 < x < 0.999 else f"{100 * x:.2f}%"
 
 
-def skip_strength_sentence(alpha: float, blocks: int, measured: float | None) -> str:
-    """He et al. 2016b §3.1, y = alpha*x + F(x): along the shortcut alone the gradient is scaled by
-    alpha once per block, alpha^blocks in all; `measured` is the dL/dx first/last ratio, if any."""
-    path = abs(alpha) ** blocks
-    shown = times(path) if path >= 1 else fraction(path)
-    seen = (
-        f"; measured, dL/dx at the first block is {by_factor(measured)} at the last"
-        if is_number(measured) and measured > 0
-        else ""
-    )  # type: ignore[operator]
-    return (
-        f"With skip strength alpha = {alpha:g}, the shortcut path alone scales the gradient by {alpha:g} per block: "
-        f"{alpha:g}^{blocks} = {shown} over {blocks} blocks (He et al. 2016b §3.1: above 1 it explodes, below 1 it "
-        f"vanishes along the shortcut){seen}."
-    )
+def percent_value(x: float, digits: int = 1) -> str:
+    """A value already in percent (a training error of 75.0): the number alone, `digits` decimals;
+    the template writes the % sign (or "points" for a gap)."""
+    return f"{x:.{digits}f}" if is_number(x) else _("not finite")
+
+
+def listing(items: Iterable[str]) -> str:
+    """Items of a list inside a sentence (names, seeds), with the language's separator."""
+    return _(", ").join(items)
+
+
+def within_band(a: float | None, b: float | None, band: float = SAME_BAND) -> bool:
+    """Two measurements of the same size within a factor of `band` either way: equal, or both
+    positive and finite with the larger at most `band` times the smaller. A zero beside a nonzero
+    value, a negative value, a NaN or an inf is never within a factor of another. The one test of
+    "about the same" for every pair of positive measurements (rises, curvatures, distances from
+    the identity in resnet_viz.construction)."""
+    if not (is_number(a) and is_number(b)):
+        return False
+    if a == b:
+        return True
+    lo, hi = sorted((float(a), float(b)))  # type: ignore[arg-type]
+    return lo > 0 and hi / lo <= band
+
+
+def not_finite(v: object) -> str:
+    """The words for a value that is not a finite number: NaN, an infinity, or missing."""
+    if isinstance(v, float) and math.isnan(v):
+        return _("not a number")
+    if isinstance(v, float) and math.isinf(v):
+        return _("not finite")
+    return _("undefined")
+
+
+def percent(x: float | None) -> str:
+    """A share of a whole (an accuracy, a fraction of paths) as `numbers.pct` writes it (37.5%,
+    99.95%), or words when it is not a finite number: a sentence never shows pct's table dash."""
+    return pct(x) if is_number(x) else not_finite(x)
+
+
+def share(x: float | None) -> str:
+    """A relative size that may pass 100% (||F(x)|| / ||x|| = 130%): a whole percent, one
+    decimal below 10% (4.5%, 23%, 130%)."""
+    if not is_number(x):
+        return not_finite(x)
+    v = 100 * float(x)  # type: ignore[arg-type]
+    if abs(v) >= 1e6:
+        return f"{num(v)}%"  # a share this size is an outlier: three digits, never a wall of them
+    return f"{v:.1f}%" if abs(v) < 10 else f"{v:,.0f}%"
+
+
+def change(x: float | None) -> str:
+    """A signed relative change in percent, one decimal: -4.3%, +12.0%."""
+    if not is_number(x):
+        return not_finite(x)
+    v = 100 * float(x)  # type: ignore[arg-type]
+    return f"{v:+.1f}%" if abs(v) < 1e6 else f"{'+' if v > 0 else '-'}{num(abs(v))}%"
+
+
+def points(x: float | None) -> str:
+    """A difference of two accuracies in percentage points, one decimal: 0.1 -> 10.0."""
+    if not is_number(x):
+        return not_finite(x)
+    v = 100 * float(x)  # type: ignore[arg-type]
+    return f"{v:.1f}" if abs(v) < 1e6 else num(v)
+
+
+def count(n: int) -> str:
+    """An exact whole count with thousands separators (269,722 parameters): never rounded."""
+    return f"{n:,}" if is_number(n) else not_finite(n)
 
 
 __all__ = [
-    "REGIME_WORDS",
+    "DEGRADED_POINTS",
+    "REGIMES",
     "SAME_BAND",
     "VANISHED",
-    "by_factor",
+    "amount",
+    "band",
+    "change",
+    "count",
     "first_last",
     "fraction",
     "is_number",
+    "larger_smaller",
+    "listing",
+    "not_finite",
     "num",
     "pct",
+    "percent",
+    "percent_value",
+    "points",
     "ratio",
     "regime",
-    "skip_strength_sentence",
+    "regime_factor",
+    "share",
     "times",
+    "within_band",
 ]

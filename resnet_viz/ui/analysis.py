@@ -20,14 +20,8 @@ from resnet_viz.data import DatasetUnavailable
 from resnet_viz.ensemble import PathLengths
 from resnet_viz.landscape import SliceCancelled
 from resnet_viz.models import build_model
-from resnet_viz.runs import (
-    ANALYSIS_DIR,
-    WEIGHTS_FILE,
-    DamagedAnalysis,
-    RunInfo,
-    RunStore,
-    RunStoreError,
-)
+from resnet_viz.runs import DamagedAnalysis, RunInfo, RunStore, RunStoreError
+from resnet_viz.runs.files import ANALYSIS_DIR, WEIGHTS_FILE
 
 Runs = Mapping[str, RunInfo]  # chart label -> run
 Progress = Callable[[int, int], None]

@@ -12,6 +12,7 @@ from resnet_viz import anatomy, glossary
 from resnet_viz import anatomy_lessons as lessons
 from resnet_viz.anatomy import Anatomy, BlockSketch, NetSpec, ShortcutCost
 from resnet_viz.anatomy_lessons import BackwardCheck, ExpansionDemo, PoolCheck
+from resnet_viz.text import anatomy as anatomy_text
 
 
 @st.cache_data(max_entries=64, show_spinner="Building the network and measuring its stages...")
@@ -25,13 +26,22 @@ def block(kind: str, residual: bool) -> BlockSketch:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
+def _stem_trace(spec: NetSpec) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    return anatomy.stem_trace(spec)
+
+
 def stem(spec: NetSpec) -> str:
-    return anatomy.stem_sentence(spec, anatomy.stem_trace(spec))
+    # The measurement is cached, the sentence is not: it is built in the learner's language when shown.
+    return anatomy_text.stem_sentence(spec, _stem_trace(spec))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def stem_contrast(cifar: NetSpec, imagenet: NetSpec) -> str:
+def _stem_contrast(cifar: NetSpec, imagenet: NetSpec) -> anatomy.StemContrast:
     return anatomy.stem_contrast(cifar, imagenet)
+
+
+def stem_contrast(cifar: NetSpec, imagenet: NetSpec) -> str:
+    return anatomy_text.stem_contrast(_stem_contrast(cifar, imagenet))
 
 
 @st.cache_data(max_entries=64, show_spinner="Counting option A, option B and the plain twin...")

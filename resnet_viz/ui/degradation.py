@@ -14,10 +14,10 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from resnet_viz import lessons, sweep_plots, theory
+from resnet_viz import lessons, theory
 from resnet_viz.config import ConfigError
 from resnet_viz.experiment import ModelResult
-from resnet_viz.reading import demo_reading, sweep_reading
+from resnet_viz.figures import sweep as sweep_figures
 from resnet_viz.runner import Snapshot, TrainingRun, job_queue
 from resnet_viz.runs import RunStore, damage_report
 from resnet_viz.settings import SWEEP_LINK, SweepSettings
@@ -29,6 +29,7 @@ from resnet_viz.sweep import (
     depth_points,
     plan,
 )
+from resnet_viz.text.sweep import demo_reading, sweep_reading
 from resnet_viz.ui import exercises as ui_ex
 
 # While a sweep trains, the progress bars redraw every SWEEP_REDRAW_SECONDS and the curves chart
@@ -167,7 +168,7 @@ def _curves_fragment(param: str, sweep: SweepConfig | None, root: str, chart_key
         live = _live_results(active)
         live_keys = {(r.depth, r.kind, r.seed) for r in live}
         results = [r for r in stored if (r.depth, r.kind, r.seed) not in live_keys] + live
-        st.plotly_chart(sweep_plots.depth_curves(results), key=chart_key)
+        st.plotly_chart(sweep_figures.depth_curves(results), key=chart_key)
 
 
 def _stored_cells(sweep: SweepConfig | None, root: str, ended: tuple[str, ...]) -> list[SweepResult]:
@@ -207,10 +208,10 @@ def results_view(sweep: SweepConfig, store: RunStore, *, live: bool) -> list[Swe
     if missing:
         st.caption(f"{len(results)} of {len(sweep.cells())} runs found in the run store; {missing} still to train.")
     points = depth_points(results)
-    st.plotly_chart(sweep_plots.error_vs_depth(points), key="sweep_error")
+    st.plotly_chart(sweep_figures.error_vs_depth(points), key="sweep_error")
     if not live:  # while training, the progress fragment above draws the growing curves
-        st.plotly_chart(sweep_plots.depth_curves(results), key="sweep_curves")
-    st.plotly_chart(sweep_plots.depth_grad_profiles(results), key="sweep_grads")
+        st.plotly_chart(sweep_figures.depth_curves(results), key="sweep_curves")
+    st.plotly_chart(sweep_figures.depth_grad_profiles(results), key="sweep_grads")
     lines = sweep_reading(points, results)
     if lines:
         st.subheader("What this sweep shows")
@@ -297,7 +298,7 @@ def demo_view(sweep: SweepConfig, store: RunStore, param: str) -> None:
     results = _collect_warned(sweep, store)
     if not results:
         return
-    st.plotly_chart(sweep_plots.depth_curves(results), key="demo_curves")
+    st.plotly_chart(sweep_figures.depth_curves(results), key="demo_curves")
     text = demo_reading(results)
     if text:
         st.success(text, icon=":material/insights:")

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import streamlit as st
 
 from resnet_viz.exercises import Exercise, Outcome, grade
+from resnet_viz.text import lessons as lessons_text
 
 _GUESSES = "exercise_guesses"  # exercise key -> committed option key
 _SCORE = "exercise_score"  # exercise key -> True/False, graded once per prediction
@@ -33,7 +34,7 @@ def show(items: Sequence[tuple[Exercise, Outcome | None, str]], *, title: str = 
             graded[ex.key] = ok
     right, total = score()
     with st.container(border=True):
-        st.markdown(f"**{title}**: predict, run, check" + (f" · score {right}/{total} this session" if total else ""))
+        st.markdown(lessons_text.box_header(title, right, total))
         for i, (ex, outcome, todo) in enumerate(items, 1):
             st.markdown(f"**{i}. {ex.task}** {ex.question}")
             guess = guesses.get(ex.key)
@@ -50,10 +51,9 @@ def show(items: Sequence[tuple[Exercise, Outcome | None, str]], *, title: str = 
                 continue
             ok = grade(ex, guess, outcome)
             if ok is None:
-                st.caption(f"You predicted *{ex.text(guess)}*. Now run it: {todo}")
+                st.caption(lessons_text.waiting(ex.text(guess), todo))
             else:
-                verdict = "right" if ok else "not this time"
-                st.markdown(f"You predicted *{ex.text(guess)}*: **{verdict}**. Measured: {outcome.why}")  # type: ignore[union-attr]
+                st.markdown(lessons_text.graded(ex.text(guess), ok, outcome.why))  # type: ignore[union-attr]
             st.button("Try again", key=f"ex_reset:{ex.key}", on_click=_reset, args=(ex.key,))
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import streamlit as st
 
-from resnet_viz.settings import Link, LinkSpec
+from resnet_viz.links import Link, LinkSpec
 
 
 def _seen(page: str) -> dict[str, list[str] | None]:

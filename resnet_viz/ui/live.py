@@ -8,13 +8,14 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from resnet_viz import lessons, plots
+from resnet_viz import lessons
 from resnet_viz.config import ModelConfig
-from resnet_viz.reading import reading
+from resnet_viz.figures import live_curves, live_gradients
+from resnet_viz.history import History
 from resnet_viz.runner import job_queue
 from resnet_viz.runs import RunStore, RunStoreError, damage_report
 from resnet_viz.settings import TwinSettings
-from resnet_viz.train import History
+from resnet_viz.text.live import reading
 from resnet_viz.ui import exercises as ui_ex
 from resnet_viz.ui import submit_twins
 
@@ -133,26 +134,26 @@ def _charts(hists: list[History]) -> None:
 def _curve_charts(hists: list[History]) -> None:
     overlays = [h for rid in st.session_state.get("overlay", []) for h in _overlay(rid)]
     left, right = st.columns(2)
-    left.plotly_chart(plots.loss_figure(hists, overlays=overlays), key="loss")
-    right.plotly_chart(plots.accuracy_figure(hists, overlays=overlays), key="acc")
+    left.plotly_chart(live_curves.loss_figure(hists, overlays=overlays), key="loss")
+    right.plotly_chart(live_curves.accuracy_figure(hists, overlays=overlays), key="acc")
 
 
 def _gradient_charts(hists: list[History]) -> None:
     left, right = st.columns(2)
-    left.plotly_chart(plots.flow_profile(hists), key="flow")
-    right.plotly_chart(plots.flow_ratio_figure(hists), key="flow_ratio")
+    left.plotly_chart(live_gradients.flow_profile(hists), key="flow")
+    right.plotly_chart(live_gradients.flow_ratio_figure(hists), key="flow_ratio")
     st.caption(
         "dL/dx is the gradient that flows from block to block (He et al. 2016b, eq. 5). The per-weight "
         "gradient below is a second view: it multiplies dL/dx by each layer's input, so in a ReLU net "
         "without BatchNorm it can stay flat while dL/dx vanishes."
     )
-    st.plotly_chart(plots.grad_heatstrip(hists, kind="rms"), key="heat")
+    st.plotly_chart(live_gradients.grad_heatstrip(hists, kind="rms"), key="heat")
     left, right = st.columns(2)
-    left.plotly_chart(plots.grad_profile(hists, kind="rms"), key="profile")
-    right.plotly_chart(plots.act_std_figure(hists), key="act")
+    left.plotly_chart(live_gradients.grad_profile(hists, kind="rms"), key="profile")
+    right.plotly_chart(live_gradients.act_std_figure(hists), key="act")
     for h in hists:
         if h.residual_block_names:
-            st.plotly_chart(plots.identity_share_figure(h), key=f"share-{h.name}")
+            st.plotly_chart(live_gradients.identity_share_figure(h), key=f"share-{h.name}")
 
 
 def _reading(hists: list[History], configs: Sequence[ModelConfig] = ()) -> None:

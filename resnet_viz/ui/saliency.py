@@ -14,9 +14,10 @@ import streamlit as st
 import torch
 
 from resnet_viz.analysis import run_data
+from resnet_viz.checkpoints import load_model
 from resnet_viz.config import DataConfig
 from resnet_viz.data import Dataset, load_dataset
-from resnet_viz.images import IMAGENET_MEAN, IMAGENET_STD
+from resnet_viz.data.images import IMAGENET_MEAN, IMAGENET_STD
 from resnet_viz.localisation import Track
 from resnet_viz.runs import RunInfo, RunStore
 from resnet_viz.saliency import frozen_copy
@@ -52,7 +53,7 @@ def dataset(cfg: DataConfig) -> Dataset:
 def _run_model(root: str, run_id: str, step: int | None, mtime_ns: int) -> torch.nn.Module:
     # mtime in the key: a run written again (same id) is loaded again. Cached as a frozen copy, so
     # attribution runs on it directly (frozen=True) instead of copying the model on every rerun.
-    return frozen_copy(RunStore(root).load_model(run_id, step=step))
+    return frozen_copy(load_model(RunStore(root), run_id, step=step))
 
 
 @st.cache_resource(show_spinner="Loading the pretrained network...", max_entries=2)
@@ -151,7 +152,7 @@ def pretrained_net(name: str, progress_in=None) -> Net:
 
 def model_input(net: Net, image) -> tuple[torch.Tensor, np.ndarray]:
     """The tensor the network gets, and the (H, W, 3) picture of it to draw the map over."""
-    from resnet_viz.images import to_model_input
+    from resnet_viz.data.images import to_model_input
     from resnet_viz.pretrained import PRETRAINED
 
     if net.pretrained is not None:  # ResNet-50 V2 resizes to 232, ResNet-18 to 256: ask the weights
@@ -192,24 +193,20 @@ def test_picture(data: Dataset, i: int):
 
 
 def upload_sentence(net: Net) -> str:
-    """What a photo becomes for nets trained on a small dataset, said before their maps are read."""
+    """What a photo becomes for nets trained on a small dataset, said before their maps are read
+    (the sentence: resnet_viz.text.saliency.upload_sentence)."""
     from resnet_viz.data import DATASETS
+    from resnet_viz.text.saliency import upload_sentence as sentence
 
-    title = DATASETS[net.data.name].title if net.data is not None and net.data.name in DATASETS else "their data"
-    colour = "grey" if net.channels == 1 else "colour"
-    names = ", ".join(net.classes[:10]) + (", ..." if len(net.classes) > 10 else "")
-    return (
-        f"These nets see your photo as the {net.size}x{net.size} {colour} picture below, the size of the images they "
-        f"were trained on ({title}). They know only {len(net.classes)} classes ({names}): whatever the photo shows, "
-        "they answer with one of those, and their maps say where that answer came from, not where the photo's "
-        "object is. For photos, choose an ImageNet ResNet under Networks (its weights are fetched once)."
-    )
+    title = DATASETS[net.data.name].title if net.data is not None and net.data.name in DATASETS else None
+    return sentence(net.size, net.channels, title, net.classes)
 
 
 def score_on_mask(cam: np.ndarray, mask: np.ndarray) -> tuple[float, bool]:
     """One map's localisation on its image's mask (the map resized to the mask first): the share
     of its energy inside, and whether its maximum is inside; (nan, False) for an all-zero map."""
-    from resnet_viz.saliency import localisation_score, resize_map
+    from resnet_viz.localisation import localisation_score
+    from resnet_viz.saliency import resize_map
 
     return localisation_score(resize_map(torch.as_tensor(cam), mask.shape), torch.as_tensor(mask))
 

@@ -7,9 +7,11 @@ import dataclasses
 import numpy as np
 import streamlit as st
 
-from resnet_viz import lessons, quiz, reading, theory
+from resnet_viz import lessons, quiz, theory
 from resnet_viz.config import DataConfig, ModelConfig
 from resnet_viz.data import Dataset, load_dataset
+from resnet_viz.text import quiz as quiz_text
+from resnet_viz.text.theory import profile_sentences
 from resnet_viz.theory import InitProfile
 from resnet_viz.ui import exercises as ui_ex
 
@@ -43,7 +45,7 @@ def shattered(depth: int, scale_branches: bool = True) -> dict[str, tuple[np.nda
 
 
 def sentences(profs: list[InitProfile]) -> list[str]:
-    return reading.profile_sentences(profs)
+    return profile_sentences(profs)
 
 
 def _questions(profs: list[InitProfile]) -> list[quiz.Question]:
@@ -69,14 +71,11 @@ def predict_then_reveal(profs: list[InitProfile]) -> None:
     questions = _questions(profs)
     pending = [q for q in questions if q.key not in answered]
     with st.container(border=True):
-        st.markdown("**Predict, then reveal**" + (f" · score {score[0]}/{score[1]}" if score[1] else ""))
+        st.markdown(quiz_text.header(score[0], score[1]))
         for q in questions:
             if q.key in answered:
                 guess = answered[q.key]
-                ok = quiz.grade(q, guess)
-                verdict = "skipped" if ok is None else ("right" if ok else "not this time")
-                said = q.label(guess) if guess is not None else "-"
-                st.markdown(f"{q.text} You said *{said}*: **{verdict}**. Measured: {q.label(q.answer)}. {q.why}")
+                st.markdown(quiz_text.feedback(q, guess, quiz.grade(q, guess)))
             else:
                 st.radio(q.text, [k for k, _ in q.options], index=None, format_func=q.label, key=f"guess:{q.key}")
         if pending:

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from resnet_viz import analysis_plots as ap
 from resnet_viz.construction import BlockChange, NearIdentity
 from resnet_viz.ensemble import path_lengths
+from resnet_viz.figures import analysis as ap
 from resnet_viz.landscape import Slice
 from resnet_viz.lesion import BlockLesion, LesionResult, RandomLesion
 

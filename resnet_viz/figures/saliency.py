@@ -18,7 +18,7 @@ from plotly.colors import hex_to_rgb, sample_colorscale
 from plotly.colors import sequential as _sequential
 from plotly.subplots import make_subplots
 
-from .plots import _colors, _empty, figure_layout
+from .common import empty_figure, figure_layout, model_colors
 
 # Plasma rather than Inferno: Inferno starts at black, so a faint value over the photo reads as
 # a shadow in the picture; Plasma's low end is a saturated indigo that no photo region mimics,
@@ -253,12 +253,14 @@ def localisation_figure(
     maps were all zero) leaves a gap and an x at 0 that says so on hover. `chance` is the share
     of the image the masks cover on average, drawn as a dotted reference line.
     """
+    # Long because one figure's traces and layout read top to bottom here; split, the layout would drift from
+    # its traces.
     if not steps_by_net:
-        return _empty(title, "No snapshots scored yet.")
+        return empty_figure(title, "No snapshots scored yet.")
     peak_by_net = peak_by_net or {}
     names = list(steps_by_net)
     fig = go.Figure()
-    for name, color in zip(names, _colors(names)):
+    for name, color in zip(names, model_colors(names)):
         steps = list(steps_by_net[name])
         series = [("energy inside", energy_by_net.get(name), "solid")]
         if peak_by_net.get(name) is not None:

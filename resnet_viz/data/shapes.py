@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import ConfigError
+from resnet_viz.config import ConfigError
 
 SHAPE_CLASSES: tuple[str, ...] = ("circle", "square", "triangle", "cross", "ring")
 SHAPES_SIZE = 32  # default side in pixels
@@ -170,6 +170,8 @@ def _cluttered_parts(n: int, size: int, seed: int | Sequence[int], *, draw_clutt
     """make_cluttered_shapes with its bookkeeping. draw_clutter=False paints only background, target
     and noise, from the same random draws: the images then differ only where distractors or clutter
     were painted."""
+    # One function on purpose: the random draws happen in this order, and a seed must keep giving the same
+    # images.
     if n < 1 or size < CLUTTER_MIN_SIZE:
         raise ConfigError(f"make_cluttered_shapes needs n >= 1 and size >= {CLUTTER_MIN_SIZE}; got n={n}, size={size}")
     rng = np.random.default_rng(seed)

@@ -76,6 +76,8 @@ def load_image(
     decoded, and the image is fully decoded here (``load()``), so a truncated file fails now
     rather than later inside a model.
     """
+    # One function on purpose: each check below guards the next (size before decode, decode before mode), in
+    # the order an untrusted file must meet them.
     source = _open_source(data)
     with _LOAD_LOCK, warnings.catch_warnings():
         # Pillow warns (not raises) between ~89 and ~179 MP; as an error it cannot slip past.

@@ -1,4 +1,5 @@
-"""Figure builders against hand-built histories: no training, tiny inputs, hand-computed values."""
+"""The live page's figures and the shared helpers of resnet_viz.figures.common against hand-built
+histories: no training, tiny inputs, hand-computed values."""
 
 from __future__ import annotations
 
@@ -11,22 +12,11 @@ import plotly.io as pio
 import pytest
 from plotly.utils import PlotlyJSONEncoder
 
-from resnet_viz import plots
-from resnet_viz.plots import (
-    NO_RUN,
-    WAITING,
-    accuracy_figure,
-    act_std_figure,
-    downsample_index,
-    figure_layout,
-    grad_heatstrip,
-    grad_profile,
-    identity_share_figure,
-    loss_figure,
-    model_color,
-    trailing_mean,
-)
-from resnet_viz.train import History
+from resnet_viz.figures import common, live_curves, live_gradients
+from resnet_viz.figures.common import NO_RUN, WAITING, downsample_index, figure_layout, model_color, trailing_mean
+from resnet_viz.figures.live_curves import accuracy_figure, loss_figure
+from resnet_viz.figures.live_gradients import act_std_figure, grad_heatstrip, grad_profile, identity_share_figure
+from resnet_viz.history import History
 
 NAN = float("nan")
 
@@ -118,7 +108,7 @@ def test_long_loss_line_is_downsampled_to_its_last_point() -> None:
     h = History(name="residual-20", step=list(range(1, 10_001)), loss=list(np.linspace(3, 0.1, 10_000)))
     h.acc = [0.5] * 10_000
     line = loss_figure([h]).data[0]
-    assert len(line.x) <= plots.MAX_POINTS
+    assert len(line.x) <= common.MAX_POINTS
     assert line.x[-1] == 10_000 and line.y[-1] == pytest.approx(0.1)
 
 
@@ -359,33 +349,33 @@ def test_one_huge_test_loss_is_named_off_the_chart_not_squashing_the_curves() ->
 def test_flow_profile_and_ratio_read_grad_x_rms() -> None:
     h = plain()
     h.grad_x_rms = [[1400.0, 1.0], [3.0, 1.0]]
-    fig = plots.flow_profile([h])
+    fig = live_gradients.flow_profile([h])
     np.testing.assert_allclose(fig.data[0].y, [3.0, 1.0])  # the latest probe
     assert fig.layout.yaxis.type == "log" and "block" in fig.layout.xaxis.title.text
-    ratio = plots.flow_ratio_figure([h])
+    ratio = live_gradients.flow_ratio_figure([h])
     assert list(ratio.data[0].x) == [1, 4]
     np.testing.assert_allclose(ratio.data[0].y, [1400.0, 3.0])  # explosion at init that calms
     # the regime bands: on a log axis plotly places shapes in log10 units (2 is the line at 100)
     assert sorted(shape.y0 for shape in ratio.layout.shapes) == [-2.0, 2.0]
     h.grad_x_rms = [[0.0, 1.0], [NAN, 1.0]]  # no usable ratio: words, not an exception
-    empty = plots.flow_ratio_figure([h])
+    empty = live_gradients.flow_ratio_figure([h])
     assert not empty.data and "0 or not finite" in " ".join(annotation_texts(empty))
 
 
 def test_empty_curves_have_no_negative_loss_or_step() -> None:
     # Before the first press the loss chart showed an axis from -1 (plotly's default range).
-    fig = plots.loss_figure([])
+    fig = live_curves.loss_figure([])
     assert fig.layout.yaxis.rangemode == "nonnegative" and fig.layout.xaxis.rangemode == "nonnegative"
-    assert plots.loss_figure([], log_y=True).layout.yaxis.rangemode is None  # a log axis has no 0
+    assert live_curves.loss_figure([], log_y=True).layout.yaxis.rangemode is None  # a log axis has no 0
 
 
 def test_profiles_of_short_nets_tick_whole_blocks_only() -> None:
     # A depth-8 net has 3 blocks: the axis showed ticks at 1.5 and 2.5 (seen in the browser).
     h = plain()
     h.grad_x_rms = [[3.0, 2.0, 1.0]]
-    assert plots.flow_profile([h]).layout.xaxis.dtick == 1
+    assert live_gradients.flow_profile([h]).layout.xaxis.dtick == 1
     h.grad_x_rms = [[1.0] * 54]  # a deep net: plotly's own ticks (10, 20, ...) are whole already
-    assert plots.flow_profile([h]).layout.xaxis.dtick is None
+    assert live_gradients.flow_profile([h]).layout.xaxis.dtick is None
 
 
 def test_axis_titles_fit_their_charts() -> None:
@@ -393,9 +383,9 @@ def test_axis_titles_fit_their_charts() -> None:
     h = plain()
     h.grad_x_rms = [[1.0, 2.0], [3.0, 4.0]]
     for fig in (
-        plots.grad_profile([h]),
-        plots.flow_profile([h]),
-        plots.act_std_figure([h]),
-        plots.flow_ratio_figure([h]),
+        live_gradients.grad_profile([h]),
+        live_gradients.flow_profile([h]),
+        live_gradients.act_std_figure([h]),
+        live_gradients.flow_ratio_figure([h]),
     ):
         assert len(fig.layout.xaxis.title.text) <= 60, fig.layout.xaxis.title.text

@@ -1,8 +1,9 @@
 """Plotly figures of the theory page: data in (arrays, InitProfiles), ``go.Figure`` out.
 
-Same conventions as :mod:`resnet_viz.plots`: plain red, residual blue (by the name), gradients on
-log y axes with powers of ten, values a log axis cannot show (zero, NaN) left as gaps. Profiles
-are read through their attributes only, so anything shaped like an InitProfile can be drawn.
+Same conventions as :mod:`resnet_viz.figures.common`: plain red, residual blue (by the name),
+gradients on log y axes with powers of ten, values a log axis cannot show (zero, NaN) left as
+gaps. Profiles are read through their attributes only, so anything shaped like an InitProfile
+can be drawn.
 """
 
 from __future__ import annotations
@@ -14,18 +15,18 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .plots import (
+from ..theory import autocorrelation
+from .common import (
     GradKind,
-    _colors,
-    _empty,
-    _grad_field,
-    _names,
-    _positive,
-    _vec,
+    as_vector,
+    empty_figure,
     figure_layout,
+    grad_field,
     model_color,
+    model_colors,
+    pad_names,
+    positive_or_nan,
 )
-from .theory import autocorrelation
 
 NO_MODEL = "choose at least one model"
 MAX_LAG = 40  # lags shown by shattered_figure; r(k) for white noise is already ~0 at k = 1
@@ -43,12 +44,12 @@ def chain_figure(plain: np.ndarray, residual: np.ndarray, *, beta_label: str = "
     """
     fig = go.Figure()
     for name, values in (("plain", plain), ("residual", residual)):
-        v = _vec(values)
+        v = as_vector(values)
         color = model_color(name)
         fig.add_trace(
             go.Scatter(
                 x=np.arange(v.size),
-                y=_positive(v),
+                y=positive_or_nan(v),
                 mode="lines+markers",
                 name=name,
                 customdata=v,
@@ -80,15 +81,15 @@ def _rows_figure(
 ) -> go.Figure:
     """One line per profile through its `attr` row (one value per layer or block), log y."""
     if not profiles:
-        return _empty(title, NO_MODEL)
+        return empty_figure(title, NO_MODEL)
     fig = go.Figure()
-    for p, color in zip(profiles, _colors([p.name for p in profiles])):
-        row = _vec(getattr(p, attr))
-        names = _names(getattr(p, names_attr), row.size, unit)
+    for p, color in zip(profiles, model_colors([p.name for p in profiles])):
+        row = as_vector(getattr(p, attr))
+        names = pad_names(getattr(p, names_attr), row.size, unit)
         fig.add_trace(
             go.Scatter(
                 x=np.arange(1, row.size + 1),
-                y=_positive(row),
+                y=positive_or_nan(row),
                 mode="lines+markers",
                 name=p.name,
                 text=names,
@@ -112,7 +113,7 @@ def profile_figure(profiles: Sequence[Any], kind: GradKind = "rms") -> go.Figure
 
     `kind`: "rms" (per weight, comparable across layer sizes), "norm" or "rel" (over ||W||).
     """
-    attr, label = _grad_field(kind)
+    attr, label = grad_field(kind)
     return _rows_figure(
         profiles,
         attr,
@@ -168,15 +169,17 @@ def shattered_figure(
     differ in scale by orders of magnitude, and it is their shape that tells noise from signal.
     The autocorrelation does not depend on the scale.
     """
+    # Long because one figure's traces and layout read top to bottom here; split, the layout would drift from
+    # its traces.
     title = "Shattered gradients: df/dx of a scalar ReLU net along its input"
     if not results:
-        return _empty(title, NO_MODEL)
+        return empty_figure(title, NO_MODEL)
     y_left = "df/dx ÷ its RMS" if normalise else "df/dx"
     fig = make_subplots(
         rows=1, cols=2, subplot_titles=(f"{y_left} at each input x", "autocorrelation of df/dx"), horizontal_spacing=0.1
     )
-    for (name, (x, g)), color in zip(results.items(), _colors(list(results))):
-        xv, gv = _vec(x), _vec(g)
+    for (name, (x, g)), color in zip(results.items(), model_colors(list(results))):
+        xv, gv = as_vector(x), as_vector(g)
         y = gv
         if normalise:
             rms = float(np.sqrt(np.mean(gv**2))) if gv.size else 0.0

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from resnet_viz import saliency_plots as sp
-from resnet_viz.plots import model_color
+from resnet_viz.figures import saliency as sp
+from resnet_viz.figures.common import model_color
 
 
 def _rgba(color: str) -> tuple[float, ...]:

@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .plots import _colors, _empty, figure_layout, model_color
+from .common import empty_figure, figure_layout, model_color, model_colors
 
 LANDSCAPE_SCALE = "Viridis"
 
@@ -26,15 +26,17 @@ def _z(loss: np.ndarray, log: bool) -> np.ndarray:
 def landscape_figure(slices: Mapping[str, object], *, log: bool = False, surface: bool = False) -> go.Figure:
     """One panel per model: a contour map (or 3-D surface) of a 2-D slice, or one line per model
     for 1-D slices. All panels share the colour range; the trained weights sit at (0, 0)."""
+    # Long because one figure's traces and layout read top to bottom here; split, the layout would drift from
+    # its traces.
     title = "Loss landscape (filter-normalised random directions)"
     if not slices:
-        return _empty(title, "no slice computed yet")
+        return empty_figure(title, "no slice computed yet")
     names = list(slices)
     first = slices[names[0]]
     label = "log10 loss" if log else "loss"
     if first.betas is None:  # 1-D
         fig = go.Figure()
-        for name, color in zip(names, _colors(names)):
+        for name, color in zip(names, model_colors(names)):
             s = slices[name]
             fig.add_trace(
                 go.Scatter(x=list(s.alphas), y=_z(s.loss, log), mode="lines+markers", name=name, line={"color": color})
@@ -108,10 +110,10 @@ def lesion_figure(results: Mapping[str, object]) -> go.Figure:
     accuracy as a dashed line per model; blocks that change resolution are marked."""
     title = "Deleting one block at test time (Veit et al. 2016)"
     if not results:
-        return _empty(title, "no lesion study yet")
+        return empty_figure(title, "no lesion study yet")
     fig = go.Figure()
     names = list(results)
-    for i, (name, color) in enumerate(zip(names, _colors(names))):
+    for i, (name, color) in enumerate(zip(names, model_colors(names))):
         r = results[name]
         labels = [b.name + (" ↓" if b.downsampling else "") for b in r.blocks]
         fig.add_trace(
@@ -139,10 +141,10 @@ def random_lesion_figure(results: Mapping[str, object]) -> go.Figure:
     """Test accuracy against the number of randomly deleted blocks: mean, with bars of one std."""
     title = "Deleting k random blocks"
     if not results:
-        return _empty(title, "no lesion study yet")
+        return empty_figure(title, "no lesion study yet")
     fig = go.Figure()
     names = list(results)
-    for name, color in zip(names, _colors(names)):
+    for name, color in zip(names, model_colors(names)):
         r = results[name]
         ks = [0] + [x.k for x in r.random]
         mean = [100 * r.baseline_acc] + [100 * x.mean_acc for x in r.random]
@@ -166,10 +168,10 @@ def responses_figure(responses: Mapping[str, Sequence[tuple[str, float]]]) -> go
     """He et al. 2016 Fig. 7: std of each 3x3 layer's response, in layer order and sorted."""
     title = "Layer responses (He et al. 2016, Fig. 7)"
     if not responses:
-        return _empty(title, "no responses measured yet")
+        return empty_figure(title, "no responses measured yet")
     fig = make_subplots(rows=1, cols=2, subplot_titles=("in layer order", "sorted by magnitude"), shared_yaxes=True)
     names = list(responses)
-    for name, color in zip(names, _colors(names)):
+    for name, color in zip(names, model_colors(names)):
         rows = list(responses[name])
         stds = [v for _, v in rows]
         fig.add_trace(
@@ -211,7 +213,7 @@ def path_length_figure(dist: object, name: str, *, plain_name: str | None = None
     branches, k = 0..n (Binomial(n, 1/2)); a plain twin's single path, of length n, as a line."""
     title = f"Path lengths of {name} unravelled (Veit et al. 2016)"
     if dist.n == 0:
-        return _empty(title, "no blocks: one path of length 0")
+        return empty_figure(title, "no blocks: one path of length 0")
     counts = [f"{c:,}" if c < 10**15 else f"{c:.3e}" for c in dist.counts]  # exact up to 10^15, then 4 digits
     fig = go.Figure(
         go.Bar(
@@ -241,7 +243,7 @@ def near_identity_figure(results: Mapping[str, object]) -> go.Figure:
     against the shortcut's output) and ||y - x|| / ||x|| (the whole block against passing x on)."""
     title = "How far each block is from the identity"
     if not results:
-        return _empty(title, "no blocks measured yet")
+        return empty_figure(title, "no blocks measured yet")
     fig = make_subplots(
         rows=1,
         cols=2,
@@ -250,7 +252,7 @@ def near_identity_figure(results: Mapping[str, object]) -> go.Figure:
         subplot_titles=("branch: ||F(x)|| / ||x||", "whole block: ||y - x|| / ||x||"),
     )
     names = list(results)
-    for name, color in zip(names, _colors(names)):
+    for name, color in zip(names, model_colors(names)):
         r = results[name]
         x = list(range(1, len(r.blocks) + 1))
         labels = [b.name + (" ↓" if b.downsampling else "") for b in r.blocks]

@@ -14,8 +14,8 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
-from .plots import _empty, _vec, figure_layout, trailing_mean
-from .sweep import DepthPoint, Kind, SweepResult
+from ..sweep import DepthPoint, Kind, SweepResult
+from .common import as_vector, empty_figure, figure_layout, trailing_mean
 
 DASH = {"plain": "dash", "residual": "solid"}
 SCALE = {"plain": "Reds", "residual": "Blues"}
@@ -35,9 +35,11 @@ def error_vs_depth(points: Sequence[DepthPoint], *, paper: Sequence[dict] | None
 
     `paper`: rows like ``{"depth": 20, "test_error": 8.75}`` drawn as grey crosses on the test panel.
     """
+    # Long because one figure's traces and layout read top to bottom here; split, the layout would drift from
+    # its traces.
     title = "Error vs depth"
     if not any(p.train_error for p in points):
-        return _empty(title, "no finished runs yet" if not points else "every run diverged: no final error")
+        return empty_figure(title, "no finished runs yet" if not points else "every run diverged: no final error")
     fig = make_subplots(rows=1, cols=2, subplot_titles=("training error (%)", "test error (%)"), horizontal_spacing=0.1)
     for col, field in ((1, "train_error"), (2, "test_error")):
         for kind in ("plain", "residual"):
@@ -141,7 +143,7 @@ def depth_curves(results: Sequence[SweepResult], *, smooth: int | None = None) -
         if r.history.step:
             groups.setdefault((r.kind, r.depth), []).append(r)
     if not groups:
-        return _empty(title, "no training steps yet")
+        return empty_figure(title, "no training steps yet")
     longest = max(len(r.history.step) for rs in groups.values() for r in rs)
     window = smooth or max(1, longest // 20)
     depths = [d for _, d in groups]
@@ -154,7 +156,7 @@ def depth_curves(results: Sequence[SweepResult], *, smooth: int | None = None) -
         color = depth_color(kind, depth, [d for k, d in groups if k == kind] or depths)
         fig.add_trace(
             go.Scatter(
-                x=_vec(longest_run.history.step),
+                x=as_vector(longest_run.history.step),
                 y=y,
                 mode="lines",
                 name=f"{kind}-{depth}",
@@ -187,7 +189,7 @@ def depth_grad_profiles(results: Sequence[SweepResult]) -> go.Figure:
         if r.history.grad_rms:
             groups.setdefault((r.kind, r.depth), []).append(r)
     if not groups:
-        return _empty(title, "no gradient probes yet")
+        return empty_figure(title, "no gradient probes yet")
     fig = make_subplots(
         rows=1,
         cols=2,
@@ -198,7 +200,7 @@ def depth_grad_profiles(results: Sequence[SweepResult]) -> go.Figure:
     for (kind, depth), rs in sorted(groups.items(), key=lambda kv: (kv[0][0] != "plain", kv[0][1])):
         color = depth_color(kind, depth, [d for k, d in groups if k == kind])
         for col, index in ((1, 0), (2, -1)):
-            rows = [_vec(r.history.grad_rms[index]) for r in rs]
+            rows = [as_vector(r.history.grad_rms[index]) for r in rs]
             rows = [row for row in rows if row.size == rows[0].size]
             y = _geo_mean_rows(rows)
             steps = sorted({r.history.probe_step[index] for r in rs if r.history.probe_step})

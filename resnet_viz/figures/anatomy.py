@@ -1,16 +1,17 @@
 """Plotly figures of the anatomy page: a block drawn from its traced layers, and parameters per part.
 
-Same conventions as :mod:`resnet_viz.plots`: the identity shortcut is drawn in the residual blue,
-and every label comes from the data passed in (a :class:`~resnet_viz.anatomy.BlockSketch` lists
-the layers a forward pass of the real block called), so the drawing cannot drift from the code.
+Same conventions as :mod:`resnet_viz.figures.common`: the identity shortcut is drawn in the
+residual blue, and every label comes from the data passed in (a
+:class:`~resnet_viz.anatomy.BlockSketch` lists the layers a forward pass of the real block
+called), so the drawing cannot drift from the code.
 """
 
 from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from .anatomy import BLOCK_KINDS, Anatomy, BlockSketch
-from .plots import figure_layout, model_color
+from ..anatomy import BLOCK_KINDS, Anatomy, BlockSketch
+from .common import figure_layout, model_color
 
 _BOX_HALF = (0.9, 0.3)  # half width, half height of a layer box, in data units
 _SHORTCUT_X = 1.6  # where the shortcut edge runs, right of the boxes

@@ -1,0 +1,74 @@
+"""`resnet-viz train|sweep|probe|lesion|landscape`: the app's code paths from a terminal.
+
+The configs validate themselves, so a bad value surfaces as one line on stderr and exit status 2,
+never a traceback. `parser` holds the flags, `commands` one function per subcommand, `output`
+the tables and the progress bar.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from .commands import cmd_landscape, cmd_lesion, cmd_probe, cmd_sweep, cmd_train
+from .output import ProgressBar, format_table
+from .parser import CliError, build_parser
+
+# The subcommand build_parser() names -> the function that runs it.
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "train": cmd_train,
+    "sweep": cmd_sweep,
+    "probe": cmd_probe,
+    "lesion": cmd_lesion,
+    "landscape": cmd_landscape,
+}
+
+
+def _error(text: str) -> None:
+    if ProgressBar.unfinished:  # the bar's line has no newline yet
+        sys.stderr.write("\n")
+        ProgressBar.unfinished = False
+    print(f"resnet-viz: error: {text}", file=sys.stderr)
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """The allocator's failures: MemoryError, torch's CPU "can't allocate memory" RuntimeError, CUDA OOM."""
+    return (
+        isinstance(exc, MemoryError)
+        or type(exc).__name__ == "OutOfMemoryError"
+        or (isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc))
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from resnet_viz.config import ConfigError
+
+    ProgressBar.unfinished = False
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        return COMMANDS[args.command](args)
+    except (CliError, ConfigError) as exc:
+        _error(str(exc))
+        return 2
+    except Exception as exc:  # noqa: BLE001 (data unavailable, run store trouble, or a bug: still one line)
+        from resnet_viz.data import DatasetUnavailable
+        from resnet_viz.runs import RunStoreError
+
+        if _out_of_memory(exc):
+            _error(
+                "not enough memory for these settings; lower --batch-size, --width, --depth or --image-size "
+                f"(or set --limit) ({type(exc).__name__})"
+            )
+            return 2
+        if isinstance(exc, DatasetUnavailable):
+            _error(exc.with_paths)  # the terminal's user owns this machine: name its folders
+        elif isinstance(exc, RunStoreError):
+            _error(str(exc))
+        else:
+            _error(f"{type(exc).__name__}: {exc}")
+        return 1
+
+
+__all__ = ["COMMANDS", "CliError", "build_parser", "format_table", "main"]

@@ -1,0 +1,219 @@
+"""One function per subcommand: arguments in, the library's call, a table or JSON out."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from .output import ProgressBar, diverged_line, format_table, json_safe, layer_rows
+from .parser import CliError, configs_from_args, model_configs
+
+
+def _check_steps(train_cfg: Any, n_train: int) -> None:
+    """An epoch budget becomes a step count only once the dataset's size is known."""
+    from resnet_viz.config import check_total_steps
+    from resnet_viz.train import total_steps
+
+    if train_cfg.epochs is not None:
+        check_total_steps(total_steps(train_cfg, n_train), what=f"{train_cfg.epochs:g} epochs")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from resnet_viz.data import load_dataset
+    from resnet_viz.experiment import run_twins
+    from resnet_viz.runs import RunStore
+    from resnet_viz.train import total_steps
+
+    model_cfgs, data_cfg, train_cfg = configs_from_args(args)
+    data = load_dataset(data_cfg)
+    _check_steps(train_cfg, data.n_train)
+    store = RunStore(args.runs_dir) if args.save else None
+    names = [c.name for c in model_cfgs]
+    bar = None if args.json else ProgressBar(total_steps(train_cfg, data.n_train), names)
+    try:
+        results = run_twins(model_cfgs, data_cfg, train_cfg, store=store, dataset=data, on_update=bar)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    rows = [r.summary() for r in results]
+    if args.json:
+        print(json.dumps([{k: json_safe(v) for k, v in row.items()} for row in rows], indent=2))
+    else:
+        bar.draw(end="\n")  # type: ignore[union-attr]
+        print(format_table(rows))
+        for row in rows:
+            if row["status"] == "diverged":
+                print(diverged_line(row, row["name"]))
+        if store is not None:
+            print(f"runs written to {store.root}")
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from resnet_viz.data import load_dataset
+    from resnet_viz.runs import RunStore
+    from resnet_viz.sweep import SweepConfig, plan, run_sweep
+
+    model_cfgs, data_cfg, train_cfg = configs_from_args(args)
+    data = load_dataset(data_cfg)  # once: the step check, every job's progress bar and its training
+    _check_steps(train_cfg, data.n_train)
+    sweep = SweepConfig(
+        depths=tuple(args.depths),
+        kinds=tuple(args.models),
+        seeds=tuple(args.seeds),
+        model=model_cfgs[0],
+        data=data_cfg,
+        train=train_cfg,
+        deep_warmup_steps=args.warmup_110,
+    )
+    store = RunStore(args.runs_dir) if args.save else None
+    jobs = plan(sweep, store, force=args.force)
+    n_cells = len(sweep.cells())
+    n_new = sum(len(j.models) for j in jobs)
+    if not args.json:
+        print(
+            f"{n_cells} runs: {n_cells - n_new} found in the run store, {n_new} to train in {len(jobs)} job(s)",
+            file=sys.stderr,
+        )
+    state: dict[str, Any] = {}
+
+    def on_job(i: int, n: int, job: Any, steps: int) -> None:
+        if args.json:
+            return
+        if "bar" in state:
+            state["bar"].draw(end="\n")
+        names = [c.name for c in job.models]
+        print(f"job {i + 1}/{n}: seed {job.seed}: {', '.join(names)}", file=sys.stderr)
+        state["bar"] = ProgressBar(steps, names)
+
+    try:
+        results = run_sweep(
+            sweep,
+            store,
+            force=args.force,
+            on_job=on_job,
+            on_update=None if args.json else lambda u: state["bar"](u),
+            dataset=data,
+        )
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    if "bar" in state:
+        state["bar"].draw(end="\n")
+    rows = [r.summary() for r in results]
+    if args.json:
+        print(json.dumps([{k: json_safe(v) for k, v in row.items()} for row in rows], indent=2))
+        return 0
+    print(format_table(rows, seed=True))
+    for row in rows:
+        if row["status"] == "diverged":
+            print(diverged_line(row, f"{row['name']} seed {row['seed']}"))
+    from resnet_viz.sweep import depth_points
+    from resnet_viz.text.sweep import sweep_reading
+
+    for line in sweep_reading(depth_points(results), results):
+        print(f"- {line}")
+    if store is not None:
+        print(f"runs in {store.root}")
+    return 0
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from resnet_viz.config import DataConfig
+    from resnet_viz.data import load_dataset
+    from resnet_viz.text.theory import profile_sentences
+    from resnet_viz.theory import init_profiles
+
+    cfgs = model_configs(args, args.depth)
+    if args.batch_size < 1:
+        raise CliError(f"--batch-size must be positive; got {args.batch_size}")
+    data = load_dataset(DataConfig(name=args.dataset, root=args.data_root))
+    # One call for all models: built from one seed (twins start identical), measured on one batch.
+    profiles = init_profiles(cfgs, data, seed=args.seed, batch=args.batch_size)
+    rows = [
+        {"model": c.kind, "name": p.name, "depth": c.depth, "layers": layer_rows(p)} for c, p in zip(cfgs, profiles)
+    ]
+    if args.json:
+        print(
+            json.dumps(
+                [{**r, "layers": [{k: json_safe(v) for k, v in layer.items()} for layer in r["layers"]]} for r in rows],
+                indent=2,
+            )
+        )
+        return 0
+    for row in rows:
+        print(
+            f"{row['name']} at initialisation (seed {args.seed}, one batch of {args.batch_size} {args.dataset} images)"
+        )
+        print(f"  {'layer':<24} {'grad L2':>10} {'grad RMS':>10} {'dL/dx RMS':>10} {'act std':>9}")
+        for layer in row["layers"]:
+            std = "-" if layer["act_std"] is None else f"{layer['act_std']:.3g}"
+            gx = "-" if layer["grad_x_rms"] is None else f"{layer['grad_x_rms']:.3g}"
+            print(f"  {layer['name']:<24} {layer['grad_norm']:>10.3g} {layer['grad_rms']:>10.3g} {gx:>10} {std:>9}")
+    for line in profile_sentences(profiles):
+        print(f"- {line}")
+    return 0
+
+
+def cmd_lesion(args: argparse.Namespace) -> int:
+    from resnet_viz.analysis import run_lesion
+    from resnet_viz.runs import RunStore
+
+    if args.draws < 1:
+        raise CliError(f"--draws must be positive; got {args.draws}")
+    result = run_lesion(RunStore(args.runs_dir), args.run, draws=args.draws, seed=args.seed, force=args.force)
+    doc = result.to_dict()
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return 0
+    print(f"{args.run}: test accuracy {100 * doc['baseline_acc']:.1f}% with every block")
+    for b in doc["blocks"]:
+        mark = "  (changes resolution)" if b["downsampling"] else ""
+        print(f"  without {b['name']:<12} {100 * b['acc']:5.1f}%{mark}")
+    for r in doc["random"]:
+        print(f"  {r['k']:>2} random blocks deleted: {100 * r['mean_acc']:5.1f}% +- {100 * r['std_acc']:.1f}")
+    return 0
+
+
+def cmd_landscape(args: argparse.Namespace) -> int:
+    from resnet_viz.analysis import run_landscape
+    from resnet_viz.runs import RunStore
+
+    bar = None if args.json else ProgressBar(args.grid**args.dims, ["grid points"])
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar.step["grid points"] = done
+            bar.draw()
+
+    try:
+        result = run_landscape(
+            RunStore(args.runs_dir),
+            args.run,
+            grid=args.grid,
+            span=args.span,
+            dims=args.dims,
+            seed=args.seed,
+            split=args.split,
+            force=args.force,
+            on_progress=progress,
+        )
+    except ValueError as exc:  # grid/span out of range: the library's sentence
+        raise CliError(str(exc)) from None
+    doc = result.to_dict()
+    if args.json:
+        print(json.dumps(doc, default=json_safe))
+        return 0
+    if bar is not None:
+        bar.draw(end="\n")
+    import numpy as np
+
+    loss = np.asarray(result.loss, dtype=float)
+    centre = loss[tuple(s // 2 for s in loss.shape)]
+    print(
+        f"{args.run}: loss {centre:.4f} at the trained weights; min {np.nanmin(loss):.4f}, max {np.nanmax(loss):.4f} "
+        f"over the {'x'.join(map(str, loss.shape))} grid (span {args.span:g}, {args.split} split)"
+    )
+    return 0

@@ -1,0 +1,399 @@
+"""Gradient-flow figures of the live twin-training page: probe rows of `History` objects in,
+``go.Figure`` out.
+
+Gradients per layer (heat strip and profile), dL/dx per block and its first/last ratio, the
+activation std per block, and the identity share of each residual block. Like the curves, every
+builder survives a run with no probes yet, a model that diverged (fewer probes than its twin,
+NaN rows) and a plain net with no identity path.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ..text.numbers import VANISHED, first_last
+from .common import (
+    GRAD_SHORT,
+    WAITING,
+    GradKind,
+    HistoryLike,
+    annotate_center,
+    as_matrix,
+    as_vector,
+    divergence_mark,
+    downsample_index,
+    empty_figure,
+    figure_layout,
+    grad_field,
+    model_colors,
+    no_data_text,
+    pad_names,
+    positive_or_nan,
+    run_status,
+)
+
+MAX_COLUMNS = 200  # probe columns per heat-strip; a column is a few pixels wide at most
+
+
+def _probe_index(n: int, at: int | None) -> int:
+    """Row to show of n probe rows: the latest, or `at` (negative from the end) clamped into range,
+    because a twin that diverged early has fewer probes than the index the page asks for."""
+    if at is None:
+        return n - 1
+    return max(-n, min(at, n - 1)) % n
+
+
+# ---------------------------------------------------------------------------------------------
+# Gradient flow
+
+
+def _log_ticks(zmin: float, zmax: float) -> tuple[list[float], list[str]]:
+    """Colour-bar ticks for log10 values, labelled as values (2e-3), not exponents (-2.7).
+
+    Whole decades when the range spans several; 1-2-5 steps inside a narrow range, so the bar
+    never shows a single lonely label.
+    """
+    lo, hi = math.floor(zmin), math.ceil(zmax)
+    step = max(1, math.ceil((hi - lo) / 8))
+    mantissas = (1,) if hi - lo > 3 else (1, 2, 5)
+    vals, text = [], []
+    for k in range(lo, hi + 1, step):
+        for m in mantissas:
+            v = k + math.log10(m)
+            if zmin - 1e-9 <= v <= zmax + 1e-9:
+                vals.append(v)
+                text.append(f"{m}e{k}")
+    return vals, text
+
+
+def grad_heatstrip(
+    histories: Sequence[HistoryLike], *, kind: GradKind = "rms", max_columns: int = MAX_COLUMNS
+) -> go.Figure:
+    """Layer x probe-step heatmap of gradient strength, one subplot per model, stacked.
+
+    Rows run from the first layer (input, bottom) to the last (output, top); columns are probe
+    steps on a shared step axis. All subplots use ONE log10 colour scale (one colour bar, the
+    same zmin/zmax = log10 of the smallest/largest value of all models), so a colour means the
+    same gradient strength in every model. Zero/NaN cells are left blank: a log scale has no
+    colour for them, and inventing one would lie.
+    """
+    # Long because one figure's traces and layout read top to bottom here; split, the layout would drift from
+    # its traces.
+    attr, label = grad_field(kind)
+    title = f"Gradient per layer over training: {label}"
+    mats = [as_matrix(getattr(h, attr)) for h in histories]
+    if not any(m.size for m in mats):
+        return empty_figure(title, no_data_text(histories, "gradient probes"))
+
+    pos = [positive_or_nan(m) for m in mats]
+    finite = [p[np.isfinite(p)] for p in pos]
+    finite = [f for f in finite if f.size]
+    if finite:
+        zmin = float(np.log10(min(f.min() for f in finite)))
+        zmax = float(np.log10(max(f.max() for f in finite)))
+    else:  # only zeros/NaN so far: any range will do, every cell is blank
+        zmin, zmax = -1.0, 0.0
+    if zmax - zmin < 1e-9:  # one value everywhere: widen so the colour bar is not degenerate
+        zmin, zmax = zmin - 0.5, zmax + 0.5
+
+    titles = []
+    for h in histories:
+        div = divergence_mark(h)
+        titles.append(h.name + (f" ({div[1]})" if div is not None else ""))
+    n = len(histories)
+    fig = make_subplots(rows=n, cols=1, shared_xaxes=True, vertical_spacing=min(0.12, 0.3 / n), subplot_titles=titles)
+    tickvals, ticktext = _log_ticks(zmin, zmax)
+    fig.update_layout(
+        coloraxis={
+            "colorscale": "Viridis",
+            "cmin": zmin,
+            "cmax": zmax,
+            "colorbar": {
+                "title": {"text": f"{GRAD_SHORT[kind]}<br>(log scale)", "side": "right"},
+                "tickvals": tickvals,
+                "ticktext": ticktext,
+            },
+        },
+    )
+    for i, (h, m, p) in enumerate(zip(histories, mats, pos), start=1):
+        xref, yref = ("x", "y") if i == 1 else (f"x{i}", f"y{i}")
+        if not p.size:
+            annotate_center(fig, no_data_text([h], "gradient probes"), xref=f"{xref} domain", yref=f"{yref} domain")
+            continue
+        n_probe, n_layer = p.shape
+        steps = as_vector(h.probe_step[:n_probe])
+        if steps.size < n_probe:  # a duck-typed history short of steps: number the probes
+            steps = np.concatenate([steps, np.full(n_probe - steps.size, np.nan)])
+        cols = downsample_index(n_probe, max_columns)
+        layers = [f"{j + 1} {nm}" for j, nm in enumerate(pad_names(h.layer_names, n_layer, "layer"))]
+        # float32: half the bytes per redraw, and 7 digits are more than a colour can show
+        raw = m[cols].T.astype(np.float32)  # (L, P') the values as measured, for the hover
+        z = np.log10(p[cols].T).astype(np.float32)  # (L, P')
+        fig.add_trace(
+            go.Heatmap(
+                x=steps[cols],
+                y=layers,
+                z=z,
+                customdata=raw,
+                coloraxis="coloraxis",
+                zmin=zmin,
+                zmax=zmax,
+                name=h.name,
+                hoverongaps=False,
+                hovertemplate=(
+                    f"{h.name}<br>layer %{{y}}<br>step %{{x}}<br>{label} = %{{customdata:.3g}}<extra></extra>"
+                ),
+            ),
+            row=i,
+            col=1,
+        )
+        ticks = sorted({0, n_layer - 1, *np.linspace(0, n_layer - 1, 5).round().astype(int).tolist()})
+        text = [
+            f"{k + 1} (input)" if k == 0 else f"{k + 1} (output)" if k == n_layer - 1 else str(k + 1) for k in ticks
+        ]
+        fig.update_yaxes(
+            title_text="layer", tickmode="array", tickvals=[layers[k] for k in ticks], ticktext=text, row=i, col=1
+        )
+    fig.update_xaxes(title_text="training step", row=n, col=1)
+    return figure_layout(
+        fig, title, subtitle="rows: first layer (input) at the bottom, last (output) at the top", height=110 + 190 * n
+    )
+
+
+def _profile_figure(
+    histories: Sequence[HistoryLike],
+    rows_of: str,
+    names_of: str,
+    at: int | None,
+    *,
+    title: str,
+    y_title: str,
+    x_title: str,
+    what: str,
+    unit_name: str,
+) -> go.Figure:
+    """One line per model through a probe row (latest, or probe index `at`) on a log y axis."""
+    fig = go.Figure()
+    colors = model_colors([h.name for h in histories])
+    drawn, longest = False, 0
+    for h, color in zip(histories, colors):
+        rows = getattr(h, rows_of)
+        if not rows:
+            continue
+        k = _probe_index(len(rows), at)
+        row = as_vector(rows[k])
+        if not row.size:
+            continue
+        y = positive_or_nan(row)
+        bad = int(np.count_nonzero(~np.isfinite(row)))
+        step = h.probe_step[k] if k < len(h.probe_step) else None
+        label = f"{h.name} (step {step})" if step is not None else h.name
+        if bad:  # say it: a gap in a log plot could read as "tiny"
+            label += f", {bad} non-finite"
+        names = pad_names(getattr(h, names_of), row.size, unit_name)
+        fig.add_trace(
+            go.Scatter(
+                x=np.arange(1, row.size + 1),
+                y=y,
+                mode="lines+markers",
+                name=label,
+                text=names,
+                line={"color": color, "width": 1.5},
+                marker={"color": color, "size": 5},
+                customdata=row,
+                hovertemplate=f"{h.name}<br>%{{x}}: %{{text}}<br>{y_title} %{{customdata:.3g}}<extra></extra>",
+            )
+        )
+        drawn, longest = True, max(longest, row.size)
+    if not drawn:
+        return empty_figure(title, no_data_text(histories, what))
+    # Layers and blocks are counted in whole numbers: a short net got ticks at 1.5, 2.5 otherwise.
+    fig.update_xaxes(title_text=x_title, dtick=1 if longest <= 12 else None)
+    fig.update_yaxes(title_text=y_title, type="log", exponentformat="power")  # 10^-4, not SI "100µ"
+    sub = "latest probe" if at is None else f"probe #{at}"
+    return figure_layout(fig, title, subtitle=sub)
+
+
+def grad_profile(histories: Sequence[HistoryLike], *, kind: GradKind = "rms", at: int | None = None) -> go.Figure:
+    """Gradient strength per layer, first (input) to last (output) layer, models overlaid, log y.
+
+    `at` picks a probe index (Python-style, negative counts from the end); a model with fewer
+    probes (diverged early) shows its last one. The legend names the step each line comes from.
+    """
+    attr, label = grad_field(kind)
+    return _profile_figure(
+        histories,
+        attr,
+        "layer_names",
+        at,
+        title=f"Per weight: {GRAD_SHORT[kind]} per layer",
+        y_title=label,
+        x_title="layer (1 = next to the input; last = the head)",
+        what="gradient probes",
+        unit_name="layer",
+    )
+
+
+def flow_profile(histories: Sequence[HistoryLike], *, at: int | None = None) -> go.Figure:
+    """RMS of dL/dx at each block's output (the gradient that flows back, He et al. 2016b eq. 5)."""
+    return _profile_figure(
+        histories,
+        "grad_x_rms",
+        "block_names",
+        at,
+        title="Gradient dL/dx per block",
+        y_title="RMS of dL/dx",
+        x_title="block (1 = first, next to the input)",
+        what="dL/dx probes",
+        unit_name="block",
+    )
+
+
+def flow_ratio_figure(histories: Sequence[HistoryLike]) -> go.Figure:
+    """dL/dx at the first block over the last block, at every probe, log y, with the bands that
+    name the regimes (resnet_viz.text.numbers): explosion at initialisation that calms, or vanishing."""
+    title = "dL/dx first block ÷ last block, over training"
+    fig = go.Figure()
+    drawn = False
+    for h, color in zip(histories, model_colors([h.name for h in histories])):
+        rows = getattr(h, "grad_x_rms", [])
+        pts = [(s, first_last(r)) for s, r in zip(h.probe_step, rows)]
+        pts = [(s, r) for s, r in pts if r is not None and r > 0]
+        if not pts:
+            continue
+        xs, ys = zip(*pts)
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines+markers",
+                name=h.name,
+                line={"color": color, "width": 1.5},
+                marker={"color": color, "size": 4},
+                hovertemplate=f"{h.name}<br>step %{{x}}<br>ratio %{{y:.3g}}<extra></extra>",
+            )
+        )
+        drawn = True
+    if not drawn:
+        if any(getattr(h, "grad_x_rms", None) for h in histories):
+            return empty_figure(title, "dL/dx was 0 or not finite at the first or last block: no ratio to draw")
+        return empty_figure(title, no_data_text(histories, "dL/dx probes"))
+    # On a log axis plotly places shapes in log10 units: 2 is the line at 100.
+    for y, text in ((1 / VANISHED, "exploding above"), (VANISHED, "vanishing below")):
+        fig.add_hline(
+            y=math.log10(y),
+            line={"color": "#999", "width": 1, "dash": "dot"},
+            annotation_text=text,
+            annotation_position="top left" if y > 1 else "bottom left",
+            annotation_font={"size": 10, "color": "#777"},
+        )
+    fig.update_xaxes(title_text="training step")
+    fig.update_yaxes(title_text="first ÷ last (log)", type="log", exponentformat="power")
+    return figure_layout(fig, title, subtitle="above 1: larger at the input side; below 1: smaller")
+
+
+def act_std_figure(histories: Sequence[HistoryLike], *, at: int | None = None) -> go.Figure:
+    """Standard deviation of each block's output at the latest probe (or probe index `at`), log y."""
+    return _profile_figure(
+        histories,
+        "act_std",
+        "block_names",
+        at,
+        title="Activation std per block",
+        y_title="std of block output",
+        x_title="block (1 = first, next to the input)",
+        what="activation probes",
+        unit_name="block",
+    )
+
+
+def identity_shares(identity: Sequence[float | None], branch: Sequence[float | None]) -> np.ndarray:
+    """||identity term|| / (||identity term|| + ||branch term||) per block; NaN where undefined.
+
+    A ratio of norms, not a fraction of a sum: the two terms are vectors that add, so their
+    norms need not add up to ||dL/dx||. The share says which route carries the larger signal.
+    """
+    i, b = as_vector(identity), as_vector(branch)
+    n = min(i.size, b.size)
+    i, b = i[:n], b[:n]
+    total = i + b
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(np.isfinite(total) & (total > 0), i / total, np.nan)
+
+
+def identity_share_figure(history: HistoryLike, *, at: int | None = None) -> go.Figure:
+    """Per residual block: how much of the gradient reaching its input comes through the shortcut.
+
+    For y = F(x) + alpha*S(x): dL/dx = dL/dy*alpha*dS/dx (identity term) + dL/dy*dF/dx (branch
+    term). Stacked bars of ||identity|| / (||identity|| + ||branch||) and the branch's complement.
+    A plain model gets an explanation instead: it has no identity path.
+    """
+    # Long because one figure's traces and layout read top to bottom here; split, the layout would drift from
+    # its traces.
+    title = f"{history.name}: where the gradient reaches each residual block"
+    subtitle = "share = ||dL/dy·α·dS/dx|| / (||dL/dy·α·dS/dx|| + ||dL/dy·dF/dx||), norms of the two terms of dL/dx"
+    blocks = list(getattr(history, "residual_block_names", []) or [])
+    rows_i, rows_b = history.identity_grad, history.branch_grad
+    has_rows = any(r for r in rows_i)
+    if not blocks and not has_rows:
+        if getattr(history, "step", None) or getattr(history, "block_names", None) or run_status(history) != "running":
+            return empty_figure(
+                title,
+                f"{history.name} has no identity path: every block is y = F(x), "
+                "so all of dL/dx flows through the branch F",
+            )
+        return empty_figure(title, WAITING)
+    if not has_rows:
+        return empty_figure(title, no_data_text([history], "gradient probes"))
+    n = min(len(rows_i), len(rows_b))
+    k = _probe_index(n, at)
+    ident, branch = as_vector(rows_i[k]), as_vector(rows_b[k])
+    share = identity_shares(ident, branch)
+    m = share.size
+    names = pad_names(blocks, m, "block")
+    x = np.arange(1, m + 1)
+    custom = np.stack([ident[:m], branch[:m]], axis=1)  # (blocks, 2) raw norms for the hover
+    step = history.probe_step[k] if k < len(history.probe_step) else None
+
+    def hover(route: str) -> str:
+        return (
+            f"block %{{x}}: %{{text}}<br>{route} share %{{y:.1%}}<br>||identity term|| %{{customdata[0]:.3g}}"
+            "<br>||branch term|| %{customdata[1]:.3g}<extra></extra>"
+        )
+
+    fig = go.Figure()
+    fig.add_trace(
+        go.Bar(
+            x=x,
+            y=share,
+            name="identity path (shortcut)",
+            marker_color="#1f77b4",
+            text=names,
+            textposition="none",
+            customdata=custom,
+            hovertemplate=hover("identity"),
+        )
+    )
+    fig.add_trace(
+        go.Bar(
+            x=x,
+            y=1 - share,
+            name="residual branch F",
+            marker_color="#ff7f0e",
+            text=names,
+            textposition="none",
+            customdata=custom,
+            hovertemplate=hover("branch"),
+        )
+    )
+    fig.add_hline(y=0.5, line={"color": "#444", "width": 1, "dash": "dot"})
+    fig.update_layout(barmode="stack", bargap=0.15)
+    fig.update_xaxes(title_text="residual block (1 = first, next to the input)")
+    fig.update_yaxes(title_text="share of gradient-term norms", range=[0, 1], tickformat=".0%")
+    at_step = f" at step {step}" if step is not None else ""
+    return figure_layout(fig, title + at_step, subtitle=subtitle)
