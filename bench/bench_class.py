@@ -101,7 +101,7 @@ def main() -> int:
 
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}, torch {torch.__version__}, "
-        f"server worker threads: default (RESNET_VIZ_TRAIN_THREADS unset), seed 0, "
+        f"server worker threads: the thread policy (RESNET_VIZ_THREADS unset), seed 0, "
         f"background load: {'none' if args.no_load else '1 busy core'}"
     )
     load = None if args.no_load else multiprocessing.Process(target=burn, daemon=True)

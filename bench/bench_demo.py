@@ -22,9 +22,8 @@ import time
 import torch
 
 from resnet_viz.data import load_dataset
-from resnet_viz.devices import describe_device, select_device
+from resnet_viz.devices import describe_device, select_device, thread_count
 from resnet_viz.experiment import run_twins
-from resnet_viz.runner import train_threads
 from resnet_viz.sweep import DEMO, plan
 
 TIME_TARGET_S = 40.0
@@ -69,7 +68,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: the app worker's)")
     ap.add_argument("--app", action="store_true", help="also time the button in the running app (Chromium)")
     args = ap.parse_args()
-    threads = args.threads or train_threads()
+    threads = args.threads or thread_count()
     torch.set_num_threads(threads)
     device = select_device(DEMO.train.device)
     print(

@@ -157,7 +157,7 @@ with view:
         for net in nets:
             x, picture = ui_sal.model_input(net, image)
             tgt = None if target == "top-1 of each net" else net.classes.index(target)
-            cam, top = saliency.explain(net.model, x, method=method, layer=layer, target=tgt, frozen=True)
+            cam, top = ui_sal.explain(net, x, method=method, layer=layer, target=tgt)
             shown.append(picture)
             maps.append(cam.numpy())
             tops.append([(net.classes[i], p) for i, p in top])

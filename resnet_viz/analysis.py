@@ -22,10 +22,12 @@ from .checkpoints import load_model
 from .config import DataConfig
 from .construction import NearIdentity, closer_to_identity, near_identity
 from .data import Dataset, load_dataset
+from .devices import thread_count, threads
 from .ensemble import one_block_verdict
 from .exercises import Exercise, Outcome
 from .landscape import Slice, loss_slice, sharper, sharpness
 from .lesion import LesionResult, layer_responses, lesion_study
+from .limits import forward_macs
 from .runs import DamagedAnalysis, RunInfo, RunStore, RunStoreError, RunStoreWarning
 from .text.construction import identity_sentences
 from .text.landscape import landscape_sentences
@@ -34,19 +36,19 @@ from .text.lesion import one_block_sentence
 Progress = Callable[[int, int], None]
 
 
-@contextlib.contextmanager
-def _threads() -> Iterator[None]:
-    """Run with the training worker's thread count (all cores but one). On a 2-core machine with the
-    server and a browser busy, torch's default of 2 threads made an 11x11 slice take 86 s instead
-    of 2 s: the two OpenMP threads spin waiting for each other (bench/bench_landscape.py --threads)."""
-    from .runner import train_threads
+# Images per forward pass of each analysis (the defaults of lesion_study, loss_slice, layer_responses).
+LESION_BATCH, LANDSCAPE_BATCH, RESPONSES_BATCH = 1000, 1000, 500
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(min(before, train_threads()))
-    try:
+
+@contextlib.contextmanager
+def _threads(store: RunStore, run_id: str, batch: int) -> Iterator[None]:
+    """Run with the thread policy's count for the run's model at `batch` images a pass
+    (resnet_viz.devices.thread_count). On a 2-core machine with the server and a browser busy,
+    torch's default of 2 threads made an 11x11 slice take 86 s instead of 2 s: the two OpenMP
+    threads spin waiting for each other (bench/bench_landscape.py --threads)."""
+    info = store.get(run_id)
+    with threads(thread_count(forward_macs([info.model], info.data, batch))):
         yield
-    finally:
-        torch.set_num_threads(before)
 
 
 SPLITS = ("test", "train")
@@ -229,7 +231,7 @@ def run_lesion(
     if saved is not None:
         return saved
     model, ds = _model_and_data(store, run_id, data)
-    with _threads():
+    with _threads(store, run_id, LESION_BATCH):
         result = lesion_study(model, ds.x_test, ds.y_test, draws=draws, seed=seed, on_progress=on_progress)
     store.save_analysis(run_id, name, result.to_dict())
     return result
@@ -259,7 +261,7 @@ def run_landscape(
         return saved
     model, ds = _model_and_data(store, run_id, data)
     x, y = (ds.x_test, ds.y_test) if split == "test" else (ds.x_train, ds.y_train)
-    with _threads():
+    with _threads(store, run_id, LANDSCAPE_BATCH):
         result = loss_slice(
             model, x, y, grid=grid, span=span, dims=dims, seed=seed, on_progress=on_progress, should_stop=should_stop
         )
@@ -270,7 +272,7 @@ def run_landscape(
 def run_responses(store: RunStore, run_id: str, *, data: Dataset | None = None) -> list[tuple[str, float]]:
     """He et al. 2016 Fig. 7: std of every 3x3 layer's response on the test split (cheap: not saved)."""
     model, ds = _model_and_data(store, run_id, data)
-    with _threads():
+    with _threads(store, run_id, RESPONSES_BATCH):
         return layer_responses(model, ds.x_test)
 
 
@@ -289,7 +291,7 @@ def run_near_identity(
     if saved is not None:
         return saved
     model, ds = _model_and_data(store, run_id, data)
-    with _threads():
+    with _threads(store, run_id, min(images, RESPONSES_BATCH)):
         result = near_identity(model, ds.x_test[:images])
     store.save_analysis(run_id, name, result.to_dict())
     return result

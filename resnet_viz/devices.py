@@ -1,15 +1,120 @@
-"""Pick the training device and describe it in one line for the UI and the CLI.
+"""Pick the training device, choose the torch threads on a CPU, and describe both in one line.
 
-No streamlit here: the CLI and the tests use the same functions as the app.
+No streamlit here: the CLI, the worker, the pages and the tests use the same functions.
+
+The thread policy is the one place every torch entry point asks how many CPU threads to use:
+`resnet-viz train|sweep|probe|lesion|landscape`, the app's training worker (per job), the analyses
+and the server's own torch work (theory probes, saliency maps). Small work runs on one thread: two
+Tiny work (a scalar chain, one small image) runs on one thread. Other work uses the cores that are
+idle right now: two OpenMP threads beside another busy process spin waiting for each other and ran
+2-5x slower (bench/bench_threads.py), while on an idle machine two threads trained the digits twins
+1.1x and ResNet-56 on 32x32 1.5x faster. The app's training worker keeps one core back for the
+server and the browsers that will draw its run (`reserve=1`): they are idle when Train is pressed
+and busy a moment later. `RESNET_VIZ_THREADS` overrides it everywhere.
 """
 
 from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+from collections.abc import Iterator
 
 import torch
 
 from resnet_viz.config import DEVICES, ConfigError
 
-__all__ = ["describe_device", "mps_available", "select_device"]
+__all__ = [
+    "SMALL_WORK_MACS",
+    "THREADS_ENV",
+    "describe_device",
+    "idle_cores",
+    "mps_available",
+    "select_device",
+    "thread_count",
+    "threads",
+    "usable_cores",
+]
+
+THREADS_ENV = "RESNET_VIZ_THREADS"  # a whole number: torch threads for every entry point
+# Multiply-accumulates of one forward pass of one batch below which one thread is used: a second
+# thread's start-up and synchronisation cost more than it computes. For scale: the digits twins at
+# batch 64 are 0.04 GMAC (1.16x faster on two quiet threads), a 224x224 ResNet-18 image 1.8 GMAC,
+# ResNet-20 at width 16 on 32x32, batch 128, 5 GMAC (1.6-1.9x).
+SMALL_WORK_MACS = 1e7
+IDLE_FRESH_S = 2.0  # an idle-core reading is reused this long: a page's saliency call needs no new 0.1 s look
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. a container's share)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def _cpu_times() -> tuple[float, float] | None:
+    """(idle, total) jiffies over all cores from /proc/stat; None where there is no /proc."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [float(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return fields[3] + (fields[4] if len(fields) > 4 else 0.0), sum(fields)  # idle + iowait
+
+
+_idle_seen: tuple[float, float] | None = None  # (monotonic time, idle cores) of the last reading
+
+
+def idle_cores(window: float = 0.1) -> float:
+    """How many cores sat idle over `window` seconds (Linux; a reading under IDLE_FRESH_S old is
+    reused); elsewhere, the cores less the 1-minute load average. Never below 0."""
+    global _idle_seen
+    now = time.monotonic()
+    if _idle_seen is not None and now - _idle_seen[0] < IDLE_FRESH_S:
+        return _idle_seen[1]
+    idle = _measure_idle(window)
+    _idle_seen = (time.monotonic(), idle)
+    return idle
+
+
+def _measure_idle(window: float) -> float:
+    first = _cpu_times()
+    if first is None:
+        try:
+            return max(0.0, usable_cores() - os.getloadavg()[0])
+        except (AttributeError, OSError):
+            return float(usable_cores())
+    time.sleep(window)
+    second = _cpu_times()
+    idle, total = second[0] - first[0], second[1] - first[1]  # type: ignore[index]
+    return max(0.0, (os.cpu_count() or 1) * idle / total) if total > 0 else float(usable_cores())
+
+
+def thread_count(work_macs: float | None = None, *, reserve: int = 0) -> int:
+    """Torch CPU threads for work of `work_macs` multiply-accumulates per forward pass of one batch
+    (None: unknown, treated as tiny), leaving `reserve` cores to others. `RESNET_VIZ_THREADS` wins
+    when it is a whole number >= 1."""
+    env = os.environ.get(THREADS_ENV, "").strip()
+    if env.isdigit() and int(env) >= 1:
+        return int(env)
+    if work_macs is None or work_macs < SMALL_WORK_MACS:
+        return 1
+    # A core counts when at least 60% of it sat idle: /proc/stat counts in 10 ms ticks, so a quiet
+    # core can read 0.9 idle over the window, and a core another process keeps busy reads ~0.
+    return max(1, min(usable_cores() - reserve, math.floor(idle_cores() + 0.4) - reserve))
+
+
+@contextlib.contextmanager
+def threads(n: int) -> Iterator[int]:
+    """torch.set_num_threads(n) inside the block, the previous count restored after it."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield n
+    finally:
+        torch.set_num_threads(before)
 
 
 def mps_available() -> bool:

@@ -194,6 +194,13 @@ def estimate(models: Sequence[ModelConfig], data: DataConfig, train: TrainConfig
     return Estimate(steps=steps, params=params, memory_bytes=int(memory + peak), seconds=steps * step_s)
 
 
+def forward_macs(models: Sequence[ModelConfig], data: DataConfig, batch: int) -> float:
+    """Multiply-accumulates of one forward pass of one batch through every model: the work the
+    thread policy (resnet_viz.devices.thread_count) sizes threads by."""
+    channels, size, n_train = data_shape(data)
+    return sum(model_cost(cfg, channels, size).macs for cfg in models) * min(batch, max(1, n_train))
+
+
 def check_model(cfg: ModelConfig) -> None:
     """Refuse a model too large to build on this server (before anything is allocated)."""
     layers = cfg.depth if cfg.arch == "cifar" else cfg.depth + 1

@@ -271,6 +271,13 @@ def _unreadable(name: str, path: Path, url: str, err: BaseException) -> Pretrain
     )
 
 
+def pretrained_macs(name: str) -> float | None:
+    """Multiply-accumulates of one image's forward pass, from the weights' metadata (torchvision's
+    "_ops", in billions); None when the metadata does not say."""
+    ops = _spec(name).weights.meta.get("_ops")
+    return float(ops) * 1e9 if isinstance(ops, (int, float)) else None
+
+
 __all__ = [
     "PRETRAINED",
     "PretrainedSpec",
@@ -279,5 +286,6 @@ __all__ = [
     "imagenet_classes",
     "is_cached",
     "load_pretrained",
+    "pretrained_macs",
     "weights_path",
 ]

@@ -8,12 +8,14 @@ the tables and the progress bar.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import sys
 from collections.abc import Callable, Sequence
 
 from .commands import cmd_landscape, cmd_lesion, cmd_probe, cmd_sweep, cmd_train
 from .output import ProgressBar, format_table
-from .parser import CliError, build_parser
+from .parser import CliError, build_parser, configs_from_args, model_configs
 
 # The subcommand build_parser() names -> the function that runs it.
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -41,6 +43,25 @@ def _out_of_memory(exc: BaseException) -> bool:
     )
 
 
+def _threads_for(args: argparse.Namespace) -> contextlib.AbstractContextManager:
+    """The thread policy (resnet_viz.devices) for a command that trains or probes, sized by one
+    forward pass of a batch through its models; lesion and landscape size theirs by the stored run
+    (resnet_viz.analysis)."""
+    if args.command not in ("train", "sweep", "probe"):
+        return contextlib.nullcontext()
+    from resnet_viz.config import DataConfig
+    from resnet_viz.devices import thread_count, threads
+    from resnet_viz.limits import forward_macs
+
+    if args.command == "probe":
+        models, data = model_configs(args, args.depth), DataConfig(name=args.dataset, root=args.data_root)
+    else:
+        models, data, _ = configs_from_args(args)
+        if args.command == "sweep":  # the deepest cell is the one that needs the threads
+            models = [dataclasses.replace(m, depth=max(args.depths)) for m in models]
+    return threads(thread_count(forward_macs(models, data, args.batch_size)))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from resnet_viz.config import ConfigError
 
@@ -48,7 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
-        return COMMANDS[args.command](args)
+        with _threads_for(args):
+            return COMMANDS[args.command](args)
     except (CliError, ConfigError) as exc:
         _error(str(exc))
         return 2

@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 
 GradKind = Literal["norm", "rms", "rel"]
 
@@ -212,15 +213,28 @@ def grad_field(kind: str) -> tuple[str, str]:
 # Layout
 
 
+# Every figure of the app uses plotly_white. Set once as plotly's default, because naming the
+# template on a figure validates all of it again: 12 ms of the 23 ms each live chart spent in
+# figure_layout, on every redraw (bench/bench_live.py --profile).
+pio.templates.default = "plotly_white"
+
+
+def _merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `extra` written over it, nested dicts merged key by key (as update_layout does)."""
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
 def figure_layout(fig: go.Figure, title: str, *, subtitle: str | None = None, height: int | None = None) -> go.Figure:
     """The app's common look, applied in place (and returned for chaining).
 
     `uirevision` is constant so a learner's zoom and legend clicks survive the live redraws.
     """
     text = title if subtitle is None else f"{title}<br><sup>{subtitle}</sup>"
-    fig.update_layout(
-        template="plotly_white",
-        title={
+    look: dict[str, Any] = {
+        "title": {
             "text": text,
             "x": 0,
             "xanchor": "left",
@@ -230,13 +244,18 @@ def figure_layout(fig: go.Figure, title: str, *, subtitle: str | None = None, he
             "pad": {"t": 10},
             "font": {"size": 15},
         },
-        margin={"l": 60, "r": 20, "t": 80 if subtitle else 64, "b": 45},
-        legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.0, "yanchor": "bottom"},
-        hovermode="closest",
-        uirevision="resnet-lab",
-    )
+        "margin": {"l": 60, "r": 20, "t": 80 if subtitle else 64, "b": 45},
+        "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": 1.0, "yanchor": "bottom"},
+        "hovermode": "closest",
+        "uirevision": "resnet-lab",
+    }
     if height is not None:
-        fig.update_layout(height=height)
+        look["height"] = height
+    # One assignment of the merged layout: update_layout validates key by key, ~7x slower. The
+    # template is left out so the default above is not validated again.
+    layout = fig.layout.to_plotly_json()
+    layout.pop("template", None)
+    fig.layout = _merged(layout, look)
     return fig
 
 

@@ -8,7 +8,7 @@ processes), `job` a job and its snapshot, `jobqueue` the queue and its registry 
 
 from .job import ACTIVE, JobState, Snapshot, TrainingRun
 from .jobqueue import JobQueue, JobRefused, abandon_seconds, default_max_jobs, job_queue
-from .worker import WORKER_DIED, Worker, train_threads
+from .worker import WORKER_DIED, Worker
 
 __all__ = [
     "ACTIVE",
@@ -22,5 +22,4 @@ __all__ = [
     "abandon_seconds",
     "default_max_jobs",
     "job_queue",
-    "train_threads",
 ]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
-import os
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -21,26 +20,17 @@ from resnet_viz.runs import RunStore
 WORKER_DIED = "the training process died (out of memory?); the next run starts a fresh one"
 
 
-def train_threads() -> int:
-    """Torch threads of a worker: env RESNET_VIZ_TRAIN_THREADS, else all cores but one, which is
-    left to the server and the browser (with both busy, two OpenMP threads on two cores measured
-    slower than one: they spin waiting for each other)."""
-    env = os.environ.get("RESNET_VIZ_TRAIN_THREADS", "")
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    return max(1, (os.cpu_count() or 1) - 1)
-
-
-def _worker_main(conn: Any, stop: Any, threads: int) -> None:
+def _worker_main(conn: Any, stop: Any) -> None:
     """Child process: import torch once, then train one job per message until told to quit."""
     import torch
 
     from resnet_viz.data import load_dataset
-    from resnet_viz.devices import describe_device, select_device
+    from resnet_viz.devices import describe_device, select_device, thread_count
     from resnet_viz.experiment import run_twins
+    from resnet_viz.limits import forward_macs
     from resnet_viz.train import steps_per_epoch, total_steps
 
-    torch.set_num_threads(threads)
+    torch.set_num_threads(1)
     # Warm up before the first press: the default dataset's cache, and torch's one-off kernel and
     # autograd set-up (a first step costs ~1 s more than the next ones).
     run_twins([ModelConfig(depth=8, width=4)], DataConfig(), TrainConfig(steps=2, probe_every=1))
@@ -54,6 +44,9 @@ def _worker_main(conn: Any, stop: Any, threads: int) -> None:
             return
         model_cfgs, data_cfg, train_cfg, store_root, group = job
         try:
+            # The thread policy, per job: the job's size and the cores idle now, one kept back for
+            # the server and the browsers that are about to draw this run.
+            torch.set_num_threads(thread_count(forward_macs(model_cfgs, data_cfg, train_cfg.batch_size), reserve=1))
             data = load_dataset(data_cfg)
             device = select_device(train_cfg.device)
             conn.send(
@@ -106,13 +99,13 @@ def _main_not_reimported() -> Iterator[None]:
 class Worker:
     """A warm training process and the pipe to it. Spawned (not forked): the server has threads."""
 
-    def __init__(self, threads: int | None = None) -> None:
+    def __init__(self) -> None:
         ctx = mp.get_context("spawn")
         self.conn, child = ctx.Pipe()
         self.stop_event = ctx.Event()
         self.process = ctx.Process(
             target=_worker_main,
-            args=(child, self.stop_event, threads or train_threads()),
+            args=(child, self.stop_event),
             name="resnet-viz-worker",
             daemon=True,
         )

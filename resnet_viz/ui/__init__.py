@@ -20,11 +20,13 @@ from dataclasses import dataclass
 # the server loads the pages, closes that window.
 import pandas  # noqa: F401
 import streamlit as st
+import torch
 
 from resnet_viz import __version__
 from resnet_viz.config import ConfigError
-from resnet_viz.devices import describe_device, select_device
-from resnet_viz.runner import job_queue, train_threads
+from resnet_viz.devices import describe_device, select_device, thread_count
+from resnet_viz.limits import forward_macs
+from resnet_viz.runner import job_queue
 from resnet_viz.runs import RunInfo, RunStore, damage_report, twin_groups
 from resnet_viz.settings import TwinSettings
 
@@ -101,8 +103,16 @@ PAGES: tuple[PageInfo, ...] = (
 
 @st.cache_resource(show_spinner=False)
 def device_label() -> str:
-    """Description of the device ``auto`` training uses, e.g. "CPU, 2 threads (torch 2.14.1)"."""
-    return describe_device(select_device("auto"), threads=train_threads())
+    """Description of the device ``auto`` training uses, e.g. "CPU, 1 thread (torch 2.14.1)", with
+    the threads the policy gives the live page's default twins (resnet_viz.devices.thread_count)."""
+    return describe_device(select_device("auto"), threads=default_job_threads())
+
+
+def default_job_threads() -> int:
+    """Torch threads a press of Train with the live page's defaults gets."""
+    twins = TwinSettings()
+    work = forward_macs(twins.model_configs(), twins.data_config(), twins.train_config().batch_size)
+    return thread_count(work, reserve=1)  # as the worker counts them (resnet_viz.runner.worker)
 
 
 @st.cache_resource(show_spinner=False)
@@ -149,8 +159,17 @@ def sidebar() -> None:
 
 def start_workers() -> None:
     """Create the server's job queue on the first visit to any page: its worker process imports
-    torch and warms up while the learner is still reading, so Train answers at once."""
+    torch and warms up while the learner is still reading, so Train answers at once. The server's
+    own torch work runs on the thread policy's count for small work (one thread) unless a call
+    asks for more (the saliency page's pretrained nets, resnet_viz.devices.threads)."""
+    global _SERVER_THREADS_SET
+    if not _SERVER_THREADS_SET:
+        _SERVER_THREADS_SET = True
+        torch.set_num_threads(thread_count())
     job_queue()
+
+
+_SERVER_THREADS_SET = False
 
 
 OWNER_COOKIE = "resnet_lab_owner"  # a random token per browser, set once; the server keeps only its hash

@@ -18,6 +18,8 @@ from resnet_viz.checkpoints import load_model
 from resnet_viz.config import DataConfig
 from resnet_viz.data import Dataset, load_dataset
 from resnet_viz.data.images import IMAGENET_MEAN, IMAGENET_STD
+from resnet_viz.devices import thread_count, threads
+from resnet_viz.limits import forward_macs
 from resnet_viz.localisation import Track
 from resnet_viz.runs import RunInfo, RunStore
 from resnet_viz.saliency import frozen_copy
@@ -42,6 +44,7 @@ class Net:
     std: tuple[float, ...]
     data: DataConfig | None  # the run's dataset (None for pretrained nets)
     pretrained: str | None = None  # key of resnet_viz.pretrained.PRETRAINED: its weights' own preprocessing
+    work_macs: float | None = None  # one image's forward pass, for the thread policy (None: unknown)
 
 
 @st.cache_resource(show_spinner="Loading the dataset...", max_entries=8)
@@ -116,15 +119,24 @@ def run_net(store: RunStore, info: RunInfo, step: int | None) -> Net:
     path = info.path / ("weights.pt" if step is None else f"snapshots/step-{step:07d}.pt")
     model = _run_model(str(store.root), info.run_id, step, path.stat().st_mtime_ns)
     label = info.label if step is None else f"{info.label} (step {step})"
+    work = forward_macs([info.model], info.data, 1)
     return Net(
-        label, model, data.classes, info.model.image_size, info.model.in_channels, data.mean, data.std, info.data
+        label,
+        model,
+        data.classes,
+        info.model.image_size,
+        info.model.in_channels,
+        data.mean,
+        data.std,
+        info.data,
+        work_macs=work,
     )
 
 
 def pretrained_net(name: str, progress_in=None) -> Net:
     """A pretrained ImageNet net. Its weights are fetched once, with a progress bar drawn in
     `progress_in`; offline, PretrainedUnavailable names the file and the folder to put it in."""
-    from resnet_viz.pretrained import imagenet_classes, is_cached, load_pretrained
+    from resnet_viz.pretrained import imagenet_classes, is_cached, load_pretrained, pretrained_macs
 
     if not is_cached(name) and progress_in is not None:
         bar = progress_in.progress(0.0, text="Fetching the ImageNet weights (once)...")
@@ -147,6 +159,7 @@ def pretrained_net(name: str, progress_in=None) -> Net:
         IMAGENET_STD,
         None,
         pretrained=name,
+        work_macs=pretrained_macs(name),
     )
 
 
@@ -175,7 +188,16 @@ def tracks(root: str, run_ids: tuple[str, ...], stamp: tuple[int, ...], layer: s
     infos = [store.get(r) for r in run_ids]
     data = run_data(infos[0], load=dataset)
     images, masks = data.x_test[:N_SCORED], data.mask_test[:N_SCORED]
-    return [track(store, info, images, masks, layer=layer) for info in infos]
+    with threads(thread_count(forward_macs([i.model for i in infos], infos[0].data, N_SCORED))):
+        return [track(store, info, images, masks, layer=layer) for info in infos]
+
+
+def explain(net: Net, x: torch.Tensor, **kwargs) -> tuple[torch.Tensor, list[tuple[int, float]]]:
+    """saliency.explain on the net's frozen copy, with the thread policy's count for its size."""
+    from resnet_viz.saliency import explain as explain_map
+
+    with threads(thread_count(net.work_macs)):
+        return explain_map(net.model, x, frozen=True, **kwargs)
 
 
 def stamps(runs: list[RunInfo]) -> tuple[int, ...]:

@@ -10,6 +10,8 @@ import streamlit as st
 from resnet_viz import lessons, quiz, theory
 from resnet_viz.config import DataConfig, ModelConfig
 from resnet_viz.data import Dataset, load_dataset
+from resnet_viz.devices import thread_count, threads
+from resnet_viz.limits import forward_macs
 from resnet_viz.text import quiz as quiz_text
 from resnet_viz.text.theory import profile_sentences
 from resnet_viz.theory import InitProfile
@@ -30,10 +32,15 @@ def dataset(name: str) -> Dataset:
     return load_dataset(DataConfig(name=name))
 
 
+PROBE_BATCH = 128  # images in the one batch the probes at initialisation measure
+
+
 @st.cache_data(max_entries=64, show_spinner="Measuring one batch forward and backward...")
 def profiles(cfgs: tuple[ModelConfig, ...], data_name: str = "digits") -> list[InitProfile]:
     # Same seed for every model: with shortcut A, plain and residual twins start identical.
-    return theory.init_profiles(list(cfgs), dataset(data_name), seed=0)
+    data = dataset(data_name)
+    with threads(thread_count(forward_macs(cfgs, DataConfig(name=data_name), PROBE_BATCH))):
+        return theory.init_profiles(list(cfgs), data, seed=0, batch=PROBE_BATCH)
 
 
 @st.cache_data(max_entries=16, show_spinner="Differentiating the scalar nets at 256 inputs...")
