@@ -142,7 +142,7 @@ def main() -> int:
                 latency = None if t_stop is None else t_stop - t_click
                 print(
                     f"{name}: stop latency {latency if latency is None else f'{latency:.2f} s'} "
-                    f"(A was at: {step_text.split(' · ')[1]}, {step_text.split(' · ')[3]})"
+                    f"(A was at: {' · '.join(step_text.split(' · ')[1:4])})"  # step, rate, time to go (if known)
                 )
                 checks[f"{name}: A stopped within 1 s"] = latency is not None and latency < 1.0
 
