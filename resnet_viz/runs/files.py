@@ -27,7 +27,6 @@ from resnet_viz import checks
 from resnet_viz.config import ConfigError, ModelConfig
 from resnet_viz.history import History
 
-
 FORMAT_VERSION = 1  # bump when the folder layout changes incompatibly
 RUNS_ENV = "RESNET_VIZ_RUNS"  # environment variable naming the runs folder
 

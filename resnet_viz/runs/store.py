@@ -53,7 +53,6 @@ from .files import (
 )
 
 
-
 class RunStoreWarning(UserWarning):
     """A run folder was skipped by ``list()`` because it is damaged or half-written."""
 
