@@ -92,8 +92,7 @@ def test_empty_and_all_zero_lesion_studies_are_words() -> None:
     for a, b in ((empty, empty), (zero, zero), (empty, zero)):
         _words(lesion_sentences(a, b) + ensemble_sentences(a, b))
     assert lesion_sentences(zero, zero, NAMES)[0] == (
-        "plain-20: 0.00% with every block; deleting one block that keeps the resolution leaves 0.00% on average "
-        "over its 1 (worst 0.00%)."
+        "plain-20: 0.00% with every block; deleting its one block that keeps the resolution leaves 0.00%."
     )
     nan = LesionResult(0.9, (BlockLesion("blocks.0", math.nan, False),), ())
     assert lesion_sentences(nan, nan, NAMES)[0] == (
@@ -179,3 +178,29 @@ def test_every_sentence_is_looked_up_when_it_is_built(marking: None) -> None:
     assert len(sentences) >= 14
     for s in sentences:
         assert s.startswith("«") and s.endswith("»"), s  # whole templates looked up now, none glued
+
+
+def test_a_net_with_one_block_that_keeps_the_resolution_is_said_in_the_singular() -> None:
+    one = LesionResult(0.8, (BlockLesion("blocks.0", 0.2, False), BlockLesion("blocks.1", 0.1, True)), ())
+    two = LesionResult(0.8, (BlockLesion("blocks.0", 0.2, False), BlockLesion("blocks.1", 0.4, False)), ())
+    [line1, *_] = lesion_sentences(one, two, ("plain-8", "residual-8"))
+    assert "deleting its one block that keeps the resolution leaves 20.0%, 25% of the intact accuracy" in line1
+    assert "over its 1" not in line1
+    line2 = lesion_sentences(one, two, ("plain-8", "residual-8"))[1]
+    assert "leaves 30.0% on average over its 2 (worst 20.0%)" in line2
+
+
+def test_a_net_with_one_measured_block_is_said_in_the_singular() -> None:
+    plain = NearIdentity(False, (BlockChange("blocks.0", 1.34, 1.13, False),), 8)
+    residual = NearIdentity(
+        True, (BlockChange("blocks.0", 1.2, 0.98, False), BlockChange("blocks.1", 1.68, 1.3, False)), 8
+    )
+    lines = identity_sentences(plain, residual, ("plain-8", "residual-8"))
+    said = " ".join(lines)
+    assert "In plain-8 the one block that keeps the shape (blocks.0) has an F(x) of 134% of its input's norm" in said
+    assert "over its 1" not in said and "from 134% at blocks.0 to 134% at blocks.0" not in said
+    assert "median over its 2 blocks; from 120% at blocks.0 to 168% at blocks.1" in said
+    residual_one = NearIdentity(True, (BlockChange("blocks.0", 0.5, 0.4, False),), 8)
+    assert "In residual-8 the one block's branch (blocks.0) changes its input by 50%" in " ".join(
+        identity_sentences(plain, residual_one, ("plain-8", "residual-8"))
+    )

@@ -31,7 +31,17 @@ def _describe(name: str, r: NearIdentity, plain: bool) -> str:
         "high": share(high),
         "high_block": high_block,
     }
-    if plain:
+    if len(rows) == 1:  # one block: its value is the median, the lowest and the highest; said once
+        if plain:
+            template = _(
+                "In {name} the one block that keeps the shape ({low_block}) has an F(x) of {median} of its input's "
+                "norm (||F(x)|| / ||x||): a plain block's F(x) replaces x instead of being added to it."
+            )
+        else:
+            template = _(
+                "In {name} the one block's branch ({low_block}) changes its input by {median} (||F(x)|| / ||x||)."
+            )
+    elif plain:
         template = ngettext(
             "In {name} the median block's F(x) has {median} of its input's norm (||F(x)|| / ||x||, median over its "
             "{count} block that keeps the shape; from {low} at {low_block} to {high} at {high_block}): a plain "

@@ -58,6 +58,16 @@ def lesion_sentences(plain: LesionResult, residual: LesionResult, names: Names =
                     "finite accuracy."
                 ).format(**fill)
             )
+        elif d.count == 1:  # one such block: its accuracy is the mean and the worst, said once
+            template = (
+                _("{name}: {intact} with every block; deleting its one block that keeps the resolution leaves {mean}.")
+                if d.kept is None
+                else _(
+                    "{name}: {intact} with every block; deleting its one block that keeps the resolution leaves "
+                    "{mean}, {share} of the intact accuracy."
+                )
+            )
+            lines.append(template.format(**fill, mean=percent(d.mean), share=share(d.kept)))
         elif d.kept is None:
             lines.append(
                 _(
