@@ -2,7 +2,8 @@
 
 ``train`` knows nothing of Streamlit, threads or disk. Two extension points make it live:
 ``on_update`` receives every new measurement (the UI's TrainingRun applies them to its own copy
-under a lock; the CLI draws a progress bar) and ``should_stop`` is polled once per step.
+under a lock; the CLI draws a progress bar) and ``should_stop`` is polled between forward,
+backward and update, and in a long step at every weighted layer too (`stop_points`).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import TrainConfig
+from .config import ModelConfig, TrainConfig
 from .data import Dataset, augment_batch
 from .history import History, Update
+from .limits import model_cost
 from .probes import Probe, probe_weights
 
 
@@ -95,19 +97,38 @@ def _check(should_stop: Callable[[], bool] | None) -> None:
         raise Stopped
 
 
+# Forward multiply-accumulates per batch above which a step is long enough (~50 ms on one quiet
+# core, several times that on a loaded one) to check Stop at every weighted layer. Below it the
+# checks between forward, backward and update bound the wait, and the hooks would cost a small
+# net's step a few percent, which the live page's throughput against the CLI would show
+# (python bench/bench_stop_checks.py).
+LAYER_CHECK_MACS = 2.5e8
+
+
+def needs_layer_checks(model: nn.Module, data: Dataset, batch: int) -> bool:
+    """Whether a step of `model` on `batch` images of `data` is long enough for per-layer Stop
+    checks; a model this module cannot size (no ModelConfig) is treated as long."""
+    cfg = getattr(model, "cfg", None)
+    if not isinstance(cfg, ModelConfig):
+        return True
+    return model_cost(cfg, data.in_channels, data.image_size, data.num_classes).macs * batch >= LAYER_CHECK_MACS
+
+
 @contextlib.contextmanager
 def stop_points(model: nn.Module, should_stop: Callable[[], bool] | None) -> Iterator[None]:
-    """Check `should_stop` inside every block's forward and backward while in the context.
+    """Check `should_stop` after every weighted layer's forward and before its backward while in
+    the context.
 
     Checks between forward, backward and the update are not enough for a step that takes seconds
-    (a depth-110 width-64 model at batch 512: ~4 s forward, ~8 s backward on a CPU); one check per
-    block bounds the wait for Stop by one block's share of the step. Costs one Python call per
-    block and direction (~1% of a ResNet-20 step on the digits).
+    (depth 110 at width 16, batch 256 on 32-pixel images: ~4 s forward, ~3 s backward on a CPU);
+    one check per conv or linear layer bounds the wait for Stop by one layer's share of the step
+    (a median ~20 ms there, half of what one check per block left). train() enters it only for
+    steps that long (`needs_layer_checks`).
     """
     if should_stop is None:
         yield
         return
-    blocks = model.probe_blocks() if hasattr(model, "probe_blocks") else list(model.named_children())
+    layers = model.probe_layers() if hasattr(model, "probe_layers") else _leaf_layers(model)
 
     def on_grad(_grad: torch.Tensor) -> None:
         _check(should_stop)
@@ -115,14 +136,18 @@ def stop_points(model: nn.Module, should_stop: Callable[[], bool] | None) -> Ite
     def after_forward(_module: nn.Module, _inputs: Any, output: Any) -> None:
         _check(should_stop)
         if isinstance(output, torch.Tensor) and output.requires_grad:
-            output.register_hook(on_grad)  # runs when backward reaches this block
+            output.register_hook(on_grad)  # runs when backward reaches this layer
 
-    handles = [block.register_forward_hook(after_forward) for _, block in blocks]
+    handles = [layer.register_forward_hook(after_forward) for _, layer in layers]
     try:
         yield
     finally:
         for h in handles:
             h.remove()
+
+
+def _leaf_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    return [(n, m) for n, m in model.named_modules() if not list(m.children()) and any(True for _ in m.parameters())]
 
 
 @torch.no_grad()
@@ -370,7 +395,8 @@ def train(
 
     with contextlib.ExitStack() as hooks:
         for m in members:
-            hooks.enter_context(stop_points(m.model, should_stop))
+            if needs_layer_checks(m.model, data, batch):
+                hooks.enter_context(stop_points(m.model, should_stop))
         stopped = False
         step = 0
         for step in range(1, total + 1):

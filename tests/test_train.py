@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from resnet_viz import train as train_module
 from resnet_viz.checkpoints import load_model, load_state_dict
 from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
 from resnet_viz.data import load_dataset
@@ -15,7 +16,7 @@ from resnet_viz.experiment import build_twins, fit_to_data, run_twins
 from resnet_viz.history import History, Update
 from resnet_viz.models import build_model
 from resnet_viz.runs import RunStore, RunStoreError
-from resnet_viz.train import batch_order, lr_at, total_steps, train
+from resnet_viz.train import batch_order, lr_at, needs_layer_checks, total_steps, train
 
 
 @pytest.fixture(scope="module")
@@ -120,30 +121,62 @@ def test_stop_check_ends_the_run_as_stopped(digits) -> None:
         assert h.status == "stopped" and h.step == [1]
 
 
-def test_stop_lands_inside_the_forward_pass_at_the_next_block(digits) -> None:
-    # A depth-110 step takes seconds on a CPU: Stop is checked at every block, not once per step.
+def test_stop_lands_inside_the_forward_pass_at_the_next_layer(digits, monkeypatch) -> None:
+    # A depth-110 step takes seconds on a CPU: a long step is checked at every weighted layer.
+    monkeypatch.setattr(train_module, "LAYER_CHECK_MACS", 0)  # this small step counts as long
     torch.manual_seed(0)
     model = build_model(fit_to_data(small(depth=20), digits))
     before = {k: v.detach().clone() for k, v in model.named_parameters()}
     ran = []
-    for i, block in enumerate(model.blocks):
-        block.register_forward_hook(lambda *_, i=i: ran.append(i))  # registered first: runs before the check
+    layers = [layer for _, layer in model.probe_layers()]
+    for i, layer in enumerate(layers):
+        layer.register_forward_hook(lambda *_, i=i: ran.append(i))  # registered first: runs before the check
     [h] = train([("m", model)], digits, TrainConfig(steps=5, probe_every=0), should_stop=lambda: 3 in ran)
     assert h.status == "stopped" and not h.step
-    assert ran == [0, 1, 2, 3]  # block 4 never ran
+    assert ran == [0, 1, 2, 3]  # the 5th conv (the second block's first) never ran
     assert all(torch.equal(before[k], v) for k, v in model.named_parameters())
-    assert sum(len(m._forward_hooks) for m in model.modules()) == len(model.blocks)  # only the test's own hooks
+    assert sum(len(m._forward_hooks) for m in model.modules()) == len(layers)  # only the test's own hooks
 
 
-def test_stop_lands_inside_the_backward_pass(digits) -> None:
+def test_stop_lands_inside_the_backward_pass(digits, monkeypatch) -> None:
+    monkeypatch.setattr(train_module, "LAYER_CHECK_MACS", 0)
     torch.manual_seed(0)
     model = build_model(fit_to_data(small(depth=20), digits))
     backward_started = []
     model.head.register_full_backward_hook(lambda *_: backward_started.append(1))
     [h] = train([("m", model)], digits, TrainConfig(steps=5, probe_every=0), should_stop=lambda: bool(backward_started))
     assert h.status == "stopped" and not h.step
-    # Stopped at the last block's output gradient: no block's weights received a gradient.
-    assert all(p.grad is None for p in model.blocks.parameters())
+    # Stopped at the last conv's output gradient: no conv received a gradient, the head did.
+    assert all(layer.weight.grad is None for name, layer in model.probe_layers() if name != "head")
+    assert model.head.weight.grad is not None
+
+
+def test_a_short_step_is_checked_between_phases_without_hooks(digits) -> None:
+    # ResNet-20 on the digits, ~10 ms a step: per-layer hooks would cost it a few percent.
+    torch.manual_seed(0)
+    model = build_model(fit_to_data(small(depth=20), digits))
+    hooks_seen: list[int] = []
+
+    def stop() -> bool:
+        hooks_seen.append(sum(len(m._forward_hooks) for m in model.modules()))
+        return len(hooks_seen) >= 4  # before step 1, after its forward, after its backward, before step 2
+
+    [h] = train([("m", model)], digits, TrainConfig(steps=5, probe_every=0), should_stop=stop)
+    assert h.status == "stopped" and h.step == [1]
+    assert hooks_seen == [0, 0, 0, 0]
+
+
+def test_which_steps_get_per_layer_stop_checks(digits) -> None:
+    shapes = load_dataset(DataConfig(name="shapes", limit=64))
+    big = build_model(fit_to_data(ModelConfig(depth=110, width=16), shapes))  # 6.5e10 MACs at batch 256
+    assert needs_layer_checks(big, shapes, 256)
+    assert needs_layer_checks(big, shapes, 1)  # 2.53e8 MACs for one image: over the 2.5e8 line
+    resnet20 = build_model(fit_to_data(ModelConfig(depth=20, width=16), shapes))
+    assert not needs_layer_checks(resnet20, shapes, 6)  # 4.06e7 per image: 6 are under the line
+    assert needs_layer_checks(resnet20, shapes, 7)
+    small_net = build_model(fit_to_data(small(depth=20), digits))
+    assert not needs_layer_checks(small_net, digits, 64)
+    assert needs_layer_checks(nn.Sequential(nn.Flatten(), nn.Linear(64, 10)), digits, 64)  # unknown size: checked
 
 
 def test_probes_stream_and_match_returned_history(digits) -> None:
