@@ -59,19 +59,20 @@ def test_job_trains_streams_and_stores(queue, tmp_path) -> None:
     assert len(queue.snapshot(job.job_id).histories[0].loss) == 30
 
 
-def test_stop_lands_within_a_second_and_keeps_metrics(queue, tmp_path) -> None:
+def test_stop_lands_within_a_few_steps_and_keeps_metrics(queue, tmp_path) -> None:
     job = queue.submit(
         TWINS, DataConfig(), TrainConfig(steps=100_000, log_every=1), owner="a", store=RunStore(tmp_path)
     )
     wait_for(lambda: queue.snapshot(job.job_id).step >= 3)
     assert not queue.stop(job.job_id, owner="someone else")
     assert queue.snapshot(job.job_id).state == "running"
-    t0 = time.monotonic()
+    asked_at = queue.snapshot(job.job_id).step
     assert queue.stop(job.job_id, owner="a")
     assert job.wait(10)
-    assert time.monotonic() - t0 < 1.0
     snap = queue.snapshot(job.job_id)
-    assert snap.state == "stopped" and snap.step >= 3
+    # Counted in steps, not seconds (the load test in bench/bench_class.py times it): every step is
+    # streamed, so the worker can only be a step or two past what the snapshot showed.
+    assert snap.state == "stopped" and 3 <= asked_at <= snap.step < asked_at + 10
     assert all(h.status == "stopped" and h.loss for h in snap.histories)
     assert {i.status for i in RunStore(tmp_path).list()} == {"stopped"}
 

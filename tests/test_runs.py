@@ -560,22 +560,19 @@ def test_history_round_trips_and_reads_null_as_nan(store: RunStore) -> None:
 
 
 def test_model_too_large_to_build_is_refused_before_building(store: RunStore, monkeypatch) -> None:
-    import time
-
-    from resnet_viz import models
+    from resnet_viz import checkpoints, models
 
     def never(cfg):
         raise AssertionError(f"build_model({cfg}) was called")
 
     monkeypatch.setattr(models, "build_model", never)
+    monkeypatch.setattr(checkpoints, "build_model", never)
     wide = store.create(MODEL, DATA, TRAIN)
     deep = store.create(MODEL, DATA, TRAIN)
     _edit(store, wide, "config.json", lambda c: c["model"].__setitem__("width", 100_000))  # asked for 360 GB
     _edit(store, deep, "config.json", lambda c: c["model"].__setitem__("depth", 20_000))  # 11-14 s to build
-    start = time.perf_counter()
     assert "too large to build" in _skipped(store, wide)
     assert "too large to build" in _skipped(store, deep)
-    assert time.perf_counter() - start < 5
     for run_id in (wide, deep):
         with pytest.raises(RunStoreError, match="too large to build"):
             load_model(store, run_id)
