@@ -144,7 +144,7 @@ with view:
         if st.session_state.get("sal_refused"):
             st.error(st.session_state.sal_refused, icon=":material/block:")
         if job_id is not None:
-            st.fragment(run_every=1.0)(ui_sal.pair_progress)(job_id)
+            ui.fragment(ui_sal.pair_progress, run_every=1.0)(job_id)
     if not nets:
         st.stop()
     if image is None:

@@ -29,6 +29,7 @@ from resnet_viz.limits import forward_macs
 from resnet_viz.runner import job_queue
 from resnet_viz.runs import RunInfo, RunStore, damage_report, twin_groups
 from resnet_viz.settings import TwinSettings
+from resnet_viz.text import LANGUAGES, N_, _, set_language
 
 PAPER_URL = "https://arxiv.org/abs/1512.03385"  # He et al. 2016, Deep Residual Learning
 PREACT_PAPER_URL = "https://arxiv.org/abs/1603.05027"  # He et al. 2016b, Identity Mappings
@@ -38,9 +39,9 @@ PREACT_PAPER_URL = "https://arxiv.org/abs/1603.05027"  # He et al. 2016b, Identi
 class PageInfo:
     key: str  # the page's URL path, e.g. "live" for /live (Streamlit's multipage layout: pages/3_live.py)
     path: str  # page script, relative to the repository root
-    title: str  # shown in the navigation menu and on the home page
+    title: str  # shown in the navigation menu and on the home page (an English msgid: show `_(title)`)
     icon: str  # Streamlit icon: an emoji or ":material/name:"
-    summary: str  # one sentence for the home page: what a learner does there
+    summary: str  # one sentence for the home page: what a learner does there (a msgid too)
 
 
 # The app's pages in menu order. Streamlit's classic multipage layout: app.py is the home page,
@@ -50,53 +51,69 @@ class PageInfo:
 # which draws the menu from this list; the home page lists the others, so a new page is one
 # entry here and one file in pages/.
 PAGES: tuple[PageInfo, ...] = (
-    PageInfo("home", "app.py", "Home", ":material/home:", "What the lab is for and how it measures."),
+    PageInfo(
+        "home",
+        "app.py",
+        N_("Home"),
+        ":material/home:",
+        N_("What the lab is for and how it measures."),
+    ),
     PageInfo(
         "theory",
         "pages/1_theory.py",
-        "Gradient flow",
+        N_("Gradient flow"),
         ":material/function:",
-        "Why the identity path keeps the gradient alive: the algebra, a chain you can tune, and real networks "
-        "measured at initialisation (no training needed).",
+        N_(
+            "Why the identity path keeps the gradient alive: the algebra, a chain you can tune, and real networks "
+            "measured at initialisation (no training needed)."
+        ),
     ),
     PageInfo(
         "anatomy",
         "pages/2_anatomy.py",
-        "Anatomy of a ResNet",
+        N_("Anatomy of a ResNet"),
         ":material/account_tree:",
-        "Take CIFAR and ImageNet ResNets apart: stages, parameters, the block and its code, and three common "
-        "mistakes, all measured on the real models.",
+        N_(
+            "Take CIFAR and ImageNet ResNets apart: stages, parameters, the block and its code, and three common "
+            "mistakes, all measured on the real models."
+        ),
     ),
     PageInfo(
         "live",
         "pages/3_live.py",
-        "Train & compare",
+        N_("Train & compare"),
         ":material/monitoring:",
-        "Train a plain net and its residual twin on identical batches and watch loss, gradient flow "
-        "and activations change as they learn.",
+        N_(
+            "Train a plain net and its residual twin on identical batches and watch loss, gradient flow "
+            "and activations change as they learn."
+        ),
     ),
     PageInfo(
         "degradation",
         "pages/4_degradation.py",
-        "Degradation explorer",
+        N_("Degradation explorer"),
         ":material/stacked_line_chart:",
-        "Train plain and residual nets at several depths and seeds and see training error rise with depth "
-        "for plain nets only (He et al. 2016, Figs. 1 and 6).",
+        N_(
+            "Train plain and residual nets at several depths and seeds and see training error rise with depth "
+            "for plain nets only (He et al. 2016, Figs. 1 and 6)."
+        ),
     ),
     PageInfo(
         "analysis",
         "pages/5_analysis.py",
-        "Beyond the textbook",
+        N_("Beyond the textbook"),
         ":material/landscape:",
-        "Loss-landscape slices, a lesion study and layer responses of trained twins, side by side on one scale.",
+        N_("Loss-landscape slices, a lesion study and layer responses of trained twins, side by side on one scale."),
     ),
     PageInfo(
         "saliency",
         "pages/6_saliency.py",
-        "Saliency",
+        N_("Saliency"),
         ":material/center_focus_strong:",
-        "Upload a photo or pick a sample and see where each network looks (Grad-CAM and friends), plain vs "
-        "residual side by side, or a pretrained ImageNet ResNet.",
+        N_(
+            "Upload a photo or pick a sample and see where each network looks (Grad-CAM and friends), plain vs "
+            "residual side by side, or a pretrained ImageNet ResNet."
+        ),
     ),
 )
 
@@ -129,23 +146,82 @@ PAGE_BY_KEY: dict[str, PageInfo] = {p.key: p for p in PAGES}
 
 def page_setup(key: str) -> None:
     """The first call of every page, however it was opened (the menu, a deep link, a refresh):
-    the page config, the menu and the shared sidebar, and the training worker's start-up."""
+    the language, the page config, the menu and the shared sidebar, and the worker's start-up."""
+    use_language()
     page = PAGE_BY_KEY[key]
-    title = "ResNet Lab" if key == "home" else f"{page.title} · ResNet Lab"
+    title = "ResNet Lab" if key == "home" else f"{_(page.title)} · ResNet Lab"
     st.set_page_config(page_title=title, page_icon=page.icon, layout="wide")
     with st.sidebar:
+        language_switch()
         for p in PAGES:  # Streamlit's own menu is off (client.showSidebarNavigation): it would show file names
-            st.page_link(p.path, label=p.title, icon=p.icon)
+            st.page_link(p.path, label=_(p.title), icon=p.icon)
         st.divider()
     sidebar()
     start_workers()
+
+
+LANGUAGE_KEY = "language"  # the session's language code; the switch's own widget key is separate,
+# since Streamlit drops a widget's state on a page that has not drawn it yet
+
+
+def _initial_language() -> str:
+    """`?lang=` in the URL, else Chinese for a browser that asks for it, else English."""
+    url = st.query_params.get("lang")
+    if url in LANGUAGES:
+        return url
+    locale = (st.context.locale or "").lower() if hasattr(st.context, "locale") else ""
+    return "zh" if locale.startswith("zh") else "en"
+
+
+def use_language() -> str:
+    """The session's language for this run (and every sentence built in it). A link's `?lang=`
+    wins over the session's earlier choice, so a teacher's Chinese link opens in Chinese."""
+    url = st.query_params.get("lang")
+    if LANGUAGE_KEY not in st.session_state or (url in LANGUAGES and url != st.session_state[LANGUAGE_KEY]):
+        st.session_state[LANGUAGE_KEY] = _initial_language()
+    return set_language(st.session_state[LANGUAGE_KEY])
+
+
+def _language_changed() -> None:
+    code = st.session_state["language_pick"]
+    st.session_state[LANGUAGE_KEY] = code
+    st.query_params["lang"] = code  # a shared link opens in the same language
+
+
+def language_switch() -> None:
+    """English / 中文 at the top of the sidebar; the choice is kept in the URL (`?lang=zh`)."""
+    code = st.session_state[LANGUAGE_KEY]
+    st.session_state["language_pick"] = code
+    st.query_params["lang"] = code  # page links drop the query: the URL keeps saying the language
+    st.segmented_control(
+        "Language · 语言",
+        list(LANGUAGES),
+        format_func=LANGUAGES.__getitem__,
+        key="language_pick",
+        on_change=_language_changed,
+        label_visibility="collapsed",
+        required=True,
+    )
+
+
+def fragment(body, run_every: float | None = None):
+    """`st.fragment(run_every=...)(body)` whose reruns speak the session's language: a fragment's
+    timed rerun does not run page_setup first."""
+
+    def in_language(*args, **kwargs):
+        use_language()
+        return body(*args, **kwargs)
+
+    in_language.__name__ = getattr(body, "__name__", "fragment")
+    in_language.__qualname__ = getattr(body, "__qualname__", "fragment")
+    return st.fragment(run_every=run_every)(in_language)
 
 
 def sidebar() -> None:
     """Shared sidebar, drawn by page_setup under the menu on every page."""
     with st.sidebar:
         _remember_owner()
-        st.fragment(run_every=HEARTBEAT_SECONDS)(_heartbeat)()
+        fragment(_heartbeat, run_every=HEARTBEAT_SECONDS)()
         st.caption(f"Device: **{device_label()}**")
         with st.expander("About ResNet Lab", icon=":material/info:"):
             st.markdown(

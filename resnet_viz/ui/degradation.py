@@ -31,6 +31,7 @@ from resnet_viz.sweep import (
 )
 from resnet_viz.text.sweep import demo_reading, sweep_reading
 from resnet_viz.ui import exercises as ui_ex
+from resnet_viz.ui import fragment
 
 # While a sweep trains, the progress bars redraw every SWEEP_REDRAW_SECONDS and the curves chart
 # every SWEEP_CHART_REDRAW_SECONDS: on 2 cores the browser's re-rendering of the chart competes
@@ -125,8 +126,8 @@ def progress(param: str, sweep: SweepConfig | None, store: RunStore, *, chart_ke
     if not ids:
         return
     any_active = active(param)
-    st.fragment(run_every=SWEEP_REDRAW_SECONDS if any_active else None)(_progress_fragment)(param, any_active)
-    st.fragment(run_every=SWEEP_CHART_REDRAW_SECONDS if any_active else None)(_curves_fragment)(
+    fragment(_progress_fragment, run_every=SWEEP_REDRAW_SECONDS if any_active else None)(param, any_active)
+    fragment(_curves_fragment, run_every=SWEEP_CHART_REDRAW_SECONDS if any_active else None)(
         param, sweep, str(store.root), chart_key
     )
 

@@ -17,7 +17,7 @@ from resnet_viz.runs import RunStore, RunStoreError, damage_report
 from resnet_viz.settings import TwinSettings
 from resnet_viz.text.live import reading
 from resnet_viz.ui import exercises as ui_ex
-from resnet_viz.ui import submit_twins
+from resnet_viz.ui import fragment, submit_twins
 
 # While a job runs the status and loss/accuracy charts redraw every REDRAW_SECONDS and the
 # gradient charts every GRADIENT_REDRAW_SECONDS: on a 2-core machine the browser re-rendering the
@@ -78,8 +78,8 @@ def live_view(job_id: str | None, store: RunStore) -> None:
         st.caption("This run finished earlier; its stored metrics are shown.")
         _charts(hists)
         return
-    st.fragment(run_every=REDRAW_SECONDS if snap.active else None)(_live_fragment)(job_id, snap.active)
-    st.fragment(run_every=GRADIENT_REDRAW_SECONDS if snap.active else None)(_gradient_fragment)(job_id)
+    fragment(_live_fragment, run_every=REDRAW_SECONDS if snap.active else None)(job_id, snap.active)
+    fragment(_gradient_fragment, run_every=GRADIENT_REDRAW_SECONDS if snap.active else None)(job_id)
 
 
 def _live_fragment(job_id: str, was_active: bool) -> None:
