@@ -8,17 +8,24 @@ from resnet_viz.data import DATASETS, WEB_DATASETS
 from resnet_viz.runner import job_queue
 from resnet_viz.runs import RunStore
 from resnet_viz.settings import LIVE_BOUNDS, LIVE_LINK, RECIPE_FIELDS
+from resnet_viz.text import N_, _
 from resnet_viz.ui import links
 from resnet_viz.ui import live as ui_live
 
 ui.page_setup("live")
 
-st.title("Plain vs residual, live")
+# Option values stay the keys (the URL and the configs read them); the screen shows these words.
+MODEL_CHOICES = {"both": N_("both"), "plain": N_("plain"), "residual": N_("residual")}
+INIT_CHOICES = {"default": N_("default")}  # kaiming, xavier and fixup are names, shown as they are
+
+st.title(_("Plain vs residual, live"))
 st.caption(
-    "Both networks start from the same seed and see the identical sequence of batches; the only difference "
-    "is the shortcut: y = ReLU(F(x) + x) in the default (post-activation) block, y = F(x) + x with "
-    "pre-activation blocks. With option A shortcuts the twins have the same parameters; option B adds 1x1 "
-    "convolutions where the shape changes."
+    _(
+        "Both networks start from the same seed and see the identical sequence of batches; the only difference "
+        "is the shortcut: y = ReLU(F(x) + x) in the default (post-activation) block, y = F(x) + x with "
+        "pre-activation blocks. With option A shortcuts the twins have the same parameters; option B adds 1x1 "
+        "convolutions where the shape changes."
+    )
 )
 
 # Settings live in the URL, so a shared link reopens this configuration: links.read seeds the
@@ -29,51 +36,63 @@ B = LIVE_BOUNDS
 keep = {"persist_state": "session"}  # the values survive a visit to another page
 controls, view = st.columns([1, 3], gap="large")
 with controls:
-    st.subheader("Setup")
+    st.subheader(_("Setup"))
     dataset = st.selectbox(
-        "Dataset",
+        _("Dataset"),
         WEB_DATASETS,
-        format_func=lambda k: DATASETS[k].title,
+        format_func=lambda k: _(DATASETS[k].title),
         key="dataset",
         on_change=links.use_dataset_recipe,
         args=(LIVE_LINK, RECIPE_FIELDS),
-        help="Each dataset opens with its own depth, width, steps and learning rate: "
-        "those under which the twins show the lesson in a few minutes",
+        help=_(
+            "Each dataset opens with its own depth, width, steps and learning rate: "
+            "those under which the twins show the lesson in a few minutes"
+        ),
         **keep,
     )
-    depth = st.select_slider("Depth (6n+2 layers)", B["depth"].values, key="depth", help=glossary.help("6n+2"), **keep)
-    models = st.segmented_control(
-        "Models", ["both", "plain", "residual"], key="models", help=glossary.help("twins"), **keep
+    depth = st.select_slider(
+        _("Depth (6n+2 layers)"), B["depth"].values, key="depth", help=glossary.help("6n+2"), **keep
     )
-    steps = st.number_input("Steps", B["steps"].lo, B["steps"].hi, step=50, key="steps", **keep)
-    lr = st.number_input("Learning rate", B["lr"].lo, B["lr"].hi, format="%.5f", key="lr", **keep)
-    seed = st.number_input("Seed", B["seed"].lo, B["seed"].hi, key="seed", **keep)
-    with st.expander("More settings"):
-        width = st.select_slider("Width (stage-1 channels)", B["width"].values, key="width", **keep)
-        bn = st.toggle("BatchNorm", key="bn", help=glossary.help("BatchNorm"), **keep)
-        activation = st.selectbox("Activation", B["activation"].values, key="activation", **keep)
+    models = st.segmented_control(
+        _("Models"),
+        list(MODEL_CHOICES),
+        format_func=lambda k: _(MODEL_CHOICES[k]),
+        key="models",
+        help=glossary.help("twins"),
+        **keep,
+    )
+    steps = st.number_input(_("Steps"), B["steps"].lo, B["steps"].hi, step=50, key="steps", **keep)
+    lr = st.number_input(_("Learning rate"), B["lr"].lo, B["lr"].hi, format="%.5f", key="lr", **keep)
+    seed = st.number_input(_("Seed"), B["seed"].lo, B["seed"].hi, key="seed", **keep)
+    with st.expander(_("More settings")):
+        width = st.select_slider(_("Width (stage-1 channels)"), B["width"].values, key="width", **keep)
+        bn = st.toggle(_("BatchNorm"), key="bn", help=glossary.help("BatchNorm"), **keep)
+        activation = st.selectbox(_("Activation"), B["activation"].values, key="activation", **keep)
         init = st.selectbox(
-            "Init",
+            _("Init"),
             B["init"].values,
+            format_func=lambda k: _(INIT_CHOICES[k]) if k in INIT_CHOICES else k,
             key="init",
-            help="fixup: for residual nets without BatchNorm (it "
-            "zeroes each block's last layer, so it is refused for plain nets)",
+            help=_(
+                "fixup: for residual nets without BatchNorm (it "
+                "zeroes each block's last layer, so it is refused for plain nets)"
+            ),
             **keep,
         )
-        optimizer = st.selectbox("Optimizer", B["optimizer"].values, key="optimizer", **keep)
-        batch_size = st.select_slider("Batch size", B["batch_size"].values, key="batch_size", **keep)
-        epochs = st.number_input("Epochs (0: use steps)", B["epochs"].lo, B["epochs"].hi, key="epochs", **keep)
+        optimizer = st.selectbox(_("Optimizer"), B["optimizer"].values, key="optimizer", **keep)
+        batch_size = st.select_slider(_("Batch size"), B["batch_size"].values, key="batch_size", **keep)
+        epochs = st.number_input(_("Epochs (0: use steps)"), B["epochs"].lo, B["epochs"].hi, key="epochs", **keep)
         shortcut = st.radio(
-            "Shortcut",
+            _("Shortcut"),
             B["shortcut"].values,
             horizontal=True,
             key="shortcut",
             help=glossary.help("option A shortcut") + " " + glossary.help("option B shortcut"),
             **keep,
         )
-        preact = st.toggle("Pre-activation blocks", key="preact", help=glossary.help("pre-activation"), **keep)
+        preact = st.toggle(_("Pre-activation blocks"), key="preact", help=glossary.help("pre-activation"), **keep)
         alpha = st.slider(
-            "Skip strength alpha (residual twin)",
+            _("Skip strength alpha (residual twin)"),
             B["alpha"].lo,
             B["alpha"].hi,
             step=0.05,
@@ -81,23 +100,27 @@ with controls:
             help=glossary.help("skip strength alpha"),
             **keep,
         )
-        augment = st.toggle("Augment (crop + flip)", key="augment", **keep)
+        augment = st.toggle(_("Augment (crop + flip)"), key="augment", **keep)
         warmup = st.number_input(
-            "Warm-up steps at lr/10",
+            _("Warm-up steps at lr/10"),
             B["warmup"].lo,
             B["warmup"].hi,
             step=10,
             key="warmup",
-            help="A gentle start: this many steps at lr/10 before the full rate (He et al. 2016 "
-            "§4.2 warm ResNet-110 up at 0.01 until training error is below 80%, about "
-            "400 iterations)",
+            help=_(
+                "A gentle start: this many steps at lr/10 before the full rate (He et al. 2016 "
+                "§4.2 warm ResNet-110 up at 0.01 until training error is below 80%, about "
+                "400 iterations)"
+            ),
             **keep,
         )
 
 if dataset == "digits":
     controls.caption(
-        "On the 8x8 digits the last stage works on a 2x2 map where zero padding fills most of every 3x3 "
-        "kernel: a depth comparison here partly measures padding. Shapes (32x32) avoid it."
+        _(
+            "On the 8x8 digits the last stage works on a 2x2 map where zero padding fills most of every 3x3 "
+            "kernel: a depth comparison here partly measures padding. Shapes (32x32) avoid it."
+        )
     )
 chosen = LIVE_LINK.from_widgets(
     {
@@ -141,7 +164,8 @@ running = snap is not None and snap.active and mine
 with controls:
     start_col, stop_col = st.columns(2)
     start_col.button(
-        "Train",
+        _("Train"),
+        key="train_button",
         type="primary",
         icon=":material/play_arrow:",
         disabled=settings is None or running,
@@ -149,7 +173,12 @@ with controls:
         args=(settings, owner, store),
     )
     stop_col.button(
-        "Stop", icon=":material/stop:", disabled=not running, on_click=ui_live.stop_job, args=(job_id, owner)
+        _("Stop"),
+        key="stop_button",
+        icon=":material/stop:",
+        disabled=not running,
+        on_click=ui_live.stop_job,
+        args=(job_id, owner),
     )
 
 with view:

@@ -8,18 +8,25 @@ from resnet_viz.data import DATASETS, WEB_DATASETS
 from resnet_viz.runs import RunStore
 from resnet_viz.settings import SWEEP_BOUNDS, SWEEP_LINK, SWEEP_RECIPE_FIELDS
 from resnet_viz.sweep import PAPER_SCALE
+from resnet_viz.text import N_, _
 from resnet_viz.ui import degradation as ui_sweep
 from resnet_viz.ui import links
 
+# Option labels of the widgets: the option values stay the keys the URL and the sweep use.
+KIND_LABEL = {"plain": N_("plain"), "residual": N_("residual")}
+BUDGET_LABEL = {"steps": N_("steps"), "epochs": N_("epochs")}
+
 ui.page_setup("degradation")
 
-st.title("Deeper is not better: the degradation problem")
+st.title(_("Deeper is not better: the degradation problem"))
 st.caption(
-    "He et al. (2016, Fig. 1 and §4.2) found on CIFAR-10 that a 56-layer *plain* network reaches a **higher "
-    "training error** than a 20-layer one, while residual networks improved with depth up to 110 layers "
-    "(ResNet-1202 was worse, 7.93% vs 6.43% test error, which the paper attributes to overfitting). Train "
-    "both kinds at several depths here and check it on your own runs: same seed, same batches, same budget "
-    "for every model."
+    _(
+        "He et al. (2016, Fig. 1 and §4.2) found on CIFAR-10 that a 56-layer *plain* network reaches a **higher "
+        "training error** than a 20-layer one, while residual networks improved with depth up to 110 layers "
+        "(ResNet-1202 was worse, 7.93% vs 6.43% test error, which the paper attributes to overfitting). Train "
+        "both kinds at several depths here and check it on your own runs: same seed, same batches, same budget "
+        "for every model."
+    )
 )
 
 # The sweep's settings live in the URL (sw_* keys): links.read seeds the widgets from a shared link
@@ -31,47 +38,77 @@ keep = {"persist_state": "session"}  # the values survive a visit to another pag
 if ui.cuda_available():
     with st.container(border=True):
         st.markdown(
-            "**A GPU is available.** The paper-scale preset trains CIFAR-10 (when downloaded) at "
-            "width 16, batch 128 with crop + flip, depths 20/32/44/56, on a compressed schedule."
+            _(
+                "**A GPU is available.** The paper-scale preset trains CIFAR-10 (when downloaded) at "
+                "width 16, batch 128 with crop + flip, depths 20/32/44/56, on a compressed schedule."
+            )
         )
-        st.button("Load the paper-scale preset", on_click=ui_sweep.load_preset, args=(PAPER_SCALE,))
+        st.button(
+            _("Load the paper-scale preset"),
+            key="sweep_preset",
+            on_click=ui_sweep.load_preset,
+            args=(PAPER_SCALE,),
+        )
 
 controls, view = st.columns([1, 3], gap="large")
 with controls:
-    st.subheader("Sweep")
+    st.subheader(_("Sweep"))
     dataset = st.selectbox(
-        "Dataset",
+        _("Dataset"),
         WEB_DATASETS,
-        format_func=lambda k: DATASETS[k].title,
+        format_func=lambda k: _(DATASETS[k].title),
         key="sw_dataset",
         on_change=links.use_dataset_recipe,
         args=(SWEEP_LINK, SWEEP_RECIPE_FIELDS),
-        help="Each dataset opens with its own depths, steps, width and learning rate",
+        help=_("Each dataset opens with its own depths, steps, width and learning rate"),
         **keep,
     )
     if dataset == "digits":
         st.caption(
-            "On the 8x8 digits the last stage works on a 2x2 map where zero padding fills most of every "
-            "3x3 kernel: a depth comparison here partly measures padding. Shapes (32x32) avoid it."
+            _(
+                "On the 8x8 digits the last stage works on a 2x2 map where zero padding fills most of every "
+                "3x3 kernel: a depth comparison here partly measures padding. Shapes (32x32) avoid it."
+            )
         )
     depths = st.multiselect(
-        "Depths (6n+2 layers)", B["depths"].values, key="sw_depths", help=glossary.help("6n+2"), **keep
+        _("Depths (6n+2 layers)"), B["depths"].values, key="sw_depths", help=glossary.help("6n+2"), **keep
     )
     kinds = st.pills(
-        "Models", B["kinds"].values, selection_mode="multi", key="sw_kinds", help=glossary.help("twins"), **keep
+        _("Models"),
+        B["kinds"].values,
+        selection_mode="multi",
+        format_func=lambda k: _(KIND_LABEL[k]),
+        key="sw_kinds",
+        help=glossary.help("twins"),
+        **keep,
     )
-    budget = st.segmented_control("Budget per model", B["budget"].values, key="sw_budget", **keep)
-    amount = st.number_input("Steps or epochs", B["amount"].lo, B["amount"].hi, key="sw_amount", **keep)
+    budget = st.segmented_control(
+        _("Budget per model"),
+        B["budget"].values,
+        format_func=lambda b: _(BUDGET_LABEL[b]),
+        key="sw_budget",
+        **keep,
+    )
+    amount = st.number_input(_("Steps or epochs"), B["amount"].lo, B["amount"].hi, key="sw_amount", **keep)
     n_seeds = st.slider(
-        "Seeds", B["seeds"].lo, B["seeds"].hi, key="sw_seeds", help="seeds 0, 1, ...: init and batch order", **keep
+        _("Seeds"),
+        B["seeds"].lo,
+        B["seeds"].hi,
+        key="sw_seeds",
+        help=_("seeds 0, 1, ...: init and batch order"),
+        **keep,
     )
-    with st.expander("More settings"):
-        width = st.select_slider("Width (stage-1 channels)", B["width"].values, key="sw_width", **keep)
-        lr = st.number_input("Learning rate", B["lr"].lo, B["lr"].hi, format="%.4f", key="sw_lr", **keep)
-        batch = st.select_slider("Batch size", B["batch_size"].values, key="sw_batch", **keep)
-        augment = st.toggle("Augment (crop + flip)", key="sw_augment", **keep)
+    with st.expander(_("More settings")):
+        width = st.select_slider(_("Width (stage-1 channels)"), B["width"].values, key="sw_width", **keep)
+        lr = st.number_input(_("Learning rate"), B["lr"].lo, B["lr"].hi, format="%.4f", key="sw_lr", **keep)
+        batch = st.select_slider(_("Batch size"), B["batch_size"].values, key="sw_batch", **keep)
+        augment = st.toggle(_("Augment (crop + flip)"), key="sw_augment", **keep)
         warmup = st.number_input(
-            "Warm-up steps at lr/10 for depth 110 (paper: 400)", B["warmup"].lo, B["warmup"].hi, key="sw_warmup", **keep
+            _("Warm-up steps at lr/10 for depth 110 (paper: 400)"),
+            B["warmup"].lo,
+            B["warmup"].hi,
+            key="sw_warmup",
+            **keep,
         )
 
 chosen = SWEEP_LINK.from_widgets(
@@ -100,25 +137,34 @@ owner, store = ui.owner_key(), RunStore()
 busy = ui_sweep.running("sweep", owner)
 with controls:
     st.button(
-        "Run sweep",
+        _("Run sweep"),
+        key="sweep_run",
         type="primary",
         icon=":material/play_arrow:",
         disabled=sweep is None or busy,
         on_click=ui_sweep.submit,
         args=(sweep, owner, store, "sweep"),
-        help="Trains only the runs not already in the run store",
+        help=_("Trains only the runs not already in the run store"),
     )
     a, b = st.columns(2)
     a.button(
-        "Re-run",
+        _("Re-run"),
+        key="sweep_rerun",
         icon=":material/replay:",
         disabled=sweep is None or busy,
         on_click=ui_sweep.submit,
         args=(sweep, owner, store, "sweep"),
         kwargs={"force": True},
-        help="Train every run again",
+        help=_("Train every run again"),
     )
-    b.button("Stop", icon=":material/stop:", disabled=not busy, on_click=ui_sweep.stop, args=("sweep", owner))
+    b.button(
+        _("Stop"),
+        key="sweep_stop",
+        icon=":material/stop:",
+        disabled=not busy,
+        on_click=ui_sweep.stop,
+        args=("sweep", owner),
+    )
 
 with view:
     ui_sweep.progress("sweep", sweep, store, chart_key="sweep_live")

@@ -6,6 +6,7 @@ import streamlit as st
 from resnet_viz import analysis, ui
 from resnet_viz.figures import analysis as analysis_figures
 from resnet_viz.runs import RunStore
+from resnet_viz.text import _
 from resnet_viz.text.construction import identity_sentences
 from resnet_viz.text.landscape import landscape_sentences
 from resnet_viz.text.lesion import ensemble_sentences, lesion_sentences, path_sentences, response_sentences
@@ -14,26 +15,34 @@ from resnet_viz.ui import exercises as ui_ex
 
 ui.page_setup("analysis")
 
-st.title("Beyond the textbook")
+st.title(_("Beyond the textbook"))
 st.caption(
-    "Four views of a trained plain/residual pair from the run store, side by side on one scale: the loss "
-    "around the trained weights (Li et al. 2018), what happens when blocks are deleted at test time "
-    "(Veit et al. 2016), how near each block is to the identity (He et al. 2016, §3.1), and how strongly "
-    "each layer responds (He et al. 2016, Fig. 7)."
+    _(
+        "Four views of a trained plain/residual pair from the run store, side by side on one scale: the loss "
+        "around the trained weights (Li et al. 2018), what happens when blocks are deleted at test time "
+        "(Veit et al. 2016), how near each block is to the identity (He et al. 2016, §3.1), and how strongly "
+        "each layer responds (He et al. 2016, Fig. 7)."
+    )
 )
 
 store = RunStore()
 groups = ui.run_groups(store)
 if not groups:
     st.info(
-        "No finished runs yet: train twins on **Train & compare** or run the demo on **Home**, then come back.",
+        _("No finished runs yet: train twins on **Train & compare** or run the demo on **Home**, then come back."),
         icon=":material/model_training:",
     )
     st.stop()
-pick = st.selectbox("Trained runs", list(groups), key="an_runs", help="twins trained by one press are shown together")
+pick = st.selectbox(
+    _("Trained runs"),
+    list(groups),
+    key="an_runs",
+    format_func=lambda key: ui.group_label(groups[key]),
+    help=_("twins trained by one press are shown together"),
+)
 runs = {info.label: info for info in groups[pick]}
 if any(info.model.arch != "cifar" for info in runs.values()):
-    st.warning("These views need the convolutional (6n+2) networks; pick another run.", icon=":material/info:")
+    st.warning(_("These views need the convolutional (6n+2) networks; pick another run."), icon=":material/info:")
     st.stop()
 plain, residual = ui_an.pair(runs)
 names = (plain, residual)
@@ -41,26 +50,36 @@ both = plain is not None and residual is not None
 
 exercise_box = st.container()  # filled last, once every tab has read its measurements
 landscape_tab, lesion_tab, identity_tab, response_tab = st.tabs(
-    ["Loss landscape", "Lesion study", "Near-identity blocks", "Layer responses"]
+    [_("Loss landscape"), _("Lesion study"), _("Near-identity blocks"), _("Layer responses")]
 )
 
 with landscape_tab:
     a, b, c, d = st.columns(4)
-    grid = a.select_slider("Grid (points per axis)", [5, 11, 21, 31, 41], 11, key="an_grid")
-    span = b.slider("Range (± along each direction)", 0.1, 2.0, 1.0, 0.1, key="an_span")
-    dims = c.segmented_control("Slice", [1, 2], default=2, format_func=lambda n: f"{n}-D", key="an_dims") or 2
-    seed = d.number_input("Direction seed", 0, 10_000, 0, key="an_seed")
-    log = a.toggle(
-        "Log loss", True, key="an_log", help="the loss far from the weights dwarfs the basin on a linear scale"
+    grid = a.select_slider(_("Grid (points per axis)"), [5, 11, 21, 31, 41], 11, key="an_grid")
+    span = b.slider(_("Range (± along each direction)"), 0.1, 2.0, 1.0, 0.1, key="an_span")
+    dims = (
+        c.segmented_control(_("Slice"), [1, 2], default=2, format_func=lambda n: _("{n}-D").format(n=n), key="an_dims")
+        or 2
     )
-    surface = b.toggle("3-D surface", False, key="an_surface", disabled=dims == 1)
+    seed = d.number_input(_("Direction seed"), 0, 10_000, 0, key="an_seed")
+    log = a.toggle(
+        _("Log loss"),
+        True,
+        key="an_log",
+        help=_("the loss far from the weights dwarfs the basin on a linear scale"),
+    )
+    surface = b.toggle(_("3-D surface"), False, key="an_surface", disabled=dims == 1)
     slice_name = analysis.landscape_name(dims, grid, span, int(seed), "test")
     slices = ui_an.saved(store, runs, slice_name, "landscape")
     missing = [label for label, s in slices.items() if s is None]
     if missing:
-        st.caption(f"{grid**dims} evaluations of the test split per network; the results are kept with the runs.")
-        if st.button("Compute the slices", type="primary", icon=":material/landscape:", key="an_compute"):
-            st.button("Cancel", key="an_cancel")  # any press reruns the page, which ends the computation
+        st.caption(
+            _("{count} evaluations of the test split per network; the results are kept with the runs.").format(
+                count=grid**dims
+            )
+        )
+        if st.button(_("Compute the slices"), type="primary", icon=":material/landscape:", key="an_compute"):
+            st.button(_("Cancel"), key="an_cancel")  # any press reruns the page, which ends the computation
             if ui_an.compute_slices(store, runs, missing, grid=grid, span=span, dims=dims, seed=int(seed)):
                 st.rerun()
     else:
@@ -69,13 +88,15 @@ with landscape_tab:
             ui_an.bullets(landscape_sentences(slices[plain], slices[residual], names))
 
 with lesion_tab:
-    draws = st.slider("Random draws per number of deleted blocks", 1, 20, 10, key="an_draws")
+    draws = st.slider(_("Random draws per number of deleted blocks"), 1, 20, 10, key="an_draws")
     lesion_name = analysis.lesion_name(draws, 0)
     lesions = ui_an.saved(store, runs, lesion_name, "lesion")
     missing = [label for label, r in lesions.items() if r is None]
     if missing:
-        st.caption("Each block deleted in turn on the test split, then k random blocks at once; kept with the runs.")
-        pressed = st.button("Run the lesion study", type="primary", icon=":material/content_cut:", key="an_lesion_run")
+        st.caption(_("Each block deleted in turn on the test split, then k random blocks at once; kept with the runs."))
+        pressed = st.button(
+            _("Run the lesion study"), type="primary", icon=":material/content_cut:", key="an_lesion_run"
+        )
         if pressed and ui_an.compute_lesions(store, runs, missing, draws=draws):
             st.rerun()
     else:
@@ -84,7 +105,7 @@ with lesion_tab:
         if both:
             ui_an.bullets(lesion_sentences(lesions[plain], lesions[residual], names))
     if residual is not None:
-        st.subheader("The ensemble view")
+        st.subheader(_("The ensemble view"))
         dist, downsampling = ui_an.unravelled(runs[residual].model)
         st.plotly_chart(analysis_figures.path_length_figure(dist, residual, plain_name=plain), key="an_paths")
         st.caption(
@@ -99,22 +120,28 @@ with lesion_tab:
 
 with identity_tab:
     st.markdown(
-        "**Why degradation is surprising** (He et al. 2016, §3.1): a deeper net could copy a shallower one and "
-        "make its extra layers identity mappings; that constructed net has the shallower one's training error, "
-        "so the deeper net should do no worse. That plain nets do worse suggests solvers struggle to fit an "
-        "identity with several nonlinear layers. A residual block learns F(x) = H(x) − x instead: to become an "
-        "identity it only has to push F toward 0. Measured here on the trained pair: how large each block's "
-        "branch F(x) is next to its input, and how far each whole block's output is from its input."
+        _(
+            "**Why degradation is surprising** (He et al. 2016, §3.1): a deeper net could copy a shallower one and "
+            "make its extra layers identity mappings; that constructed net has the shallower one's training error, "
+            "so the deeper net should do no worse. That plain nets do worse suggests solvers struggle to fit an "
+            "identity with several nonlinear layers. A residual block learns F(x) = H(x) − x instead: to become an "
+            "identity it only has to push F toward 0. Measured here on the trained pair: how large each block's "
+            "branch F(x) is next to its input, and how far each whole block's output is from its input."
+        )
     )
     identity_name = analysis.near_identity_name(analysis.NEAR_IDENTITY_IMAGES)
     identity = ui_an.saved(store, runs, identity_name, "near-identity")
     missing = [label for label, r in identity.items() if r is None]
     if missing:
         st.caption(
-            f"One pass over the first {analysis.NEAR_IDENTITY_IMAGES:,} test images per network, with forward hooks "
-            "on every block's branch, shortcut and output; kept with the runs."
+            _(
+                "One pass over the first {images} test images per network, with forward hooks "
+                "on every block's branch, shortcut and output; kept with the runs."
+            ).format(images=f"{analysis.NEAR_IDENTITY_IMAGES:,}")
         )
-        pressed = st.button("Measure the blocks", type="primary", icon=":material/straighten:", key="an_identity_run")
+        pressed = st.button(
+            _("Measure the blocks"), type="primary", icon=":material/straighten:", key="an_identity_run"
+        )
         if pressed and ui_an.compute_near_identity(store, runs, missing):
             st.rerun()
     else:

@@ -29,6 +29,7 @@ from .landscape import Slice, loss_slice, sharper, sharpness
 from .lesion import LesionResult, layer_responses, lesion_study
 from .limits import forward_macs
 from .runs import DamagedAnalysis, RunInfo, RunStore, RunStoreError, RunStoreWarning
+from .text import N_, _
 from .text.construction import identity_sentences
 from .text.landscape import landscape_sentences
 from .text.lesion import one_block_sentence
@@ -65,18 +66,22 @@ def run_data(info: RunInfo, load: Callable[[DataConfig], Dataset] = load_dataset
 
     size = info.data.image_size
     if size is not None:  # the datasets' own sizes are small; only a resize can ask for the impossible
-        channels, _, n = data_shape(info.data)
+        channels, _size, n = data_shape(info.data)
         need = 2 * n * channels * size * size * BYTES  # train and test as float32, as limits.estimate counts them
         room = Limits.from_env().memory_bytes
         if need > room:
             raise RunStoreError(
-                f"run {info.run_id!r}: its data resized to {size}x{size} pixels would need about "
-                f"{need / 2**30:.1f} GB, more than the {room / 2**30:.1f} GB this server allows"
+                _(
+                    "run {run}: its data resized to {size}x{size} pixels would need about "
+                    "{need} GB, more than the {room} GB this server allows"
+                ).format(run=repr(info.run_id), size=size, need=f"{need / 2**30:.1f}", room=f"{room / 2**30:.1f}")
             )
     try:
         ds = load(info.data)
     except ValueError as e:  # ConfigError (an unknown dataset), or a size the dataset cannot take
-        raise RunStoreError(f"run {info.run_id!r}: its data config cannot be loaded ({e})") from e
+        raise RunStoreError(
+            _("run {run}: its data config cannot be loaded ({problem})").format(run=repr(info.run_id), problem=e)
+        ) from e
     check_fits(info, ds)
     return ds
 
@@ -87,9 +92,21 @@ def check_fits(info: RunInfo, ds: Dataset) -> None:
     _n, c, h, w = ds.x_test.shape  # (N, C, H, W)
     if (m.in_channels, m.image_size, m.image_size) != (c, h, w) or m.num_classes != len(ds.classes):
         raise RunStoreError(
-            f"run {info.run_id!r}: its model takes {m.in_channels}-channel {m.image_size}x{m.image_size} images in "
-            f"{m.num_classes} classes, but its data {info.data.name!r} has {c}-channel {h}x{w} images in "
-            f"{len(ds.classes)} classes"
+            _(
+                "run {run}: its model takes {channels}-channel {size}x{size} images in "
+                "{classes} classes, but its data {data} has {data_channels}-channel {height}x{width} images in "
+                "{data_classes} classes"
+            ).format(
+                run=repr(info.run_id),
+                channels=m.in_channels,
+                size=m.image_size,
+                classes=m.num_classes,
+                data=repr(info.data.name),
+                data_channels=c,
+                height=h,
+                width=w,
+                data_classes=len(ds.classes),
+            )
         )
 
 
@@ -106,9 +123,12 @@ def _model_and_data(store: RunStore, run_id: str, data: Dataset | None) -> tuple
 # Saved analyses: checked against their schema on the way in
 
 
+BLOCKS_NAMED = N_("blocks must name each block and say whether it downsamples")
+
+
 def _items(where: str, v: Any, keys: tuple[str, ...]) -> list[dict[str, Any]]:
     if not isinstance(v, list) or not all(isinstance(e, dict) and all(k in e for k in keys) for e in v):
-        raise ValueError(f"{where} must be a list of objects with {', '.join(keys)}")
+        raise ValueError(_("{where} must be a list of objects with {keys}").format(where=where, keys=", ".join(keys)))
     return v
 
 
@@ -116,29 +136,29 @@ def _check_lesion(doc: dict[str, Any]) -> None:
     checks.number("baseline_acc", doc.get("baseline_acc"), hi=1.0)
     for b in _items("blocks", doc.get("blocks"), ("name", "acc", "downsampling")):
         if not isinstance(b["name"], str) or not isinstance(b["downsampling"], bool):
-            raise ValueError("blocks must name each block and say whether it downsamples")
-        checks.number("a block's acc", b["acc"], hi=1.0)
+            raise ValueError(_(BLOCKS_NAMED))
+        checks.number(_("a block's acc"), b["acc"], hi=1.0)
     ks = []
     for r in _items("random", doc.get("random", []), ("k", "mean_acc", "std_acc")):
-        checks.whole("a random lesion's k", r["k"], lo=1)
-        checks.number("a random lesion's mean_acc", r["mean_acc"], hi=1.0)
-        checks.number("a random lesion's std_acc", r["std_acc"], hi=1.0)
+        checks.whole(_("a random lesion's k"), r["k"], lo=1)
+        checks.number(_("a random lesion's mean_acc"), r["mean_acc"], hi=1.0)
+        checks.number(_("a random lesion's std_acc"), r["std_acc"], hi=1.0)
         if "draws" in r:
-            checks.whole("a random lesion's draws", r["draws"])
+            checks.whole(_("a random lesion's draws"), r["draws"])
         ks.append(r["k"])
     if ks != sorted(set(ks)):
-        raise ValueError("random must list each k once, in increasing order")
+        raise ValueError(_("random must list each k once, in increasing order"))
 
 
 def _check_axis(where: str, v: Any) -> int:
     # As landscape._grid_values makes them: an odd count of increasing steps with 0 in the middle,
     # which sharpness() reads the trained weights' loss from.
     if not isinstance(v, list) or len(v) < 3 or len(v) % 2 == 0:
-        raise ValueError(f"{where} must list an odd number (3 or more) of steps")
+        raise ValueError(_("{where} must list an odd number (3 or more) of steps").format(where=where))
     for x in v:
         checks.number(where, x, lo=-math.inf)
     if v[len(v) // 2] != 0 or any(a >= b for a, b in itertools.pairwise(v)):
-        raise ValueError(f"{where} must increase through 0 in the middle")
+        raise ValueError(_("{where} must increase through 0 in the middle").format(where=where))
     return len(v)
 
 
@@ -149,10 +169,10 @@ def _check_landscape(doc: dict[str, Any]) -> None:
         grid = doc.get(key)
         rows = [grid] if nb is None else grid
         if not isinstance(rows, list) or len(rows) != (1 if nb is None else nb):
-            raise ValueError(f"{key} does not have a row per beta")
+            raise ValueError(_("{key} does not have a row per beta").format(key=key))
         for row in rows:
             if not isinstance(row, list) or len(row) != na:
-                raise ValueError(f"{key} does not have a value per alpha")
+                raise ValueError(_("{key} does not have a value per alpha").format(key=key))
             for x in row:
                 checks.number(key, x, hi=hi, null=True)  # null: a diverged point
     checks.whole("seed", doc.get("seed"))
@@ -161,13 +181,13 @@ def _check_landscape(doc: dict[str, Any]) -> None:
 
 def _check_near_identity(doc: dict[str, Any]) -> None:
     if not isinstance(doc.get("residual"), bool):
-        raise ValueError("residual must be true or false")
+        raise ValueError(_("residual must be true or false"))
     checks.whole("images", doc.get("images"), lo=1)
     for b in _items("blocks", doc.get("blocks"), ("name", "branch", "off_identity", "downsampling")):
         if not isinstance(b["name"], str) or not isinstance(b["downsampling"], bool):
-            raise ValueError("blocks must name each block and say whether it downsamples")
-        checks.number("a block's branch", b["branch"], null=True)
-        checks.number("a block's off_identity", b["off_identity"], null=True)
+            raise ValueError(_(BLOCKS_NAMED))
+        checks.number(_("a block's branch"), b["branch"], null=True)
+        checks.number(_("a block's off_identity"), b["off_identity"], null=True)
 
 
 _SCHEMAS: dict[str, tuple[Callable[[dict[str, Any]], None], Callable[[dict[str, Any]], Any]]] = {
@@ -189,7 +209,11 @@ def load_saved(store: RunStore, run_id: str, name: str, kind: str) -> LesionResu
         check(doc)
         return parse(doc)
     except (ValueError, TypeError, KeyError) as e:
-        raise DamagedAnalysis(f"run {run_id!r}: analysis/{name}.json does not hold a {kind} result ({e})") from e
+        raise DamagedAnalysis(
+            _("run {run}: {file} does not hold a {kind} result ({problem})").format(
+                run=repr(run_id), file=f"analysis/{name}.json", kind=kind, problem=e
+            )
+        ) from e
 
 
 def _reuse(store: RunStore, run_id: str, name: str, kind: str, force: bool) -> Any:
@@ -300,24 +324,25 @@ def run_near_identity(
 # --------------------------------------------------------------------------------------------
 # Exercises: predict, run, check; each graded from the measurement the learner just made
 
-_WHO = (("plain", "The plain net"), ("residual", "The residual net"))
+# The exercises' texts are templates marked with N_(): the page translates them where it draws them.
+_WHO = (("plain", N_("The plain net")), ("residual", N_("The residual net")))
 LESION_EXERCISE = Exercise(
     "analysis.lesion_one_block",
-    "Run the lesion study on the Lesion study tab.",
-    "When one block is deleted at test time, which net keeps more of its intact accuracy?",
-    _WHO + (("same", "About the same (within 2 points of share)"),),
+    N_("Run the lesion study on the Lesion study tab."),
+    N_("When one block is deleted at test time, which net keeps more of its intact accuracy?"),
+    _WHO + (("same", N_("About the same (within 2 points of share)")),),
 )
 LANDSCAPE_EXERCISE = Exercise(
     "analysis.landscape_rise",
-    "Compute the slices on the Loss landscape tab.",
-    "At the same distance from the trained weights, whose loss rises more?",
-    _WHO + (("same", "About the same (within 2x)"),),
+    N_("Compute the slices on the Loss landscape tab."),
+    N_("At the same distance from the trained weights, whose loss rises more?"),
+    _WHO + (("same", N_("About the same (within 2x)")),),
 )
 IDENTITY_EXERCISE = Exercise(
     "analysis.near_identity",
-    "Measure the blocks on the Near-identity blocks tab.",
-    "Whose blocks stay nearer the identity, passing their input on almost unchanged?",
-    _WHO + (("same", "About the same (within 2x)"),),
+    N_("Measure the blocks on the Near-identity blocks tab."),
+    N_("Whose blocks stay nearer the identity, passing their input on almost unchanged?"),
+    _WHO + (("same", N_("About the same (within 2x)")),),
 )
 
 
@@ -346,19 +371,22 @@ def exercise_items(
     """The page's exercises with their outcomes, each pair ordered (plain, residual); an outcome is
     None until both measurements exist, and the third entry says what the learner still has to do."""
     if names[0] is None or names[1] is None:
-        todo = "these runs are not a plain/residual pair: pick twins from the list above."
+        todo = _("these runs are not a plain/residual pair: pick twins from the list above.")
         return [(ex, None, todo) for ex in (LESION_EXERCISE, LANDSCAPE_EXERCISE, IDENTITY_EXERCISE)]
     pair = (names[0], names[1])
     items = []
+    # The button and the tab by the labels the analysis page gives them (translated there too).
     for ex, (p, r), grade, press, which in (
-        (LESION_EXERCISE, lesion, lesion_outcome, "Run the lesion study", "Lesion study"),
-        (LANDSCAPE_EXERCISE, landscape, landscape_outcome, "Compute the slices", "Loss landscape"),
-        (IDENTITY_EXERCISE, identity, identity_outcome, "Measure the blocks", "Near-identity blocks"),
+        (LESION_EXERCISE, lesion, lesion_outcome, N_("Run the lesion study"), N_("Lesion study")),
+        (LANDSCAPE_EXERCISE, landscape, landscape_outcome, N_("Compute the slices"), N_("Loss landscape")),
+        (IDENTITY_EXERCISE, identity, identity_outcome, N_("Measure the blocks"), N_("Near-identity blocks")),
     ):
         outcome = None if p is None or r is None else grade(p, r, pair)  # type: ignore[arg-type]
         if p is None or r is None:
-            todo = f"press **{press}** on the {which} tab."
+            todo = _("press **{button}** on the {tab} tab.").format(button=_(press), tab=_(which))
         else:  # measured, but the numbers do not rank the nets (the tab's sentences say why)
-            todo = f"these numbers cannot rank the two nets; the {which} tab says why. Try other settings."
+            todo = _("these numbers cannot rank the two nets; the {tab} tab says why. Try other settings.").format(
+                tab=_(which)
+            )
         items.append((ex, outcome, todo))
     return items

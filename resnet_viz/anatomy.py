@@ -24,6 +24,7 @@ from torchvision.models.resnet import Bottleneck
 
 from .config import ConfigError, ModelConfig, Shortcut
 from .models import Add, Block, ShortcutA, build_model, count_params
+from .text import N_, _
 
 Family = Literal["cifar", "imagenet"]
 BlockKind = Literal["post", "pre", "bottleneck"]
@@ -32,11 +33,12 @@ PoolVerdict = Literal["ok", "partial", "error", "wrong_shape"]
 FAMILIES: tuple[str, ...] = ("cifar", "imagenet")
 IMAGENET_DEPTHS: tuple[int, ...] = (18, 34, 50, 101, 152)  # torchvision's factories, He et al. 2016 Table 1
 NATIVE_SIZE: dict[str, int] = {"cifar": 32, "imagenet": 224}  # the input each family was designed for
-# Short enough for a row of buttons; text.anatomy.block_caption cites the papers.
+# Short enough for a row of buttons; text.anatomy.block_caption cites the papers. Marked here,
+# translated where shown (the page's buttons).
 BLOCK_KINDS: dict[str, str] = {
-    "post": "basic, post-activation",
-    "pre": "basic, pre-activation",
-    "bottleneck": "bottleneck",
+    "post": N_("basic, post-activation"),
+    "pre": N_("basic, pre-activation"),
+    "bottleneck": N_("bottleneck"),
 }
 FIXED_POOL = 7  # the window of the tutorials' nn.AvgPool2d(7): ImageNet's last map at 224x224 input
 
@@ -91,26 +93,32 @@ def build(spec: NetSpec, *, device: str | torch.device = "meta") -> nn.Module:
 
 
 def _parts(spec: NetSpec, model: nn.Module) -> list[tuple[str, str, list[nn.Module], int | None]]:
-    """(key, name, modules in forward order, blocks or None) for each row of the stage table."""
+    """(key, name, modules in forward order, blocks or None) for each row of the stage table.
+
+    The names are shown, so they are in the learner's language (callers that cache them key the
+    cache on the language); the keys are stable."""
     if spec.family == "cifar":
         n = (spec.depth - 2) // 6
         blocks = list(model.blocks)
-        stages = [(f"stage{s + 1}", f"stage {s + 1}", blocks[s * n : (s + 1) * n], n) for s in range(3)]
+        stages = [(f"stage{s + 1}", _("stage {n}").format(n=s + 1), blocks[s * n : (s + 1) * n], n) for s in range(3)]
         # `final` is BN-ReLU for pre-act nets (He et al. 2016b): it belongs with the pooling, before the head.
         return [
-            ("stem", "stem", [model.stem], None),
+            ("stem", _("stem"), [model.stem], None),
             *stages,
-            ("pool", "global average pool", [model.final, model.pool], None),
-            ("head", "head (linear)", [model.head], None),
+            ("pool", _("global average pool"), [model.final, model.pool], None),
+            ("head", _("head (linear)"), [model.head], None),
         ]
     layers = [model.layer1, model.layer2, model.layer3, model.layer4]
     # Paper names (Table 1): conv1 + the max pool of conv2_x form the stem; conv2_x..conv5_x are the stages.
-    stages = [(f"stage{i}", f"stage {i} (conv{i + 1}_x)", [layer], len(layer)) for i, layer in enumerate(layers, 1)]
+    stages = [
+        (f"stage{i}", _("stage {n} (conv{conv}_x)").format(n=i, conv=i + 1), [layer], len(layer))
+        for i, layer in enumerate(layers, 1)
+    ]
     return [
-        ("stem", "stem (conv1 + max pool)", [model.conv1, model.bn1, model.relu, model.maxpool], None),
+        ("stem", _("stem (conv1 + max pool)"), [model.conv1, model.bn1, model.relu, model.maxpool], None),
         *stages,
-        ("pool", "global average pool", [model.avgpool], None),
-        ("head", "head (linear)", [model.fc], None),
+        ("pool", _("global average pool"), [model.avgpool], None),
+        ("head", _("head (linear)"), [model.fc], None),
     ]
 
 
@@ -202,7 +210,7 @@ def table(anat: Anatomy) -> list[dict[str, object]]:
     blocks = sum(r.blocks or 0 for r in anat.rows)
     rows.append(
         {
-            "part": "total",
+            "part": _("total"),
             "output size": "",
             "channels / outputs": "",
             "blocks": str(blocks),
@@ -217,12 +225,15 @@ def table(anat: Anatomy) -> list[dict[str, object]]:
 
 
 def describe(m: nn.Module) -> str:
-    """A layer as the diagram labels it, read from the module's own settings."""
+    """A layer as the diagram labels it, read from the module's own settings, in the learner's language."""
     if isinstance(m, nn.Conv2d):
         k, s = m.kernel_size, m.stride[0]
-        return f"{k[0]}×{k[1]} conv, {m.in_channels}→{m.out_channels}" + (f", stride {s}" if s > 1 else "")
+        fill = {"height": k[0], "width": k[1], "cin": m.in_channels, "cout": m.out_channels, "stride": s}
+        if s > 1:
+            return _("{height}×{width} conv, {cin}→{cout}, stride {stride}").format(**fill)
+        return _("{height}×{width} conv, {cin}→{cout}").format(**fill)
     if isinstance(m, nn.MaxPool2d):
-        return f"{m.kernel_size}×{m.kernel_size} max pool, stride {m.stride}"
+        return _("{size}×{size} max pool, stride {stride}").format(size=m.kernel_size, stride=m.stride)
     if isinstance(m, nn.BatchNorm2d):
         return "BN"
     return type(m).__name__  # ReLU, Tanh, ...

@@ -16,6 +16,7 @@ from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 from .anatomy import FIXED_POOL, Anatomy, NetSpec, PoolVerdict, ShortcutCost, anatomy, build
 from .exercises import Exercise, Outcome
 from .models import Block
+from .text import N_, _
 from .text.anatomy import pool_sentence, shortcut_sentence, summary
 
 # -- the three common mistakes -----------------------------------------------------------------
@@ -115,36 +116,41 @@ def backward_check(channels: int = 16, size: int = 8, seed: int = 0) -> Backward
 
 
 # -- exercises: graded by option key from the page's own measurements --------------------------
+# The texts are marked here and translated where they are shown (resnet_viz.ui.exercises).
 
 EX_OPTION_B = Exercise(
     key="anatomy.option_b",
-    task="Switch the CIFAR net from option A to option B shortcuts.",
-    question="How many parameters does it gain?",
+    task=N_("Switch the CIFAR net from option A to option B shortcuts."),
+    question=N_("How many parameters does it gain?"),
     options=(
-        ("none", "none: both options are weight-free"),
-        ("under5", "a few: under 5% more"),
-        ("over5", "many: 5% more or above"),
+        ("none", N_("none: both options are weight-free")),
+        ("under5", N_("a few: under 5% more")),
+        ("over5", N_("many: 5% more or above")),
     ),
 )
 EX_BIGGEST = Exercise(
     key="anatomy.biggest_part",
-    task="Pick the ImageNet family and ResNet-50.",
-    question="Which part of the network holds the most parameters?",
+    task=N_("Pick the ImageNet family and ResNet-50."),
+    question=N_("Which part of the network holds the most parameters?"),
     options=(
-        ("stem", "the stem"),
-        *[(f"stage{i}", f"stage {i} (conv{i + 1}_x)") for i in range(1, 5)],
-        ("head", "the head (linear classifier)"),
+        ("stem", N_("the stem")),
+        ("stage1", N_("stage 1 (conv2_x)")),  # the paper's names, as the stage table shows them
+        ("stage2", N_("stage 2 (conv3_x)")),
+        ("stage3", N_("stage 3 (conv4_x)")),
+        ("stage4", N_("stage 4 (conv5_x)")),
+        ("head", N_("the head (linear classifier)")),
     ),
 )
+assert FIXED_POOL == 7  # the window EX_POOL's question names (a literal, so that it can be translated)
 EX_POOL = Exercise(
     key="anatomy.fixed_pool",
-    task="In common mistake 2, set the input size to 32×32 for the network you picked.",
-    question=f"What does a fixed AvgPool2d({FIXED_POOL}) do with the last stage's map?",
+    task=N_("In common mistake 2, set the input size to 32×32 for the network you picked."),
+    question=N_("What does a fixed AvgPool2d(7) do with the last stage's map?"),
     options=(
-        ("ok", "it averages the whole map, as intended"),
-        ("partial", "it runs but averages only part of the map"),
-        ("error", "it raises an error"),
-        ("wrong_shape", "it runs but hands the head the wrong number of features"),
+        ("ok", N_("it averages the whole map, as intended")),
+        ("partial", N_("it runs but averages only part of the map")),
+        ("error", N_("it raises an error")),
+        ("wrong_shape", N_("it runs but hands the head the wrong number of features")),
     ),
 )
 
@@ -163,7 +169,7 @@ def exercises(
         biggest = Outcome(max(anat.rows, key=lambda r: r.params).key, summary(anat))
     small = Outcome(pool.verdict, pool_sentence(pool)) if pool.input_size == 32 else None
     return [
-        (EX_OPTION_B, option_b, "choose shortcut option B for the CIFAR net under *1. Pick a network*."),
-        (EX_BIGGEST, biggest, "pick the ImageNet family and ResNet-50 under *1. Pick a network*."),
-        (EX_POOL, small, "set the input size to 32 in common mistake 2."),
+        (EX_OPTION_B, option_b, _("choose shortcut option B for the CIFAR net under *1. Pick a network*.")),
+        (EX_BIGGEST, biggest, _("pick the ImageNet family and ResNet-50 under *1. Pick a network*.")),
+        (EX_POOL, small, _("set the input size to 32 in common mistake 2.")),
     ]

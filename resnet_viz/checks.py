@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from resnet_viz.text import _
+
 INT64 = 2**63  # beyond it a JSON integer fits no table column (and os/numpy calls overflow)
 STEPS = 2**53  # step numbers beyond it cannot be told apart once a chart turns them into floats
 
@@ -33,15 +35,27 @@ def number(where: str, v: Any, *, lo: float = 0.0, hi: float = math.inf, null: b
         return None
     if not plain_number(v):
         if isinstance(v, float):  # NaN or inf (non-strict JSON)
-            raise ValueError(f"{where} holds {shown(v)}, outside [{lo:g}, {hi:g}]")
-        raise ValueError(f"{where} holds {shown(v)} where a number belongs")
+            raise ValueError(outside(where, v, lo, hi))
+        raise ValueError(_("{where} holds {value} where a number belongs").format(where=where, value=shown(v)))
     if not lo <= v <= hi:
-        raise ValueError(f"{where} holds {shown(v)}, outside [{lo:g}, {hi:g}]")
+        raise ValueError(outside(where, v, lo, hi))
     return float(v)
 
 
+def outside(where: str, v: Any, lo: float, hi: float) -> str:
+    return _("{where} holds {value}, outside [{lo}, {hi}]").format(
+        where=where, value=shown(v), lo=f"{lo:g}", hi=f"{hi:g}"
+    )
+
+
 def whole(where: str, v: Any, *, lo: int = 0, what: str | None = None) -> int:
-    """`v` as a whole number from `lo` up to 2**53; `what` names it in the message."""
+    """`v` as a whole number from `lo` up to 2**53; `what` (a template marked with N_()) names it
+    in the message."""
     if isinstance(v, bool) or not isinstance(v, int) or not lo <= v < STEPS:
-        raise ValueError(f"{where} holds {shown(v)} where {what or f'a whole number of at least {lo}'} belongs")
+        template = (
+            _("{where} holds {value} where a whole number of at least {lo} belongs")
+            if what is None
+            else _("{where} holds {value} where {what} belongs")
+        )
+        raise ValueError(template.format(where=where, value=shown(v), lo=lo, what=_(what) if what else ""))
     return v

@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
+from resnet_viz.text import N_, _
+
 Arch = Literal["cifar", "mlp"]
 Activation = Literal["relu", "tanh", "sigmoid"]
 Init = Literal["kaiming", "xavier", "fixup", "default"]
@@ -40,14 +42,20 @@ def check_cifar_depth(depth: int) -> None:
     if depth < 8 or (depth - 2) % 6 != 0:
         shown = ", ".join(str(d) for d in valid_cifar_depths(110))
         raise ConfigError(
-            f"depth {depth} is not of the form 6n+2 (stem + 3 stages of n two-layer blocks + head); "
-            f"valid depths are {shown}, ..."
+            _(
+                "depth {depth} is not of the form 6n+2 (stem + 3 stages of n two-layer blocks + head); "
+                "valid depths are {depths}, ..."
+            ).format(depth=depth, depths=shown)
         )
 
 
 def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
-        raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+        raise ConfigError(
+            _("{name} must be one of {choices}; got {value}").format(
+                name=name, choices=", ".join(allowed), value=repr(value)
+            )
+        )
 
 
 # Seeds reach torch.manual_seed (any integer in [-2**63, 2**64 - 1]) and numpy (default_rng takes
@@ -71,42 +79,58 @@ MAX_IMAGE_SIZE = 1024
 def _number(name: str, value: Any) -> float:
     """A finite real number (bools are not numbers here), or a ConfigError that says so."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{name} must be a number; got {value!r}")
+        raise ConfigError(_("{name} must be a number; got {value}").format(name=name, value=repr(value)))
     if not math.isfinite(value):
-        raise ConfigError(f"{name} must be a finite number; got {value!r}")
+        raise ConfigError(_("{name} must be a finite number; got {value}").format(name=name, value=repr(value)))
     return float(value)
 
 
 def _positive(name: str, value: float, *, integer: bool = False) -> None:
     if integer and (isinstance(value, bool) or not isinstance(value, int)):
-        raise ConfigError(f"{name} must be a whole number; got {value!r}")
+        raise ConfigError(_("{name} must be a whole number; got {value}").format(name=name, value=repr(value)))
     if not integer:
         _number(name, value)  # inf is positive too: without this, lr=inf would pass
     if not value > 0:
-        raise ConfigError(f"{name} must be positive; got {value!r}")
+        raise ConfigError(_("{name} must be positive; got {value}").format(name=name, value=repr(value)))
 
 
 def _at_most(name: str, value: float, bound: float, why: str) -> None:
+    """`why` is a template marked with N_(), translated here."""
     if value > bound:
-        raise ConfigError(f"{name} must be at most {bound:,}; got {value:,} ({why})")
+        raise ConfigError(
+            _("{name} must be at most {bound}; got {value} ({why})").format(
+                name=name, bound=f"{bound:,}", value=f"{value:,}", why=_(why)
+            )
+        )
 
 
 def check_seed(name: str, value: Any) -> None:
     """A seed every random generator here accepts: a whole number from 0 to MAX_SEED (2**32 - 1)."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
         raise ConfigError(
-            f"{name} must be a whole number from 0 to {MAX_SEED:,} (2**32 - 1, the range numpy and "
-            f"torch both accept); got {value!r}"
+            _(
+                "{name} must be a whole number from 0 to {most} (2**32 - 1, the range numpy and "
+                "torch both accept); got {value}"
+            ).format(name=name, most=f"{MAX_SEED:,}", value=repr(value))
         )
 
 
-def check_total_steps(total: int, *, what: str = "this run") -> None:
-    """Refuse a step count (e.g. epochs x batches per epoch, known once the data are) over MAX_STEPS."""
+def check_total_steps(total: int, *, what: str | None = None) -> None:
+    """Refuse a step count (e.g. epochs x batches per epoch, known once the data are) over MAX_STEPS.
+    `what` names the run in the sentence (the CLI's "3 epochs"); None: "this run"."""
     if total > MAX_STEPS:
-        raise ConfigError(
-            f"{what} would take {total:,} optimiser steps, more than the {MAX_STEPS:,} allowed (that many take "
-            "hours on a GPU, days on a CPU); lower the steps or epochs, or raise the batch size"
+        template = (
+            _(
+                "this run would take {total} optimiser steps, more than the {most} allowed (that many take "
+                "hours on a GPU, days on a CPU); lower the steps or epochs, or raise the batch size"
+            )
+            if what is None
+            else _(
+                "{what} would take {total} optimiser steps, more than the {most} allowed (that many take "
+                "hours on a GPU, days on a CPU); lower the steps or epochs, or raise the batch size"
+            )
         )
+        raise ConfigError(template.format(what=what, total=f"{total:,}", most=f"{MAX_STEPS:,}"))
 
 
 @dataclass(frozen=True)
@@ -139,16 +163,18 @@ class ModelConfig:
         _positive("image_size", self.image_size, integer=True)
         _positive("num_classes", self.num_classes, integer=True)
         if self.num_classes < 2:
-            raise ConfigError(f"num_classes must be at least 2; got {self.num_classes}")
+            raise ConfigError(_("num_classes must be at least 2; got {value}").format(value=self.num_classes))
         if not -10.0 <= _number("alpha", self.alpha) <= 10.0:
-            raise ConfigError(f"alpha (skip strength) must lie in [-10, 10]; got {self.alpha}")
+            raise ConfigError(_("alpha (skip strength) must lie in [-10, 10]; got {value}").format(value=self.alpha))
         if self.init == "fixup" and not self.residual:
             # Fixup zeroes the last layer of every block: a plain net's output and every gradient
             # are then exactly 0, and its failure would be blamed on the missing shortcut.
             raise ConfigError(
-                "init fixup needs residual blocks: it starts each block's last layer at zero, which leaves a "
-                "plain net dead (output and every gradient exactly 0); choose kaiming or xavier for the plain "
-                "twin, or train the residual model alone"
+                _(
+                    "init fixup needs residual blocks: it starts each block's last layer at zero, which leaves a "
+                    "plain net dead (output and every gradient exactly 0); choose kaiming or xavier for the plain "
+                    "twin, or train the residual model alone"
+                )
             )
 
     @property
@@ -178,12 +204,12 @@ class DataConfig:
         if self.image_size is not None:
             _positive("image_size", self.image_size, integer=True)
             if self.image_size < 4:
-                raise ConfigError(f"image_size must be at least 4 pixels; got {self.image_size}")
+                raise ConfigError(_("image_size must be at least 4 pixels; got {value}").format(value=self.image_size))
             _at_most(
                 "image_size",
                 self.image_size,
                 MAX_IMAGE_SIZE,
-                "the nets here are built for 8 to 32 pixels, ImageNet models for 224",
+                N_("the nets here are built for 8 to 32 pixels, ImageNet models for 224"),
             )
         check_seed("seed", self.seed)
         if self.limit is not None:
@@ -210,23 +236,25 @@ class TrainConfig:
         # Non-finite numbers are refused outright: lr=inf or weight_decay=nan would not fail here
         # but turn the first step's weights into NaN, and the run would read as a diverged net.
         _positive("steps", self.steps, integer=True)
-        _at_most("steps", self.steps, MAX_STEPS, "10 million steps already take hours on a GPU, days on a CPU")
+        _at_most("steps", self.steps, MAX_STEPS, N_("10 million steps already take hours on a GPU, days on a CPU"))
         if self.epochs is not None:
             _positive("epochs", self.epochs)
-            _at_most("epochs", self.epochs, MAX_EPOCHS, "the paper trains CIFAR-10 for about 182")
+            _at_most("epochs", self.epochs, MAX_EPOCHS, N_("the paper trains CIFAR-10 for about 182"))
         _positive("batch_size", self.batch_size, integer=True)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _positive("lr", self.lr)
         if not 0.0 <= _number("momentum", self.momentum) < 1.0:
-            raise ConfigError(f"momentum must lie in [0, 1); got {self.momentum}")
+            raise ConfigError(_("momentum must lie in [0, 1); got {value}").format(value=self.momentum))
         if _number("weight_decay", self.weight_decay) < 0:
-            raise ConfigError(f"weight_decay must not be negative; got {self.weight_decay}")
+            raise ConfigError(_("weight_decay must not be negative; got {value}").format(value=self.weight_decay))
         _choice("schedule", self.schedule, SCHEDULES)
         for name in ("warmup_steps", "probe_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConfigError(f"{name} must be a whole number, 0 or more; got {value!r}")
-        _at_most("warmup_steps", self.warmup_steps, MAX_STEPS, "no run takes more steps than that")
+                raise ConfigError(
+                    _("{name} must be a whole number, 0 or more; got {value}").format(name=name, value=repr(value))
+                )
+        _at_most("warmup_steps", self.warmup_steps, MAX_STEPS, N_("no run takes more steps than that"))
         check_seed("seed", self.seed)
         _positive("log_every", self.log_every, integer=True)
         _choice("device", self.device, DEVICES)
@@ -252,7 +280,9 @@ def from_dict(cls: type[C], data: dict[str, Any]) -> C:
     import typing
 
     if not isinstance(data, dict):
-        raise ConfigError(f"a {cls.__name__} must be a JSON object; got {type(data).__name__}")
+        raise ConfigError(
+            _("a {config} must be a JSON object; got {kind}").format(config=cls.__name__, kind=type(data).__name__)
+        )
 
     def shown(value: Any) -> str:
         text = repr(value)  # a damaged file may hold megabytes in one value: quote only its start
@@ -262,25 +292,29 @@ def from_dict(cls: type[C], data: dict[str, Any]) -> C:
         args = typing.get_args(hint)
         if typing.get_origin(hint) is Literal:
             if not isinstance(value, str) or value not in args:
-                raise ConfigError(f"{name} must be one of {', '.join(map(str, args))}; got {shown(value)}")
+                raise ConfigError(
+                    _("{name} must be one of {choices}; got {value}").format(
+                        name=name, choices=", ".join(map(str, args)), value=shown(value)
+                    )
+                )
             return value
         if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:  # X | None
             if value is None and type(None) in args:
                 return None
             hint = next(a for a in args if a is not type(None))
         if hint is bool and not isinstance(value, bool):
-            raise ConfigError(f"{name} must be true or false; got {shown(value)}")
+            raise ConfigError(_("{name} must be true or false; got {value}").format(name=name, value=shown(value)))
         if hint is int and (isinstance(value, bool) or not isinstance(value, int) or abs(value) >= 2**63):
             # 2**63: JSON integers are unbounded, numpy/torch seeds and tensor sizes are not
-            raise ConfigError(f"{name} must be a whole number; got {shown(value)}")
+            raise ConfigError(_("{name} must be a whole number; got {value}").format(name=name, value=shown(value)))
         if hint is float:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or abs(value) >= 2**63:
-                raise ConfigError(f"{name} must be a number; got {shown(value)}")
+                raise ConfigError(_("{name} must be a number; got {value}").format(name=name, value=shown(value)))
             value = float(value)
             if not math.isfinite(value):  # json.loads accepts NaN and Infinity; the writer never stores them
-                raise ConfigError(f"{name} must be a finite number; got {value}")
+                raise ConfigError(_("{name} must be a finite number; got {value}").format(name=name, value=value))
         if hint is str and not isinstance(value, str):
-            raise ConfigError(f"{name} must be text; got {shown(value)}")
+            raise ConfigError(_("{name} must be text; got {value}").format(name=name, value=shown(value)))
         return value
 
     hints = typing.get_type_hints(cls)
@@ -290,7 +324,7 @@ def from_dict(cls: type[C], data: dict[str, Any]) -> C:
     except ConfigError:
         raise
     except (TypeError, ValueError, OverflowError) as e:  # a check in __post_init__ that met a value it did not expect
-        raise ConfigError(f"invalid {cls.__name__}: {e}") from e
+        raise ConfigError(_("invalid {config}: {problem}").format(config=cls.__name__, problem=e)) from e
 
 
 __all__ = [

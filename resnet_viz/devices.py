@@ -20,15 +20,19 @@ import math
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import torch
 
 from resnet_viz.config import DEVICES, ConfigError
+from resnet_viz.text import _, ngettext
 
 __all__ = [
     "SMALL_WORK_MACS",
     "THREADS_ENV",
+    "DeviceLabel",
     "describe_device",
+    "device_label",
     "idle_cores",
     "mps_available",
     "select_device",
@@ -134,9 +138,13 @@ def select_device(pref: str = "auto") -> torch.device:
     "cuda" may carry an index ("cuda:1"). Asking for a backend this machine lacks raises
     :class:`ConfigError` rather than silently training somewhere else.
     """
-    kind, _, index = str(pref).partition(":")
+    kind, _colon, index = str(pref).partition(":")
     if kind not in DEVICES or (index and (kind != "cuda" or not index.isdigit())):
-        raise ConfigError(f"device must be one of {', '.join(DEVICES)} (or cuda:N); got {pref!r}")
+        raise ConfigError(
+            _("device must be one of {choices} (or cuda:N); got {value}").format(
+                choices=", ".join(DEVICES), value=repr(pref)
+            )
+        )
     if kind == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -145,35 +153,74 @@ def select_device(pref: str = "auto") -> torch.device:
         return torch.device("cpu")
     if kind == "cuda":
         if not torch.cuda.is_available():
-            built = f"built with CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
-            raise ConfigError(
-                f"device 'cuda' was requested but no CUDA GPU is usable here "
-                f"(torch {_torch_version()}, {built}); choose 'auto' or 'cpu'"
-            )
+            if torch.version.cuda:
+                template = _(
+                    "device 'cuda' was requested but no CUDA GPU is usable here "
+                    "(torch {version}, built with CUDA {cuda}); choose 'auto' or 'cpu'"
+                )
+            else:
+                template = _(
+                    "device 'cuda' was requested but no CUDA GPU is usable here "
+                    "(torch {version}, a CPU-only build); choose 'auto' or 'cpu'"
+                )
+            raise ConfigError(template.format(version=_torch_version(), cuda=torch.version.cuda))
         if index and int(index) >= torch.cuda.device_count():
-            raise ConfigError(f"device {pref!r} was requested but only {torch.cuda.device_count()} CUDA GPU(s) exist")
+            raise ConfigError(
+                _("device {device} was requested but only {n} CUDA GPU(s) exist").format(
+                    device=repr(pref), n=torch.cuda.device_count()
+                )
+            )
         return torch.device(str(pref))
     if kind == "mps":
         if not mps_available():
             raise ConfigError(
-                "device 'mps' was requested but the Apple-silicon GPU backend is not available here; "
-                "choose 'auto' or 'cpu'"
+                _(
+                    "device 'mps' was requested but the Apple-silicon GPU backend is not available here; "
+                    "choose 'auto' or 'cpu'"
+                )
             )
         return torch.device("mps")
     return torch.device("cpu")
 
 
-def describe_device(device: torch.device | str, threads: int | None = None) -> str:
-    """One line naming the hardware, e.g. "NVIDIA H100 80GB HBM3 (CUDA, bf16; torch 2.14.1)"
-    or "CPU, 2 threads (torch 2.14.1)"."""
+@dataclass(frozen=True)
+class DeviceLabel:
+    """What names the hardware, kept as facts so it can be said in any language: the training
+    worker measures it and the page says it (:meth:`text`)."""
+
+    kind: str  # "cuda", "mps" or "cpu"
+    version: str  # torch's version without the build tag
+    name: str = ""  # the GPU's name (CUDA)
+    precision: str = ""  # "bf16" or "fp32" (CUDA)
+    threads: int = 1  # torch threads (CPU)
+
+    def text(self) -> str:
+        """One line in the language of the current context, e.g. "CPU, 2 threads (torch 2.14.1)"."""
+        if self.kind == "cuda":  # no words to translate: a name, a backend, a number format
+            return f"{self.name} (CUDA, {self.precision}; torch {self.version})"
+        if self.kind == "mps":
+            return _("Apple GPU (MPS; torch {version})").format(version=self.version)
+        return ngettext("CPU, {n} thread (torch {version})", "CPU, {n} threads (torch {version})", self.threads).format(
+            n=self.threads, version=self.version
+        )
+
+
+def device_label(device: torch.device | str, threads: int | None = None) -> DeviceLabel:
+    """The facts :func:`describe_device` says (picklable: the worker sends them to the server)."""
     device = torch.device(device)
     version = _torch_version()
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
         # bf16 is native from Ampere (sm_80) on; older GPUs only emulate it, slowly.
         precision = "bf16" if torch.cuda.get_device_capability(device) >= (8, 0) else "fp32"
-        return f"{name} (CUDA, {precision}; torch {version})"
+        return DeviceLabel("cuda", version, name=name, precision=precision)
     if device.type == "mps":
-        return f"Apple GPU (MPS; torch {version})"
+        return DeviceLabel("mps", version)
     threads = threads or torch.get_num_threads()  # the app's worker process may use fewer
-    return f"CPU, {threads} thread{'s' if threads != 1 else ''} (torch {version})"
+    return DeviceLabel("cpu", version, threads=threads)
+
+
+def describe_device(device: torch.device | str, threads: int | None = None) -> str:
+    """One line naming the hardware, e.g. "NVIDIA H100 80GB HBM3 (CUDA, bf16; torch 2.14.1)"
+    or "CPU, 2 threads (torch 2.14.1)", in the language of the current context."""
+    return device_label(device, threads).text()

@@ -14,10 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .text import _
+
 
 @dataclass(frozen=True)
 class Exercise:
     key: str  # stable id across reruns and languages, e.g. "theory.bn_off"
+    # The texts are English templates marked with N_() where the exercise is defined; they are
+    # translated where they are shown (`text` here, `task` and `question` in resnet_viz.ui.exercises).
     task: str  # what to do on the page, e.g. "Turn BatchNorm off for the CIFAR-style net."
     question: str  # the prediction committed before the measurement
     options: tuple[tuple[str, str], ...]  # (option key, text shown); grading compares keys
@@ -28,7 +32,8 @@ class Exercise:
             raise ValueError(f"exercise {self.key!r} needs at least two options with distinct keys; got {keys}")
 
     def text(self, option: str) -> str:
-        return dict(self.options)[option]
+        """The option's text in the learner's language."""
+        return _(dict(self.options)[option])
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from . import checks
+from .text import N_
 
 Status = Literal["running", "finished", "stopped", "diverged", "failed"]
 
@@ -122,7 +123,7 @@ class History:
             return math.nan if got is None else got
 
         def whole(key: str, v: Any) -> int:
-            return checks.whole(key, v, what="a step number")
+            return checks.whole(key, v, what=N_("a step number"))
 
         def listed(key: str) -> list[Any]:
             v = data.get(key, [])

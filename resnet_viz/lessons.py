@@ -18,6 +18,7 @@ from .exercises import Exercise, Outcome
 from .history import History
 from .quiz import DIRECTION, DIRECTION_OF, direction_of
 from .sweep import DepthPoint, SweepResult, scored
+from .text import N_, _
 from .text import lessons as words
 from .text.numbers import band, first_last, ratio, regime
 from .theory import InitProfile
@@ -32,26 +33,31 @@ def _change(before: float | None, now: float | None) -> str | None:
     return DIRECTION_OF[regime(change)]
 
 
+# The exercises' texts are marked with N_() here and translated where they are shown
+# (resnet_viz.ui.exercises); the option keys are what gets graded.
+
 # -- gradient-flow page --------------------------------------------------------------------------
 
 THEORY_BN_OFF = Exercise(
     key="theory.bn_off",
-    task="Turn BatchNorm off for the CIFAR-style net (keep the plain model).",
-    question="Going back from the last block to the first, what will the plain net's gradient dL/dx do?",
+    task=N_("Turn BatchNorm off for the CIFAR-style net (keep the plain model)."),
+    question=N_("Going back from the last block to the first, what will the plain net's gradient dL/dx do?"),
     options=DIRECTION,
 )
 THEORY_ALPHA = Exercise(
     key="theory.alpha_above_1",
-    task="Set the skip strength alpha above 1 (e.g. 1.5), with the residual model shown.",
-    question="Compared with alpha = 1, will dL/dx at the residual net's first block be larger, about the same, "
-    "or smaller (relative to its last block)?",
-    options=(("larger", "larger"), ("same", "about the same (within 2x)"), ("smaller", "smaller")),
+    task=N_("Set the skip strength alpha above 1 (e.g. 1.5), with the residual model shown."),
+    question=N_(
+        "Compared with alpha = 1, will dL/dx at the residual net's first block be larger, about the same, "
+        "or smaller (relative to its last block)?"
+    ),
+    options=(("larger", N_("larger")), ("same", N_("about the same (within 2x)")), ("smaller", N_("smaller"))),
 )
 THEORY_BETA = Exercise(
     key="theory.beta_1",
-    task="In the chain, set the branch scale β to 1 (unscaled branches).",
-    question="Will the residual chain's gradient at the input stay within 10x of the output's?",
-    options=(("yes", "yes, within 10x"), ("no", "no, it grows past 10x")),
+    task=N_("In the chain, set the branch scale β to 1 (unscaled branches)."),
+    question=N_("Will the residual chain's gradient at the input stay within 10x of the output's?"),
+    options=(("yes", N_("yes, within 10x")), ("no", N_("no, it grows past 10x"))),
 )
 
 
@@ -101,16 +107,18 @@ def theory_beta_outcome(residual_chain: np.ndarray, beta: float) -> Outcome | No
 
 LIVE_CALMS = Exercise(
     key="live.calms",
-    task="Train plain-56 with BatchNorm (the defaults) for 200 steps or more.",
-    question="At initialisation its dL/dx is far larger at the first block than at the last (Gradient flow "
-    "measures it). By the end of training, will that first/last ratio be lower, about the same, or higher?",
-    options=(("lower", "lower: it calms down"), ("same", "about the same"), ("higher", "higher")),
+    task=N_("Train plain-56 with BatchNorm (the defaults) for 200 steps or more."),
+    question=N_(
+        "At initialisation its dL/dx is far larger at the first block than at the last (Gradient flow "
+        "measures it). By the end of training, will that first/last ratio be lower, about the same, or higher?"
+    ),
+    options=(("lower", N_("lower: it calms down")), ("same", N_("about the same")), ("higher", N_("higher"))),
 )
 LIVE_NO_BN = Exercise(
     key="live.no_bn",
-    task="Turn BatchNorm off (More settings), set init to default, and train both twins.",
-    question="Which twin will reach the higher training accuracy?",
-    options=(("plain", "plain"), ("residual", "residual"), ("same", "about the same (within 5 points)")),
+    task=N_("Turn BatchNorm off (More settings), set init to default, and train both twins."),
+    question=N_("Which twin will reach the higher training accuracy?"),
+    options=(("plain", N_("plain")), ("residual", N_("residual")), ("same", N_("about the same (within 5 points)"))),
 )
 
 
@@ -157,15 +165,15 @@ def live_no_bn_outcome(histories: Sequence[History], bn: bool) -> Outcome | None
 
 SWEEP_DEEPER_PLAIN = Exercise(
     key="sweep.deeper_plain",
-    task="Run a sweep with a shallow and a deep plain net (e.g. depths 20 and 56).",
-    question="Will the deeper plain net end with a higher, similar or lower training error?",
-    options=(("higher", "higher"), ("same", "within 5 points"), ("lower", "lower")),
+    task=N_("Run a sweep with a shallow and a deep plain net (e.g. depths 20 and 56)."),
+    question=N_("Will the deeper plain net end with a higher, similar or lower training error?"),
+    options=(("higher", N_("higher")), ("same", N_("within 5 points")), ("lower", N_("lower"))),
 )
 SWEEP_LONGER = Exercise(
     key="sweep.longer",
-    task="Run the same sweep again with a budget five times longer.",
-    question="Will the deep plain net catch up with the shallow one (training error within 5 points)?",
-    options=(("yes", "yes, it catches up"), ("no", "no, it stays behind")),
+    task=N_("Run the same sweep again with a budget five times longer."),
+    question=N_("Will the deep plain net catch up with the shallow one (training error within 5 points)?"),
+    options=(("yes", N_("yes, it catches up")), ("no", N_("no, it stays behind"))),
 )
 
 
@@ -207,9 +215,9 @@ def sweep_longer_outcome(budgets: dict[int, Sequence[DepthPoint]]) -> Outcome | 
 
 @dataclass(frozen=True)
 class Explanation:
-    text: str  # the candidate explanation and what this lab measured of it
+    text: str  # the candidate explanation and what this lab measured of it (in the learner's language)
     page: str  # the page script that measures it
-    link: str  # the link's label
+    link: str  # the link's label (in the learner's language)
 
 
 def difficulty_items(results: Sequence[SweepResult], shattered_lag1: tuple[float, float] | None) -> list[Explanation]:
@@ -225,37 +233,45 @@ def difficulty_items(results: Sequence[SweepResult], shattered_lag1: tuple[float
         measured = words.explosion_unmeasured()
     items = [
         Explanation(
-            "Explosion at initialisation: with BatchNorm and no shortcuts, the gradient grows toward the input at "
-            "initialisation (Yang et al. 2019), so the first updates of the early layers are far larger than those "
-            "of the late ones; it calms within the first steps. " + measured,
+            _(
+                "Explosion at initialisation: with BatchNorm and no shortcuts, the gradient grows toward the input at "
+                "initialisation (Yang et al. 2019), so the first updates of the early layers are far larger than "
+                "those of the late ones; it calms within the first steps. {measured}"
+            ).format(measured=measured),
             "pages/1_theory.py",
-            "Measure dL/dx at initialisation on Gradient flow",
+            _("Measure dL/dx at initialisation on Gradient flow"),
         )
     ]
-    shattered = "" if shattered_lag1 is None else " " + words.shattered_measured(*shattered_lag1)
-    items.append(
-        Explanation(
+    if shattered_lag1 is None:
+        shattered = _(
             "Shattered gradients: in a deep plain net the gradient with respect to the input looks like white noise "
-            "(Balduzzi et al. 2017): the gradients at two nearby inputs are almost unrelated." + shattered,
-            "pages/1_theory.py",
-            "See shattered gradients on Gradient flow",
+            "(Balduzzi et al. 2017): the gradients at two nearby inputs are almost unrelated."
+        )
+    else:
+        shattered = _(
+            "Shattered gradients: in a deep plain net the gradient with respect to the input looks like white noise "
+            "(Balduzzi et al. 2017): the gradients at two nearby inputs are almost unrelated. {measured}"
+        ).format(measured=words.shattered_measured(*shattered_lag1))
+    items.append(Explanation(shattered, "pages/1_theory.py", _("See shattered gradients on Gradient flow")))
+    items.append(
+        Explanation(
+            _(
+                "A rougher loss surface: around trained weights, deep plain nets show a sharper, more chaotic loss "
+                "landscape than their residual twins (Li et al. 2018); measure the loss rise at the same distance "
+                "for your own pair."
+            ),
+            "pages/5_analysis.py",
+            _("Slice the loss landscape on Beyond the textbook"),
         )
     )
     items.append(
         Explanation(
-            "A rougher loss surface: around trained weights, deep plain nets show a sharper, more chaotic loss "
-            "landscape than their residual twins (Li et al. 2018); measure the loss rise at the same distance for "
-            "your own pair.",
+            _(
+                "The ensemble view: a residual net behaves like a collection of many short paths (Veit et al. 2016), "
+                "so it never has to train one very deep path; deleting a block at test time shows it."
+            ),
             "pages/5_analysis.py",
-            "Slice the loss landscape on Beyond the textbook",
-        )
-    )
-    items.append(
-        Explanation(
-            "The ensemble view: a residual net behaves like a collection of many short paths (Veit et al. 2016), so "
-            "it never has to train one very deep path; deleting a block at test time shows it.",
-            "pages/5_analysis.py",
-            "Delete blocks in the lesion study on Beyond the textbook",
+            _("Delete blocks in the lesion study on Beyond the textbook"),
         )
     )
     return items

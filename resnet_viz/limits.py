@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .config import ConfigError, DataConfig, ModelConfig, TrainConfig
+from .text import _, ngettext
 
 MAX_LAYERS = 2000  # weighted layers of one model: ResNet-1202 fits; beyond, building alone takes seconds
 MAX_PARAMS = 200_000_000  # parameters of one model (ResNet-152 has 60M)
@@ -151,17 +152,19 @@ class Estimate:
     seconds: float
 
     def describe(self) -> str:
-        return f"about {_duration(self.seconds)} and {_bytes(self.memory_bytes)} of memory ({self.params:,} parameters)"
+        return _("about {duration} and {memory} of memory ({params} parameters)").format(
+            duration=_duration(self.seconds), memory=_bytes(self.memory_bytes), params=f"{self.params:,}"
+        )
 
 
 def _duration(seconds: float) -> str:
     if seconds < 90:
-        return f"{seconds:.0f} s"
+        return _("{n} s").format(n=f"{seconds:.0f}")
     if seconds < 2 * 3600:
-        return f"{seconds / 60:.0f} min"
+        return _("{n} min").format(n=f"{seconds / 60:.0f}")
     if seconds < 2 * 86400:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:,.0f} days"
+        return _("{n} h").format(n=f"{seconds / 3600:.1f}")
+    return _("{n} days").format(n=f"{seconds / 86400:,.0f}")
 
 
 def _bytes(n: float) -> str:
@@ -206,13 +209,17 @@ def check_model(cfg: ModelConfig) -> None:
     layers = cfg.depth if cfg.arch == "cifar" else cfg.depth + 1
     if layers > MAX_LAYERS:
         raise JobTooLarge(
-            f"depth {cfg.depth} is beyond the {MAX_LAYERS:,} layers this app builds; choose a smaller depth"
+            _("depth {depth} is beyond the {most} layers this app builds; choose a smaller depth").format(
+                depth=cfg.depth, most=f"{MAX_LAYERS:,}"
+            )
         )
     cost = model_cost(cfg, cfg.in_channels, cfg.image_size, cfg.num_classes)
     if cost.params > MAX_PARAMS:
         raise JobTooLarge(
-            f"{cfg.name} at width {cfg.width} would have {cost.params:,} parameters, more than the "
-            f"{MAX_PARAMS:,} this app builds; lower the width or the depth"
+            _(
+                "{name} at width {width} would have {params} parameters, more than the "
+                "{most} this app builds; lower the width or the depth"
+            ).format(name=cfg.name, width=cfg.width, params=f"{cost.params:,}", most=f"{MAX_PARAMS:,}")
         )
 
 
@@ -225,15 +232,19 @@ def check_job(
     est = estimate(models, data, train, gpu=gpu)
     if est.memory_bytes > limits.memory_bytes:
         raise JobTooLarge(
-            f"This run would need {_bytes(est.memory_bytes)} of memory, more than the {_bytes(limits.memory_bytes)} "
-            "one job may use on this server; lower the batch size, the width or the depth "
-            "(the server's limit is RESNET_VIZ_MAX_JOB_MEMORY_MB)."
+            _(
+                "This run would need {memory} of memory, more than the {limit} "
+                "one job may use on this server; lower the batch size, the width or the depth "
+                "(the server's limit is RESNET_VIZ_MAX_JOB_MEMORY_MB)."
+            ).format(memory=_bytes(est.memory_bytes), limit=_bytes(limits.memory_bytes))
         )
     if est.seconds > limits.seconds:
         raise JobTooLarge(
-            f"This run would take {_duration(est.seconds)}, longer than the {_duration(limits.seconds)} one job may "
-            "take on this server; lower the steps (or epochs), the batch size, the width or the depth "
-            "(the server's limit is RESNET_VIZ_MAX_JOB_MINUTES)."
+            _(
+                "This run would take {duration}, longer than the {limit} one job may "
+                "take on this server; lower the steps (or epochs), the batch size, the width or the depth "
+                "(the server's limit is RESNET_VIZ_MAX_JOB_MINUTES)."
+            ).format(duration=_duration(est.seconds), limit=_duration(limits.seconds))
         )
     return est
 
@@ -247,26 +258,48 @@ def check_press(
     total = sum(e.seconds for e in ests)
     if total > limits.seconds:
         raise JobTooLarge(
-            f"These {len(ests)} runs would take {_duration(total)} together, longer than the "
-            f"{_duration(limits.seconds)} one press may take on this server; use fewer seeds or depths, or fewer "
-            "steps (the server's limit is RESNET_VIZ_MAX_JOB_MINUTES)."
+            ngettext(
+                "This {n} run would take {duration} together, longer than the "
+                "{limit} one press may take on this server; use fewer seeds or depths, or fewer "
+                "steps (the server's limit is RESNET_VIZ_MAX_JOB_MINUTES).",
+                "These {n} runs would take {duration} together, longer than the "
+                "{limit} one press may take on this server; use fewer seeds or depths, or fewer "
+                "steps (the server's limit is RESNET_VIZ_MAX_JOB_MINUTES).",
+                len(ests),
+            ).format(n=len(ests), duration=_duration(total), limit=_duration(limits.seconds))
         )
     return ests
 
 
-def overdue(elapsed: float, step: int, total: int, limits: Limits, *, grace: float = 1.5) -> str | None:
-    """After `step` of `total` steps in `elapsed` seconds: a sentence when the measured rate puts
-    the whole run beyond `grace` times the time limit, else None (re-checked while it trains)."""
+def overdue_numbers(
+    elapsed: float, step: int, total: int, limits: Limits, *, grace: float = 1.5
+) -> tuple[float, float, float] | None:
+    """After `step` of `total` steps in `elapsed` seconds: (seconds per step, projected seconds,
+    the limit's seconds) when the measured rate puts the whole run beyond `grace` times the time
+    limit, else None. :func:`overdue_sentence` says them."""
     if step < 1 or elapsed <= 0 or total <= step:
         return None
     projected = elapsed / step * total
     if projected <= grace * limits.seconds:
         return None
-    return (
-        f"Stopped: at the measured {elapsed / step:.2g} s per step this run would take {_duration(projected)}, "
-        f"longer than the {_duration(limits.seconds)} one job may take on this server; lower the steps, the batch "
+    return elapsed / step, projected, limits.seconds
+
+
+def overdue_sentence(per_step: float, projected: float, limit: float) -> str:
+    """The sentence a page shows for a run halted by :func:`overdue_numbers`, in the language of
+    the context it is called in (a job keeps the numbers and the page says them)."""
+    return _(
+        "Stopped: at the measured {rate} s per step this run would take {duration}, "
+        "longer than the {limit} one job may take on this server; lower the steps, the batch "
         "size, the width or the depth."
-    )
+    ).format(rate=f"{per_step:.2g}", duration=_duration(projected), limit=_duration(limit))
+
+
+def overdue(elapsed: float, step: int, total: int, limits: Limits, *, grace: float = 1.5) -> str | None:
+    """After `step` of `total` steps in `elapsed` seconds: a sentence when the measured rate puts
+    the whole run beyond `grace` times the time limit, else None (re-checked while it trains)."""
+    found = overdue_numbers(elapsed, step, total, limits, grace=grace)
+    return None if found is None else overdue_sentence(*found)
 
 
 __all__ = [
@@ -280,4 +313,6 @@ __all__ = [
     "estimate",
     "model_cost",
     "overdue",
+    "overdue_numbers",
+    "overdue_sentence",
 ]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from .config import ConfigError
+from .text import _
 
 
 class PageSettings(Protocol):
@@ -46,18 +47,23 @@ def _parse(name: str, kind: type, text: str) -> Any:
             return True
         if text.lower() in ("0", "false", "no", "off"):
             return False
-        raise ConfigError(f"{name} must be true or false; got {text!r}")
+        raise ConfigError(_("{name} must be true or false; got {value}").format(name=name, value=repr(text)))
     if kind is str:
         return text
     try:
         value = float(text)
     except ValueError:
-        raise ConfigError(f"{name} must be a {'whole number' if kind is int else 'number'}; got {text!r}") from None
+        template = (
+            _("{name} must be a whole number; got {value}")
+            if kind is int
+            else _("{name} must be a number; got {value}")
+        )
+        raise ConfigError(template.format(name=name, value=repr(text))) from None
     if not math.isfinite(value):
-        raise ConfigError(f"{name} must be a finite number; got {text!r}")
+        raise ConfigError(_("{name} must be a finite number; got {value}").format(name=name, value=repr(text)))
     if kind is int:
         if not value.is_integer():
-            raise ConfigError(f"{name} must be a whole number; got {text!r}")
+            raise ConfigError(_("{name} must be a whole number; got {value}").format(name=name, value=repr(text)))
         return int(value)  # "1e3" and "300.0" are whole numbers too
     return value
 
@@ -101,7 +107,7 @@ class LinkSpec(Generic[S]):
         return type(value), False
 
     def _value(self, field: str, text: str) -> Any:
-        kind, _ = self._kind(field)
+        kind, _is_list = self._kind(field)
         value = _parse(field, kind, text)
         if field == "dataset":
             # Links written before this parser carry the label ("Shapes (generated, with masks)"):
@@ -124,7 +130,7 @@ class LinkSpec(Generic[S]):
                 continue
             raw = query[key]
             texts = [raw] if isinstance(raw, str) else list(raw)
-            _, is_list = self._kind(field)
+            _kind_of, is_list = self._kind(field)
             if not is_list:
                 texts = texts[-1:]  # a repeated single-valued key: the last one wins, as in Streamlit
             parsed = []
@@ -135,7 +141,9 @@ class LinkSpec(Generic[S]):
                         dataclasses.replace(base, **values, **{field: (value,)}).validate()
                     parsed.append(value)
                 except (ConfigError, TypeError) as exc:
-                    problems.append(f"Ignored {key}={text} from the link: {exc}.")
+                    problems.append(
+                        _("Ignored {setting} from the link: {problem}.").format(setting=f"{key}={text}", problem=exc)
+                    )
             if not parsed:
                 continue
             candidate_value = tuple(parsed) if is_list else parsed[0]
@@ -144,7 +152,7 @@ class LinkSpec(Generic[S]):
                 candidate.validate()
             except (ConfigError, TypeError) as exc:
                 shown = "&".join(f"{key}={t}" for t in texts)
-                problems.append(f"Ignored {shown} from the link: {exc}.")
+                problems.append(_("Ignored {setting} from the link: {problem}.").format(setting=shown, problem=exc))
                 continue
             values[field] = candidate_value
             accepted.add(key)

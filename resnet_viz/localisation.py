@@ -29,6 +29,7 @@ from .saliency import (
     resolve_layer,
     targets_for,
 )
+from .text import _
 
 MASKED_DATASETS: tuple[str, ...] = ("shapes", "clutter")  # generated datasets that come with object masks
 N_SCORED = 100  # test images each snapshot is scored on: the same ones for every net and step
@@ -44,10 +45,12 @@ def localisation_score(cam: torch.Tensor, mask: torch.Tensor) -> tuple[float, bo
     mask = torch.as_tensor(mask).detach().bool().cpu()
     if cam.dim() != 2 or cam.shape != mask.shape:
         raise SaliencyError(
-            f"cam and mask must both be (H, W) of one size; got {tuple(cam.shape)} and {tuple(mask.shape)}"
+            _("cam and mask must both be (H, W) of one size; got {cam} and {mask}").format(
+                cam=tuple(cam.shape), mask=tuple(mask.shape)
+            )
         )
     if (cam < 0).any():
-        raise SaliencyError("cam must be non-negative (a Grad-CAM, saliency or |attribution| map)")
+        raise SaliencyError(_("cam must be non-negative (a Grad-CAM, saliency or |attribution| map)"))
     total = float(cam.sum())
     if not total > 0:
         return math.nan, False
@@ -73,11 +76,15 @@ def mean_localisation(
     """
     if images.dim() != 4 or masks.shape != (images.shape[0], *images.shape[-2:]):
         raise SaliencyError(
-            f"masks must be (N, H, W) matching images (N, C, H, W); got {tuple(masks.shape)} and {tuple(images.shape)}"
+            _("masks must be (N, H, W) matching images (N, C, H, W); got {masks} and {images}").format(
+                masks=tuple(masks.shape), images=tuple(images.shape)
+            )
         )
     n = images.shape[0]
     if n == 0 or batch < 1:
-        raise SaliencyError(f"need at least one image and batch >= 1; got {n} images, batch {batch}")
+        raise SaliencyError(
+            _("need at least one image and batch >= 1; got {n} images, batch {batch}").format(n=n, batch=batch)
+        )
     per_image = targets_for(target, n, num_classes(model))
     if method in LAYER_METHODS:
         layer = resolve_layer(model, layer)  # a name: it also finds the block in the copy
@@ -153,7 +160,7 @@ def track(
     if not steps or steps[-1] < info.step:
         loads.append((info.step, None))  # None: weights.pt, the net as training left it
     energy, peak = [], []
-    for _, step in loads:
+    for _at, step in loads:
         model = load_model(store, info.run_id, step=step)
         share, hits = mean_localisation(model, images, masks, method=method, layer=layer)
         energy.append(share)
@@ -162,7 +169,7 @@ def track(
     return Track(
         label=info.label,
         residual=info.model.residual,
-        steps=tuple(s for s, _ in loads),
+        steps=tuple(s for s, _file in loads),
         energy=tuple(energy),
         peak=tuple(peak),
         train_acc=float(acc) if isinstance(acc, (int, float)) else math.nan,

@@ -34,6 +34,8 @@ from torchvision.models import (
 )
 from torchvision.models._api import WeightsEnum
 
+from resnet_viz.text import _
+
 DOWNLOAD_TIMEOUT_S = 20.0  # per socket operation: an offline machine fails in seconds, not minutes
 CHUNK_BYTES = 1 << 20  # bytes per read, so per progress report: ~45 reports for ResNet-18, ~100 for ResNet-50
 
@@ -82,7 +84,11 @@ def _spec(name: str) -> PretrainedSpec:
     try:
         return PRETRAINED[name]
     except KeyError:
-        raise ValueError(f"unknown pretrained model {name!r}; choose one of: {', '.join(PRETRAINED)}") from None
+        raise ValueError(
+            _("unknown pretrained model {name}; choose one of: {choices}").format(
+                name=repr(name), choices=", ".join(PRETRAINED)
+            )
+        ) from None
 
 
 def weights_path(name: str) -> Path:
@@ -155,13 +161,19 @@ def download(
                     on_progress(done, total)
         if total is not None and done != total:
             # A file without a hash in its name would otherwise be kept truncated.
-            raise OSError(f"the connection closed after {done} of {total} bytes")
+            raise OSError(_("the connection closed after {done} of {total} bytes").format(done=done, total=total))
         digest = sha256.hexdigest()
         if hash_prefix is not None and not digest.startswith(hash_prefix):
-            raise ValueError(f"sha256 {digest} does not start with {hash_prefix}, the prefix in the file name")
+            raise ValueError(
+                _("sha256 {digest} does not start with {prefix}, the prefix in the file name").format(
+                    digest=digest, prefix=hash_prefix
+                )
+            )
         os.replace(tmp, path)
     except _DOWNLOAD_ERRORS as err:
-        raise PretrainedUnavailable(f"{url} could not be downloaded to {path} ({_reason(err)})") from err
+        raise PretrainedUnavailable(
+            _("{url} could not be downloaded to {path} ({reason})").format(url=url, path=path, reason=_reason(err))
+        ) from err
     finally:
         # `finally`, not `except`: Streamlit's rerun/stop exceptions are BaseException and must
         # also leave no partial file behind.
@@ -196,7 +208,7 @@ def load_pretrained(
     """
     spec = _spec(name)
     if timeout <= 0:
-        raise ValueError(f"timeout must be positive seconds, got {timeout}")
+        raise ValueError(_("timeout must be positive seconds, got {timeout}").format(timeout=timeout))
     path = weights_path(name)
     key = (name, str(path))  # a different cache folder ($TORCH_HOME) is a different file
     with _models_lock:
@@ -217,15 +229,15 @@ def _load(
     on_progress: ProgressCallback | None,
 ) -> nn.Module:
     url = spec.weights.url
-    put_it_there = (
-        f"download {url} (on any machine that is online) and put it in {path.parent} as {path.name}, "
-        f"or set $TORCH_HOME to a folder whose hub/checkpoints already holds it. "
-        f"Your own trained runs work without it."
-    )
+    where = {"name": name, "url": url, "folder": path.parent, "file": path.name}
     if not path.exists():
         if not may_download:
             raise PretrainedUnavailable(
-                f"The ImageNet weights for {name} are not in {path.parent} and downloading is off: {put_it_there}"
+                _(
+                    "The ImageNet weights for {name} are not in {folder} and downloading is off: download {url} "
+                    "(on any machine that is online) and put it in {folder} as {file}, or set $TORCH_HOME to a "
+                    "folder whose hub/checkpoints already holds it. Your own trained runs work without it."
+                ).format(**where)
             )
         try:
             download(url, path, timeout=timeout, on_progress=on_progress)
@@ -233,8 +245,12 @@ def _load(
             # download() leaves nothing at `path` when it fails, so the next call tries afresh.
             cause = err.__cause__ or err
             raise PretrainedUnavailable(
-                f"The ImageNet weights for {name} are not in {path.parent} and could not be downloaded "
-                f"({_reason(cause)}). If this machine is offline, {put_it_there}"
+                _(
+                    "The ImageNet weights for {name} are not in {folder} and could not be downloaded ({reason}). "
+                    "If this machine is offline, download {url} (on any machine that is online) and put it in "
+                    "{folder} as {file}, or set $TORCH_HOME to a folder whose hub/checkpoints already holds it. "
+                    "Your own trained runs work without it."
+                ).format(reason=_reason(cause), **where)
             ) from err
 
     # torch.load, not spec.weights.get_state_dict: the file is on disk by now, and torch.hub would
@@ -266,8 +282,10 @@ def _reason(err: BaseException) -> str:
 
 def _unreadable(name: str, path: Path, url: str, err: BaseException) -> PretrainedUnavailable:
     return PretrainedUnavailable(
-        f"{path} is not a readable {name} checkpoint ({_reason(err)}); it is probably a truncated "
-        f"download. Delete it and try again to download it afresh (or replace it with a copy of {url})."
+        _(
+            "{path} is not a readable {name} checkpoint ({reason}); it is probably a truncated download. Delete "
+            "it and try again to download it afresh (or replace it with a copy of {url})."
+        ).format(path=path, name=name, reason=_reason(err), url=url)
     )
 
 

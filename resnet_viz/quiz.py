@@ -12,18 +12,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .text import N_, _
 from .text import quiz as words
 from .text.numbers import first_last, is_number, regime
 
+# Option texts are marked here and translated where they are shown (Question.label).
 WHERE: tuple[tuple[str, str], ...] = (
-    ("first", "the first blocks (next to the input)"),
-    ("middle", "the middle blocks"),
-    ("last", "the last blocks (next to the output)"),
+    ("first", N_("the first blocks (next to the input)")),
+    ("middle", N_("the middle blocks")),
+    ("last", N_("the last blocks (next to the output)")),
 )
 DIRECTION: tuple[tuple[str, str], ...] = (
-    ("shrinks", "it shrinks toward the input"),
-    ("same", "it stays about the same"),
-    ("grows", "it grows toward the input"),
+    ("shrinks", N_("it shrinks toward the input")),
+    ("same", N_("it stays about the same")),
+    ("grows", N_("it grows toward the input")),
 )
 # regime (resnet_viz.text.numbers) -> DIRECTION key: vanishing is strong shrinking, exploding strong growth
 DIRECTION_OF = {
@@ -40,12 +42,13 @@ DIRECTION_OF = {
 class Question:
     key: str  # identifies the question and the measurement behind it (a new measurement: a new question)
     text: str
-    options: tuple[tuple[str, str], ...]  # (key, text)
+    options: tuple[tuple[str, str], ...]  # (key, English text marked with N_); grading compares keys
     answer: str  # an option key, from the measurement
     why: str  # the measured numbers behind the answer, shown after the guess
 
     def label(self, option: str) -> str:
-        return dict(self.options)[option]
+        """The option's text in the learner's language."""
+        return _(dict(self.options)[option])
 
 
 def direction_of(row: Sequence[float]) -> tuple[str, float | None] | None:

@@ -37,13 +37,15 @@ from captum.attr import (
 from torch import nn
 
 from .models import MLP
+from .text import N_, _
 
 METHODS: tuple[str, ...] = ("gradcam", "guided_gradcam", "saliency", "integrated_gradients")
+# Marked, not translated: show a title with `_(METHOD_TITLES[method])`, in the learner's language.
 METHOD_TITLES: dict[str, str] = {
-    "gradcam": "Grad-CAM",
-    "guided_gradcam": "Guided Grad-CAM",
-    "saliency": "Saliency (input gradient)",
-    "integrated_gradients": "Integrated Gradients",
+    "gradcam": N_("Grad-CAM"),
+    "guided_gradcam": N_("Guided Grad-CAM"),
+    "saliency": N_("Saliency (input gradient)"),
+    "integrated_gradients": N_("Integrated Gradients"),
 }
 LAYER_METHODS: tuple[str, ...] = ("gradcam", "guided_gradcam")  # the methods that read a block's feature map
 
@@ -79,8 +81,10 @@ def layer_choices(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """
     if isinstance(model, MLP):
         raise SaliencyError(
-            "an MLP flattens the image before its first layer, so it has no spatial feature map for "
-            "Grad-CAM; use 'saliency' or 'integrated_gradients', which attribute to input pixels"
+            _(
+                "an MLP flattens the image before its first layer, so it has no spatial feature map for "
+                "Grad-CAM; use 'saliency' or 'integrated_gradients', which attribute to input pixels"
+            )
         )
     probe_blocks = getattr(model, "probe_blocks", None)
     if callable(probe_blocks):
@@ -89,8 +93,10 @@ def layer_choices(model: nn.Module) -> list[tuple[str, nn.Module]]:
     if all(isinstance(s, nn.Sequential) for s in stages):  # torchvision ResNet, duck-typed: no torchvision import
         return [(f"layer{i}.{j}", block) for i, stage in enumerate(stages, 1) for j, block in stage.named_children()]
     raise SaliencyError(
-        f"{type(model).__name__} is neither a resnet_viz network nor a torchvision ResNet, so there is no "
-        "list of blocks to choose from; pass layer= a submodule (or its name) whose output is a (B, C, h, w) map"
+        _(
+            "{model} is neither a resnet_viz network nor a torchvision ResNet, so there is no list of blocks to "
+            "choose from; pass layer= a submodule (or its name) whose output is a (B, C, h, w) map"
+        ).format(model=type(model).__name__)
     )
 
 
@@ -109,12 +115,16 @@ def resolve_layer(model: nn.Module, layer: str | nn.Module | None) -> str:
             if m is layer and name:
                 return name
         raise SaliencyError(
-            f"the layer given ({type(layer).__name__}) is not a submodule of this model; "
-            f"pass one of its modules or one of these names: {_choices_text(model)}"
+            _(
+                "the layer given ({layer}) is not a submodule of this model; pass one of its modules or one of "
+                "these names: {choices}"
+            ).format(layer=type(layer).__name__, choices=_choices_text(model))
         )
     if isinstance(layer, str) and layer and layer in _module_names(model):
         return layer
-    raise SaliencyError(f"unknown layer {layer!r}; choose one of: {_choices_text(model)}")
+    raise SaliencyError(
+        _("unknown layer {layer}; choose one of: {choices}").format(layer=repr(layer), choices=_choices_text(model))
+    )
 
 
 def _module_names(model: nn.Module) -> frozenset[str] | dict[str, nn.Module]:
@@ -126,9 +136,9 @@ def _module_names(model: nn.Module) -> frozenset[str] | dict[str, nn.Module]:
 
 def _choices_text(model: nn.Module) -> str:
     try:
-        return ", ".join(name for name, _ in layer_choices(model))
+        return ", ".join(name for name, _block in layer_choices(model))
     except SaliencyError:
-        names = [n for n, _ in model.named_modules() if n]
+        names = [n for n, _module in model.named_modules() if n]
         return ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
 
 
@@ -171,7 +181,7 @@ def frozen_copy(model: nn.Module) -> nn.Module:
             hooks.clear()
     setattr(frozen, _FROZEN_FLAG, True)
     # Fixed for the copy's lifetime, so computed once here rather than on every attribution.
-    object.__setattr__(frozen, _NAMES_ATTR, frozenset(n for n, _ in frozen.named_modules()))
+    object.__setattr__(frozen, _NAMES_ATTR, frozenset(n for n, _module in frozen.named_modules()))
     object.__setattr__(frozen, _CLASSES_ATTR, num_classes(frozen))
     return frozen
 
@@ -194,8 +204,10 @@ def _prepare(model: nn.Module, frozen: bool) -> nn.Module:
         return frozen_copy(model)
     if not getattr(model, _FROZEN_FLAG, False):
         raise SaliencyError(
-            "frozen=True needs a model returned by frozen_copy(model); this one is not, and attribution "
-            "must not hook or run a model that may be training"
+            _(
+                "frozen=True needs a model returned by frozen_copy(model); this one is not, and attribution "
+                "must not hook or run a model that may be training"
+            )
         )
     return model
 
@@ -231,7 +243,11 @@ def predict(
 def _as_batch(images: torch.Tensor) -> torch.Tensor:
     if not isinstance(images, torch.Tensor) or images.dim() != 4:
         shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-        raise SaliencyError(f"images must be a (B, C, H, W) tensor already preprocessed for the model; got {shape}")
+        raise SaliencyError(
+            _("images must be a (B, C, H, W) tensor already preprocessed for the model; got {shape}").format(
+                shape=shape
+            )
+        )
     # clone(): a copy autograd may mark requires_grad on; also turns an inference-mode tensor into
     # a normal one. float32: attributions are compared and summed, bf16 would blur them.
     return images.detach().float().clone()
@@ -242,22 +258,32 @@ def targets_for(target: Target, batch: int, num_classes: int | None) -> torch.Te
     if target is None:
         return None
     if isinstance(target, bool):
-        raise SaliencyError(f"target must be a class index or one index per image; got {target!r}")
+        raise SaliencyError(_bad_target(target))
     if isinstance(target, Integral):
         t = torch.full((batch,), int(target), dtype=torch.long)
     else:
         try:
             t = torch.as_tensor(target).long().reshape(-1).cpu()
         except (TypeError, ValueError, RuntimeError) as e:
-            raise SaliencyError(f"target must be a class index or one index per image; got {target!r}") from e
+            raise SaliencyError(_bad_target(target)) from e
         if t.numel() != batch:
-            raise SaliencyError(f"target gives {t.numel()} classes for {batch} images; give one per image, or one int")
+            raise SaliencyError(
+                _("target gives {given} classes for {batch} images; give one per image, or one int").format(
+                    given=t.numel(), batch=batch
+                )
+            )
     if num_classes is not None and ((t < 0) | (t >= num_classes)).any():
         bad = int(t[(t < 0) | (t >= num_classes)][0])
         raise SaliencyError(
-            f"target {bad} is out of range: this model has {num_classes} classes (0..{num_classes - 1})"
+            _("target {target} is out of range: this model has {n} classes (0..{last})").format(
+                target=bad, n=num_classes, last=num_classes - 1
+            )
         )
     return t
+
+
+def _bad_target(target: object) -> str:
+    return _("target must be a class index or one index per image; got {target}").format(target=repr(target))
 
 
 class _ClassScore(nn.Module):
@@ -315,7 +341,11 @@ def attribute(
       standardised to mean 0 at black); see :func:`integrated_gradients` for the signed values.
     """
     if method not in METHODS:
-        raise SaliencyError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
+        raise SaliencyError(
+            _("unknown method {method}; choose one of: {choices}").format(
+                method=repr(method), choices=", ".join(METHODS)
+            )
+        )
     if method in LAYER_METHODS and isinstance(model, MLP):
         layer_choices(model)  # raises the MLP sentence
     x = _as_batch(images)
@@ -347,15 +377,19 @@ def _layer_method(
         cam = LayerGradCam(score, layer).attribute(x, relu_attributions=True)  # (B, 1, h, w)
         if cam.dim() != 4:
             raise SaliencyError(
-                f"layer {layer_name!r} outputs shape {tuple(cam.shape)}, not a (B, C, h, w) map; "
-                f"Grad-CAM needs a convolutional block, e.g. one of: {_choices_text(net)}"
+                _(
+                    "layer {layer} outputs shape {shape}, not a (B, C, h, w) map; Grad-CAM needs a convolutional "
+                    "block, e.g. one of: {choices}"
+                ).format(layer=repr(layer_name), shape=tuple(cam.shape), choices=_choices_text(net))
             )
         return LayerAttribution.interpolate(cam, size, interpolate_mode="bilinear")[:, 0]  # (B, H, W)
     ggc = GuidedGradCam(score, layer).attribute(x, interpolate_mode="bilinear")  # (B, C, H, W)
     if ggc.shape != x.shape:  # captum warns and returns an empty tensor when the layer has no map
         raise SaliencyError(
-            f"layer {layer_name!r} has no (B, C, h, w) output to upsample; "
-            f"Guided Grad-CAM needs a convolutional block, e.g. one of: {_choices_text(net)}"
+            _(
+                "layer {layer} has no (B, C, h, w) output to upsample; Guided Grad-CAM needs a convolutional "
+                "block, e.g. one of: {choices}"
+            ).format(layer=repr(layer_name), choices=_choices_text(net))
         )
     return ggc.abs().sum(dim=1)
 
@@ -364,7 +398,11 @@ def _integrated_gradients(
     net: nn.Module, x: torch.Tensor, t: torch.Tensor | None, n_steps: int, internal_batch_size: int
 ) -> torch.Tensor:
     if n_steps < 1 or internal_batch_size < 1:
-        raise SaliencyError(f"n_steps and internal_batch_size must be positive; got {n_steps}, {internal_batch_size}")
+        raise SaliencyError(
+            _("n_steps and internal_batch_size must be positive; got {n_steps}, {batch}").format(
+                n_steps=n_steps, batch=internal_batch_size
+            )
+        )
     if t is None:  # fix each image's class at x itself: along the path the arg-max may change
         with torch.no_grad():
             t = net(x).argmax(dim=1).cpu()

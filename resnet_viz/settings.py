@@ -19,6 +19,7 @@ from .config import (
 )
 from .links import Link, LinkSpec
 from .sweep import DEMO, KINDS, SweepConfig
+from .text import N_, _
 
 Which = Literal["both", "plain", "residual"]
 
@@ -38,7 +39,9 @@ class Span:
     def check(self, name: str, value: float) -> None:
         if not self.lo <= value <= self.hi:  # NaN fails both comparisons
             raise ConfigError(
-                f"{name} must be from {_shown(self.lo)} to {_shown(self.hi)} on this page; got {_shown(value)}"
+                _("{name} must be from {lo} to {hi} on this page; got {value}").format(
+                    name=name, lo=_shown(self.lo), hi=_shown(self.hi), value=_shown(value)
+                )
             )
 
 
@@ -47,13 +50,22 @@ class Options:
     """The choices a select widget offers (values, not labels)."""
 
     values: tuple[Any, ...]
-    note: str = ""  # what the values are, e.g. "6n+2 layers"
+    note: str = ""  # what the values are, e.g. "6n+2 layers" (marked with N_(), translated where shown)
 
     def check(self, name: str, value: Any) -> None:
         if value not in self.values:
-            note = f" ({self.note})" if self.note else ""
+            template = (
+                _("{name} must be one of {choices} ({note}) on this page; got {value}")
+                if self.note
+                else _("{name} must be one of {choices} on this page; got {value}")
+            )
             raise ConfigError(
-                f"{name} must be one of {', '.join(map(str, self.values))}{note} on this page; got {value}"
+                template.format(
+                    name=name,
+                    choices=", ".join(map(str, self.values)),
+                    note=_(self.note) if self.note else "",
+                    value=value,
+                )
             )
 
 
@@ -71,15 +83,15 @@ def _check_dataset(name: str) -> None:
     from .data import DATASETS, WEB_DATASETS
 
     if name not in WEB_DATASETS:
-        extra = (
-            (
-                " (the image folder needs a folder on the server: use `resnet-viz train --dataset folder "
-                "--data-root DIR`)"
+        template = (
+            _(
+                "dataset must be one of {choices}; got {value} (the image folder needs a folder on the server: "
+                "use `resnet-viz train --dataset folder --data-root DIR`)"
             )
             if name in DATASETS
-            else ""
+            else _("dataset must be one of {choices}; got {value}")
         )
-        raise ConfigError(f"dataset must be one of {', '.join(WEB_DATASETS)}; got {name!r}{extra}")
+        raise ConfigError(template.format(choices=", ".join(WEB_DATASETS), value=repr(name)))
 
 
 # -- the live page ------------------------------------------------------------------------------
@@ -143,7 +155,7 @@ class TwinSettings:
         model/data/train config accepts."""
         _check_dataset(self.dataset)
         if self.models not in ("both", "plain", "residual"):
-            raise ConfigError(f"models must be both, plain or residual; got {self.models!r}")
+            raise ConfigError(_("models must be both, plain or residual; got {value}").format(value=repr(self.models)))
         _check_bounds(self, LIVE_BOUNDS)
         self.model_configs()
         self.data_config()
@@ -189,7 +201,7 @@ def twin_defaults(dataset: str) -> TwinSettings:
 # (TrainConfig takes any finite lr > 0, seeds up to 2**32 - 1, up to 10 million steps); the
 # page's widgets are built from these, and a link outside them is reported, not dropped silently.
 LIVE_BOUNDS: dict[str, Bound] = {
-    "depth": Options(tuple(valid_cifar_depths(110)), "6n+2 layers"),
+    "depth": Options(tuple(valid_cifar_depths(110)), N_("6n+2 layers")),
     "width": Options((4, 8, 16, 32, 64)),
     "activation": Options(("relu", "tanh", "sigmoid")),
     "init": Options(("kaiming", "xavier", "fixup", "default")),
@@ -266,7 +278,7 @@ class SweepSettings:
 
 
 SWEEP_BOUNDS: dict[str, Bound] = {
-    "depths": Options(tuple(valid_cifar_depths(110)), "6n+2 layers"),
+    "depths": Options(tuple(valid_cifar_depths(110)), N_("6n+2 layers")),
     "kinds": Options(KINDS),
     "budget": Options(("steps", "epochs")),
     "amount": Span(1, 100_000),  # within TrainConfig's 10 million steps and 100,000 epochs

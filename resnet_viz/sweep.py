@@ -23,6 +23,7 @@ from .experiment import ModelResult, run_twins
 from .history import History, Update
 from .models import build_model, count_params
 from .runs import RunInfo, RunStore, RunStoreError, RunStoreWarning
+from .text import _
 from .train import total_steps
 
 Kind = Literal["plain", "residual"]
@@ -62,20 +63,24 @@ class SweepConfig:
         object.__setattr__(self, "kinds", kinds)
         object.__setattr__(self, "seeds", seeds)
         if not depths:
-            raise ConfigError("choose at least one depth")
+            raise ConfigError(_("choose at least one depth"))
         if not kinds or unknown:
-            raise ConfigError(f"models must be plain and/or residual; got {', '.join(unknown) or 'none'}")
+            raise ConfigError(
+                _("models must be plain and/or residual; got {kinds}").format(kinds=", ".join(unknown) or _("none"))
+            )
         if not seeds:
-            raise ConfigError("choose at least one seed")
+            raise ConfigError(_("choose at least one seed"))
         if len(seeds) > MAX_SEEDS or min(seeds) < 0:
-            raise ConfigError(f"use 1 to {MAX_SEEDS} seeds, each 0 or more; got {len(seeds)}")
+            raise ConfigError(
+                _("use 1 to {most} seeds, each 0 or more; got {count}").format(most=MAX_SEEDS, count=len(seeds))
+            )
         for d in depths:
             if self.model.arch == "cifar":
                 check_cifar_depth(d)
             elif d < 1:
-                raise ConfigError(f"MLP depth must be at least 1; got {d}")
+                raise ConfigError(_("MLP depth must be at least 1; got {depth}").format(depth=d))
         if self.deep_warmup_steps < 0:
-            raise ConfigError("deep_warmup_steps must not be negative")
+            raise ConfigError(_("deep_warmup_steps must not be negative"))
 
     def model_config(self, depth: int, kind: Kind) -> ModelConfig:
         return dataclasses.replace(self.model, depth=depth, residual=kind == "residual")

@@ -181,3 +181,29 @@ def test_saliency_default_view_shows_the_shapes_pair(app_page, streamlit_server,
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.locator(".js-plotly-plot").count() == 3
     assert "Traceback" not in streamlit_server.log()
+
+
+IDLE_JS = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"  # no script running
+
+
+def test_every_page_in_chinese_by_a_lang_link(app_page, streamlit_server, artifacts_dir):
+    """A teacher's `?lang=zh` link: every page opens in Chinese, the switch says so, and the
+    language survives a click on the menu (a page link drops the query). Screenshots for a person
+    to look at: test-artifacts/zh-<page>.png (needs a CJK font: Debian's fonts-noto-cjk)."""
+    page = app_page
+    page.set_viewport_size({"width": 1400, "height": 6000})
+    for path in ["", *(p for p, _heading, _last in PAGES)]:
+        page.goto(f"{streamlit_server.url}/{path}?lang=zh")
+        page.get_by_role("link", name="梯度流").first.wait_for(state="visible", timeout=180_000)  # the menu, in Chinese
+        page.wait_for_timeout(1500)
+        page.wait_for_function(IDLE_JS, timeout=180_000)
+        page.wait_for_timeout(3000)  # plotly lays out after the script run ends
+        page.screenshot(path=str(artifacts_dir / f"zh-{path or 'home'}.png"), full_page=True)
+        assert page.locator('[data-testid="stException"]').count() == 0, path
+        assert "lang=zh" in page.url
+    page.get_by_role("link", name="梯度流").first.click()  # the menu keeps the language
+    page.wait_for_url("**/theory**")
+    page.get_by_role("link", name="梯度流").first.wait_for(state="visible")
+    assert "lang=zh" in page.url
+    log = streamlit_server.log()
+    assert "Traceback" not in log, log

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from resnet_viz.config import ConfigError, DataConfig
+from resnet_viz.text import _
 
 DATA_ENV = "RESNET_VIZ_DATA"
 SPLIT_SEED = 0  # drawn splits (digits, folder) never move, so every run is scored on the same test images
@@ -136,8 +137,8 @@ class DatasetInfo:
     """Registry entry: what the app lists and how to load it."""
 
     name: str  # registry key, DataConfig.name
-    title: str  # shown in the UI
-    description: str  # one or two sentences for the learner
+    title: str  # shown in the UI (marked with N_(): translate it with _() where it is shown)
+    description: str  # one or two sentences for the learner (N_() too)
     offline: bool  # True: works with no network and no files
     loader: Callable[[DataConfig], Dataset]
     web: bool = True  # offered on the web pages; False: the CLI only (the image folder needs a path on the server)
@@ -194,9 +195,13 @@ def check_fits(title: str, n_images: int, channels: int, size: int) -> None:
     have = physical_memory()
     if have is not None and need > have:
         raise ConfigError(
-            f"{title} at {size}x{size} pixels needs about {need / 2**30:,.0f} GB of memory for its "
-            f"{n_images:,} images, more than this machine's {have / 2**30:,.0f} GB; choose a smaller image_size "
-            "or a limit on the number of training images"
+            _(
+                "{title} at {size}x{size} pixels needs about {need} GB of memory for its "
+                "{n} images, more than this machine's {have} GB; choose a smaller image_size "
+                "or a limit on the number of training images"
+            ).format(
+                title=title, size=size, need=f"{need / 2**30:,.0f}", n=f"{n_images:,}", have=f"{have / 2**30:,.0f}"
+            )
         )
 
 

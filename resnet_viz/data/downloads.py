@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from resnet_viz.config import ConfigError, DataConfig
+from resnet_viz.text import _
 
 from .dataset import (
     DATA_ENV,
@@ -64,7 +65,8 @@ def _data_root(cfg: DataConfig) -> Path:
 
 def _files_hint(cls: type, root: Path | None) -> str:
     """Which files to put where, read from torchvision's own class attributes (never hard-coded).
-    With root None the folder is named by its setting, for messages a web visitor reads."""
+    With root None the folder is named by its setting. English: the CLI's message
+    (:func:`_web_unavailable` says it whole for a web visitor, in the page's language)."""
     where = str(root) if root is not None else f"the data folder (${DATA_ENV})"
     if hasattr(cls, "resources"):  # MNIST family: raw .gz files under <root>/<ClassName>/raw
         folder = root / cls.__name__ / "raw" if root is not None else f"{cls.__name__}/raw under {where}"
@@ -89,12 +91,34 @@ def _torchvision_splits(cls: type, title: str, root: Path) -> tuple[object, obje
         offline = "The offline datasets 'digits', 'shapes' and 'clutter' always work."
         # The reason (an OSError's text, say) can quote server paths: only the CLI's version shows it.
         raise DatasetUnavailable(
-            f"{title} is not on this server and could not be downloaded ({type(err).__name__}). Whoever runs the "
-            f"server can {_files_hint(cls, None)}. {offline}",
+            _web_unavailable(cls, title, type(err).__name__),
             with_paths=f"{title} is not in {root} and could not be downloaded ({type(err).__name__}: {reason}). "
             f"If this machine is offline, {_files_hint(cls, root)}; or point DataConfig.root / ${DATA_ENV} at a "
             f"folder that already holds them. {offline}",
         ) from err
+
+
+def _web_unavailable(cls: type, title: str, error: str) -> str:
+    """What a web visitor reads when a download failed: the files and the folder's setting, never
+    the server's folders, as one sentence in the language of the context it is built in."""
+    if hasattr(cls, "resources"):  # MNIST family: raw .gz files under <root>/<ClassName>/raw
+        return _(
+            "{title} is not on this server and could not be downloaded ({error}). Whoever runs the server can "
+            "place these files in {folder} under the data folder (${setting}): {files} (download them from "
+            "{mirrors}). The offline datasets 'digits', 'shapes' and 'clutter' always work."
+        ).format(
+            title=title,
+            error=error,
+            folder=f"{cls.__name__}/raw",
+            setting=DATA_ENV,
+            files=", ".join(name for name, _md5 in cls.resources),
+            mirrors=" or ".join(cls.mirrors),
+        )
+    return _(
+        "{title} is not on this server and could not be downloaded ({error}). Whoever runs the server can "
+        "place {file} in the data folder (${setting}) (download it from {url}). The offline datasets "
+        "'digits', 'shapes' and 'clutter' always work."
+    ).format(title=title, error=error, file=cls.filename, setting=DATA_ENV, url=cls.url)
 
 
 def _to_nchw01(data: object) -> torch.Tensor:
@@ -140,34 +164,44 @@ def load_folder(cfg: DataConfig) -> Dataset:
     from PIL import Image
 
     if not cfg.root:
-        raise ConfigError("the 'folder' dataset needs root: a folder with one sub-folder of images per class")
+        raise ConfigError(_("the 'folder' dataset needs root: a folder with one sub-folder of images per class"))
     root = Path(cfg.root).expanduser()
     if not root.is_dir():
-        raise ConfigError(f"image folder {root} does not exist (or is not a folder)")
+        raise ConfigError(_("image folder {folder} does not exist (or is not a folder)").format(folder=root))
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     per_class = {d.name: _image_files(d) for d in class_dirs}
     empty = [name for name, files in per_class.items() if not files]
     if empty or len(per_class) < 2:
         found = f"found {len(per_class)} sub-folder(s){', empty: ' + ', '.join(empty) if empty else ''}"
+        web = (
+            _(
+                "the image folder must hold at least 2 class sub-folders, each with images; "
+                "found {n} sub-folder(s), empty: {empty}"
+            )
+            if empty
+            else _("the image folder must hold at least 2 class sub-folders, each with images; found {n} sub-folder(s)")
+        )
         raise DatasetUnavailable(
-            f"the image folder must hold at least 2 class sub-folders, each with images; {found}",
+            web.format(n=len(per_class), empty=", ".join(empty)),
             with_paths=f"{root} must hold at least 2 class sub-folders, each with images; {found}",
         )
     few = [name for name, files in per_class.items() if len(files) < 2]
     if few:
         raise DatasetUnavailable(
-            f"each class needs at least 2 images (one for the test split); too few in: {', '.join(few)}"
+            _("each class needs at least 2 images (one for the test split); too few in: {classes}").format(
+                classes=", ".join(few)
+            )
         )
 
     classes = tuple(per_class)
     files = [f for name in classes for f in per_class[name]]
-    labels = np.array([i for i, name in enumerate(classes) for _ in per_class[name]], dtype=np.int64)
+    labels = np.array([i for i, name in enumerate(classes) for _image in per_class[name]], dtype=np.int64)
     train, test = stratified_split(labels, TEST_FRACTION, SPLIT_SEED)
     if cfg.limit is not None and cfg.limit < len(train):
         train = train[balanced_subset(labels[train], cfg.limit, cfg.seed)]  # before decoding: saves time
 
     size = cfg.image_size or SHAPES_SIZE
-    check_fits("the image folder", len(train) + len(test), 3, size)
+    check_fits(_("the image folder"), len(train) + len(test), 3, size)
 
     def decode(indices: np.ndarray) -> torch.Tensor:
         out = np.empty((len(indices), size, size, 3), dtype=np.uint8)
@@ -179,7 +213,7 @@ def load_folder(cfg: DataConfig) -> Dataset:
             except (OSError, ValueError, Image.DecompressionBombError) as err:
                 # PIL's own text quotes the full path; the short message names the file inside the folder.
                 raise DatasetUnavailable(
-                    f"cannot read image {files[i].relative_to(root)} in the image folder",
+                    _("cannot read image {file} in the image folder").format(file=files[i].relative_to(root)),
                     with_paths=f"cannot read image {files[i]}: {err}",
                 ) from err
         return torch.from_numpy(out).permute(0, 3, 1, 2).float().div_(255.0)  # (n, 3, size, size)

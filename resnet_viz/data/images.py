@@ -26,6 +26,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from resnet_viz.text import N_, _
+
 
 class ImageError(ValueError):
     """A file that cannot be used as an image; the message says why, for the learner."""
@@ -43,7 +45,7 @@ MAX_UPLOAD_MB = 10  # same number as server.maxUploadSize in .streamlit/config.t
 # Pillow format name -> name the learner knows. MPO is how Pillow reports the JPEGs many phone
 # cameras write (a JPEG plus a second, preview/depth frame); the first frame is an ordinary JPEG.
 _ACCEPTED: dict[str, str] = {"PNG": "PNG", "JPEG": "JPEG", "MPO": "JPEG", "WEBP": "WebP", "BMP": "BMP", "GIF": "GIF"}
-ACCEPTED_FORMATS = "PNG, JPEG, WebP, BMP or GIF"  # for messages
+ACCEPTED_FORMATS = N_("PNG, JPEG, WebP, BMP or GIF")  # for messages: show it as _(ACCEPTED_FORMATS)
 ACCEPTED_EXTENSIONS = ("png", "jpg", "jpeg", "webp", "bmp", "gif")  # for st.file_uploader(type=...)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # per-channel mean of ImageNet train pixels in [0, 1] (torchvision)
@@ -86,33 +88,40 @@ def load_image(
             opened = Image.open(source)
         except Image.UnidentifiedImageError as err:
             raise ImageError(
-                f"This file is not an image that can be read: its contents match no image format "
-                f"(renaming a file to .png does not make it one). Accepted formats: {ACCEPTED_FORMATS}."
+                _(
+                    "This file is not an image that can be read: its contents match no image format "
+                    "(renaming a file to .png does not make it one). Accepted formats: {formats}."
+                ).format(formats=_(ACCEPTED_FORMATS))
             ) from err
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-            raise ImageError(
-                _too_many_pixels(f"claims more pixels than Pillow will decode ({err})", max_pixels)
-            ) from err
+            raise ImageError(_bomb(err, max_pixels)) from err
         except Exception as err:  # any parser failure on untrusted bytes is the file's fault
             raise ImageError(
-                f"This file is damaged or truncated: it could not be read as an image ({_reason(err)}). "
-                "It may have been cut off while downloading or uploading; save it again and retry."
+                _(
+                    "This file is damaged or truncated: it could not be read as an image ({reason}). "
+                    "It may have been cut off while downloading or uploading; save it again and retry."
+                ).format(reason=_reason(err))
             ) from err
 
         with opened:
             fmt = opened.format or "unknown"
             if fmt not in _ACCEPTED:
                 raise ImageError(
-                    f"This is a {fmt} image, which is not accepted here. Accepted formats: {ACCEPTED_FORMATS}; "
-                    "save it as PNG or JPEG and try again."
+                    _(
+                        "This is a {format} image, which is not accepted here. Accepted formats: {formats}; "
+                        "save it as PNG or JPEG and try again."
+                    ).format(format=fmt, formats=_(ACCEPTED_FORMATS))
                 )
             width, height = opened.size
             if width * height > max_pixels:
-                raise ImageError(_too_many_pixels(f"is {width:,} x {height:,} pixels", max_pixels, width * height))
+                raise ImageError(_too_many_pixels(width, height, max_pixels))
             if min(width, height) < min_side:
                 raise ImageError(
-                    f"The image is {width} x {height} pixels, too small: it needs at least {min_side} pixels "
-                    f"on each side (the smallest images any model here was trained on are {MIN_SIDE} x {MIN_SIDE})."
+                    _(
+                        "The image is {width} x {height} pixels, too small: it needs at least {min_side} pixels "
+                        "on each side (the smallest images any model here was trained on are {smallest} x "
+                        "{smallest})."
+                    ).format(width=width, height=height, min_side=min_side, smallest=MIN_SIDE)
                 )
             try:
                 opened.load()  # frame 0; raises on truncated or corrupt data (LOAD_TRUNCATED_IMAGES is False)
@@ -120,18 +129,19 @@ def load_image(
             except ImageError:
                 raise
             except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-                raise ImageError(
-                    _too_many_pixels(f"claims more pixels than Pillow will decode ({err})", max_pixels)
-                ) from err
+                raise ImageError(_bomb(err, max_pixels)) from err
             except MemoryError as err:
                 raise ImageError(
-                    f"The image ({width:,} x {height:,} pixels) does not fit in memory here; downscale it and try again."
+                    _(
+                        "The image ({width} x {height} pixels) does not fit in memory here; downscale it and try again."
+                    ).format(width=f"{width:,}", height=f"{height:,}")
                 ) from err
             except Exception as err:  # decoders raise OSError, SyntaxError, ValueError, struct.error...
                 raise ImageError(
-                    f"This {_ACCEPTED[fmt]} file is damaged or truncated: its pixels could not be decoded "
-                    f"({_reason(err)}). It may have been cut off while downloading or uploading; "
-                    "save it again and retry."
+                    _(
+                        "This {format} file is damaged or truncated: its pixels could not be decoded ({reason}). "
+                        "It may have been cut off while downloading or uploading; save it again and retry."
+                    ).format(format=_ACCEPTED[fmt], reason=_reason(err))
                 ) from err
 
 
@@ -139,16 +149,16 @@ def _open_source(data: object) -> IO[bytes] | str:
     """What Image.open should read: a BytesIO over bytes, a path, or the file object itself."""
     if isinstance(data, (bytes, bytearray, memoryview)):
         if len(data) == 0:
-            raise ImageError("The file is empty (0 bytes): the upload or save did not finish.")
+            raise ImageError(_("The file is empty (0 bytes): the upload or save did not finish."))
         return io.BytesIO(data)
     if isinstance(data, (str, os.PathLike)):
         path = os.fspath(data)
         try:
             size = os.path.getsize(path)
         except OSError as err:
-            raise ImageError(f"Cannot read {path}: {err.strerror or err}.") from err
+            raise ImageError(_("Cannot read {path}: {reason}.").format(path=path, reason=err.strerror or err)) from err
         if size == 0:
-            raise ImageError(f"The file {path} is empty (0 bytes): the save did not finish.")
+            raise ImageError(_("The file {path} is empty (0 bytes): the save did not finish.").format(path=path))
         return path
     if hasattr(data, "read"):
         # An upload object is small (capped by MAX_UPLOAD_MB); reading it whole gives an empty check
@@ -165,12 +175,26 @@ def _upright(img: Image.Image) -> Image.Image:
         return img.copy()
 
 
-def _too_many_pixels(what: str, max_pixels: int, pixels: int | None = None) -> str:
-    mp = f" ({pixels / 1e6:.3g} megapixels)" if pixels is not None else ""
-    return (
-        f"The image {what}{mp}, above the limit of {max_pixels / 1e6:g} megapixels. The models here look "
-        "at a few hundred pixels at most, so downscale it (or take a screenshot of it) and try again."
+def _too_many_pixels(width: int, height: int, max_pixels: int) -> str:
+    return _(
+        "The image is {width} x {height} pixels ({megapixels} megapixels), above the limit of {limit} "
+        "megapixels. The models here look at a few hundred pixels at most, so downscale it (or take a "
+        "screenshot of it) and try again."
+    ).format(
+        width=f"{width:,}",
+        height=f"{height:,}",
+        megapixels=f"{width * height / 1e6:.3g}",
+        limit=f"{max_pixels / 1e6:g}",
     )
+
+
+def _bomb(err: BaseException, max_pixels: int) -> str:
+    """A header that claims more pixels than Pillow will decode (its size unread)."""
+    return _(
+        "The image claims more pixels than Pillow will decode ({error}), above the limit of {limit} "
+        "megapixels. The models here look at a few hundred pixels at most, so downscale it (or take a "
+        "screenshot of it) and try again."
+    ).format(error=err, limit=f"{max_pixels / 1e6:g}")
 
 
 def _reason(err: BaseException) -> str:
@@ -208,7 +232,11 @@ def to_rgb(img: Image.Image) -> Image.Image:
             return Image.alpha_composite(white, rgba).convert("RGB")  # the "over" operator
         return img.convert("RGB")
     except ValueError as err:  # e.g. LAB/HSV, which Pillow cannot convert directly
-        raise ImageError(f"Images in Pillow mode {mode!r} cannot be converted to RGB here ({err}).") from err
+        raise ImageError(
+            _("Images in Pillow mode {mode} cannot be converted to RGB here ({error}).").format(
+                mode=repr(mode), error=err
+            )
+        ) from err
 
 
 # ------------------------------------------------------------------------------------------------
@@ -270,6 +298,19 @@ def to_model_input(
 
 # ------------------------------------------------------------------------------------------------
 # Samples and downloads
+
+
+# The sample photos by their key (the name a select box keeps), each with its title, marked: show
+# it with `sample_title(key)`, in the learner's language.
+SAMPLE_TITLES: dict[str, str] = {
+    "china (scikit-learn)": N_("china (scikit-learn)"),
+    "flower (scikit-learn)": N_("flower (scikit-learn)"),
+}
+
+
+def sample_title(key: str) -> str:
+    """The name a learner reads for sample photo `key` (a key of sample_images())."""
+    return _(SAMPLE_TITLES[key]) if key in SAMPLE_TITLES else key
 
 
 def sample_images() -> dict[str, Image.Image]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from resnet_viz.config import ConfigError, DataConfig
+from resnet_viz.text import N_, _
 
 from .dataset import Dataset, DatasetInfo
 from .downloads import load_folder, torchvision_loader
@@ -16,53 +17,60 @@ DATASETS: dict[str, DatasetInfo] = {
     for info in (
         DatasetInfo(
             "digits",
-            "Digits (8x8, scikit-learn)",
-            "1,797 real handwritten digits at 8x8 pixels, bundled with scikit-learn: trains in seconds.",
+            N_("Digits (8x8, scikit-learn)"),
+            N_("1,797 real handwritten digits at 8x8 pixels, bundled with scikit-learn: trains in seconds."),
             True,
             load_digits,
         ),
         DatasetInfo(
             "shapes",
-            "Shapes (generated, with masks)",
-            "Circles, squares, triangles, crosses and rings of random size, position, rotation and colour "
-            "on textured noise. Each image has a ground-truth mask, so Grad-CAM maps can be scored.",
+            N_("Shapes (generated, with masks)"),
+            N_(
+                "Circles, squares, triangles, crosses and rings of random size, position, rotation and colour "
+                "on textured noise. Each image has a ground-truth mask, so Grad-CAM maps can be scored."
+            ),
             True,
             load_shapes,
         ),
         DatasetInfo(
             "clutter",
-            "Shapes in clutter (64x64, generated)",
-            "The same five shapes, one large target per image among smaller shapes of other classes, strokes "
-            "and blobs on striped backgrounds. The mask covers the target only, so Grad-CAM shows whether a "
-            "net looks at the target or at the clutter.",
+            N_("Shapes in clutter (64x64, generated)"),
+            N_(
+                "The same five shapes, one large target per image among smaller shapes of other classes, strokes "
+                "and blobs on striped backgrounds. The mask covers the target only, so Grad-CAM shows whether a "
+                "net looks at the target or at the clutter."
+            ),
             True,
             load_clutter,
         ),
         DatasetInfo(
             "cifar10",
             "CIFAR-10",
-            "60,000 colour photos at 32x32 in 10 classes, the dataset of He et al. 2016 section 4.2 (download, 170 MB).",
+            N_(
+                "60,000 colour photos at 32x32 in 10 classes, the dataset of He et al. 2016 section 4.2 "
+                "(download, 170 MB)."
+            ),
             False,
             torchvision_loader("cifar10", "CIFAR10", "CIFAR-10"),
         ),
         DatasetInfo(
             "mnist",
             "MNIST",
-            "70,000 handwritten digits at 28x28 (download, 12 MB).",
+            N_("70,000 handwritten digits at 28x28 (download, 12 MB)."),
             False,
             torchvision_loader("mnist", "MNIST", "MNIST"),
         ),
         DatasetInfo(
             "fashion_mnist",
             "Fashion-MNIST",
-            "70,000 clothing images at 28x28 in 10 classes (download, 30 MB).",
+            N_("70,000 clothing images at 28x28 in 10 classes (download, 30 MB)."),
             False,
             torchvision_loader("fashion_mnist", "FashionMNIST", "Fashion-MNIST"),
         ),
         DatasetInfo(
             "folder",
-            "Image folder",
-            "Your own images: a folder with one sub-folder per class (torchvision ImageFolder layout).",
+            N_("Image folder"),
+            N_("Your own images: a folder with one sub-folder per class (torchvision ImageFolder layout)."),
             True,
             load_folder,
             web=False,  # a visitor cannot give a folder on the server: `resnet-viz train --dataset folder --data-root DIR`
@@ -80,5 +88,9 @@ def load_dataset(cfg: DataConfig) -> Dataset:
     the seed: numpy takes no negative one)."""
     info = DATASETS.get(cfg.name)
     if info is None:
-        raise ConfigError(f"unknown dataset {cfg.name!r}; choose one of {', '.join(DATASETS)}")
+        raise ConfigError(
+            _("unknown dataset {name}; choose one of {choices}").format(
+                name=repr(cfg.name), choices=", ".join(DATASETS)
+            )
+        )
     return info.loader(cfg)

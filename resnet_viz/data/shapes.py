@@ -14,8 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from resnet_viz.config import ConfigError
+from resnet_viz.text import N_
 
-SHAPE_CLASSES: tuple[str, ...] = ("circle", "square", "triangle", "cross", "ring")
+# Class names, also used as keys; marked for translation where a page shows them (`_(name)`).
+SHAPE_CLASSES: tuple[str, ...] = (N_("circle"), N_("square"), N_("triangle"), N_("cross"), N_("ring"))
 SHAPES_SIZE = 32  # default side in pixels
 
 

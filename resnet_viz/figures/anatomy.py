@@ -10,19 +10,31 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from ..anatomy import BLOCK_KINDS, Anatomy, BlockSketch
+from ..anatomy import Anatomy, BlockSketch
+from ..text import N_, _
 from .common import figure_layout, model_color
 
 _BOX_HALF = (0.9, 0.3)  # half width, half height of a layer box, in data units
 _SHORTCUT_X = 1.6  # where the shortcut edge runs, right of the boxes
 _FILL = {"conv": "#dbe8f6", "BN": "#fdf0d5", "act": "#e2f2df"}  # conv blue-grey, BN sand, activation green
 _STAGE_COLOR, _OTHER_COLOR = "#9467bd", "#7f7f7f"
+# The block figure's title, by (BlockSketch.kind, residual): a whole phrase per case, translated when drawn.
+_TITLES: dict[tuple[str, bool], str] = {
+    ("post", True): N_("Basic, post-activation, residual"),
+    ("post", False): N_("Basic, post-activation, plain"),
+    ("pre", True): N_("Basic, pre-activation, residual"),
+    ("pre", False): N_("Basic, pre-activation, plain"),
+    ("bottleneck", True): N_("Bottleneck, residual"),
+    ("bottleneck", False): N_("Bottleneck, plain"),
+}
 
 
 def _fill(label: str) -> str:
-    if "conv" in label:
-        return _FILL["conv"]
-    return _FILL["BN"] if label == "BN" else _FILL["act"]
+    # Labels come from `anatomy.describe` in the learner's language: BN and the activations
+    # (a class name, "ReLU") are never translated, so every other label is a conv.
+    if label == "BN":
+        return _FILL["BN"]
+    return _FILL["act"] if label.isidentifier() else _FILL["conv"]
 
 
 def _box(fig: go.Figure, y: float, label: str) -> None:
@@ -89,12 +101,15 @@ def block_figure(sketch: BlockSketch) -> go.Figure:
         fig.add_shape(type="line", x0=0.15, x1=_SHORTCUT_X, y0=0, y1=0, line={"color": color, "width": 3})
         fig.add_shape(type="line", x0=_SHORTCUT_X, x1=_SHORTCUT_X, y0=0, y1=y_add, line={"color": color, "width": 3})
         _arrow(fig, _SHORTCUT_X, y_add, 0.27, y_add, color=color)
-        _note(fig, _SHORTCUT_X + 0.1, y_add / 2, "identity<br>shortcut x", color=color)
-        note = f"{sketch.after_add[0]} after the addition" if sketch.after_add else "nothing after the addition"
+        _note(fig, _SHORTCUT_X + 0.1, y_add / 2, _("identity<br>shortcut x"), color=color)
+        if sketch.after_add:
+            note = _("{layer} after the addition").format(layer=sketch.after_add[0])
+        else:
+            note = _("nothing after the addition")
         _note(fig, 0.35, y_add - 0.35, note)
         prev = y_add - 0.25
     else:
-        _note(fig, _SHORTCUT_X - 0.4, y_add / 2, "no shortcut<br>(plain)", color=model_color("plain"))
+        _note(fig, _SHORTCUT_X - 0.4, y_add / 2, _("no shortcut<br>(plain)"), color=model_color("plain"))
         prev = -n - h
     for y, label in zip(after_y, sketch.after_add):
         _box(fig, y, label)
@@ -104,9 +119,8 @@ def block_figure(sketch: BlockSketch) -> go.Figure:
     _note(fig, 0, y_out, "<b>y</b>", color="#000", anchor="center")
     fig.update_xaxes(visible=False, range=[-2.2, 2.8])
     fig.update_yaxes(visible=False, range=[y_out - 0.5, 0.5])
-    kind = "residual" if sketch.residual else "plain"
-    label = BLOCK_KINDS[sketch.kind]
-    figure_layout(fig, f"{label[0].upper()}{label[1:]}, {kind}", subtitle=sketch.formula, height=110 + 52 * (1 - y_out))
+    title = _(_TITLES[sketch.kind, sketch.residual])
+    figure_layout(fig, title, subtitle=sketch.formula, height=110 + 52 * (1 - y_out))
     fig.update_layout(showlegend=False, margin={"l": 10, "r": 10, "b": 10}, dragmode=False)
     return fig
 
@@ -122,13 +136,14 @@ def stage_params_figure(anat: Anatomy) -> go.Figure:
             marker={"color": [_STAGE_COLOR if r.blocks is not None else _OTHER_COLOR for r in rows]},
             text=[f"{r.params:,} ({100 * r.params / anat.total:.1f}%)" for r in rows],
             textposition="auto",
-            hovertemplate="%{y}<br>%{x:,} parameters<extra></extra>",
+            # plotly's own placeholders (%{y}, %{x:,}): never passed through .format
+            hovertemplate=_("%{y}<br>%{x:,} parameters<extra></extra>"),
         )
     )
-    fig.update_xaxes(title_text="parameters")
+    fig.update_xaxes(title_text=_("parameters"))
     return figure_layout(
         fig,
-        f"Parameters per part, {anat.spec.name}",
-        subtitle=f"{anat.total:,} in all, counted on the model; stages in purple",
+        _("Parameters per part, {net}").format(net=anat.spec.name),
+        subtitle=_("{total} in all, counted on the model; stages in purple").format(total=f"{anat.total:,}"),
         height=360,
     )

@@ -17,11 +17,14 @@ import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from ..text import N_, _
+
 GradKind = Literal["norm", "rms", "rel"]
 
 MAX_POINTS = 2000  # per line trace; more only costs redraw time, the screen has fewer pixels
-WAITING = "waiting for the first steps..."
-NO_RUN = "no run yet"  # an empty list: the page draws its charts before the first press
+# Marked here, translated where shown (`no_data_text`, the figures): English is the msgid.
+WAITING = N_("waiting for the first steps...")
+NO_RUN = N_("no run yet")  # an empty list: the page draws its charts before the first press
 
 # Plain is red and residual is blue on every chart of the app (tab10's first two hues, which
 # stay distinguishable for the common colour-vision deficiencies). Shade 0 is the model's own
@@ -30,14 +33,15 @@ PLAIN_SHADES = ("#d62728", "#8c1a1b", "#f0787a", "#ff9896")
 RESIDUAL_SHADES = ("#1f77b4", "#0d3b5e", "#5fa8dc", "#aec7e8")
 OTHER_COLORS = ("#2ca02c", "#9467bd", "#8c564b", "#17becf", "#bcbd22", "#7f7f7f", "#ff7f0e")
 
-# kind: a short name for chart titles and colour bars, which must fit half a page's width
-GRAD_SHORT: dict[str, str] = {"norm": "||dL/dW||", "rms": "RMS of dL/dW", "rel": "||dL/dW|| / ||W||"}
+# kind: a short name for chart titles and colour bars, which must fit half a page's width (shown
+# through `_()`: only the words are a msgid)
+GRAD_SHORT: dict[str, str] = {"norm": "||dL/dW||", "rms": N_("RMS of dL/dW"), "rel": "||dL/dW|| / ||W||"}
 
 _GRAD_FIELDS: dict[str, tuple[str, str]] = {
     # kind: (History attribute, what the number is, for axis and colour-bar titles)
-    "norm": ("grad_norm", "gradient L2 norm ||dL/dW||"),
-    "rms": ("grad_rms", "gradient RMS per weight ||dL/dW||/sqrt(n)"),
-    "rel": ("grad_rel", "relative gradient ||dL/dW|| / ||W||"),
+    "norm": ("grad_norm", N_("gradient L2 norm ||dL/dW||")),
+    "rms": ("grad_rms", N_("gradient RMS per weight ||dL/dW||/sqrt(n)")),
+    "rel": ("grad_rel", N_("relative gradient ||dL/dW|| / ||W||")),
 }
 
 
@@ -187,26 +191,39 @@ def divergence_mark(h: Any) -> tuple[int, str] | None:
     """
     at = getattr(h, "diverged_at", None)
     if at is not None:
-        return int(at), f"diverged at step {int(at)}"
+        return int(at), _("diverged at step {step}").format(step=int(at))
     if run_status(h) == "diverged" and getattr(h, "step", None):
-        return int(h.step[-1]), f"diverged after step {int(h.step[-1])}"
+        return int(h.step[-1]), _("diverged after step {step}").format(step=int(h.step[-1]))
     return None
+
+
+# what (the figures' name for the missing data) -> the whole sentence a finished run shows
+_NOTHING_RECORDED: dict[str, str] = {
+    "training steps": N_("no training steps recorded in this run"),
+    "gradient probes": N_("no gradient probes recorded in this run"),
+    "dL/dx probes": N_("no dL/dx probes recorded in this run"),
+    "activation probes": N_("no activation probes recorded in this run"),
+}
 
 
 def no_data_text(histories: Sequence[Any], what: str) -> str:
     """ "waiting" only while something may still arrive; a finished run without data says so."""
     if not histories:
-        return NO_RUN
+        return _(NO_RUN)
     if any(run_status(h) == "running" for h in histories):
-        return WAITING
-    return f"no {what} recorded in this run"
+        return _(WAITING)
+    if what in _NOTHING_RECORDED:
+        return _(_NOTHING_RECORDED[what])
+    return _("no {what} recorded in this run").format(what=what)
 
 
 def grad_field(kind: str) -> tuple[str, str]:
-    """(History attribute, axis words) of a gradient kind; ValueError names the kinds there are."""
+    """(History attribute, axis words in the learner's language) of a gradient kind; ValueError
+    names the kinds there are."""
     if kind not in _GRAD_FIELDS:
         raise ValueError(f"kind must be one of {sorted(_GRAD_FIELDS)}; got {kind!r}")
-    return _GRAD_FIELDS[kind]
+    attr, words = _GRAD_FIELDS[kind]
+    return attr, _(words)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from ..text import N_, _
 from ..text.numbers import num
 from .common import (
     MAX_POINTS,
@@ -31,7 +32,7 @@ from .common import (
 )
 
 OVERLAY_OPACITY = 0.45  # earlier runs: visible for comparison, clearly not the live run
-OVERLAY_SUFFIX = " (earlier run)"
+OVERLAY_SUFFIX = N_("{name} (earlier run)")  # an earlier run's legend name: its label, then these words
 
 
 def _eval_points(h: Any, key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -63,8 +64,9 @@ def _curve_traces(
     n = min(len(h.step), len(getattr(h, field)))
     steps = as_vector(h.step[:n])
     y = trailing_mean(getattr(h, field)[:n], smooth) * scale
-    name = h.name + (OVERLAY_SUFFIX if overlay else "")
+    name = _(OVERLAY_SUFFIX).format(name=h.name) if overlay else h.name
     unit = "%" if scale == 100 else ""
+    step_word, train_word, test_word = _("step"), _("train"), _("test")
     line = {"color": color, "width": 1.5, "dash": "dash" if overlay else "solid"}
     opacity = OVERLAY_OPACITY if overlay else 1.0
     if n:
@@ -74,11 +76,11 @@ def _curve_traces(
                 x=steps[idx],
                 y=y[idx],
                 mode="lines",
-                name=f"{name} train",
+                name=_("{name} train").format(name=name),
                 legendgroup=name,
                 line=line,
                 opacity=opacity,
-                hovertemplate=f"{name}<br>step %{{x}}<br>train %{{y:.4g}}{unit}<extra></extra>",
+                hovertemplate=f"{name}<br>{step_word} %{{x}}<br>{train_word} %{{y:.4g}}{unit}<extra></extra>",
             )
         )
     ts, tv = _eval_points(h, test_key)
@@ -88,7 +90,7 @@ def _curve_traces(
                 x=ts,
                 y=tv * scale,
                 mode="markers",
-                name=f"{name} test",
+                name=_("{name} test").format(name=name),
                 legendgroup=name,
                 opacity=opacity,
                 marker={
@@ -97,21 +99,21 @@ def _curve_traces(
                     "symbol": "circle-open" if overlay else "circle",
                     "line": {"width": 2, "color": color},
                 },
-                hovertemplate=f"{name}<br>step %{{x}}<br>test %{{y:.4g}}{unit}<extra></extra>",
+                hovertemplate=f"{name}<br>{step_word} %{{x}}<br>{test_word} %{{y:.4g}}{unit}<extra></extra>",
             )
         )
     div = divergence_mark(h)
     if div is not None:
         at, words = div
         finite = np.flatnonzero(np.isfinite(y))
-        text = f"{name} {words}"
+        text = _("{name} {diverged}").format(name=name, diverged=words)
         if finite.size:  # sits at the end of the line: the value at `at` itself is NaN/inf
             fig.add_trace(
                 go.Scatter(
                     x=[at],
                     y=[y[finite[-1]]],
                     mode="markers+text",
-                    name=f"{name} diverged",
+                    name=f"{name} diverged",  # never shown (showlegend=False): a stable trace name
                     legendgroup=name,
                     showlegend=False,
                     opacity=opacity,
@@ -119,7 +121,7 @@ def _curve_traces(
                     text=[words],
                     textposition="top center",
                     textfont={"color": color},
-                    hovertemplate=f"{text}: loss became NaN/inf<extra></extra>",
+                    hovertemplate=_("{what}: loss became NaN/inf").format(what=text) + "<extra></extra>",
                 )
             )
         else:  # diverged before a single good step: nothing to hang a marker on
@@ -176,8 +178,8 @@ def _curves_figure(
         )
     if not any_live:
         annotate_center(fig, no_data_text(histories, "training steps"))
-    subtitle = f"training: trailing mean of {smooth} steps; test: markers" if smooth > 1 else None
-    fig.update_xaxes(title_text="training step", rangemode="nonnegative")
+    subtitle = _("training: trailing mean of {n} steps; test: markers").format(n=smooth) if smooth > 1 else None
+    fig.update_xaxes(title_text=_("training step"), rangemode="nonnegative")
     return figure_layout(fig, title, subtitle=subtitle)
 
 
@@ -203,9 +205,9 @@ def loss_figure(
         scale=1.0,
         smooth=smooth,
         max_points=max_points,
-        title="Loss",
+        title=_("Loss"),
     )
-    fig.update_yaxes(title_text="cross-entropy loss", type="log" if log_y else "linear", exponentformat="power")
+    fig.update_yaxes(title_text=_("cross-entropy loss"), type="log" if log_y else "linear", exponentformat="power")
     if not log_y:
         fig.update_yaxes(rangemode="nonnegative")  # a loss is never below 0 (the empty chart showed -1)
         _clip_outliers(fig, [*histories, *overlays])
@@ -234,10 +236,16 @@ def _clip_outliers(fig: go.Figure, histories: Sequence[Any]) -> None:
     kept = [v for h in histories for v in _eval_points(h, "test_loss")[1] if np.isfinite(v) and v <= ceiling]
     top = 1.05 * max([*train, *kept])
     fig.update_yaxes(range=[0, top])
-    shown = "; ".join(f"{name} test loss {num(v)} at step {step}" for name, step, v in off[:3])
-    more = f" and {len(off) - 3} more" if len(off) > 3 else ""
+    shown = _("; ").join(
+        _("{name} test loss {loss} at step {step}").format(name=name, loss=num(v), step=step)
+        for name, step, v in off[:3]
+    )
+    if len(off) > 3:
+        text = _("off the chart: {points} and {n} more").format(points=shown, n=len(off) - 3)
+    else:
+        text = _("off the chart: {points}").format(points=shown)
     fig.add_annotation(
-        text=f"off the chart: {shown}{more}",
+        text=text,
         x=1,
         y=1,
         xref="paper",
@@ -265,7 +273,7 @@ def accuracy_figure(
         scale=100.0,
         smooth=smooth,
         max_points=max_points,
-        title="Accuracy",
+        title=_("Accuracy"),
     )
-    fig.update_yaxes(title_text="accuracy (%)", range=[0, 100])
+    fig.update_yaxes(title_text=_("accuracy (%)"), range=[0, 100])
     return fig

@@ -16,6 +16,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..text import _
 from ..text.numbers import VANISHED, first_last
 from .common import (
     GRAD_SHORT,
@@ -85,7 +86,7 @@ def grad_heatstrip(
     # Long because one figure's traces and layout read top to bottom here; split, the layout would drift from
     # its traces.
     attr, label = grad_field(kind)
-    title = f"Gradient per layer over training: {label}"
+    title = _("Gradient per layer over training: {what}").format(what=label)
     mats = [as_matrix(getattr(h, attr)) for h in histories]
     if not any(m.size for m in mats):
         return empty_figure(title, no_data_text(histories, "gradient probes"))
@@ -104,17 +105,18 @@ def grad_heatstrip(
     titles = []
     for h in histories:
         div = divergence_mark(h)
-        titles.append(h.name + (f" ({div[1]})" if div is not None else ""))
+        titles.append(_("{name} ({diverged})").format(name=h.name, diverged=div[1]) if div is not None else h.name)
     n = len(histories)
     fig = make_subplots(rows=n, cols=1, shared_xaxes=True, vertical_spacing=min(0.12, 0.3 / n), subplot_titles=titles)
     tickvals, ticktext = _log_ticks(zmin, zmax)
+    layer_word, step_word = _("layer"), _("step")  # hover words
     fig.update_layout(
         coloraxis={
             "colorscale": "Viridis",
             "cmin": zmin,
             "cmax": zmax,
             "colorbar": {
-                "title": {"text": f"{GRAD_SHORT[kind]}<br>(log scale)", "side": "right"},
+                "title": {"text": _("{what}<br>(log scale)").format(what=_(GRAD_SHORT[kind])), "side": "right"},
                 "tickvals": tickvals,
                 "ticktext": ticktext,
             },
@@ -130,7 +132,7 @@ def grad_heatstrip(
         if steps.size < n_probe:  # a duck-typed history short of steps: number the probes
             steps = np.concatenate([steps, np.full(n_probe - steps.size, np.nan)])
         cols = downsample_index(n_probe, max_columns)
-        layers = [f"{j + 1} {nm}" for j, nm in enumerate(pad_names(h.layer_names, n_layer, "layer"))]
+        layers = [f"{j + 1} {nm}" for j, nm in enumerate(pad_names(h.layer_names, n_layer, _("layer")))]
         # float32: half the bytes per redraw, and 7 digits are more than a colour can show
         raw = m[cols].T.astype(np.float32)  # (L, P') the values as measured, for the hover
         z = np.log10(p[cols].T).astype(np.float32)  # (L, P')
@@ -146,7 +148,8 @@ def grad_heatstrip(
                 name=h.name,
                 hoverongaps=False,
                 hovertemplate=(
-                    f"{h.name}<br>layer %{{y}}<br>step %{{x}}<br>{label} = %{{customdata:.3g}}<extra></extra>"
+                    f"{h.name}<br>{layer_word} %{{y}}<br>{step_word} %{{x}}<br>{label} = %{{customdata:.3g}}"
+                    "<extra></extra>"
                 ),
             ),
             row=i,
@@ -154,14 +157,22 @@ def grad_heatstrip(
         )
         ticks = sorted({0, n_layer - 1, *np.linspace(0, n_layer - 1, 5).round().astype(int).tolist()})
         text = [
-            f"{k + 1} (input)" if k == 0 else f"{k + 1} (output)" if k == n_layer - 1 else str(k + 1) for k in ticks
+            _("{n} (input)").format(n=k + 1)
+            if k == 0
+            else _("{n} (output)").format(n=k + 1)
+            if k == n_layer - 1
+            else str(k + 1)
+            for k in ticks
         ]
         fig.update_yaxes(
-            title_text="layer", tickmode="array", tickvals=[layers[k] for k in ticks], ticktext=text, row=i, col=1
+            title_text=_("layer"), tickmode="array", tickvals=[layers[k] for k in ticks], ticktext=text, row=i, col=1
         )
-    fig.update_xaxes(title_text="training step", row=n, col=1)
+    fig.update_xaxes(title_text=_("training step"), row=n, col=1)
     return figure_layout(
-        fig, title, subtitle="rows: first layer (input) at the bottom, last (output) at the top", height=110 + 190 * n
+        fig,
+        title,
+        subtitle=_("rows: first layer (input) at the bottom, last (output) at the top"),
+        height=110 + 190 * n,
     )
 
 
@@ -192,9 +203,14 @@ def _profile_figure(
         y = positive_or_nan(row)
         bad = int(np.count_nonzero(~np.isfinite(row)))
         step = h.probe_step[k] if k < len(h.probe_step) else None
-        label = f"{h.name} (step {step})" if step is not None else h.name
-        if bad:  # say it: a gap in a log plot could read as "tiny"
-            label += f", {bad} non-finite"
+        if step is not None and bad:  # say it: a gap in a log plot could read as "tiny"
+            label = _("{name} (step {step}), {n} non-finite").format(name=h.name, step=step, n=bad)
+        elif step is not None:
+            label = _("{name} (step {step})").format(name=h.name, step=step)
+        elif bad:
+            label = _("{name}, {n} non-finite").format(name=h.name, n=bad)
+        else:
+            label = h.name
         names = pad_names(getattr(h, names_of), row.size, unit_name)
         fig.add_trace(
             go.Scatter(
@@ -215,7 +231,7 @@ def _profile_figure(
     # Layers and blocks are counted in whole numbers: a short net got ticks at 1.5, 2.5 otherwise.
     fig.update_xaxes(title_text=x_title, dtick=1 if longest <= 12 else None)
     fig.update_yaxes(title_text=y_title, type="log", exponentformat="power")  # 10^-4, not SI "100µ"
-    sub = "latest probe" if at is None else f"probe #{at}"
+    sub = _("latest probe") if at is None else _("probe #{index}").format(index=at)
     return figure_layout(fig, title, subtitle=sub)
 
 
@@ -231,11 +247,11 @@ def grad_profile(histories: Sequence[HistoryLike], *, kind: GradKind = "rms", at
         attr,
         "layer_names",
         at,
-        title=f"Per weight: {GRAD_SHORT[kind]} per layer",
+        title=_("Per weight: {what} per layer").format(what=_(GRAD_SHORT[kind])),
         y_title=label,
-        x_title="layer (1 = next to the input; last = the head)",
+        x_title=_("layer (1 = next to the input; last = the head)"),
         what="gradient probes",
-        unit_name="layer",
+        unit_name=_("layer"),
     )
 
 
@@ -246,20 +262,21 @@ def flow_profile(histories: Sequence[HistoryLike], *, at: int | None = None) -> 
         "grad_x_rms",
         "block_names",
         at,
-        title="Gradient dL/dx per block",
-        y_title="RMS of dL/dx",
-        x_title="block (1 = first, next to the input)",
+        title=_("Gradient dL/dx per block"),
+        y_title=_("RMS of dL/dx"),
+        x_title=_("block (1 = first, next to the input)"),
         what="dL/dx probes",
-        unit_name="block",
+        unit_name=_("block"),
     )
 
 
 def flow_ratio_figure(histories: Sequence[HistoryLike]) -> go.Figure:
     """dL/dx at the first block over the last block, at every probe, log y, with the bands that
     name the regimes (resnet_viz.text.numbers): explosion at initialisation that calms, or vanishing."""
-    title = "dL/dx first block ÷ last block, over training"
+    title = _("dL/dx first block ÷ last block, over training")
     fig = go.Figure()
     drawn = False
+    step_word, ratio_word = _("step"), _("ratio")  # hover words
     for h, color in zip(histories, model_colors([h.name for h in histories])):
         rows = getattr(h, "grad_x_rms", [])
         pts = [(s, first_last(r)) for s, r in zip(h.probe_step, rows)]
@@ -275,16 +292,16 @@ def flow_ratio_figure(histories: Sequence[HistoryLike]) -> go.Figure:
                 name=h.name,
                 line={"color": color, "width": 1.5},
                 marker={"color": color, "size": 4},
-                hovertemplate=f"{h.name}<br>step %{{x}}<br>ratio %{{y:.3g}}<extra></extra>",
+                hovertemplate=f"{h.name}<br>{step_word} %{{x}}<br>{ratio_word} %{{y:.3g}}<extra></extra>",
             )
         )
         drawn = True
     if not drawn:
         if any(getattr(h, "grad_x_rms", None) for h in histories):
-            return empty_figure(title, "dL/dx was 0 or not finite at the first or last block: no ratio to draw")
+            return empty_figure(title, _("dL/dx was 0 or not finite at the first or last block: no ratio to draw"))
         return empty_figure(title, no_data_text(histories, "dL/dx probes"))
     # On a log axis plotly places shapes in log10 units: 2 is the line at 100.
-    for y, text in ((1 / VANISHED, "exploding above"), (VANISHED, "vanishing below")):
+    for y, text in ((1 / VANISHED, _("exploding above")), (VANISHED, _("vanishing below"))):
         fig.add_hline(
             y=math.log10(y),
             line={"color": "#999", "width": 1, "dash": "dot"},
@@ -292,9 +309,9 @@ def flow_ratio_figure(histories: Sequence[HistoryLike]) -> go.Figure:
             annotation_position="top left" if y > 1 else "bottom left",
             annotation_font={"size": 10, "color": "#777"},
         )
-    fig.update_xaxes(title_text="training step")
-    fig.update_yaxes(title_text="first ÷ last (log)", type="log", exponentformat="power")
-    return figure_layout(fig, title, subtitle="above 1: larger at the input side; below 1: smaller")
+    fig.update_xaxes(title_text=_("training step"))
+    fig.update_yaxes(title_text=_("first ÷ last (log)"), type="log", exponentformat="power")
+    return figure_layout(fig, title, subtitle=_("above 1: larger at the input side; below 1: smaller"))
 
 
 def act_std_figure(histories: Sequence[HistoryLike], *, at: int | None = None) -> go.Figure:
@@ -304,11 +321,11 @@ def act_std_figure(histories: Sequence[HistoryLike], *, at: int | None = None) -
         "act_std",
         "block_names",
         at,
-        title="Activation std per block",
-        y_title="std of block output",
-        x_title="block (1 = first, next to the input)",
+        title=_("Activation std per block"),
+        y_title=_("std of block output"),
+        x_title=_("block (1 = first, next to the input)"),
         what="activation probes",
-        unit_name="block",
+        unit_name=_("block"),
     )
 
 
@@ -335,8 +352,8 @@ def identity_share_figure(history: HistoryLike, *, at: int | None = None) -> go.
     """
     # Long because one figure's traces and layout read top to bottom here; split, the layout would drift from
     # its traces.
-    title = f"{history.name}: where the gradient reaches each residual block"
-    subtitle = "share = ||dL/dy·α·dS/dx|| / (||dL/dy·α·dS/dx|| + ||dL/dy·dF/dx||), norms of the two terms of dL/dx"
+    subtitle = _("share = ||dL/dy·α·dS/dx|| / (||dL/dy·α·dS/dx|| + ||dL/dy·dF/dx||), norms of the two terms of dL/dx")
+    title = _("{name}: where the gradient reaches each residual block").format(name=history.name)
     blocks = list(getattr(history, "residual_block_names", []) or [])
     rows_i, rows_b = history.identity_grad, history.branch_grad
     has_rows = any(r for r in rows_i)
@@ -344,10 +361,11 @@ def identity_share_figure(history: HistoryLike, *, at: int | None = None) -> go.
         if getattr(history, "step", None) or getattr(history, "block_names", None) or run_status(history) != "running":
             return empty_figure(
                 title,
-                f"{history.name} has no identity path: every block is y = F(x), "
-                "so all of dL/dx flows through the branch F",
+                _(
+                    "{name} has no identity path: every block is y = F(x), so all of dL/dx flows through the branch F"
+                ).format(name=history.name),
             )
-        return empty_figure(title, WAITING)
+        return empty_figure(title, _(WAITING))
     if not has_rows:
         return empty_figure(title, no_data_text([history], "gradient probes"))
     n = min(len(rows_i), len(rows_b))
@@ -355,15 +373,17 @@ def identity_share_figure(history: HistoryLike, *, at: int | None = None) -> go.
     ident, branch = as_vector(rows_i[k]), as_vector(rows_b[k])
     share = identity_shares(ident, branch)
     m = share.size
-    names = pad_names(blocks, m, "block")
+    names = pad_names(blocks, m, _("block"))
     x = np.arange(1, m + 1)
     custom = np.stack([ident[:m], branch[:m]], axis=1)  # (blocks, 2) raw norms for the hover
     step = history.probe_step[k] if k < len(history.probe_step) else None
 
-    def hover(route: str) -> str:
+    block_word, identity_term, branch_term = _("block"), _("||identity term||"), _("||branch term||")
+
+    def hover(share_words: str) -> str:
         return (
-            f"block %{{x}}: %{{text}}<br>{route} share %{{y:.1%}}<br>||identity term|| %{{customdata[0]:.3g}}"
-            "<br>||branch term|| %{customdata[1]:.3g}<extra></extra>"
+            f"{block_word} %{{x}}: %{{text}}<br>{share_words} %{{y:.1%}}<br>{identity_term} "
+            f"%{{customdata[0]:.3g}}<br>{branch_term} %{{customdata[1]:.3g}}<extra></extra>"
         )
 
     fig = go.Figure()
@@ -371,29 +391,32 @@ def identity_share_figure(history: HistoryLike, *, at: int | None = None) -> go.
         go.Bar(
             x=x,
             y=share,
-            name="identity path (shortcut)",
+            name=_("identity path (shortcut)"),
             marker_color="#1f77b4",
             text=names,
             textposition="none",
             customdata=custom,
-            hovertemplate=hover("identity"),
+            hovertemplate=hover(_("identity share")),
         )
     )
     fig.add_trace(
         go.Bar(
             x=x,
             y=1 - share,
-            name="residual branch F",
+            name=_("residual branch F"),
             marker_color="#ff7f0e",
             text=names,
             textposition="none",
             customdata=custom,
-            hovertemplate=hover("branch"),
+            hovertemplate=hover(_("branch share")),
         )
     )
     fig.add_hline(y=0.5, line={"color": "#444", "width": 1, "dash": "dot"})
     fig.update_layout(barmode="stack", bargap=0.15)
-    fig.update_xaxes(title_text="residual block (1 = first, next to the input)")
-    fig.update_yaxes(title_text="share of gradient-term norms", range=[0, 1], tickformat=".0%")
-    at_step = f" at step {step}" if step is not None else ""
-    return figure_layout(fig, title + at_step, subtitle=subtitle)
+    fig.update_xaxes(title_text=_("residual block (1 = first, next to the input)"))
+    fig.update_yaxes(title_text=_("share of gradient-term norms"), range=[0, 1], tickformat=".0%")
+    if step is not None:
+        title = _("{name}: where the gradient reaches each residual block at step {step}").format(
+            name=history.name, step=step
+        )
+    return figure_layout(fig, title, subtitle=subtitle)

@@ -18,6 +18,7 @@ from plotly.colors import hex_to_rgb, sample_colorscale
 from plotly.colors import sequential as _sequential
 from plotly.subplots import make_subplots
 
+from ..text import N_, _
 from .common import empty_figure, figure_layout, model_colors
 
 # Plasma rather than Inferno: Inferno starts at black, so a faint value over the photo reads as
@@ -26,9 +27,14 @@ from .common import empty_figure, figure_layout, model_colors
 COLORSCALE = "Plasma"
 _STOPS = _sequential.Plasma  # 10 hex colours, evenly spaced on [0, 1]
 OUTLINE_COLOR = "#00e5ff"  # cyan: far from every Plasma hue, visible on dark and light photos
-SHARED_TITLE = "shared scale"
-OWN_TITLE = "each panel to its own max"
-_TICKS = {"tickvals": [0, 0.5, 1], "ticktext": ["0 none", "0.5", "1 strongest"]}
+# Colour-bar titles, marked: drawn with `_()`, in the learner's language.
+SHARED_TITLE = N_("shared scale")
+OWN_TITLE = N_("each panel to its own max")
+
+
+def _ticks() -> dict:
+    """The colour bar's ticks: none at 0, strongest at 1 (words in the learner's language)."""
+    return {"tickvals": [0, 0.5, 1], "ticktext": [_("0 none"), "0.5", _("1 strongest")]}
 
 
 def _as_uint8(image: np.ndarray) -> np.ndarray:
@@ -97,7 +103,7 @@ def _map_trace(
         colorscale=colorscale,
         showscale=showscale,
         **_grid(m.shape, size),
-        colorbar={"title": {"text": bar_title, "side": "right"}, "len": 0.8, **_TICKS},
+        colorbar={"title": {"text": bar_title, "side": "right"}, "len": 0.8, **_ticks()},
         hovertemplate="x %{x}, y %{y}: %{z:.2f}<extra></extra>",
     )
 
@@ -122,7 +128,7 @@ def _outline_trace(mask: np.ndarray, size: tuple[int, int] | None) -> go.Contour
         showscale=False,
         showlegend=False,
         hoverinfo="skip",
-        name="ground-truth shape",
+        name=_("ground-truth shape"),
     )
 
 
@@ -148,7 +154,7 @@ def overlay_figure(
     opacity: float = 0.5,
     shared: bool = True,
     raw: bool = False,
-    title: str = "Where each network looks",
+    title: str | None = None,
     masks: np.ndarray | Sequence[np.ndarray | None] | None = None,
 ) -> go.Figure:
     """One panel per map: the map over its image (or the raw map with `raw`), models side by side.
@@ -158,14 +164,15 @@ def overlay_figure(
     its scaled value, so zero attribution leaves the photo untouched; `raw` draws opaque colours.
     `masks` is one bool (H, W) mask for all panels or one per panel (None: no outline); it is
     drawn as a cyan outline of the ground-truth shape. One colour bar serves every panel.
-    Hover gives the scaled value at each pixel.
+    Hover gives the scaled value at each pixel. `title` None: "Where each network looks".
     """
+    title = _("Where each network looks") if title is None else title
     images = list(image) if isinstance(image, (list, tuple)) else [image] * len(maps)
     if masks is None or isinstance(masks, np.ndarray):
         masks = [masks] * len(maps)
     scaled = scale_maps(maps, shared=shared)
     colorscale = _opaque() if raw else alpha_colorscale(opacity)
-    bar_title = SHARED_TITLE if shared else OWN_TITLE
+    bar_title = _(SHARED_TITLE) if shared else _(OWN_TITLE)
     fig = make_subplots(rows=1, cols=max(1, len(maps)), subplot_titles=list(titles), horizontal_spacing=0.03)
     for i, (img, m, mask) in enumerate(zip(images, scaled, masks), start=1):
         size = None if raw else _as_uint8(img).shape[:2]
@@ -179,13 +186,21 @@ def overlay_figure(
         if mask is not None:
             fig.add_trace(_outline_trace(mask, size or m.shape[:2]), row=1, col=i)
         _image_axes(fig, i)
-    sub = (
-        "one colour scale for all panels: brighter and more opaque = stronger attribution"
-        if shared
-        else "each panel scaled to its own maximum: compare where, not how strongly"
-    )
-    if any(mk is not None for mk in masks):
-        sub += "; cyan outline = the ground-truth shape"
+    outlined = any(mk is not None for mk in masks)
+    if shared and outlined:
+        sub = _(
+            "one colour scale for all panels: brighter and more opaque = stronger attribution; "
+            "cyan outline = the ground-truth shape"
+        )
+    elif shared:
+        sub = _("one colour scale for all panels: brighter and more opaque = stronger attribution")
+    elif outlined:
+        sub = _(
+            "each panel scaled to its own maximum: compare where, not how strongly; "
+            "cyan outline = the ground-truth shape"
+        )
+    else:
+        sub = _("each panel scaled to its own maximum: compare where, not how strongly")
     fig = figure_layout(fig, title, subtitle=sub, height=420)
     fig.update_layout(plot_bgcolor="white")
     return fig
@@ -211,10 +226,11 @@ def detail_figure(
     size = img.shape[:2]
     m = np.nan_to_num(np.asarray(cam, dtype=np.float64)).clip(min=0)
     if top is None:
-        m, bar_title = scale_maps([m], shared=False)[0], "this map's own max"
+        m, bar_title = scale_maps([m], shared=False)[0], _("this map's own max")
     else:
-        m, bar_title = (m / top if top > 0 else m).clip(max=1.0), SHARED_TITLE
-    fig = make_subplots(rows=1, cols=3, subplot_titles=["image", "map", "overlay"], horizontal_spacing=0.03)
+        m, bar_title = (m / top if top > 0 else m).clip(max=1.0), _(SHARED_TITLE)
+    panels = [_("image"), _("map"), _("overlay")]
+    fig = make_subplots(rows=1, cols=3, subplot_titles=panels, horizontal_spacing=0.03)
     fig.add_trace(go.Image(z=img, hoverinfo="skip"), row=1, col=1)
     fig.add_trace(_map_trace(m, colorscale=_opaque(), showscale=True, bar_title=bar_title, size=size), row=1, col=2)
     fig.add_trace(go.Image(z=img, hoverinfo="skip"), row=1, col=3)
@@ -227,9 +243,13 @@ def detail_figure(
         if mask is not None:
             fig.add_trace(_outline_trace(mask, size), row=1, col=col)
         _image_axes(fig, col)
-    sub = "brighter = stronger attribution; over the image, zero is transparent"
     if mask is not None:
-        sub += "; cyan outline = the ground-truth shape"
+        sub = _(
+            "brighter = stronger attribution; over the image, zero is transparent; "
+            "cyan outline = the ground-truth shape"
+        )
+    else:
+        sub = _("brighter = stronger attribution; over the image, zero is transparent")
     fig = figure_layout(fig, title, subtitle=sub, height=480)
     fig.update_layout(plot_bgcolor="white")
     return fig
@@ -241,8 +261,8 @@ def localisation_figure(
     peak_by_net: Mapping[str, Sequence[float | None]] | None = None,
     *,
     chance: float | None = None,
-    title: str = "Does the map find the shape as training goes on?",
-    x_title: str = "training step",
+    title: str | None = None,
+    x_title: str | None = None,
 ) -> go.Figure:
     """How well each net's maps point at the ground-truth shape, across training snapshots.
 
@@ -251,21 +271,41 @@ def localisation_figure(
     shape (in [0, 1]), `peak_by_net` (optional) the share of images whose map peaks inside the
     shape. Solid line = energy, dashed line of the same colour = peak. NaN/None (a snapshot whose
     maps were all zero) leaves a gap and an x at 0 that says so on hover. `chance` is the share
-    of the image the masks cover on average, drawn as a dotted reference line.
+    of the image the masks cover on average, drawn as a dotted reference line. `title` and
+    `x_title` None: "Does the map find the shape as training goes on?" and "training step".
     """
     # Long because one figure's traces and layout read top to bottom here; split, the layout would drift from
     # its traces.
+    title = _("Does the map find the shape as training goes on?") if title is None else title
+    x_title = _("training step") if x_title is None else x_title
     if not steps_by_net:
-        return empty_figure(title, "No snapshots scored yet.")
+        return empty_figure(title, _("No snapshots scored yet."))
     peak_by_net = peak_by_net or {}
     names = list(steps_by_net)
     fig = go.Figure()
     for name, color in zip(names, model_colors(names)):
         steps = list(steps_by_net[name])
-        series = [("energy inside", energy_by_net.get(name), "solid")]
+        # (what, its words, the words for a missing score and why, values, dash)
+        series = [
+            (
+                "energy inside",
+                _("energy inside"),
+                (_("no energy inside score"), _("no energy inside score: every map was all zero")),
+                energy_by_net.get(name),
+                "solid",
+            )
+        ]
         if peak_by_net.get(name) is not None:
-            series.append(("peak inside", peak_by_net[name], "dash"))
-        for what, values, dash in series:
+            series.append(
+                (
+                    "peak inside",
+                    _("peak inside"),
+                    (_("no peak inside score"), _("no peak inside score: every map was all zero")),
+                    peak_by_net[name],
+                    "dash",
+                )
+            )
+        for what, words, (no_score, no_score_why), values, dash in series:
             if len(values) != len(steps):
                 raise ValueError(f"{name}: {len(steps)} steps but {len(values)} {what} values")
             y = [100 * float(v) if v is not None and not math.isnan(float(v)) else math.nan for v in values]
@@ -274,13 +314,13 @@ def localisation_figure(
                     x=steps,
                     y=y,
                     mode="lines+markers",
-                    name=name if dash == "solid" else f"{name}: {what}",
+                    name=name if dash == "solid" else f"{name}: {words}",
                     legendgroup=name,
                     showlegend=dash == "solid",
                     cliponaxis=False,
                     line={"color": color, "width": 2, "dash": dash},
                     marker={"color": color, "size": 6},
-                    hovertemplate=f"{name}<br>{x_title} %{{x}}<br>{what}: %{{y:.0f}}%<extra></extra>",
+                    hovertemplate=f"{name}<br>{x_title} %{{x}}<br>{words}: %{{y:.0f}}%<extra></extra>",
                 )
             )
             gaps = [s for s, v in zip(steps, y) if math.isnan(v)]
@@ -300,9 +340,8 @@ def localisation_figure(
                             "line": {"width": 2, "color": color},
                         },
                         cliponaxis=False,
-                        name=f"{name}: no {what} score",
-                        hovertemplate=f"{name}<br>{x_title} %{{x}}<br>no {what} score: every map was all zero"
-                        "<extra></extra>",
+                        name=f"{name}: {no_score}",
+                        hovertemplate=f"{name}<br>{x_title} %{{x}}<br>{no_score_why}<extra></extra>",
                     )
                 )
     if chance is not None and not math.isnan(chance):
@@ -311,15 +350,16 @@ def localisation_figure(
         fig.add_hline(
             y=100 * chance,
             line={"color": "#888", "dash": "dot", "width": 1.5},
-            annotation_text=f"chance {100 * chance:.0f}% (a map spread evenly)",
+            annotation_text=_("chance {chance}% (a map spread evenly)").format(chance=f"{100 * chance:.0f}"),
             annotation_position="bottom left",
             annotation_font={"color": "#666"},
         )
-    sub = "solid: map energy inside the shape" + (
-        "; dashed: images whose map peaks inside the shape" if peak_by_net else ""
-    )
+    if peak_by_net:
+        sub = _("solid: map energy inside the shape; dashed: images whose map peaks inside the shape")
+    else:
+        sub = _("solid: map energy inside the shape")
     fig = figure_layout(fig, title, subtitle=sub, height=380)
-    fig.update_yaxes(range=[0, 100], ticksuffix="%", title_text="inside the shape")
+    fig.update_yaxes(range=[0, 100], ticksuffix="%", title_text=_("inside the shape"))
     fig.update_xaxes(title_text=x_title)
     return fig
 

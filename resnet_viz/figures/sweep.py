@@ -15,11 +15,14 @@ from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
 from ..sweep import DepthPoint, Kind, SweepResult
+from ..text import N_, _
 from .common import as_vector, empty_figure, figure_layout, trailing_mean
 
 DASH = {"plain": "dash", "residual": "solid"}
 SCALE = {"plain": "Reds", "residual": "Blues"}
 SYMBOL = {"plain": "circle-open", "residual": "circle"}
+# A kind as a legend names it (a model name like plain-56 is never translated, a kind's label is).
+KIND_LABEL = {"plain": N_("plain"), "residual": N_("residual")}
 
 
 def depth_color(kind: Kind, depth: int, depths: Sequence[int]) -> str:
@@ -37,10 +40,15 @@ def error_vs_depth(points: Sequence[DepthPoint], *, paper: Sequence[dict] | None
     """
     # Long because one figure's traces and layout read top to bottom here; split, the layout would drift from
     # its traces.
-    title = "Error vs depth"
+    title = _("Error vs depth")
     if not any(p.train_error for p in points):
-        return empty_figure(title, "no finished runs yet" if not points else "every run diverged: no final error")
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("training error (%)", "test error (%)"), horizontal_spacing=0.1)
+        return empty_figure(title, _("no finished runs yet") if not points else _("every run diverged: no final error"))
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=(_("training error (%)"), _("test error (%)")),
+        horizontal_spacing=0.1,
+    )
     for col, field in ((1, "train_error"), (2, "test_error")):
         for kind in ("plain", "residual"):
             pts = [p for p in points if p.kind == kind and getattr(p, field)]
@@ -56,7 +64,7 @@ def error_vs_depth(points: Sequence[DepthPoint], *, paper: Sequence[dict] | None
                     x=x,
                     y=mean,
                     mode="lines+markers",
-                    name=kind,
+                    name=_(KIND_LABEL[kind]),
                     legendgroup=kind,
                     showlegend=col == 1,
                     line={"color": color, "dash": DASH[kind], "width": 2},
@@ -71,8 +79,14 @@ def error_vs_depth(points: Sequence[DepthPoint], *, paper: Sequence[dict] | None
                         "width": 4,
                     },
                     customdata=[[len(v), v.min(), v.max()] for v in vals],
-                    hovertemplate=f"{kind}-%{{x}}: mean %{{y:.2f}}%<br>%{{customdata[0]}} seed(s), "
-                    "min %{customdata[1]:.2f}%, max %{customdata[2]:.2f}%<extra></extra>",
+                    hovertemplate=_("{name}: mean {mean}%<br>{n} seed(s), min {lo}%, max {hi}%").format(
+                        name=f"{kind}-%{{x}}",
+                        mean="%{y:.2f}",
+                        n="%{customdata[0]}",
+                        lo="%{customdata[1]:.2f}",
+                        hi="%{customdata[2]:.2f}",
+                    )
+                    + "<extra></extra>",
                 ),
                 row=1,
                 col=col,
@@ -80,11 +94,11 @@ def error_vs_depth(points: Sequence[DepthPoint], *, paper: Sequence[dict] | None
             if spread:  # every seed, so a mean never hides an outlier
                 fig.add_trace(
                     go.Scatter(
-                        x=[p.depth for p in pts for _ in getattr(p, field)],
+                        x=[p.depth for p in pts for _e in getattr(p, field)],
                         y=[e for p in pts for e in getattr(p, field)],
-                        text=[f"seed {s}" for p in pts for s in p.seeds],
+                        text=[_("seed {seed}").format(seed=s) for p in pts for s in p.seeds],
                         mode="markers",
-                        name=f"{kind}, each seed",
+                        name=_("{kind}, each seed").format(kind=_(KIND_LABEL[kind])),
                         legendgroup=kind,
                         showlegend=False,
                         marker={"color": color, "size": 5, "opacity": 0.5, "symbol": SYMBOL[kind]},
@@ -99,20 +113,25 @@ def error_vs_depth(points: Sequence[DepthPoint], *, paper: Sequence[dict] | None
                 x=[r["depth"] for r in paper],
                 y=[r["test_error"] for r in paper],
                 mode="markers",
-                name="paper, ResNet on CIFAR-10 (Table 6)",
+                name=_("paper, ResNet on CIFAR-10 (Table 6)"),
                 marker={"color": "#7f7f7f", "symbol": "x", "size": 8},
-                hovertemplate="paper ResNet-%{x}: %{y:.2f}%<extra></extra>",
+                hovertemplate=_("paper {name}: {error}%").format(name="ResNet-%{x}", error="%{y:.2f}")
+                + "<extra></extra>",
             ),
             row=1,
             col=2,
         )
     depths = sorted({p.depth for p in points})
-    fig.update_xaxes(title_text="depth (weighted layers)", tickvals=depths)
+    fig.update_xaxes(title_text=_("depth (weighted layers)"), tickvals=depths)
     fig.update_yaxes(rangemode="tozero")
-    dropped = [f"{p.kind}-{p.depth} seed {', '.join(map(str, p.diverged))}" for p in points if p.diverged]
-    sub = "mean over seeds; bars span min to max"
+    dropped = [
+        _("{name} seed {seeds}").format(name=f"{p.kind}-{p.depth}", seeds=", ".join(map(str, p.diverged)))
+        for p in points
+        if p.diverged
+    ]
+    sub = _("mean over seeds; bars span min to max")
     if dropped:
-        sub += f"; diverged, not plotted: {'; '.join(dropped)}"
+        sub = _("mean over seeds; bars span min to max; diverged, not plotted: {runs}").format(runs="; ".join(dropped))
     return _two_panels(figure_layout(fig, title, subtitle=sub, height=440))
 
 
@@ -137,16 +156,16 @@ def _mean_curve(curves: list[np.ndarray]) -> np.ndarray:
 def depth_curves(results: Sequence[SweepResult], *, smooth: int | None = None) -> go.Figure:
     """Training error (%) over the run of every (kind, depth), smoothed over `smooth` steps
     (default: a 20th of the run) and averaged over seeds. Plain dashed, residual solid (Fig. 6)."""
-    title = "Training error while training"
+    title = _("Training error while training")
     groups: dict[tuple[Kind, int], list[SweepResult]] = {}
     for r in results:
         if r.history.step:
             groups.setdefault((r.kind, r.depth), []).append(r)
     if not groups:
-        return empty_figure(title, "no training steps yet")
+        return empty_figure(title, _("no training steps yet"))
     longest = max(len(r.history.step) for rs in groups.values() for r in rs)
     window = smooth or max(1, longest // 20)
-    depths = [d for _, d in groups]
+    depths = [d for _k, d in groups]
     fig = go.Figure()
     for (kind, depth), rs in sorted(groups.items(), key=lambda kv: (kv[0][0] != "plain", kv[0][1])):
         curves = [100 * (1 - trailing_mean(r.history.acc, window)) for r in rs]
@@ -161,14 +180,23 @@ def depth_curves(results: Sequence[SweepResult], *, smooth: int | None = None) -
                 mode="lines",
                 name=f"{kind}-{depth}",
                 line={"color": color, "dash": DASH[kind], "width": 2},
-                hovertemplate=f"{kind}-{depth}<br>step %{{x}}: %{{y:.1f}}%<extra>seeds {seeds}</extra>",
+                hovertemplate=f"{kind}-{depth}<br>"
+                + _("step {step}: {error}%").format(step="%{x}", error="%{y:.1f}")
+                + "<extra>"
+                + _("seeds {seeds}").format(seeds=seeds)
+                + "</extra>",
             )
         )
-    fig.update_xaxes(title_text="training step")
-    fig.update_yaxes(title_text="training error (%), batch accuracy smoothed", rangemode="tozero")
+    fig.update_xaxes(title_text=_("training step"))
+    fig.update_yaxes(title_text=_("training error (%), batch accuracy smoothed"), rangemode="tozero")
     n_seeds = max(len(rs) for rs in groups.values())
-    sub = f"trailing mean over {window} steps" + (f", averaged over {n_seeds} seeds" if n_seeds > 1 else "")
-    return figure_layout(fig, title, subtitle=sub + "; dashed: plain, solid: residual", height=420)
+    if n_seeds > 1:
+        sub = _(
+            "trailing mean over {window} steps, averaged over {seeds} seeds; dashed: plain, solid: residual"
+        ).format(window=window, seeds=n_seeds)
+    else:
+        sub = _("trailing mean over {window} steps; dashed: plain, solid: residual").format(window=window)
+    return figure_layout(fig, title, subtitle=sub, height=420)
 
 
 def _geo_mean_rows(rows: list[np.ndarray]) -> np.ndarray:
@@ -183,19 +211,19 @@ def _geo_mean_rows(rows: list[np.ndarray]) -> np.ndarray:
 def depth_grad_profiles(results: Sequence[SweepResult]) -> go.Figure:
     """Gradient RMS per weight, layer by layer from the input, at initialisation (the first probe,
     before any update) and at the end (the last probe), one line per (kind, depth), log y."""
-    title = "Gradient profile at initialisation and at the end"
+    title = _("Gradient profile at initialisation and at the end")
     groups: dict[tuple[Kind, int], list[SweepResult]] = {}
     for r in results:
         if r.history.grad_rms:
             groups.setdefault((r.kind, r.depth), []).append(r)
     if not groups:
-        return empty_figure(title, "no gradient probes yet")
+        return empty_figure(title, _("no gradient probes yet"))
     fig = make_subplots(
         rows=1,
         cols=2,
         shared_yaxes=True,
         horizontal_spacing=0.05,
-        subplot_titles=("at initialisation (step 1)", "at the end (last probe)"),
+        subplot_titles=(_("at initialisation (step 1)"), _("at the end (last probe)")),
     )
     for (kind, depth), rs in sorted(groups.items(), key=lambda kv: (kv[0][0] != "plain", kv[0][1])):
         color = depth_color(kind, depth, [d for k, d in groups if k == kind])
@@ -214,15 +242,22 @@ def depth_grad_profiles(results: Sequence[SweepResult]) -> go.Figure:
                     showlegend=col == 1,
                     line={"color": color, "dash": DASH[kind], "width": 1.8},
                     text=list(rs[0].history.layer_names) if len(rs[0].history.layer_names) == y.size else None,
-                    hovertemplate=f"{kind}-{depth}, layer %{{x}} %{{text}}<br>RMS %{{y:.3g}}"
-                    f"<extra>step {', '.join(map(str, steps))}</extra>",
+                    hovertemplate=_("{name}, layer {layer} {text}<br>RMS {rms}").format(
+                        name=f"{kind}-{depth}", layer="%{x}", text="%{text}", rms="%{y:.3g}"
+                    )
+                    + "<extra>"
+                    + _("step {steps}").format(steps=", ".join(map(str, steps)))
+                    + "</extra>",
                 ),
                 row=1,
                 col=col,
             )
-    fig.update_xaxes(title_text="layer (1 = next to the input)")
+    fig.update_xaxes(title_text=_("layer (1 = next to the input)"))
     fig.update_yaxes(type="log", exponentformat="power")
-    fig.update_yaxes(title_text="gradient RMS per weight", row=1, col=1)
+    fig.update_yaxes(title_text=_("gradient RMS per weight"), row=1, col=1)
     n_seeds = max(len(rs) for rs in groups.values())
-    sub = "||dL/dW||/sqrt(n) per conv/linear layer" + (f"; geometric mean of {n_seeds} seeds" if n_seeds > 1 else "")
+    if n_seeds > 1:
+        sub = _("||dL/dW||/sqrt(n) per conv/linear layer; geometric mean of {seeds} seeds").format(seeds=n_seeds)
+    else:
+        sub = _("||dL/dW||/sqrt(n) per conv/linear layer")
     return _two_panels(figure_layout(fig, title, subtitle=sub, height=440))

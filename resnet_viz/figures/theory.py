@@ -15,6 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..text import N_, _
 from ..theory import autocorrelation
 from .common import (
     GradKind,
@@ -28,12 +29,16 @@ from .common import (
     positive_or_nan,
 )
 
-NO_MODEL = "choose at least one model"
+NO_MODEL = N_("choose at least one model")  # shown with _()
 MAX_LAG = 40  # lags shown by shattered_figure; r(k) for white noise is already ~0 at k = 1
 
 
 def _log_y(fig: go.Figure, title: str, **kw: Any) -> None:
     fig.update_yaxes(title_text=title, type="log", exponentformat="power", **kw)  # 10^-4, not SI "100µ"
+
+
+# Legend names of the two chains (the English word also picks the colour).
+_CHAIN_NAMES = {"plain": N_("plain"), "residual": N_("residual")}
 
 
 def chain_figure(plain: np.ndarray, residual: np.ndarray, *, beta_label: str = "1") -> go.Figure:
@@ -43,27 +48,29 @@ def chain_figure(plain: np.ndarray, residual: np.ndarray, *, beta_label: str = "
     the last entry (1) at the output.
     """
     fig = go.Figure()
+    layer = _("layer {layer}").format(layer="%{x}")
     for name, values in (("plain", plain), ("residual", residual)):
         v = as_vector(values)
         color = model_color(name)
+        label = _(_CHAIN_NAMES[name])
         fig.add_trace(
             go.Scatter(
                 x=np.arange(v.size),
                 y=positive_or_nan(v),
                 mode="lines+markers",
-                name=name,
+                name=label,
                 customdata=v,
                 line={"color": color, "width": 2},
                 marker={"color": color, "size": 5},
-                hovertemplate=f"{name}<br>layer %{{x}}<br>dL/dx RMS %{{customdata:.3g}}<extra></extra>",
+                hovertemplate=f"{label}<br>{layer}<br>dL/dx RMS %{{customdata:.3g}}<extra></extra>",
             )
         )
-    fig.update_xaxes(title_text="layer i (0 = input; the last = output, where it is 1)")
-    _log_y(fig, "RMS of dL/dx_i")
+    fig.update_xaxes(title_text=_("layer i (0 = input; the last = output, where it is 1)"))
+    _log_y(fig, _("RMS of dL/dx_i"))
     return figure_layout(
         fig,
-        "Gradient along a chain of random layers",
-        subtitle=f"plain: x ← φ(Wx); residual: x ← x + β·φ(Wx), β = {beta_label}",
+        _("Gradient along a chain of random layers"),
+        subtitle=_("plain: x ← φ(Wx); residual: x ← x + β·φ(Wx), β = {beta}").format(beta=beta_label),
     )
 
 
@@ -81,7 +88,7 @@ def _rows_figure(
 ) -> go.Figure:
     """One line per profile through its `attr` row (one value per layer or block), log y."""
     if not profiles:
-        return empty_figure(title, NO_MODEL)
+        return empty_figure(title, _(NO_MODEL))
     fig = go.Figure()
     for p, color in zip(profiles, model_colors([p.name for p in profiles])):
         row = as_vector(getattr(p, attr))
@@ -104,8 +111,9 @@ def _rows_figure(
     return figure_layout(fig, title, subtitle=subtitle)
 
 
-ONE_BATCH = "one batch forward and backward, no update"
-BLOCK_AXIS = "block (1 = first, next to the input)"
+# Shown with _() where they are used.
+ONE_BATCH = N_("one batch forward and backward, no update")
+BLOCK_AXIS = N_("block (1 = first, next to the input)")
 
 
 def profile_figure(profiles: Sequence[Any], kind: GradKind = "rms") -> go.Figure:
@@ -114,6 +122,7 @@ def profile_figure(profiles: Sequence[Any], kind: GradKind = "rms") -> go.Figure
     `kind`: "rms" (per weight, comparable across layer sizes), "norm" or "rel" (over ||W||).
     """
     attr, label = grad_field(kind)
+    label = _(label)  # the axis words of resnet_viz.figures.common, in the learner's language
     return _rows_figure(
         profiles,
         attr,
@@ -121,9 +130,9 @@ def profile_figure(profiles: Sequence[Any], kind: GradKind = "rms") -> go.Figure
         unit="layer",
         y_title=label,
         hover=label,
-        x_title="layer (1 = next to the input; last = classifier head)",
-        title=f"Gradient per layer at initialisation: {label}",
-        subtitle=ONE_BATCH,
+        x_title=_("layer (1 = next to the input; last = classifier head)"),
+        title=_("Gradient per layer at initialisation: {quantity}").format(quantity=label),
+        subtitle=_(ONE_BATCH),
     )
 
 
@@ -135,11 +144,11 @@ def flow_figure(profiles: Sequence[Any]) -> go.Figure:
         "grad_x_rms",
         "block_names",
         unit="block",
-        x_title=BLOCK_AXIS,
-        y_title="RMS of dL/dx",
-        hover="dL/dx RMS",
-        title="Gradient dL/dx at each block's output, at initialisation",
-        subtitle=ONE_BATCH,
+        x_title=_(BLOCK_AXIS),
+        y_title=_("RMS of dL/dx"),
+        hover=_("dL/dx RMS"),
+        title=_("Gradient dL/dx at each block's output, at initialisation"),
+        subtitle=_(ONE_BATCH),
     )
 
 
@@ -150,10 +159,10 @@ def act_std_figure(profiles: Sequence[Any]) -> go.Figure:
         "act_std",
         "block_names",
         unit="block",
-        x_title=BLOCK_AXIS,
-        y_title="std of block output",
-        hover="std",
-        title="Activation std per block at initialisation",
+        x_title=_(BLOCK_AXIS),
+        y_title=_("std of block output"),
+        hover=_("std"),
+        title=_("Activation std per block at initialisation"),
         subtitle=None,
     )
 
@@ -171,13 +180,17 @@ def shattered_figure(
     """
     # Long because one figure's traces and layout read top to bottom here; split, the layout would drift from
     # its traces.
-    title = "Shattered gradients: df/dx of a scalar ReLU net along its input"
+    title = _("Shattered gradients: df/dx of a scalar ReLU net along its input")
     if not results:
-        return empty_figure(title, NO_MODEL)
-    y_left = "df/dx ÷ its RMS" if normalise else "df/dx"
+        return empty_figure(title, _(NO_MODEL))
+    y_left = _("df/dx ÷ its RMS") if normalise else "df/dx"
     fig = make_subplots(
-        rows=1, cols=2, subplot_titles=(f"{y_left} at each input x", "autocorrelation of df/dx"), horizontal_spacing=0.1
+        rows=1,
+        cols=2,
+        subplot_titles=(_("{quantity} at each input x").format(quantity=y_left), _("autocorrelation of df/dx")),
+        horizontal_spacing=0.1,
     )
+    lag = _("lag {lag}").format(lag="%{x}")
     for (name, (x, g)), color in zip(results.items(), model_colors(list(results))):
         xv, gv = as_vector(x), as_vector(g)
         y = gv
@@ -210,16 +223,16 @@ def shattered_figure(
                     showlegend=False,
                     line={"color": color, "width": 1.5},
                     marker={"color": color, "size": 4},
-                    hovertemplate=f"{name}<br>lag %{{x}}<br>r %{{y:.3f}}<extra></extra>",
+                    hovertemplate=f"{name}<br>{lag}<br>r %{{y:.3f}}<extra></extra>",
                 ),
                 row=1,
                 col=2,
             )
-    fig.update_xaxes(title_text="input x", row=1, col=1)
+    fig.update_xaxes(title_text=_("input x"), row=1, col=1)
     fig.update_yaxes(title_text=y_left, row=1, col=1)
-    fig.update_xaxes(title_text="lag (steps between inputs)", row=1, col=2)
-    fig.update_yaxes(title_text="autocorrelation r", range=[-1.05, 1.05], row=1, col=2)
+    fig.update_xaxes(title_text=_("lag (steps between inputs)"), row=1, col=2)
+    fig.update_yaxes(title_text=_("autocorrelation r"), range=[-1.05, 1.05], row=1, col=2)
     fig.add_hline(y=0, line={"color": "#999", "width": 1, "dash": "dot"}, row=1, col=2)
-    fig = figure_layout(fig, title, subtitle="white noise: r drops to ~0 at lag 1; a smooth curve keeps r near 1")
+    fig = figure_layout(fig, title, subtitle=_("white noise: r drops to ~0 at lag 1; a smooth curve keeps r near 1"))
     fig.update_layout(legend={"y": 1.1}, margin={"t": 120})  # the panel titles sit between legend and plots
     return fig

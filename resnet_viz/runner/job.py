@@ -3,17 +3,21 @@ consistent snapshot a page redraws from."""
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
+from resnet_viz.devices import DeviceLabel
 from resnet_viz.experiment import unique_names
 from resnet_viz.history import History, Update
-from resnet_viz.limits import Limits, overdue
+from resnet_viz.limits import Limits, overdue_numbers, overdue_sentence
 from resnet_viz.runs import RunStore
+from resnet_viz.text import _
 
 from .worker import WORKER_DIED, Worker
 
@@ -78,6 +82,10 @@ class TrainingRun:
     _rate_from: tuple[float, int] | None = None  # (time, step) the measured rate counts from
     _worker_stop: Any = None  # the training worker's stop event, while this job is on one
     _ended: float | None = None
+    # How to say `error` again in the language of the page that shows it (the server's own reasons:
+    # halted, worker died); None: `error` is shown as it is (a message from the worker process).
+    _error_words: Callable[[], str] | None = None
+    _device_label: DeviceLabel | None = None  # what `device` says, to say it in a page's language
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
     _done: threading.Event = field(default_factory=threading.Event)
@@ -101,10 +109,11 @@ class TrainingRun:
     def abandoned(self) -> bool:
         return self.abandon_after is not None and time.monotonic() - self.seen > self.abandon_after
 
-    def _halt(self, reason: str) -> None:
-        """Stop with a sentence the page shows (over the time limit, nobody watching)."""
+    def _halt(self, words: Callable[[], str]) -> None:
+        """Stop with a sentence the page shows (over the time limit, nobody watching). `words`
+        builds it: here in English (this thread's language), in a page's language at snapshot()."""
         with self._lock:
-            self.error = reason
+            self.error, self._error_words = words(), words
         self._stop.set()
 
     def _check_bounds(self) -> None:
@@ -112,10 +121,7 @@ class TrainingRun:
         if self._stop.is_set():
             return
         if self.abandoned():
-            self._halt(
-                f"Stopped: no page of its owner showed this run for {self.abandon_after:.0f} s, so it no longer "
-                "holds a place others are waiting for."
-            )
+            self._halt(functools.partial(unwatched_sentence, self.abandon_after))
             return
         if self.limits is None:
             return
@@ -134,13 +140,13 @@ class TrainingRun:
             self._rate_from = (now, step)
         t0, s0 = self._rate_from
         if step - s0 >= 3 and now - t0 >= min(30.0, 0.05 * self.limits.seconds):
-            reason = overdue(now - t0, step - s0, total, self.limits)
+            found = overdue_numbers(now - t0, step - s0, total, self.limits)
         elif now - started >= 60:
-            reason = overdue(now - started, step, total, self.limits)
+            found = overdue_numbers(now - started, step, total, self.limits)
         else:
             return
-        if reason is not None:
-            self._halt(reason)
+        if found is not None:
+            self._halt(functools.partial(overdue_sentence, *found))
 
     def run_on(self, worker: Worker) -> None:
         """Send this job to `worker` and pump its messages until it ends (called in a thread)."""
@@ -173,7 +179,9 @@ class TrainingRun:
                     self.on_update(payload)
                 elif kind == "start":
                     with self._lock:
-                        self.total_steps, self.steps_per_epoch, self.device = payload
+                        self.total_steps, self.steps_per_epoch, label = payload
+                        self._device_label = label if isinstance(label, DeviceLabel) else None
+                        self.device = label.text() if isinstance(label, DeviceLabel) else str(label)
                         self._started = time.perf_counter()
                 elif kind == "done":
                     state = "stopped" if self._stop.is_set() else "finished"
@@ -190,6 +198,8 @@ class TrainingRun:
                 worker.dead = True
             with self._lock:
                 self._worker_stop = None
+                if error is not None:  # the worker's own sentence replaces a halt's
+                    self._error_words = (lambda: _(WORKER_DIED)) if error == WORKER_DIED else None
                 self.state, self.error = state, error or self.error  # type: ignore[assignment]
                 self._ended = time.perf_counter()
                 if self._started is None:
@@ -216,7 +226,7 @@ class TrainingRun:
         with self._lock:
             hists = tuple(self._histories[n].view() for n in self._names)
             state, error, total, device = self.state, self.error, self.total_steps, self.device
-            per_epoch = self.steps_per_epoch
+            words, label, per_epoch = self._error_words, self._device_label, self.steps_per_epoch
             started, ended, run_ids = self._started, self._ended, self.run_ids
         step = max((h.step[-1] for h in hists if h.step), default=0)
         now = ended if ended is not None else time.perf_counter()
@@ -224,6 +234,11 @@ class TrainingRun:
         images = sum(len(h.step) for h in hists) * self.train_cfg.batch_size
         rate = images / elapsed if elapsed > 0 else 0.0
         eta = elapsed / step * (total - step) if step and state == "running" else None
+        # snapshot() runs in the page's thread: the server's own sentences are said in its language
+        if words is not None:
+            error = words()
+        if label is not None:
+            device = label.text()
         return Snapshot(
             self.job_id,
             state,
@@ -239,3 +254,18 @@ class TrainingRun:
             run_ids,
             device,
         )
+
+
+def unwatched_sentence(seconds: float | None) -> str:
+    """Why a job whose owner left was stopped, in the language of the context it is called in."""
+    return _(
+        "Stopped: no page of its owner showed this run for {seconds} s, so it no longer "
+        "holds a place others are waiting for."
+    ).format(seconds=f"{seconds or 0:.0f}")
+
+
+def unwatched_queued_sentence(seconds: float | None) -> str:
+    """Why a job whose owner left before it started was stopped."""
+    return _("Stopped before it started: no page of its owner showed it for {seconds} s.").format(
+        seconds=f"{seconds or 0:.0f}"
+    )

@@ -3,6 +3,7 @@ process-wide registry that outlives browser sessions, so a refreshed page reconn
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Sequence
@@ -10,8 +11,9 @@ from collections.abc import Sequence
 from resnet_viz.config import ConfigError, DataConfig, ModelConfig, TrainConfig
 from resnet_viz.limits import Limits, check_job, check_press
 from resnet_viz.runs import RunStore
+from resnet_viz.text import _
 
-from .job import Snapshot, TrainingRun
+from .job import Snapshot, TrainingRun, unwatched_queued_sentence
 from .worker import Worker
 
 
@@ -120,8 +122,10 @@ class JobQueue:
                 ]
                 if busy:
                     raise JobRefused(
-                        "You already have a run queued or training on this server; stop it or wait for it to end "
-                        "before starting another (one at a time per browser keeps the queue fair)."
+                        _(
+                            "You already have a run queued or training on this server; stop it or wait for it to "
+                            "end before starting another (one at a time per browser keeps the queue fair)."
+                        )
                     )
             self._forget_old()
             self._jobs[job.job_id] = job
@@ -152,9 +156,7 @@ class JobQueue:
             while not job._stop.is_set() and (self._waiting[0] != job.job_id or len(self._running) >= self.max_jobs):
                 self._cond.wait(timeout=0.5)
                 if job.abandoned():  # its owner left while it waited: free the place in line
-                    job._halt(
-                        f"Stopped before it started: no page of its owner showed it for {job.abandon_after:.0f} s."
-                    )
+                    job._halt(functools.partial(unwatched_queued_sentence, job.abandon_after))
             self._waiting.remove(job.job_id)
             if job._stop.is_set():
                 job.state = "stopped"

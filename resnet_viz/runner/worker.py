@@ -16,8 +16,10 @@ from typing import Any
 
 from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
 from resnet_viz.runs import RunStore
+from resnet_viz.text import N_
 
-WORKER_DIED = "the training process died (out of memory?); the next run starts a fresh one"
+# Said by the job's pumping thread in English; a page's snapshot says it in the page's language.
+WORKER_DIED = N_("the training process died (out of memory?); the next run starts a fresh one")
 
 
 def _worker_main(conn: Any, stop: Any) -> None:
@@ -25,7 +27,7 @@ def _worker_main(conn: Any, stop: Any) -> None:
     import torch
 
     from resnet_viz.data import load_dataset
-    from resnet_viz.devices import describe_device, select_device, thread_count
+    from resnet_viz.devices import device_label, select_device, thread_count
     from resnet_viz.experiment import run_twins
     from resnet_viz.limits import forward_macs
     from resnet_viz.train import steps_per_epoch, total_steps
@@ -55,7 +57,7 @@ def _worker_main(conn: Any, stop: Any) -> None:
                     (
                         total_steps(train_cfg, data.n_train),
                         steps_per_epoch(train_cfg, data.n_train),
-                        describe_device(device),
+                        device_label(device),  # the server says it in the page's language
                     ),
                 )
             )

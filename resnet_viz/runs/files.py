@@ -26,6 +26,7 @@ from typing import IO, Any
 from resnet_viz import checks
 from resnet_viz.config import ConfigError, ModelConfig
 from resnet_viz.history import History
+from resnet_viz.text import _, language
 
 FORMAT_VERSION = 1  # bump when the folder layout changes incompatibly
 RUNS_ENV = "RESNET_VIZ_RUNS"  # environment variable naming the runs folder
@@ -132,13 +133,18 @@ def read_json(path: Path) -> Any:
     try:
         text = path.read_bytes()
     except FileNotFoundError:
-        raise RunStoreError(f"{path.name} is missing") from None
+        raise RunStoreError(_("{file} is missing").format(file=path.name)) from None
     except OSError as e:  # e.strerror, not str(e): that holds the server's absolute path
-        raise RunStoreError(f"{path.name} cannot be read ({e.strerror or type(e).__name__})") from e
+        raise RunStoreError(cannot_be_read(path.name, e)) from e
     try:
         return json.loads(text)
     except (ValueError, RecursionError) as e:  # JSONDecodeError, bad UTF-8, an int over 4300 digits, deep nesting
-        raise RunStoreError(f"{path.name} is not valid JSON ({str(e)[:200]})") from e
+        raise RunStoreError(_("{file} is not valid JSON ({reason})").format(file=path.name, reason=str(e)[:200])) from e
+
+
+def cannot_be_read(name: str, e: OSError) -> str:
+    """E.g. "weights.pt cannot be read (Permission denied)": the OS's reason, never the server's path."""
+    return _("{file} cannot be read ({reason})").format(file=name, reason=e.strerror or type(e).__name__)
 
 
 def pid_alive(pid: int) -> bool:
@@ -168,8 +174,9 @@ def is_interrupted(status: dict[str, Any]) -> bool:
 
 # Validating metrics.json (parse) and weights.pt (zip directory) on every list() would re-read
 # megabytes per page rerun; files are only ever replaced, never edited in place, so a file whose
-# (mtime, size, inode) is unchanged keeps its verdict.
-_CHECKED: dict[Path, tuple[tuple[int, int, int], str | None]] = {}
+# (mtime, size, inode) is unchanged keeps its verdict. Keyed by language too: the verdict is a
+# sentence, and one learner's language must not reach another.
+_CHECKED: dict[tuple[Path, str], tuple[tuple[int, int, int], str | None]] = {}
 _CHECKED_LOCK = threading.Lock()
 
 
@@ -180,8 +187,9 @@ def check_cached(path: Path, check: Callable[[Path], None]) -> str | None:
     except FileNotFoundError:
         return None  # absent is not damaged: a running run has no weights yet
     key = (st.st_mtime_ns, st.st_size, st.st_ino)
+    where = (path, language())
     with _CHECKED_LOCK:
-        hit = _CHECKED.get(path)
+        hit = _CHECKED.get(where)
     if hit is not None and hit[0] == key:
         return hit[1]
     try:
@@ -190,7 +198,7 @@ def check_cached(path: Path, check: Callable[[Path], None]) -> str | None:
     except RunStoreError as e:
         error = str(e)
     with _CHECKED_LOCK:
-        _CHECKED[path] = (key, error)
+        _CHECKED[where] = (key, error)
     return error
 
 
@@ -198,11 +206,13 @@ def history_of(metrics: Any) -> History:
     """The History a metrics dict describes, or RunStoreError saying what does not fit its schema."""
 
     if not isinstance(metrics, dict):
-        raise RunStoreError(f"{METRICS_FILE} does not hold a JSON object")
+        raise RunStoreError(_("{file} does not hold a JSON object").format(file=METRICS_FILE))
     try:
         return History.from_dict(metrics)
     except ValueError as e:
-        raise RunStoreError(f"{METRICS_FILE} does not hold a model's metrics: {e}") from e
+        raise RunStoreError(
+            _("{file} does not hold a model's metrics: {problem}").format(file=METRICS_FILE, problem=e)
+        ) from e
 
 
 def check_metrics(path: Path) -> None:
@@ -216,9 +226,9 @@ def check_weights(path: Path) -> None:
         with zipfile.ZipFile(path) as zf:
             zf.namelist()
     except zipfile.BadZipFile as e:
-        raise RunStoreError(f"{path.name} is damaged or truncated ({e})") from e
+        raise RunStoreError(_("{file} is damaged or truncated ({reason})").format(file=path.name, reason=e)) from e
     except OSError as e:
-        raise RunStoreError(f"{path.name} cannot be read ({e.strerror or type(e).__name__})") from e
+        raise RunStoreError(cannot_be_read(path.name, e)) from e
 
 
 def check_status_extra(status: dict[str, Any]) -> None:
@@ -226,20 +236,24 @@ def check_status_extra(status: dict[str, Any]) -> None:
     summary = status.get("summary")
     if summary is not None:
         if not isinstance(summary, dict):
-            raise RunStoreError(f"{STATUS_FILE} has a summary that is not a JSON object")
+            raise RunStoreError(_("{file} has a summary that is not a JSON object").format(file=STATUS_FILE))
         for key, v in summary.items():
             if not (v is None or isinstance(v, str) or checks.plain_number(v)):
-                raise RunStoreError(f"{STATUS_FILE} has a summary {key!r} that is neither a number nor text")
+                raise RunStoreError(
+                    _("{file} has a summary {key} that is neither a number nor text").format(
+                        file=STATUS_FILE, key=repr(key)
+                    )
+                )
     seconds, pid = status.get("seconds"), status.get("pid")
     if seconds is not None and not checks.plain_number(seconds):
-        raise RunStoreError(f"{STATUS_FILE} has a seconds that is not a number")
+        raise RunStoreError(_("{file} has a seconds that is not a number").format(file=STATUS_FILE))
     # os.kill(pid, 0) asks about the pid: beyond a C int it raises OverflowError, and 0 or a
     # negative pid would ask about a whole process group instead.
     if pid is not None and (isinstance(pid, bool) or not isinstance(pid, int) or not 0 < pid < 2**31):
-        raise RunStoreError(f"{STATUS_FILE} has a pid that is not a process id")
+        raise RunStoreError(_("{file} has a pid that is not a process id").format(file=STATUS_FILE))
     for key in ("updated", "host", "process"):
         if key in status and status[key] is not None and not isinstance(status[key], str):
-            raise RunStoreError(f"{STATUS_FILE} has a {key} that is not text")
+            raise RunStoreError(_("{file} has a {key} that is not text").format(file=STATUS_FILE, key=key))
 
 
 def check_buildable(model: ModelConfig) -> None:
@@ -252,4 +266,6 @@ def check_buildable(model: ModelConfig) -> None:
     try:
         check_model(model)
     except ConfigError as e:
-        raise RunStoreError(f"{CONFIG_FILE} describes a model too large to build: {e}") from e
+        raise RunStoreError(
+            _("{file} describes a model too large to build: {problem}").format(file=CONFIG_FILE, problem=e)
+        ) from e

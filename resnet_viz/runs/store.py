@@ -33,6 +33,7 @@ import torch
 
 from resnet_viz.config import ConfigError, DataConfig, ModelConfig, TrainConfig, from_dict, to_dict
 from resnet_viz.history import History
+from resnet_viz.text import _, ngettext
 
 from . import files
 from .export import metrics_csv
@@ -65,7 +66,9 @@ class Damaged:
     reason: str  # what is wrong, e.g. "config.json is not valid JSON (...)"
 
     def __str__(self) -> str:
-        return f"{self.folder}: {self.reason}" if self.folder else f"the run store: {self.reason}"
+        if self.folder:
+            return f"{self.folder}: {self.reason}"
+        return _("the run store: {reason}").format(reason=self.reason)
 
 
 def damage_report(damaged: list[Damaged]) -> str | None:
@@ -74,8 +77,11 @@ def damage_report(damaged: list[Damaged]) -> str | None:
     if not damaged:
         return None
     lines = "\n".join(f"- `{d.folder}`: {d.reason}" if d.folder else f"- {d}" for d in damaged)
-    many = "s" if len(damaged) > 1 else ""
-    return f"Skipped {len(damaged)} damaged run folder{many} in the run store:\n{lines}"
+    return ngettext(
+        "Skipped {n} damaged run folder in the run store:\n{lines}",
+        "Skipped {n} damaged run folders in the run store:\n{lines}",
+        len(damaged),
+    ).format(n=len(damaged), lines=lines)
 
 
 @dataclass(frozen=True)
@@ -151,7 +157,9 @@ class RunStore:
             or run_id.startswith(".")  # ".", "..", and our hidden temp/staging folders
         ):
             raise RunStoreError(
-                f"invalid run id {run_id!r}: use only letters, digits, '.', '_' and '-', not starting with '.'"
+                _("invalid run id {run}: use only letters, digits, '.', '_' and '-', not starting with '.'").format(
+                    run=repr(run_id)
+                )
             )
         return self.root / run_id
 
@@ -159,7 +167,7 @@ class RunStore:
         """The folder of an existing run; RunStoreError when there is none."""
         path = self._dir(run_id)
         if not path.is_dir():
-            raise RunStoreError(f"no run {run_id!r} in the run store")
+            raise RunStoreError(_("no run {run} in the run store").format(run=repr(run_id)))
         return path
 
     # -- writing -----------------------------------------------------------------------------
@@ -178,13 +186,13 @@ class RunStore:
             raise TypeError(f"group must be a string or None; got {type(group).__name__}")
         self.root.mkdir(parents=True, exist_ok=True)
         now = files.utcnow()
-        for _ in range(100):
+        for _attempt in range(100):
             run_id = _run_id_for(model, train, now)
             final = self._dir(run_id)
             if not final.exists():
                 break
         else:  # 100 collisions in 65536 suffixes within one second: something else is wrong
-            raise RunStoreError("could not find a free run id in the run store")
+            raise RunStoreError(_("could not find a free run id in the run store"))
         config = {
             "model": to_dict(model),
             "data": to_dict(data),
@@ -266,8 +274,9 @@ class RunStore:
             files.write_json(folder / f"{name}.json", result, indent=None)
         except OSError as e:  # a read-only or full store: a sentence for the page, not a traceback
             raise RunStoreError(
-                f"run {run_id!r}: {ANALYSIS_DIR}/{name}.json cannot be saved ({e.strerror or type(e).__name__}); "
-                "the run store must be writable to keep analyses"
+                _(
+                    "run {run}: {file} cannot be saved ({reason}); the run store must be writable to keep analyses"
+                ).format(run=repr(run_id), file=f"{ANALYSIS_DIR}/{name}.json", reason=e.strerror or type(e).__name__)
             ) from e
 
     def load_analysis(self, run_id: str, name: str) -> dict[str, Any] | None:
@@ -280,9 +289,16 @@ class RunStore:
         try:
             data = files.read_json(path)
         except RunStoreError as e:
-            raise DamagedAnalysis(f"run {run_id!r}: {ANALYSIS_DIR}/{e}") from e
+            # e names the file ("lesion.json is not valid JSON (...)"): said with its folder in front
+            raise DamagedAnalysis(
+                _("run {run}: {problem}").format(run=repr(run_id), problem=f"{ANALYSIS_DIR}/{e}")
+            ) from e
         if not isinstance(data, dict):
-            raise DamagedAnalysis(f"run {run_id!r}: {ANALYSIS_DIR}/{name}.json does not hold a JSON object")
+            raise DamagedAnalysis(
+                _("run {run}: {file} does not hold a JSON object").format(
+                    run=repr(run_id), file=f"{ANALYSIS_DIR}/{name}.json"
+                )
+            )
         return data
 
     def snapshot_steps(self, run_id: str) -> list[int]:
@@ -297,24 +313,32 @@ class RunStore:
         """Build a RunInfo from a folder, raising RunStoreError with the reason it is damaged."""
         config = files.read_json(path / CONFIG_FILE)
         if not isinstance(config, dict):
-            raise RunStoreError(f"{CONFIG_FILE} does not hold a JSON object")
+            raise RunStoreError(_("{file} does not hold a JSON object").format(file=CONFIG_FILE))
         version = config.get("version", FORMAT_VERSION)
         if isinstance(version, bool) or not isinstance(version, int) or version > FORMAT_VERSION:
-            raise RunStoreError(f"{CONFIG_FILE} has format version {version!r}; this app reads up to {FORMAT_VERSION}")
+            raise RunStoreError(
+                _("{file} has format version {version}; this app reads up to {most}").format(
+                    file=CONFIG_FILE, version=repr(version), most=FORMAT_VERSION
+                )
+            )
         configs: dict[str, Any] = {}
         for key, cls in (("model", ModelConfig), ("data", DataConfig), ("train", TrainConfig)):
             section = config.get(key)
             if not isinstance(section, dict):
-                raise RunStoreError(f"{CONFIG_FILE} has no {key!r} section")
+                raise RunStoreError(_("{file} has no {section} section").format(file=CONFIG_FILE, section=repr(key)))
             try:
                 configs[key] = from_dict(cls, section)
             except (ConfigError, TypeError) as e:
-                raise RunStoreError(f"{CONFIG_FILE} holds an invalid {key} config: {e}") from e
+                raise RunStoreError(
+                    _("{file} holds an invalid {section} config: {problem}").format(
+                        file=CONFIG_FILE, section=key, problem=e
+                    )
+                ) from e
         group, created = config.get("group"), config.get("created")
         if group is not None and not isinstance(group, str):
-            raise RunStoreError(f"{CONFIG_FILE} has a non-text group {group!r}")
+            raise RunStoreError(_("{file} has a non-text group {group}").format(file=CONFIG_FILE, group=repr(group)))
         if not isinstance(created, str):
-            raise RunStoreError(f"{CONFIG_FILE} has no creation time")
+            raise RunStoreError(_("{file} has no creation time").format(file=CONFIG_FILE))
         label = config.get("label")
         if not isinstance(label, str) or not label:
             label = configs["model"].name
@@ -322,13 +346,17 @@ class RunStore:
 
         status = files.read_json(path / STATUS_FILE)
         if not isinstance(status, dict):
-            raise RunStoreError(f"{STATUS_FILE} does not hold a JSON object")
+            raise RunStoreError(_("{file} does not hold a JSON object").format(file=STATUS_FILE))
         state, step, message = status.get("status"), status.get("step", 0), status.get("message")
         if state not in STATUSES:
-            raise RunStoreError(f"{STATUS_FILE} has no known status (one of {', '.join(STATUSES)})")
+            raise RunStoreError(
+                _("{file} has no known status (one of {choices})").format(file=STATUS_FILE, choices=", ".join(STATUSES))
+            )
         # 2**53: the run table shows the step through a float64 column
         if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step < 2**53:
-            raise RunStoreError(f"{STATUS_FILE} has a step that is not a whole number from 0 to 2**53")
+            raise RunStoreError(
+                _("{file} has a step that is not a whole number from 0 to 2**53").format(file=STATUS_FILE)
+            )
         if message is not None and not isinstance(message, str):
             message = str(message)[:200]
         files.check_status_extra(status)
@@ -371,11 +399,13 @@ class RunStore:
         except FileNotFoundError:
             folders = []
         except OSError as e:  # the root is a file, or not readable: no runs, and say why
-            return [], [Damaged("", f"its folder cannot be read ({e.strerror or type(e).__name__})")]
+            return [], [
+                Damaged("", _("its folder cannot be read ({reason})").format(reason=e.strerror or type(e).__name__))
+            ]
         for path in folders:
             try:
                 if not RUN_ID_RE.fullmatch(path.name):
-                    raise RunStoreError("its name is not a valid run id")
+                    raise RunStoreError(_("its name is not a valid run id"))
                 info = self._read_info(path)
             except RunStoreError as e:
                 damaged.append(Damaged(path.name, str(e)))
@@ -400,7 +430,7 @@ class RunStore:
         try:
             return self._read_info(path)
         except RunStoreError as e:
-            raise RunStoreError(f"run {run_id!r} is damaged: {e}") from e
+            raise RunStoreError(_("run {run} is damaged: {problem}").format(run=repr(run_id), problem=e)) from e
 
     def load_history(self, run_id: str) -> History | None:
         """The run's metrics as a checked :class:`resnet_viz.history.History`; None when it has not
@@ -411,7 +441,7 @@ class RunStore:
         try:
             return files.history_of(metrics)
         except RunStoreError as e:
-            raise RunStoreError(f"run {run_id!r}: {e}") from e
+            raise RunStoreError(_("run {run}: {problem}").format(run=repr(run_id), problem=e)) from e
 
     def load_metrics(self, run_id: str) -> dict[str, Any]:
         """The stored metrics dict, unchecked beyond being an object (metrics_csv reads partial
@@ -422,9 +452,11 @@ class RunStore:
         try:
             metrics = files.read_json(path)
         except RunStoreError as e:
-            raise RunStoreError(f"run {run_id!r}: {e}") from e
+            raise RunStoreError(_("run {run}: {problem}").format(run=repr(run_id), problem=e)) from e
         if not isinstance(metrics, dict):
-            raise RunStoreError(f"run {run_id!r}: {METRICS_FILE} does not hold a JSON object")
+            raise RunStoreError(
+                _("run {run}: {file} does not hold a JSON object").format(run=repr(run_id), file=METRICS_FILE)
+            )
         return metrics
 
     # -- exporting ---------------------------------------------------------------------------

@@ -49,7 +49,9 @@ def stem_sentence(spec: NetSpec, trace: tuple[tuple[str, Shape], ...]) -> str:
         return _("{net} stem: no layer output was measured.").format(net=spec.name)
     (_name, (_c, h, _w)), (_last, (oc, oh, ow)) = trace[0], trace[-1]
     key = "smaller" if 0 < oh < h else "same" if oh == h else "other"
-    steps = " → ".join(f"{layer}: {_shape(s)}" for layer, s in trace[1:])  # layer labels and shapes, no words
+    # Layer labels (already in the learner's language, `anatomy.describe`) and shapes; the colon is the language's.
+    step = _("{layer}: {shape}")
+    steps = " → ".join(step.format(layer=layer, shape=_shape(s)) for layer, s in trace[1:])
     return _(_STEM[key]).format(
         net=spec.name,
         input=_shape(trace[0][1]),

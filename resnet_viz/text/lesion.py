@@ -22,7 +22,7 @@ from ..ensemble import (
 )
 from ..lesion import SAME_RESPONSE, SAME_SHARE, mean_response, quieter
 from . import N_, _, ngettext
-from .numbers import change, is_number, num, percent, points, share, times
+from .numbers import change, is_number, listing, num, percent, points, share, times
 
 Names = tuple[str, str]  # (plain net, residual net), as the page labels them
 
@@ -297,11 +297,11 @@ def decline_sentence(r: LesionResult, name: str) -> str:
         bad = [k for k, a in zip(d.ks, d.accs) if not is_number(a)]
         deleted = [k for k in bad if k]
         key = "both" if deleted and bad[0] == 0 else "deleted" if deleted else "intact"
-        return _(_NOT_FINITE[key]).format(name=name, ks=", ".join(map(str, deleted)))
+        return _(_NOT_FINITE[key]).format(name=name, ks=listing(map(str, deleted)))
     steepest, average, (k0, k1) = d.steepest, d.average, d.between or (0, 0)
     return _(_DECLINE[d.shape]).format(
         name=name,
-        measured=", ".join(map(str, d.ks[1:])),
+        measured=listing(map(str, d.ks[1:])),
         intact=percent(d.accs[0]),
         last=percent(d.accs[-1]),
         k=d.ks[-1],

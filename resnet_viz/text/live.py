@@ -127,7 +127,15 @@ def flow_sentence(h: History) -> str | None:
             out.append(_(_LATER[later]).format(step=h.probe_step[-1], ratio=num(r1)))
     if reg == "exploding" and "plain" in h.name:
         out.append(_(CANDIDATE))
-    return " ".join(out)
+    return _sentences(out)
+
+
+def _sentences(sentences: Sequence[str]) -> str:
+    """Sentences one after another in one paragraph (English: a space between; Chinese: none)."""
+    text = sentences[0]
+    for sentence in sentences[1:]:
+        text = _("{sentence} {next_sentence}").format(sentence=text, next_sentence=sentence)
+    return text
 
 
 def _outcome_sentences(histories: Sequence[History]) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 # plotly imports pandas lazily, on the first figure it validates; two sessions drawing their first
@@ -22,14 +23,14 @@ import pandas  # noqa: F401
 import streamlit as st
 import torch
 
-from resnet_viz import __version__
+from resnet_viz import __version__, devices
 from resnet_viz.config import ConfigError
-from resnet_viz.devices import describe_device, select_device, thread_count
+from resnet_viz.devices import select_device, thread_count
 from resnet_viz.limits import forward_macs
 from resnet_viz.runner import job_queue
 from resnet_viz.runs import RunInfo, RunStore, damage_report, twin_groups
 from resnet_viz.settings import TwinSettings
-from resnet_viz.text import LANGUAGES, N_, _, set_language
+from resnet_viz.text import LANGUAGES, N_, _, ngettext, set_language
 
 PAPER_URL = "https://arxiv.org/abs/1512.03385"  # He et al. 2016, Deep Residual Learning
 PREACT_PAPER_URL = "https://arxiv.org/abs/1603.05027"  # He et al. 2016b, Identity Mappings
@@ -119,10 +120,17 @@ PAGES: tuple[PageInfo, ...] = (
 
 
 @st.cache_resource(show_spinner=False)
+def _device_facts() -> devices.DeviceLabel:
+    """What names the device ``auto`` training uses, cached as facts (no words: every language
+    says them its own way)."""
+    return devices.device_label(select_device("auto"), threads=default_job_threads())
+
+
 def device_label() -> str:
     """Description of the device ``auto`` training uses, e.g. "CPU, 1 thread (torch 2.14.1)", with
-    the threads the policy gives the live page's default twins (resnet_viz.devices.thread_count)."""
-    return describe_device(select_device("auto"), threads=default_job_threads())
+    the threads the policy gives the live page's default twins (resnet_viz.devices.thread_count),
+    in the learner's language."""
+    return _device_facts().text()
 
 
 def default_job_threads() -> int:
@@ -164,13 +172,25 @@ LANGUAGE_KEY = "language"  # the session's language code; the switch's own widge
 # since Streamlit drops a widget's state on a page that has not drawn it yet
 
 
-def _initial_language() -> str:
-    """`?lang=` in the URL, else Chinese for a browser that asks for it, else English."""
-    url = st.query_params.get("lang")
-    if url in LANGUAGES:
-        return url
+def _browser_language() -> str:
+    """Chinese for a browser that asks for it (st.context.locale), else English."""
     locale = (st.context.locale or "").lower() if hasattr(st.context, "locale") else ""
     return "zh" if locale.startswith("zh") else "en"
+
+
+def _initial_language() -> str:
+    """`?lang=` in the URL, else the browser's language."""
+    url = st.query_params.get("lang")
+    return url if url in LANGUAGES else _browser_language()
+
+
+def _keep_in_url(code: str) -> None:
+    """The URL says the language when it is not the browser's own, so a shared link opens in it;
+    otherwise it stays out of the URL (links stay short)."""
+    if code != _browser_language():
+        st.query_params["lang"] = code
+    elif "lang" in st.query_params:
+        del st.query_params["lang"]
 
 
 def use_language() -> str:
@@ -185,14 +205,14 @@ def use_language() -> str:
 def _language_changed() -> None:
     code = st.session_state["language_pick"]
     st.session_state[LANGUAGE_KEY] = code
-    st.query_params["lang"] = code  # a shared link opens in the same language
+    _keep_in_url(code)
 
 
 def language_switch() -> None:
     """English / 中文 at the top of the sidebar; the choice is kept in the URL (`?lang=zh`)."""
     code = st.session_state[LANGUAGE_KEY]
     st.session_state["language_pick"] = code
-    st.query_params["lang"] = code  # page links drop the query: the URL keeps saying the language
+    _keep_in_url(code)  # page links drop the query: the URL keeps saying the language
     st.segmented_control(
         "Language · 语言",
         list(LANGUAGES),
@@ -222,14 +242,16 @@ def sidebar() -> None:
     with st.sidebar:
         _remember_owner()
         fragment(_heartbeat, run_every=HEARTBEAT_SECONDS)()
-        st.caption(f"Device: **{device_label()}**")
-        with st.expander("About ResNet Lab", icon=":material/info:"):
+        st.caption(_("Device: **{device}**").format(device=device_label()))
+        with st.expander(_("About ResNet Lab"), icon=":material/info:"):
             st.markdown(
-                f"Version {__version__}. Plain and residual networks trained side by side on "
-                "identical batches, measured while they learn.\n\n"
-                f"Papers: [Deep Residual Learning]({PAPER_URL}) (He et al. 2016), "
-                f"[Identity Mappings in Deep Residual Networks]({PREACT_PAPER_URL}) (He et al. 2016b).\n\n"
-                "Command line: `resnet-viz train --help`."
+                _(
+                    "Version {version}. Plain and residual networks trained side by side on "
+                    "identical batches, measured while they learn.\n\n"
+                    "Papers: [Deep Residual Learning]({paper_url}) (He et al. 2016), "
+                    "[Identity Mappings in Deep Residual Networks]({preact_url}) (He et al. 2016b).\n\n"
+                    "Command line: `resnet-viz train --help`."
+                ).format(version=__version__, paper_url=PAPER_URL, preact_url=PREACT_PAPER_URL)
             )
 
 
@@ -288,33 +310,51 @@ def _heartbeat() -> None:
     """Every page keeps its owner's jobs alive (a job nobody watches is stopped) and says where they are."""
     active = job_queue().touch(owner_key())
     if active:
-        st.caption(f"You have {active} run{'s' if active > 1 else ''} queued or training on this server.")
+        st.caption(
+            ngettext(
+                "You have {n} run queued or training on this server.",
+                "You have {n} runs queued or training on this server.",
+                active,
+            ).format(n=active)
+        )
 
 
 def domain(info: RunInfo) -> str:
-    """What a run's nets were trained on, as a learner needs it to judge a map: dataset, input, classes."""
+    """What a run's nets were trained on, as a learner needs it to judge a map: dataset, input,
+    classes, in the learner's language."""
     from resnet_viz.data import DATASETS
 
     m = info.model
-    title = DATASETS[info.data.name].title if info.data.name in DATASETS else info.data.name
-    colour = "grey" if m.in_channels == 1 else "colour"
-    return f"{title}: {m.image_size}x{m.image_size} {colour}, {m.num_classes} classes"
+    title = _(DATASETS[info.data.name].title) if info.data.name in DATASETS else info.data.name
+    if m.in_channels == 1:
+        template = ngettext(
+            "{title}: {size}x{size} grey, {n} class", "{title}: {size}x{size} grey, {n} classes", m.num_classes
+        )
+    else:
+        template = ngettext(
+            "{title}: {size}x{size} colour, {n} class", "{title}: {size}x{size} colour, {n} classes", m.num_classes
+        )
+    return template.format(title=title, size=m.image_size, n=m.num_classes)
 
 
 def run_groups(store: RunStore) -> dict[str, list[RunInfo]]:
     """Finished runs with weights, grouped by the Train press that made them (twins together),
-    newest first; the key is a label for a select box naming what they were trained on. Damaged
+    newest first. The key names the twins and their press in every language alike (a select box's
+    value survives a language switch); `group_label` says what they were trained on. Damaged
     folders are named in one warning."""
     infos, damaged = store.scan()
     report = damage_report(damaged)  # folder names only, never the server's path
     if report:
         st.warning(report, icon=":material/warning:")
-    out = {}
-    for runs in twin_groups(infos).values():
-        first = runs[0]
-        names = " + ".join(r.label for r in runs)
-        out[f"{names} · {domain(first)} · seed {first.train.seed} · {first.when}"] = runs
-    return out
+    return {f"{' + '.join(r.label for r in runs)} · {group}": runs for group, runs in twin_groups(infos).items()}
+
+
+def group_label(runs: Sequence[RunInfo]) -> str:
+    """A run group as a select box lists it, in the learner's language."""
+    first = runs[0]
+    return _("{names} · {domain} · seed {seed} · {when}").format(
+        names=" + ".join(r.label for r in runs), domain=domain(first), seed=first.train.seed, when=first.when
+    )
 
 
 def submit_twins(settings: TwinSettings, owner: str, store: RunStore, *, refused_key: str) -> str | None:

@@ -22,9 +22,16 @@ from resnet_viz.landscape import SliceCancelled
 from resnet_viz.models import build_model
 from resnet_viz.runs import DamagedAnalysis, RunInfo, RunStore, RunStoreError
 from resnet_viz.runs.files import ANALYSIS_DIR, WEIGHTS_FILE
+from resnet_viz.text import N_, _
 
 Runs = Mapping[str, RunInfo]  # chart label -> run
 Progress = Callable[[int, int], None]
+# The progress text of `compute`, by what it counts; translated where shown.
+_UNITS: dict[str, str] = {
+    "points": N_("{label}: {done}/{total} points"),
+    "evaluations": N_("{label}: {done}/{total} evaluations"),
+    "networks": N_("{label}: {done}/{total} networks"),
+}
 
 
 def pair(runs: Runs) -> tuple[str | None, str | None]:
@@ -60,7 +67,7 @@ def saved(store: RunStore, runs: Runs, name: str, kind: str) -> dict[str, Any]:
         try:
             out[label] = _saved(str(store.root), info.run_id, name, kind, mtime)
         except DamagedAnalysis as exc:
-            st.warning(f"{exc}. Computing it again replaces it.", icon=":material/warning:")
+            st.warning(_("{error}. Computing it again replaces it.").format(error=exc), icon=":material/warning:")
         except RunStoreError as exc:  # the run itself went missing or was damaged since it was listed
             st.warning(str(exc), icon=":material/warning:")
     return out
@@ -68,19 +75,28 @@ def saved(store: RunStore, runs: Runs, name: str, kind: str) -> dict[str, Any]:
 
 def compute(runs: Runs, labels: Sequence[str], run: Callable[[RunInfo, Progress], object], unit: str) -> bool:
     """``run(info, progress)`` for each label under one progress bar. True when every one finished
-    (the caller reruns the page); False after an error, which stays on the page."""
+    (the caller reruns the page); False after an error, which stays on the page. `unit`: a key of
+    `_UNITS`, how the progress text counts ("points", "evaluations", "networks")."""
     bar = st.progress(0.0)
     try:
         for i, label in enumerate(labels):
 
             def progress(done: int, total: int, i: int = i, label: str = label) -> None:
-                bar.progress((i + done / total) / len(labels), text=f"{label}: {done}/{total} {unit}")
+                text = _(_UNITS[unit]).format(label=label, done=done, total=total)
+                bar.progress((i + done / total) / len(labels), text=text)
 
             run(runs[label], progress)
-            bar.progress((i + 1) / len(labels), text=f"{label}: done")
-    except (SliceCancelled, RunStoreError, DatasetUnavailable, ValueError) as exc:
+            bar.progress((i + 1) / len(labels), text=_("{label}: done").format(label=label))
+    except SliceCancelled as exc:
         bar.empty()
-        st.error(f"Not computed: {exc}", icon=":material/error:")
+        st.error(
+            _("Not computed: cancelled after {done} of {total} grid points.").format(done=exc.done, total=exc.total),
+            icon=":material/error:",
+        )
+        return False
+    except (RunStoreError, DatasetUnavailable, ValueError) as exc:
+        bar.empty()
+        st.error(_("Not computed: {error}").format(error=exc), icon=":material/error:")
         return False
     return True
 
@@ -114,7 +130,7 @@ def compute_near_identity(store: RunStore, runs: Runs, labels: Sequence[str]) ->
     return compute(runs, labels, lambda info, _progress: analysis.run_near_identity(store, info.run_id), "networks")
 
 
-@st.cache_data(max_entries=64, show_spinner="Measuring every 3x3 layer's response on the test split...")
+@st.cache_data(max_entries=64, show_spinner=False)
 def _responses(root: str, run_id: str, mtime_ns: int) -> list[tuple[str, float]]:
     return analysis.run_responses(RunStore(root), run_id)
 
@@ -126,11 +142,14 @@ def responses(store: RunStore, runs: Runs) -> dict[str, list[tuple[str, float]]]
     for label, info in runs.items():
         try:
             mtime = (info.path / WEIGHTS_FILE).stat().st_mtime_ns
-            out[label] = _responses(str(store.root), info.run_id, mtime)
+            with st.spinner(_("Measuring every 3x3 layer's response on the test split...")):
+                out[label] = _responses(str(store.root), info.run_id, mtime)
         except FileNotFoundError:  # deleted since the run list was read
-            st.error(f"{label}: its weights are gone from the run store.", icon=":material/error:")
+            st.error(
+                _("{label}: its weights are gone from the run store.").format(label=label), icon=":material/error:"
+            )
         except (RunStoreError, DatasetUnavailable) as exc:
-            st.error(f"{label} cannot be measured: {exc}", icon=":material/error:")
+            st.error(_("{label} cannot be measured: {error}").format(label=label, error=exc), icon=":material/error:")
     return out
 
 

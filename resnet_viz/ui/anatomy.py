@@ -2,6 +2,7 @@
 
 Every value cached here is a frozen dataclass computed from a model built on the spot, so
 ``st.cache_data`` (a private copy per caller) is safe; nothing is cached that a session could change.
+A cached value that holds words (part names, layer labels) is keyed on the learner's language too.
 """
 
 from __future__ import annotations
@@ -12,41 +13,72 @@ from resnet_viz import anatomy, glossary
 from resnet_viz import anatomy_lessons as lessons
 from resnet_viz.anatomy import Anatomy, BlockSketch, NetSpec, ShortcutCost
 from resnet_viz.anatomy_lessons import BackwardCheck, ExpansionDemo, PoolCheck
+from resnet_viz.text import N_, _, language
 from resnet_viz.text import anatomy as anatomy_text
 
+# Spinners are shown through `_()` at the call, in the learner's language (a decorator's text would
+# be fixed at import).
+_BUILDING = N_("Building the network and measuring its stages...")
+_COUNTING = N_("Counting option A, option B and the plain twin...")
+_MEASURING = N_("Measuring the last feature map...")
 
-@st.cache_data(max_entries=64, show_spinner="Building the network and measuring its stages...")
-def stage_anatomy(spec: NetSpec) -> Anatomy:
+# The stage table's columns: key of `anatomy.table` -> the heading shown.
+_COLUMNS: dict[str, str] = {
+    "part": N_("part"),
+    "output size": N_("output size"),
+    "channels / outputs": N_("channels / outputs"),
+    "blocks": N_("blocks"),
+    "parameters": N_("parameters"),
+    "share": N_("share"),
+}
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _stage_anatomy(spec: NetSpec, lang: str) -> Anatomy:  # lang: the part names are in it
     return anatomy.anatomy(spec)
 
 
+def stage_anatomy(spec: NetSpec) -> Anatomy:
+    with st.spinner(_(_BUILDING)):
+        return _stage_anatomy(spec, language())
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
-def block(kind: str, residual: bool) -> BlockSketch:
+def _block(kind: str, residual: bool, lang: str) -> BlockSketch:  # lang: the layer labels are in it
     return anatomy.block_sketch(kind, residual)  # type: ignore[arg-type]
 
 
+def block(kind: str, residual: bool) -> BlockSketch:
+    return _block(kind, residual, language())
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
-def _stem_trace(spec: NetSpec) -> tuple[tuple[str, tuple[int, ...]], ...]:
+def _stem_trace(spec: NetSpec, lang: str) -> tuple[tuple[str, tuple[int, ...]], ...]:  # lang: layer labels
     return anatomy.stem_trace(spec)
 
 
 def stem(spec: NetSpec) -> str:
     # The measurement is cached, the sentence is not: it is built in the learner's language when shown.
-    return anatomy_text.stem_sentence(spec, _stem_trace(spec))
+    return anatomy_text.stem_sentence(spec, _stem_trace(spec, language()))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _stem_contrast(cifar: NetSpec, imagenet: NetSpec) -> anatomy.StemContrast:
+def _stem_contrast(cifar: NetSpec, imagenet: NetSpec, lang: str) -> anatomy.StemContrast:  # lang: a stage name
     return anatomy.stem_contrast(cifar, imagenet)
 
 
 def stem_contrast(cifar: NetSpec, imagenet: NetSpec) -> str:
-    return anatomy_text.stem_contrast(_stem_contrast(cifar, imagenet))
+    return anatomy_text.stem_contrast(_stem_contrast(cifar, imagenet, language()))
 
 
-@st.cache_data(max_entries=64, show_spinner="Counting option A, option B and the plain twin...")
-def shortcut(depth: int, width: int) -> ShortcutCost:
+@st.cache_data(max_entries=64, show_spinner=False)
+def _shortcut(depth: int, width: int) -> ShortcutCost:
     return anatomy.shortcut_cost(depth, width)
+
+
+def shortcut(depth: int, width: int) -> ShortcutCost:
+    with st.spinner(_(_COUNTING)):
+        return _shortcut(depth, width)
 
 
 @st.cache_data(max_entries=1, show_spinner=False)
@@ -54,9 +86,14 @@ def expansion() -> ExpansionDemo:
     return lessons.expansion_demo()
 
 
-@st.cache_data(max_entries=128, show_spinner="Measuring the last feature map...")
-def pool(spec: NetSpec, size: int) -> PoolCheck:
+@st.cache_data(max_entries=128, show_spinner=False)
+def _pool(spec: NetSpec, size: int) -> PoolCheck:
     return lessons.pool_check(spec, size)
+
+
+def pool(spec: NetSpec, size: int) -> PoolCheck:
+    with st.spinner(_(_MEASURING)):
+        return _pool(spec, size)
 
 
 @st.cache_data(max_entries=1, show_spinner=False)
@@ -65,13 +102,13 @@ def backward() -> BackwardCheck:
 
 
 def stage_table(anat: Anatomy) -> None:
-    st.dataframe(
-        anatomy.table(anat),
-        hide_index=True,
-        column_config={"blocks": st.column_config.NumberColumn(help=glossary.help("stage"))},
-    )
+    # The data keeps its English keys; only the headings shown are translated.
+    columns: dict[str, object] = {key: _(label) for key, label in _COLUMNS.items()}
+    columns["blocks"] = st.column_config.NumberColumn(_(_COLUMNS["blocks"]), help=glossary.help("stage"))
+    st.dataframe(anatomy.table(anat), hide_index=True, column_config=columns)  # type: ignore[arg-type]
 
 
 def glossary_expander() -> None:
-    with st.expander("Glossary: the words this app uses", icon=":material/menu_book:"):
-        st.markdown("\n".join(f"- **{term}**: {text}" for term, text in glossary.entries()))
+    with st.expander(_("Glossary: the words this app uses"), icon=":material/menu_book:"):
+        # `_()` is the identity for a definition the glossary already gave in the learner's language.
+        st.markdown("\n".join(f"- **{_(term)}**: {_(text)}" for term, text in glossary.entries()))

@@ -29,6 +29,7 @@ from resnet_viz.sweep import (
     depth_points,
     plan,
 )
+from resnet_viz.text import N_, _
 from resnet_viz.text.sweep import demo_reading, sweep_reading
 from resnet_viz.ui import exercises as ui_ex
 from resnet_viz.ui import fragment
@@ -39,6 +40,46 @@ from resnet_viz.ui import fragment
 # with everything redrawn every 1.5 s, 35 s with these defaults). Env overrides.
 SWEEP_REDRAW_SECONDS = float(os.environ.get("RESNET_VIZ_SWEEP_REDRAW", "1.0"))
 SWEEP_CHART_REDRAW_SECONDS = float(os.environ.get("RESNET_VIZ_SWEEP_CHART_REDRAW", "3.0"))
+
+# A run's status as the progress bars and the runs table say it (the stored value stays English).
+STATUS_LABEL = {
+    "running": N_("running"),
+    "finished": N_("finished"),
+    "stopped": N_("stopped"),
+    "diverged": N_("diverged"),
+    "failed": N_("failed"),
+}
+# The columns of "Every run of this sweep": `resnet-viz train --json`'s fields, as a learner reads them.
+RUN_COLUMNS = {
+    "model": N_("model"),
+    "name": N_("name"),
+    "depth": N_("depth"),
+    "params": N_("params"),
+    "status": N_("status"),
+    "steps": N_("steps"),
+    "train_loss": N_("train_loss"),
+    "train_acc": N_("train_acc"),
+    "test_loss": N_("test_loss"),
+    "test_acc": N_("test_acc"),
+    "diverged_at": N_("diverged_at"),
+    "seconds": N_("seconds"),
+    "run_id": N_("run_id"),
+    "seed": N_("seed"),
+    "reused": N_("reused"),
+}
+
+
+def _status(status: str) -> str:
+    return _(STATUS_LABEL[status]) if status in STATUS_LABEL else status
+
+
+def _run_row(summary: dict[str, object]) -> dict[str, object]:
+    """One row of the runs table, its column names (and its status) in the learner's language."""
+    row = {_(RUN_COLUMNS[k]) if k in RUN_COLUMNS else k: v for k, v in summary.items()}
+    status = summary.get("status")
+    if isinstance(status, str) and "status" in RUN_COLUMNS:
+        row[_(RUN_COLUMNS["status"])] = _status(status)
+    return row
 
 
 def _ids(param: str) -> list[str]:
@@ -63,12 +104,9 @@ def submit(sweep: SweepConfig | None, owner: str, store: RunStore, param: str, *
         st.session_state[f"{param}_error"] = str(exc)
         return
     st.session_state[param] = ids
-    # Remembered with its sweep: the note only shows while the widgets still describe that sweep.
-    text = (
-        f"All {len(sweep.cells())} runs of this sweep were already in the run store; they are shown below. "
-        "**Re-run** trains them again."
-    )
-    st.session_state[f"{param}_note"] = None if ids else (sweep, text)
+    # Remembered with its sweep: the note only shows while the widgets still describe that sweep. The
+    # count is kept, not the sentence, so the note is said in the language of the page that shows it.
+    st.session_state[f"{param}_note"] = None if ids else (sweep, len(sweep.cells()))
     if ids:
         st.query_params[param] = ",".join(ids)
     else:
@@ -122,7 +160,11 @@ def progress(param: str, sweep: SweepConfig | None, store: RunStore, *, chart_ke
     ids = _ids(param)
     note = st.session_state.get(f"{param}_note")
     if note and note[0] == sweep:
-        st.info(note[1], icon=":material/inventory_2:")
+        text = _(
+            "All {count} runs of this sweep were already in the run store; they are shown below. "
+            "**Re-run** trains them again."
+        ).format(count=note[1])
+        st.info(text, icon=":material/inventory_2:")
     if not ids:
         return
     any_active = active(param)
@@ -144,19 +186,35 @@ def _progress_fragment(param: str, was_active: bool) -> None:
     if active:
         for job, snap in active:
             if snap.state == "queued":
-                st.caption(f"Seed {job.train_cfg.seed}: {', '.join(job.names)}: queued, position {snap.queue_position}")
+                st.caption(
+                    _("Seed {seed}: {names}: queued, position {position}").format(
+                        seed=job.train_cfg.seed, names=", ".join(job.names), position=snap.queue_position
+                    )
+                )
                 continue
             for name, hist in zip(job.names, snap.histories):
                 step = hist.step[-1] if hist.step else 0
                 st.progress(
                     min(1.0, step / snap.total_steps) if snap.total_steps else 0.0,
-                    text=f"{name} · seed {job.train_cfg.seed} · step {step}/{snap.total_steps} · {hist.status}",
+                    text=_("{name} · seed {seed} · step {step}/{total} · {status}").format(
+                        name=name,
+                        seed=job.train_cfg.seed,
+                        step=step,
+                        total=snap.total_steps,
+                        status=_status(hist.status),
+                    ),
                 )
     for job, snap in snaps:
         if snap.error and snap.state == "stopped":  # halted by the server: over its time limit, or unwatched
-            st.warning(f"Seed {job.train_cfg.seed}: {snap.error}", icon=":material/timer_off:")
+            st.warning(
+                _("Seed {seed}: {error}").format(seed=job.train_cfg.seed, error=snap.error),
+                icon=":material/timer_off:",
+            )
         elif snap.error:
-            st.error(f"Seed {job.train_cfg.seed} failed: {snap.error}", icon=":material/error:")
+            st.error(
+                _("Seed {seed} failed: {error}").format(seed=job.train_cfg.seed, error=snap.error),
+                icon=":material/error:",
+            )
     if was_active and not active:
         st.rerun()  # full rerun: the finished cells now come from the store
 
@@ -200,14 +258,20 @@ def results_view(sweep: SweepConfig, store: RunStore, *, live: bool) -> list[Swe
     results = _collect_warned(sweep, store)
     if not results:
         st.info(
-            "No results for these settings yet. Press **Run sweep**: cells already in the run store "
-            "are reused, the rest are trained.",
+            _(
+                "No results for these settings yet. Press **Run sweep**: cells already in the run store "
+                "are reused, the rest are trained."
+            ),
             icon=":material/science:",
         )
         return results
     missing = len(sweep.cells()) - len(results)
     if missing:
-        st.caption(f"{len(results)} of {len(sweep.cells())} runs found in the run store; {missing} still to train.")
+        st.caption(
+            _("{found} of {total} runs found in the run store; {missing} still to train.").format(
+                found=len(results), total=len(sweep.cells()), missing=missing
+            )
+        )
     points = depth_points(results)
     st.plotly_chart(sweep_figures.error_vs_depth(points), key="sweep_error")
     if not live:  # while training, the progress fragment above draws the growing curves
@@ -215,10 +279,10 @@ def results_view(sweep: SweepConfig, store: RunStore, *, live: bool) -> list[Swe
     st.plotly_chart(sweep_figures.depth_grad_profiles(results), key="sweep_grads")
     lines = sweep_reading(points, results)
     if lines:
-        st.subheader("What this sweep shows")
+        st.subheader(_("What this sweep shows"))
         st.markdown("\n".join(f"- {line}" for line in lines))
-    with st.expander("Every run of this sweep"):
-        st.dataframe([r.summary() for r in results], hide_index=True)
+    with st.expander(_("Every run of this sweep")):
+        st.dataframe([_run_row(r.summary()) for r in results], hide_index=True)
     if not missing:  # a complete sweep: the exercises may compare budgets
         budgets = st.session_state.setdefault("sweep_budgets", {})
         budgets[max((r.history.step[-1] for r in results if r.history.step), default=0)] = points
@@ -230,14 +294,18 @@ def difficulty_panel(results: Sequence[SweepResult]) -> None:
     explanations, each with what this lab measures of it and the page that measures it."""
     with st.container(border=True):
         st.markdown(
-            "**Why degradation is surprising.** A deeper net could copy a shallower one and make its "
-            "extra layers identities, so its training error should be no higher (He et al. 2016, §3.1); "
-            "the solver fails to find that solution. A residual block only has to push F toward 0, "
-            "which is easier than fitting an identity with nonlinear layers."
+            _(
+                "**Why degradation is surprising.** A deeper net could copy a shallower one and make its "
+                "extra layers identities, so its training error should be no higher (He et al. 2016, §3.1); "
+                "the solver fails to find that solution. A residual block only has to push F toward 0, "
+                "which is easier than fitting an identity with nonlinear layers."
+            )
         )
         st.markdown(
-            "**So what is the difficulty, if BatchNorm keeps the gradient from vanishing?** "
-            "Four candidate explanations, each measured in this lab:"
+            _(
+                "**So what is the difficulty, if BatchNorm keeps the gradient from vanishing?** "
+                "Four candidate explanations, each measured in this lab:"
+            )
         )
         for item in lessons.difficulty_items(results, shattered_lag1()):
             st.markdown(f"- {item.text}")
@@ -259,12 +327,12 @@ def exercises() -> None:
             (
                 lessons.SWEEP_DEEPER_PLAIN,
                 lessons.sweep_deeper_outcome(latest),
-                "pick plain, a shallow and a deep depth, and press Run sweep.",
+                _("pick plain, a shallow and a deep depth, and press Run sweep."),
             ),
             (
                 lessons.SWEEP_LONGER,
                 lessons.sweep_longer_outcome(budgets),
-                "after one sweep, multiply the steps by five and run it again.",
+                _("after one sweep, multiply the steps by five and run it again."),
             ),
         ]
     )
@@ -272,22 +340,26 @@ def exercises() -> None:
 
 def paper_reference() -> None:
     """He et al. 2016, Table 6, for learners who run CIFAR-10 at the paper's scale."""
-    with st.expander("Reference: the paper's CIFAR-10 numbers (He et al. 2016, Table 6)", icon=":material/menu_book:"):
+    with st.expander(
+        _("Reference: the paper's CIFAR-10 numbers (He et al. 2016, Table 6)"), icon=":material/menu_book:"
+    ):
         rows = [
             {
-                "network": f"ResNet-{r['depth']}",
-                "layers": r["depth"],
-                "params": r["params"],
-                "test error %": r["test_error"],
+                _("network"): f"ResNet-{r['depth']}",
+                _("layers"): r["depth"],
+                _("params"): r["params"],
+                _("test error %"): r["test_error"],
             }
             for r in PAPER_TABLE6
         ]
         st.dataframe(rows, hide_index=True)
         st.caption(
-            "Trained on CIFAR-10 with width 16, batch 128, crop + flip, 64k iterations (ResNet-110: 6.43% is the "
-            "best of 5 runs, mean 6.61 ± 0.16). The plain nets of Fig. 6 reached higher training and test "
-            "error the deeper they were. A short run here will not match these numbers; the ordering is "
-            "what to compare."
+            _(
+                "Trained on CIFAR-10 with width 16, batch 128, crop + flip, 64k iterations (ResNet-110: 6.43% is "
+                "the best of 5 runs, mean 6.61 ± 0.16). The plain nets of Fig. 6 reached higher training and test "
+                "error the deeper they were. A short run here will not match these numbers; the ordering is "
+                "what to compare."
+            )
         )
 
 

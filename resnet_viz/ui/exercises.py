@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import streamlit as st
 
 from resnet_viz.exercises import Exercise, Outcome, grade
+from resnet_viz.text import N_, _
 from resnet_viz.text import lessons as lessons_text
 
 _GUESSES = "exercise_guesses"  # exercise key -> committed option key
@@ -23,38 +24,40 @@ def score() -> tuple[int, int]:
     return sum(bool(v) for v in graded.values()), len(graded)
 
 
-def show(items: Sequence[tuple[Exercise, Outcome | None, str]], *, title: str = "Exercises") -> None:
+def show(items: Sequence[tuple[Exercise, Outcome | None, str]], *, title: str = N_("Exercises")) -> None:
     """One bordered box with each exercise: (exercise, outcome from the page's measurement or
-    None while it is missing, what the learner still has to do when it is missing)."""
+    None while it is missing, what the learner still has to do when it is missing). The
+    exercise's texts and `title` are English templates, translated here; `todo` and the
+    outcome's sentence come in the learner's language already."""
     guesses: dict[str, str] = st.session_state.setdefault(_GUESSES, {})
     graded: dict[str, bool] = st.session_state.setdefault(_SCORE, {})
-    for ex, outcome, _ in items:  # grade first, so the header's score is already up to date
+    for ex, outcome, _todo in items:  # grade first, so the header's score is already up to date
         ok = grade(ex, guesses.get(ex.key), outcome)
         if ok is not None and ex.key not in graded:
             graded[ex.key] = ok
     right, total = score()
     with st.container(border=True):
-        st.markdown(lessons_text.box_header(title, right, total))
+        st.markdown(lessons_text.box_header(_(title), right, total))
         for i, (ex, outcome, todo) in enumerate(items, 1):
-            st.markdown(f"**{i}. {ex.task}** {ex.question}")
+            st.markdown(_("**{number}. {task}** {question}").format(number=i, task=_(ex.task), question=_(ex.question)))
             guess = guesses.get(ex.key)
             if guess is None:
                 st.radio(
-                    "Your prediction",
-                    [k for k, _ in ex.options],
+                    _("Your prediction"),
+                    [k for k, _text in ex.options],
                     index=None,
                     format_func=ex.text,
                     key=f"ex_pick:{ex.key}",
                     label_visibility="collapsed",
                 )
-                st.button("Commit prediction", key=f"ex_commit:{ex.key}", on_click=_commit, args=(ex.key,))
+                st.button(_("Commit prediction"), key=f"ex_commit:{ex.key}", on_click=_commit, args=(ex.key,))
                 continue
             ok = grade(ex, guess, outcome)
             if ok is None:
                 st.caption(lessons_text.waiting(ex.text(guess), todo))
             else:
                 st.markdown(lessons_text.graded(ex.text(guess), ok, outcome.why))  # type: ignore[union-attr]
-            st.button("Try again", key=f"ex_reset:{ex.key}", on_click=_reset, args=(ex.key,))
+            st.button(_("Try again"), key=f"ex_reset:{ex.key}", on_click=_reset, args=(ex.key,))
 
 
 def _commit(key: str) -> None:

@@ -16,6 +16,19 @@ from typing import Any
 import streamlit as st
 
 from resnet_viz.links import Link, LinkSpec
+from resnet_viz.text import N_, _
+from resnet_viz.text.numbers import listing
+
+# A recipe field and its value as the dataset toast names it (settings field -> template).
+_FIELD_WORDS: dict[str, str] = {
+    "depth": N_("depth {value}"),
+    "depths": N_("depths {value}"),
+    "width": N_("width {value}"),
+    "steps": N_("steps {value}"),
+    "amount": N_("amount {value}"),
+    "lr": N_("lr {value}"),
+    "warmup": N_("warmup {value}"),
+}
 
 
 def _seen(page: str) -> dict[str, list[str] | None]:
@@ -79,8 +92,8 @@ def use_dataset_recipe(spec: LinkSpec[Any], fields: tuple[str, ...]) -> None:
         widget = by_field[field]
         if st.session_state.get(widget) != base[widget]:
             st.session_state[widget] = base[widget]
-            changed.append(
-                f"{field} {base[widget]:g}" if isinstance(base[widget], float) else f"{field} {base[widget]}"
-            )
+            value = f"{base[widget]:g}" if isinstance(base[widget], float) else f"{base[widget]}"
+            template = _FIELD_WORDS.get(field)
+            changed.append(_(template).format(value=value) if template else f"{field} {value}")
     if changed:
-        st.toast("This dataset's defaults: " + ", ".join(changed), icon=":material/tune:")
+        st.toast(_("This dataset's defaults: {changes}").format(changes=listing(changed)), icon=":material/tune:")

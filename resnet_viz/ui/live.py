@@ -13,8 +13,10 @@ from resnet_viz.config import ModelConfig
 from resnet_viz.figures import live_curves, live_gradients
 from resnet_viz.history import History
 from resnet_viz.runner import job_queue
+from resnet_viz.runner.job import Snapshot
 from resnet_viz.runs import RunStore, RunStoreError, damage_report
 from resnet_viz.settings import TwinSettings
+from resnet_viz.text import N_, _
 from resnet_viz.text.live import reading
 from resnet_viz.ui import exercises as ui_ex
 from resnet_viz.ui import fragment, submit_twins
@@ -26,6 +28,32 @@ from resnet_viz.ui import fragment, submit_twins
 # 1 s / 4 s, 86% with Chromium at 54%. Still a redraw a second. Env overrides.
 REDRAW_SECONDS = float(os.environ.get("RESNET_VIZ_REDRAW", "1.0"))
 GRADIENT_REDRAW_SECONDS = float(os.environ.get("RESNET_VIZ_GRADIENT_REDRAW", "4.0"))
+
+# The progress line, one whole template per (state, epoch known, time left known). The English
+# ("Running · step 3/300 ...") is what the browser tests and bench scripts wait for.
+_PROGRESS: dict[tuple[str, bool, bool], str] = {
+    ("running", True, True): N_(
+        "Running · step {step}/{total} (epoch {epoch}) · {speed} images/s · about {eta} s to go · {device}"
+    ),
+    ("running", True, False): N_("Running · step {step}/{total} (epoch {epoch}) · {speed} images/s · {device}"),
+    ("running", False, True): N_("Running · step {step}/{total} · {speed} images/s · about {eta} s to go · {device}"),
+    ("running", False, False): N_("Running · step {step}/{total} · {speed} images/s · {device}"),
+    ("finished", True, False): N_("Finished · step {step}/{total} (epoch {epoch}) · {speed} images/s · {device}"),
+    ("finished", False, False): N_("Finished · step {step}/{total} · {speed} images/s · {device}"),
+    ("stopped", True, False): N_("Stopped · step {step}/{total} (epoch {epoch}) · {speed} images/s · {device}"),
+    ("stopped", False, False): N_("Stopped · step {step}/{total} · {speed} images/s · {device}"),
+    ("failed", True, False): N_("Failed · step {step}/{total} (epoch {epoch}) · {speed} images/s · {device}"),
+    ("failed", False, False): N_("Failed · step {step}/{total} · {speed} images/s · {device}"),
+}
+# A run's status as the run list shows it (the stored value stays the key).
+_STATUS: dict[str, str] = {
+    "running": N_("running"),
+    "finished": N_("finished"),
+    "stopped": N_("stopped"),
+    "diverged": N_("diverged"),
+    "failed": N_("failed"),
+    "interrupted": N_("interrupted"),
+}
 
 
 def start_job(settings: TwinSettings | None, owner: str, store: RunStore) -> None:
@@ -72,10 +100,10 @@ def live_view(job_id: str | None, store: RunStore) -> None:
     if snap is None:
         hists = _stored_histories(store, job_id) if job_id else []
         if not hists:
-            st.info("Set up the twins on the left and press **Train**. Charts appear here within a second or two.")
+            st.info(_("Set up the twins on the left and press **Train**. Charts appear here within a second or two."))
             _curve_charts([])  # drawn empty now, so the first points only update them
             return
-        st.caption("This run finished earlier; its stored metrics are shown.")
+        st.caption(_("This run finished earlier; its stored metrics are shown."))
         _charts(hists)
         return
     fragment(_live_fragment, run_every=REDRAW_SECONDS if snap.active else None)(job_id, snap.active)
@@ -88,34 +116,52 @@ def _live_fragment(job_id: str, was_active: bool) -> None:
         return
     if snap.state == "queued":
         st.info(
-            f"Queued: position {snap.queue_position}. At most {job_queue().max_jobs} job(s) train at once "
-            "on this server; yours starts when a slot frees up.",
+            _(
+                "Queued: position {position}. At most {max_jobs} job(s) train at once on this server; yours starts "
+                "when a slot frees up."
+            ).format(position=snap.queue_position, max_jobs=job_queue().max_jobs),
             icon=":material/hourglass_top:",
         )
     else:
-        eta = f" · about {snap.eta:.0f} s to go" if snap.eta is not None else ""
-        epoch = f" (epoch {snap.step / snap.steps_per_epoch:.1f})" if snap.steps_per_epoch else ""
-        st.progress(
-            snap.progress,
-            text=(
-                f"{snap.state.capitalize()} · step {snap.step}/{snap.total_steps}{epoch} · "
-                f"{snap.images_per_s:,.0f} images/s{eta} · {snap.device}"
-            ),
-        )
+        st.progress(snap.progress, text=_progress_text(snap))
     if snap.error and snap.state == "stopped":  # halted by the server: over its time limit, or unwatched
         st.warning(snap.error, icon=":material/timer_off:")
     elif snap.error:
-        st.error(f"Training failed: {snap.error}", icon=":material/error:")
+        st.error(_("Training failed: {error}").format(error=snap.error), icon=":material/error:")
     for h in snap.histories:
         if h.status == "diverged":
             st.warning(
-                f"**{h.name}** diverged at step {h.diverged_at}: its loss became NaN or infinite. "
-                "Its curves stop there; the other model kept training.",
+                _(
+                    "**{name}** diverged at step {step}: its loss became NaN or infinite. Its curves stop there; "
+                    "the other model kept training."
+                ).format(name=h.name, step=h.diverged_at),
                 icon=":material/warning:",
             )
     _curve_charts(list(snap.histories))
     if was_active and not snap.active:
         st.rerun()  # full rerun: stop the timers, refresh buttons, the reading and the run list
+
+
+def _progress_text(snap: Snapshot) -> str:
+    """The progress line under a job that is not queued: state, step, speed, time left, device."""
+    epoch = snap.step / snap.steps_per_epoch if snap.steps_per_epoch else None
+    key = (snap.state, epoch is not None, snap.eta is not None)
+    if key not in _PROGRESS:  # time left is only known while running
+        key = (snap.state, epoch is not None, False)
+    template = _PROGRESS.get(key)
+    values = {
+        "step": snap.step,
+        "total": snap.total_steps,
+        "epoch": f"{epoch:.1f}" if epoch is not None else "",
+        "speed": f"{snap.images_per_s:,.0f}",
+        "eta": f"{snap.eta:.0f}" if snap.eta is not None else "",
+        "device": snap.device,
+    }
+    if template is None:  # a state without its own line: its name, then the same numbers
+        template = _("{state} · step {step}/{total} · {speed} images/s · {device}")
+        values["state"] = snap.state.capitalize()
+        return template.format(**values)
+    return _(template).format(**values)
 
 
 def _gradient_fragment(job_id: str) -> None:
@@ -145,9 +191,11 @@ def _gradient_charts(hists: list[History]) -> None:
     left.plotly_chart(live_gradients.flow_profile(hists), key="flow")
     right.plotly_chart(live_gradients.flow_ratio_figure(hists), key="flow_ratio")
     st.caption(
-        "dL/dx is the gradient that flows from block to block (He et al. 2016b, eq. 5). The per-weight "
-        "gradient below is a second view: it multiplies dL/dx by each layer's input, so in a ReLU net "
-        "without BatchNorm it can stay flat while dL/dx vanishes."
+        _(
+            "dL/dx is the gradient that flows from block to block (He et al. 2016b, eq. 5). The per-weight "
+            "gradient below is a second view: it multiplies dL/dx by each layer's input, so in a ReLU net "
+            "without BatchNorm it can stay flat while dL/dx vanishes."
+        )
     )
     st.plotly_chart(live_gradients.grad_heatstrip(hists, kind="rms"), key="heat")
     left, right = st.columns(2)
@@ -161,7 +209,7 @@ def _gradient_charts(hists: list[History]) -> None:
 def _reading(hists: list[History], configs: Sequence[ModelConfig] = ()) -> None:
     lines = reading(hists, configs)
     if lines:
-        st.subheader("What this run shows")
+        st.subheader(_("What this run shows"))
         st.markdown("\n".join(f"- {line}" for line in lines))
     _live_exercises(hists)
 
@@ -174,12 +222,12 @@ def _live_exercises(hists: list[History]) -> None:
             (
                 lessons.LIVE_CALMS,
                 lessons.live_calms_outcome(hists),
-                "press Train with BatchNorm on and let the run finish; the reading appears below the charts.",
+                _("press Train with BatchNorm on and let the run finish; the reading appears below the charts."),
             ),
             (
                 lessons.LIVE_NO_BN,
                 lessons.live_no_bn_outcome(hists, bn),
-                "turn BatchNorm off under More settings, set Init to default, train both twins to the end.",
+                _("turn BatchNorm off under More settings, set Init to default, train both twins to the end."),
             ),
         ]
     )
@@ -211,40 +259,51 @@ def _stored_overlay(root: str, run_id: str, mtime_ns: int) -> History | None:
 def run_list(store: RunStore, current: tuple[str, ...] = ()) -> None:
     """Finished runs: a table, overlay picker, metrics CSV and weights downloads."""
     st.divider()
-    st.subheader("Runs on this server")
+    st.subheader(_("Runs on this server"))
     infos, damaged = store.scan()
     report = damage_report(damaged)  # folder names only: the page must not show the server's paths
     if report:
         st.warning(report, icon=":material/warning:")
     runs = [r for r in infos if r.status != "running"]
     if not runs:
-        st.caption("Finished runs are kept in the server's run store and listed here.")
+        st.caption(_("Finished runs are kept in the server's run store and listed here."))
         return
+    col = {
+        "run": _("run"),
+        "status": _("status"),
+        "steps": _("steps"),
+        "train acc %": _("train acc %"),
+        "test acc %": _("test acc %"),
+        "dataset": _("dataset"),
+        "seed": _("seed"),
+        "created (UTC)": _("created (UTC)"),
+        "id": _("id"),
+    }
     st.dataframe(
         [
             {
-                "run": r.label,
-                "status": r.status,
-                "steps": r.step,
-                "train acc %": _pct((r.extra.get("summary") or {}).get("train_acc")),
-                "test acc %": _pct((r.extra.get("summary") or {}).get("test_acc")),
-                "dataset": r.data.name,
-                "seed": r.train.seed,
-                "created (UTC)": r.created[:19].replace("T", " "),
-                "id": r.run_id,
+                col["run"]: r.label,
+                col["status"]: _status(r.status),
+                col["steps"]: r.step,
+                col["train acc %"]: _pct((r.extra.get("summary") or {}).get("train_acc")),
+                col["test acc %"]: _pct((r.extra.get("summary") or {}).get("test_acc")),
+                col["dataset"]: r.data.name,
+                col["seed"]: r.train.seed,
+                col["created (UTC)"]: r.created[:19].replace("T", " "),
+                col["id"]: r.run_id,
             }
             for r in runs
         ],
         hide_index=True,
     )
-    labels = {r.run_id: f"{r.label} · {r.when} · {r.status}" for r in runs}
+    labels = {r.run_id: f"{r.label} · {r.when} · {_status(r.status)}" for r in runs}
     st.multiselect(
-        "Overlay earlier runs on the loss chart",
+        _("Overlay earlier runs on the loss chart"),
         [r for r in labels if r not in current],
         format_func=labels.get,
         key="overlay",
     )
-    pick = st.selectbox("Download a run", list(labels), format_func=labels.get, key="download_pick")
+    pick = st.selectbox(_("Download a run"), list(labels), format_func=labels.get, key="download_pick")
     if pick:
         a, b = st.columns(2)
 
@@ -256,13 +315,27 @@ def run_list(store: RunStore, current: tuple[str, ...] = ()) -> None:
 
         # Callables: the files are read when clicked, not on every rerun of the page.
         a.download_button(
-            "Metrics (CSV)", metrics_csv, file_name=f"{pick}.csv", mime="text/csv", icon=":material/download:"
+            _("Metrics (CSV)"),
+            metrics_csv,
+            file_name=f"{pick}.csv",
+            mime="text/csv",
+            icon=":material/download:",
+            key="download_metrics",
         )
         weights = store.root / pick / "weights.pt"
         if weights.exists():
             b.download_button(
-                "Weights (state dict)", weights.read_bytes, file_name=f"{pick}.pt", icon=":material/download:"
+                _("Weights (state dict)"),
+                weights.read_bytes,
+                file_name=f"{pick}.pt",
+                icon=":material/download:",
+                key="download_weights",
             )
+
+
+def _status(status: str) -> str:
+    """A run's status in the learner's language (an unknown one as stored)."""
+    return _(_STATUS[status]) if status in _STATUS else status
 
 
 def _pct(v: object) -> float | None:

@@ -24,11 +24,23 @@ from resnet_viz.localisation import Track
 from resnet_viz.runs import RunInfo, RunStore
 from resnet_viz.saliency import frozen_copy
 from resnet_viz.settings import twin_defaults
+from resnet_viz.text import N_, _
 
+# The pretrained nets by key, each with its name, marked: show it with `_()` (pretrained_title).
 PRETRAINED_CHOICES = {
-    "resnet18": "ImageNet ResNet-18 (torchvision, pretrained)",
-    "resnet50": "ImageNet ResNet-50 (torchvision, pretrained)",
+    "resnet18": N_("ImageNet ResNet-18 (torchvision, pretrained)"),
+    "resnet50": N_("ImageNet ResNet-50 (torchvision, pretrained)"),
 }
+# The image sources by key (the segmented control's value), each with its name, marked.
+SOURCES = {"sample": N_("sample"), "upload": N_("upload")}
+TOP1 = "top-1 of each net"  # the Class select box's first option (a key, shown as TOP1_TITLE)
+TOP1_TITLE = N_("top-1 of each net")
+
+
+def pretrained_title(key: str) -> str:
+    """The networks select box's name for option `key`: a pretrained net's, in the learner's
+    language, or the key itself (a run group, named by what it was trained on)."""
+    return _(PRETRAINED_CHOICES[key]) if key in PRETRAINED_CHOICES else key
 
 
 @dataclass(frozen=True)
@@ -47,9 +59,16 @@ class Net:
     work_macs: float | None = None  # one image's forward pass, for the thread policy (None: unknown)
 
 
-@st.cache_resource(show_spinner="Loading the dataset...", max_entries=8)
-def dataset(cfg: DataConfig) -> Dataset:
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _dataset(cfg: DataConfig) -> Dataset:
     return load_dataset(cfg)
+
+
+def dataset(cfg: DataConfig) -> Dataset:
+    """The run's dataset, loaded once per server (the spinner, in the learner's language, shows
+    only while it loads: st.spinner waits half a second before it draws)."""
+    with st.spinner(_("Loading the dataset...")):
+        return _dataset(cfg)
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -59,11 +78,16 @@ def _run_model(root: str, run_id: str, step: int | None, mtime_ns: int) -> torch
     return frozen_copy(load_model(RunStore(root), run_id, step=step))
 
 
-@st.cache_resource(show_spinner="Loading the pretrained network...", max_entries=2)
-def _pretrained(name: str) -> torch.nn.Module:
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _cached_pretrained(name: str) -> torch.nn.Module:
     from resnet_viz.pretrained import load_pretrained
 
     return frozen_copy(load_pretrained(name))
+
+
+def _pretrained(name: str) -> torch.nn.Module:
+    with st.spinner(_("Loading the pretrained network...")):
+        return _cached_pretrained(name)
 
 
 PAIR = twin_defaults("shapes")  # the pair the page offers to train: the shapes recipe, plain and residual
@@ -78,7 +102,19 @@ def pair_minutes() -> float:
 
 
 def pair_text() -> str:
-    return f"plain-{PAIR.depth} and residual-{PAIR.depth} on the generated shapes ({PAIR.steps} steps each)"
+    """The pair the page offers, named in the learner's language."""
+    return _("plain-{depth} and residual-{depth} on the generated shapes ({steps} steps each)").format(
+        depth=PAIR.depth, steps=PAIR.steps
+    )
+
+
+def no_pair_sentence() -> str:
+    """What the page says while no shapes pair is trained: what it needs, and for how long."""
+    return _(
+        "No pair trained on shapes yet. The lesson here needs one: plain-{depth} and residual-{depth} on the "
+        "generated shapes ({steps} steps each), trained together on identical batches (the server estimates "
+        "about {minutes} min). Or pick other networks on the left."
+    ).format(depth=PAIR.depth, steps=PAIR.steps, minutes=f"{pair_minutes():.0f}")
 
 
 def train_pair(owner: str, store: RunStore) -> None:
@@ -99,14 +135,26 @@ def pair_progress(job_id: str) -> None:
         return
     if snap.state == "queued":
         st.info(
-            f"Queued: position {snap.queue_position}; it starts when a training slot frees up.",
+            _("Queued: position {position}; it starts when a training slot frees up.").format(
+                position=snap.queue_position
+            ),
             icon=":material/hourglass_top:",
         )
     elif snap.active:
-        eta = f" · about {snap.eta:.0f} s to go" if snap.eta is not None else ""
-        st.progress(snap.progress, text=f"Training {pair_text()} · step {snap.step}/{snap.total_steps}{eta}")
+        values = {"depth": PAIR.depth, "steps": PAIR.steps, "step": snap.step, "total": snap.total_steps}
+        if snap.eta is not None:
+            text = _(
+                "Training plain-{depth} and residual-{depth} on the generated shapes ({steps} steps each) · "
+                "step {step}/{total} · about {eta} s to go"
+            ).format(eta=f"{snap.eta:.0f}", **values)
+        else:
+            text = _(
+                "Training plain-{depth} and residual-{depth} on the generated shapes ({steps} steps each) · "
+                "step {step}/{total}"
+            ).format(**values)
+        st.progress(snap.progress, text=text)
     elif snap.error:
-        st.error(f"Training stopped: {snap.error}", icon=":material/error:")
+        st.error(_("Training stopped: {error}").format(error=snap.error), icon=":material/error:")
     if not snap.active:
         st.session_state.pop("sal_job", None)
         st.rerun(scope="app")  # the pair is in the store now: draw its maps
@@ -118,7 +166,7 @@ def run_net(store: RunStore, info: RunInfo, step: int | None) -> Net:
     data = run_data(info, load=dataset)  # through the page's cache: a rerun does not load it again
     path = info.path / ("weights.pt" if step is None else f"snapshots/step-{step:07d}.pt")
     model = _run_model(str(store.root), info.run_id, step, path.stat().st_mtime_ns)
-    label = info.label if step is None else f"{info.label} (step {step})"
+    label = info.label if step is None else _("{label} (step {step})").format(label=info.label, step=step)
     work = forward_macs([info.model], info.data, 1)
     return Net(
         label,
@@ -139,18 +187,23 @@ def pretrained_net(name: str, progress_in=None) -> Net:
     from resnet_viz.pretrained import imagenet_classes, is_cached, load_pretrained, pretrained_macs
 
     if not is_cached(name) and progress_in is not None:
-        bar = progress_in.progress(0.0, text="Fetching the ImageNet weights (once)...")
+        bar = progress_in.progress(0.0, text=_("Fetching the ImageNet weights (once)..."))
 
         def on_progress(done: int, total: int | None) -> None:
-            got = f"{done / 2**20:.0f} of {total / 2**20:.0f} MB" if total else f"{done / 2**20:.0f} MB"
-            bar.progress(min(1.0, done / total) if total else 0.0, text=f"Fetching the ImageNet weights (once): {got}")
+            if total:
+                text = _("Fetching the ImageNet weights (once): {done} of {total} MB").format(
+                    done=f"{done / 2**20:.0f}", total=f"{total / 2**20:.0f}"
+                )
+            else:
+                text = _("Fetching the ImageNet weights (once): {done} MB").format(done=f"{done / 2**20:.0f}")
+            bar.progress(min(1.0, done / total) if total else 0.0, text=text)
 
         try:
             load_pretrained(name, on_progress=on_progress)  # fills the cache the call below reads
         finally:
             bar.empty()
     return Net(
-        PRETRAINED_CHOICES[name],
+        pretrained_title(name),
         _pretrained(name),
         imagenet_classes(name),
         None,
@@ -178,15 +231,23 @@ def model_input(net: Net, image) -> tuple[torch.Tensor, np.ndarray]:
     return x, shown
 
 
-@st.cache_data(show_spinner="Scoring every snapshot of both nets on 100 test images...", max_entries=16)
 def tracks(root: str, run_ids: tuple[str, ...], stamp: tuple[int, ...], layer: str | None) -> list[Track]:
     """Grad-CAM localisation of each run at each kept snapshot (cached: `stamp`, the weights' mtimes,
-    makes a run written again count as new)."""
+    makes a run written again count as new). Numbers and run labels only, so one cache serves
+    every language; the spinner speaks the learner's."""
+    from resnet_viz.localisation import N_SCORED
+
+    with st.spinner(_("Scoring every snapshot of both nets on {n} test images...").format(n=N_SCORED)):
+        return _tracks(root, run_ids, stamp, layer)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _tracks(root: str, run_ids: tuple[str, ...], stamp: tuple[int, ...], layer: str | None) -> list[Track]:
     from resnet_viz.localisation import N_SCORED, track
 
     store = RunStore(root)
     infos = [store.get(r) for r in run_ids]
-    data = run_data(infos[0], load=dataset)
+    data = run_data(infos[0], load=_dataset)  # no spinner inside a cached function: its tracks already have one
     images, masks = data.x_test[:N_SCORED], data.mask_test[:N_SCORED]
     with threads(thread_count(forward_macs([i.model for i in infos], infos[0].data, N_SCORED))):
         return [track(store, info, images, masks, layer=layer) for info in infos]
@@ -220,8 +281,10 @@ def upload_sentence(net: Net) -> str:
     from resnet_viz.data import DATASETS
     from resnet_viz.text.saliency import upload_sentence as sentence
 
-    title = DATASETS[net.data.name].title if net.data is not None and net.data.name in DATASETS else None
-    return sentence(net.size, net.channels, title, net.classes)
+    # A dataset's title is marked where it is registered (resnet_viz.data.registry) and said here in the
+    # learner's language.
+    title = _(DATASETS[net.data.name].title) if net.data is not None and net.data.name in DATASETS else None
+    return sentence(net.size, net.channels, title, [_(c) for c in net.classes])
 
 
 def score_on_mask(cam: np.ndarray, mask: np.ndarray) -> tuple[float, bool]:

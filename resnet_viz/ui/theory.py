@@ -12,6 +12,7 @@ from resnet_viz.config import DataConfig, ModelConfig
 from resnet_viz.data import Dataset, load_dataset
 from resnet_viz.devices import thread_count, threads
 from resnet_viz.limits import forward_macs
+from resnet_viz.text import N_, _
 from resnet_viz.text import quiz as quiz_text
 from resnet_viz.text.theory import profile_sentences
 from resnet_viz.theory import InitProfile
@@ -35,18 +36,36 @@ def dataset(name: str) -> Dataset:
 PROBE_BATCH = 128  # images in the one batch the probes at initialisation measure
 
 
-@st.cache_data(max_entries=64, show_spinner="Measuring one batch forward and backward...")
 def profiles(cfgs: tuple[ModelConfig, ...], data_name: str = "digits") -> list[InitProfile]:
+    """The models' profiles at initialisation (cached; the spinner speaks the learner's language)."""
+    with st.spinner(_("Measuring one batch forward and backward...")):
+        return _profiles(cfgs, data_name)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _profiles(cfgs: tuple[ModelConfig, ...], data_name: str = "digits") -> list[InitProfile]:
     # Same seed for every model: with shortcut A, plain and residual twins start identical.
     data = dataset(data_name)
     with threads(thread_count(forward_macs(cfgs, DataConfig(name=data_name), PROBE_BATCH))):
         return theory.init_profiles(list(cfgs), data, seed=0, batch=PROBE_BATCH)
 
 
-@st.cache_data(max_entries=16, show_spinner="Differentiating the scalar nets at 256 inputs...")
+# Legend labels of the shattered nets; "plain"/"residual" stay in them (they pick the colour).
+_SHATTERED_LABELS = {"plain": N_("plain, depth {depth}"), "residual": N_("residual, depth {depth}")}
+
+
 def shattered(depth: int, scale_branches: bool = True) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """df/dx of the plain and the residual scalar net, keyed by their legend labels (in the learner's
+    language; the measurement itself is cached by kind)."""
+    with st.spinner(_("Differentiating the scalar nets at 256 inputs...")):
+        results = _shattered(depth, scale_branches)
+    return {_(_SHATTERED_LABELS[kind]).format(depth=depth): xy for kind, xy in results.items()}
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _shattered(depth: int, scale_branches: bool = True) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return {
-        f"{kind}, depth {depth}": theory.shattered(depth, residual=kind == "residual", scale_branches=scale_branches)
+        kind: theory.shattered(depth, residual=kind == "residual", scale_branches=scale_branches)
         for kind in ("plain", "residual")
     }
 
@@ -87,8 +106,8 @@ def predict_then_reveal(profs: list[InitProfile]) -> None:
                 st.radio(q.text, [k for k, _ in q.options], index=None, format_func=q.label, key=f"guess:{q.key}")
         if pending:
             a, b = st.columns(2)
-            a.button("Check my guesses", type="primary", on_click=_commit, args=(pending,), key="th_check")
-            b.button("Just show me", on_click=_commit, args=(pending, True), key="th_skip")
+            a.button(_("Check my guesses"), type="primary", on_click=_commit, args=(pending,), key="th_check")
+            b.button(_("Just show me"), on_click=_commit, args=(pending, True), key="th_skip")
 
 
 def _commit(questions: list[quiz.Question], skip: bool = False) -> None:
@@ -102,19 +121,20 @@ def _commit(questions: list[quiz.Question], skip: bool = False) -> None:
             score[1] += 1
 
 
-EXACT_ONLY_FOR_PREACT = (
+# Shown with _() where they are used (pages/1_theory.py), so each reads in the learner's language.
+EXACT_ONLY_FOR_PREACT = N_(
     "Eqs. 4-5 hold exactly only when nothing follows the addition, as in the **pre-activation** block "
     "(He et al. 2016b). The original (post-activation) block, this lab's default, applies a ReLU after "
     "the addition, y = ReLU(x + F(x)), so its identity path passes through that ReLU; pick "
     "*Pre-activation blocks* on Train & compare to get the clean identity path."
 )
-CHAIN_WHY = (
+CHAIN_WHY = N_(
     "Random branches add variance rather than multiply it: each branch's contribution is random and mostly "
     "orthogonal to the identity's, so with β = 1 the residual gradient grows, but far more slowly than the "
     "scalar chain's; branch scaling (β = 1/√L here; Fixup and zero-init of the last BN's γ do the same in "
     "real nets) keeps it near 1."
 )
-DIGITS_CAVEAT = (
+DIGITS_CAVEAT = N_(
     "On the 8x8 digits the last stage works on a 2x2 map, where zero padding fills most of every 3x3 "
     "kernel's window; pick the 32x32 shapes to see the same net on a map of a sensible size."
 )
@@ -130,17 +150,17 @@ def exercises(profs: list[InitProfile], residual_chain: np.ndarray, beta: float)
             (
                 lessons.THEORY_BN_OFF,
                 lessons.theory_bn_off_outcome(profs),
-                "switch BatchNorm off in section 3 with the CIFAR-style net and the plain model selected.",
+                _("switch BatchNorm off in section 3 with the CIFAR-style net and the plain model selected."),
             ),
             (
                 lessons.THEORY_ALPHA,
                 lessons.theory_alpha_outcome(profs, alpha_one),
-                "move the skip strength alpha in section 3 above 1, with the residual model selected.",
+                _("move the skip strength alpha in section 3 above 1, with the residual model selected."),
             ),
             (
                 lessons.THEORY_BETA,
                 lessons.theory_beta_outcome(residual_chain, beta),
-                "set the branch scale β to 1 in section 2.",
+                _("set the branch scale β to 1 in section 2."),
             ),
         ]
     )
