@@ -207,3 +207,20 @@ def test_every_page_in_chinese_by_a_lang_link(app_page, streamlit_server, artifa
     assert "lang=zh" in page.url
     log = streamlit_server.log()
     assert "Traceback" not in log, log
+
+
+def test_a_chinese_browser_gets_chinese_without_a_link(chromium_browser, streamlit_server, artifacts_dir):
+    # st.context.locale is the browser's language: zh-CN opens in Chinese, and the switch still wins.
+    context = chromium_browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    try:
+        page = context.new_page()
+        page.set_default_timeout(120_000)
+        page.goto(streamlit_server.url)
+        page.get_by_role("link", name="梯度流").first.wait_for(state="visible")
+        assert "lang=" not in page.url  # the browser's own language needs no parameter
+        page.get_by_text("English", exact=True).first.click()
+        page.get_by_role("link", name="Gradient flow").first.wait_for(state="visible")
+        assert "lang=en" in page.url  # not the browser's language: the link says it
+        page.screenshot(path=str(artifacts_dir / "zh-browser-switched-to-english.png"))
+    finally:
+        context.close()

@@ -313,21 +313,25 @@ def test_switching_language_keeps_the_page_state_and_a_graded_answer(tmp_runs) -
     at.run()
     assert not at.exception, at.exception
     slider = at.slider[0]
-    new_value = slider.max if slider.value != slider.max else slider.min
-    slider.set_value(new_value).run()
-    radios = [r for r in at.radio if r.options]
-    graded = None
-    if radios:  # a quiz question on the page: answer it with its first option
-        graded = radios[0]
-        graded.set_value(graded.options[0]).run()
-    before = {w.key: w.value for w in at.slider} | {w.key: w.value for w in at.radio if w.key}
+    slider.set_value(slider.max if slider.value != slider.max else slider.min).run()
+    # Answer the predict-then-reveal questions and have them graded, in English.
+    guesses = [r for r in at.radio if (r.key or "").startswith("guess:")]
+    assert guesses
+    for r in guesses:
+        r.set_value(r.options[0] if not r.value else r.value)
+    at.button(key="th_check").click().run()
+    answered = dict(at.session_state["th_answered"])
+    score = list(at.session_state["th_score"])
+    assert score[1] == len(guesses) and all(v is not None for v in answered.values())
+    before = {w.key: w.value for w in at.slider}
+
     switch = next(b for b in at.button_group if b.key == "language_pick")
     switch.set_value("zh").run()  # the sidebar's English / 中文 switch, clicked
     assert not at.exception, at.exception
     assert at.session_state["language"] == "zh"
-    after = {w.key: w.value for w in at.slider} | {w.key: w.value for w in at.radio if w.key}
-    assert {k: v for k, v in after.items() if k in before and k != "language_pick"} == {
-        k: v for k, v in before.items() if k != "language_pick"
-    }
-    assert any(re.search(r"[\u4e00-\u9fff]", t) for t in page_texts(at))
-    assert text.language() == "en"  # the test thread: AppTest ran the page in its own context
+    assert {w.key: w.value for w in at.slider} == before  # the settings stay
+    assert dict(at.session_state["th_answered"]) == answered and list(at.session_state["th_score"]) == score
+    assert not [r for r in at.radio if (r.key or "").startswith("guess:")]  # still graded: no question asked again
+    texts = page_texts(at)
+    assert any(re.search(r"[\u4e00-\u9fff]", t) for t in texts)
+    assert text.language() == "en"  # the test's thread: AppTest ran the page in its own
