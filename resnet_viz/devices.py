@@ -193,16 +193,19 @@ class DeviceLabel:
     name: str = ""  # the GPU's name (CUDA)
     precision: str = ""  # "bf16" or "fp32" (CUDA)
     threads: int = 1  # torch threads (CPU)
+    node: str = ""  # the cluster node's address when a Ray actor trains the job; "" on this server
 
     def text(self) -> str:
         """One line in the language of the current context, e.g. "CPU, 2 threads (torch 2.14.1)"."""
         if self.kind == "cuda":  # no words to translate: a name, a backend, a number format
-            return f"{self.name} (CUDA, {self.precision}; torch {self.version})"
-        if self.kind == "mps":
-            return _("Apple GPU (MPS; torch {version})").format(version=self.version)
-        return ngettext("CPU, {n} thread (torch {version})", "CPU, {n} threads (torch {version})", self.threads).format(
-            n=self.threads, version=self.version
-        )
+            line = f"{self.name} (CUDA, {self.precision}; torch {self.version})"
+        elif self.kind == "mps":
+            line = _("Apple GPU (MPS; torch {version})").format(version=self.version)
+        else:
+            line = ngettext(
+                "CPU, {n} thread (torch {version})", "CPU, {n} threads (torch {version})", self.threads
+            ).format(n=self.threads, version=self.version)
+        return _("{device} on cluster node {node}").format(device=line, node=self.node) if self.node else line
 
 
 def device_label(device: torch.device | str, threads: int | None = None) -> DeviceLabel:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from typing import Any
 
 from .output import ProgressBar, diverged_line, format_table, json_safe, layer_rows
@@ -20,6 +21,74 @@ def _check_steps(train_cfg: Any, n_train: int) -> None:
         check_total_steps(total_steps(train_cfg, n_train), what=f"{train_cfg.epochs:g} epochs")
 
 
+def _train_on_queue(address: str, jobs: list[Any], dataset: Any, store: Any, on_job: Any, on_update: Any) -> list[Any]:
+    """`run_twins` for each of `jobs` ((models, data, train) triples) through a JobQueue on the Ray
+    cluster at `address`: all queued at once, so a cluster trains them side by side; the server
+    side of the queue (this process) writes the run store. Returns each job's ModelResults, in
+    order; progress goes to `on_job(i, steps)` and `on_update(model, step, loss)` while they train."""
+
+    from resnet_viz.experiment import ModelResult, fit_to_data
+    from resnet_viz.models import build_model, count_params
+    from resnet_viz.runner import JobQueue
+    from resnet_viz.train import total_steps
+
+    queue = JobQueue(ray_address=address, warm=False)
+    if queue.executor_note:
+        print(queue.executor_note, file=sys.stderr)
+    try:
+        runs = [
+            queue.submit(models, data, train, owner="cli", store=store, bounded=False) for models, data, train in jobs
+        ]
+        out = []
+        for i, (run, (models, _data, train)) in enumerate(zip(runs, jobs)):
+            on_job(i, total_steps(train, dataset.n_train))
+            while not run.wait(0.1):
+                for h in run.snapshot().histories:
+                    if h.step:
+                        on_update(h.name, h.step[-1], h.loss[-1])
+            snap = run.snapshot()
+            if snap.state == "failed":
+                raise RuntimeError(f"training failed: {snap.error}")
+            ids = list(snap.run_ids) or [None] * len(models)
+            cfgs = [fit_to_data(c, dataset) for c in models]
+            out.append(
+                [ModelResult(c, count_params(build_model(c)), h, rid) for c, h, rid in zip(cfgs, snap.histories, ids)]
+            )
+        return out
+    finally:
+        queue.close()
+
+
+def _sweep_on_queue(
+    address: str, sweep: Any, store: Any, force: bool, dataset: Any, on_job: Any, on_update: Any
+) -> list[Any]:
+    """`run_sweep` with every job queued on the Ray cluster at once; the same cells come back."""
+    from resnet_viz.sweep import SweepResult, collect, plan
+
+    jobs = plan(sweep, store, force=force)
+    per_job = _train_on_queue(
+        address,
+        [(j.models, j.data, j.train) for j in jobs],
+        dataset,
+        store,
+        lambda i, steps: on_job(i, len(jobs), jobs[i], steps),
+        on_update,
+    )
+    fresh = {(r.config.depth, r.config.kind, job.seed): r for job, rs in zip(jobs, per_job) for r in rs}
+    out = {(c.depth, c.kind, c.seed): c for c in collect(sweep, store)} if store is not None and not force else {}
+    for (depth, kind, seed), r in fresh.items():
+        out[(depth, kind, seed)] = SweepResult(depth, kind, seed, r, reused=False)
+    order = {cell: i for i, cell in enumerate(sweep.cells())}
+    return sorted(out.values(), key=lambda c: order.get((c.depth, c.kind, c.seed), len(order)))
+
+
+def _bar_update(bar: Any, name: str, step: int, loss: float) -> None:
+    bar.step[name], bar.loss[name] = step, loss
+    if time.perf_counter() - bar.last_draw > 0.1:  # as ProgressBar does for updates
+        bar.last_draw = time.perf_counter()
+        bar.draw()
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from resnet_viz.data import load_dataset
     from resnet_viz.experiment import run_twins
@@ -33,7 +102,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     names = [c.name for c in model_cfgs]
     bar = None if args.json else ProgressBar(total_steps(train_cfg, data.n_train), names)
     try:
-        results = run_twins(model_cfgs, data_cfg, train_cfg, store=store, dataset=data, on_update=bar)
+        if args.ray:
+            (results,) = _train_on_queue(
+                args.ray,
+                [(model_cfgs, data_cfg, train_cfg)],
+                data,
+                store,
+                lambda i, steps: None,
+                lambda *u: bar and _bar_update(bar, *u),
+            )
+        else:
+            results = run_twins(model_cfgs, data_cfg, train_cfg, store=store, dataset=data, on_update=bar)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
@@ -89,14 +168,19 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         state["bar"] = ProgressBar(steps, names)
 
     try:
-        results = run_sweep(
-            sweep,
-            store,
-            force=args.force,
-            on_job=on_job,
-            on_update=None if args.json else lambda u: state["bar"](u),
-            dataset=data,
-        )
+        if args.ray:
+            results = _sweep_on_queue(
+                args.ray, sweep, store, args.force, data, on_job, lambda *u: args.json or _bar_update(state["bar"], *u)
+            )
+        else:
+            results = run_sweep(
+                sweep,
+                store,
+                force=args.force,
+                on_job=on_job,
+                on_update=None if args.json else lambda u: state["bar"](u),
+                dataset=data,
+            )
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130

@@ -103,6 +103,12 @@ def _add_run_flags(p: argparse.ArgumentParser, *, sweep: bool) -> None:
     g.add_argument("--runs-dir", default=None, help="run store folder (default $RESNET_VIZ_RUNS or ./runs)")
     _bool_flag(g, "save", True, "write the runs to the run store")
     g.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
+    g.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        default=None,
+        help="train on the Ray cluster at ADDRESS (auto, host:6379, ray://host:10001, or local); needs .[cluster]",
+    )
 
 
 def _ints(text: str) -> list[int]:

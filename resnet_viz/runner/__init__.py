@@ -7,7 +7,7 @@ processes), `job` a job and its snapshot, `jobqueue` the queue and its registry 
 """
 
 from .job import ACTIVE, JobState, Snapshot, TrainingRun
-from .jobqueue import JobQueue, JobRefused, abandon_seconds, default_max_jobs, job_queue
+from .jobqueue import JobQueue, JobRefused, abandon_seconds, current_queue, default_max_jobs, job_queue
 from .worker import WORKER_DIED, Worker
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "TrainingRun",
     "Worker",
     "abandon_seconds",
+    "current_queue",
     "default_max_jobs",
     "job_queue",
 ]

@@ -4,6 +4,7 @@ process-wide registry that outlives browser sessions, so a refreshed page reconn
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import threading
 from collections.abc import Sequence
@@ -15,6 +16,8 @@ from resnet_viz.text import _
 
 from .job import Snapshot, TrainingRun, unwatched_queued_sentence
 from .worker import Worker
+
+log = logging.getLogger(__name__)
 
 
 class JobRefused(ConfigError):
@@ -32,12 +35,16 @@ def abandon_seconds() -> float:
     return value if value > 0 else 120.0
 
 
-def default_max_jobs() -> int:
-    """Concurrent training jobs per server: env RESNET_VIZ_MAX_JOBS, else 1 on a CPU (two jobs on
-    two cores only halve each other's speed) and 2 with a GPU."""
+def default_max_jobs(*, ray: bool = False) -> int:
+    """Concurrent training jobs per server: env RESNET_VIZ_MAX_JOBS, else on a Ray cluster its GPUs
+    or CPUs, else 1 on a CPU (two jobs on two cores only halve each other's speed) and 2 with a GPU."""
     env = os.environ.get("RESNET_VIZ_MAX_JOBS")
     if env and env.isdigit() and int(env) > 0:
         return int(env)
+    if ray:
+        from .ray_executor import cluster_slots
+
+        return cluster_slots()
     import torch
 
     return 2 if torch.cuda.is_available() else 1
@@ -46,8 +53,23 @@ def default_max_jobs() -> int:
 class JobQueue:
     """Process-wide registry of jobs with a FIFO queue in front of `max_jobs` warm workers."""
 
-    def __init__(self, max_jobs: int | None = None, keep_finished: int = 50, *, warm: bool = True) -> None:
-        self.max_jobs = max_jobs or default_max_jobs()
+    def __init__(
+        self, max_jobs: int | None = None, keep_finished: int = 50, *, warm: bool = True, ray_address: str | None = None
+    ) -> None:
+        # The executor: Ray actors on the cluster at `ray_address` (else env RESNET_VIZ_RAY_ADDRESS),
+        # or local worker processes; an unreachable cluster falls back to local, saying why.
+        self.ray_address = ray_address or os.environ.get("RESNET_VIZ_RAY_ADDRESS") or None
+        self.executor_note: str | None = None
+        if self.ray_address is not None:
+            from .ray_executor import RayUnavailable, connect
+
+            try:
+                connect(self.ray_address)
+            except RayUnavailable as exc:
+                self.executor_note = _("{reason}; training runs on this machine instead").format(reason=exc)
+                log.warning("%s", self.executor_note)
+                self.ray_address = None
+        self.max_jobs = max_jobs or default_max_jobs(ray=self.ray_address is not None)
         self.keep_finished = keep_finished
         self._cond = threading.Condition()
         self._jobs: dict[str, TrainingRun] = {}
@@ -55,7 +77,14 @@ class JobQueue:
         self._running: set[str] = set()
         self._idle: list[Worker] = []
         if warm:  # spawn the first worker now, so the first Train press finds torch imported
-            self._idle.append(Worker())
+            self._idle.append(self._new_worker())
+
+    def _new_worker(self) -> Worker:
+        if self.ray_address is not None:
+            from .ray_executor import RayWorker
+
+            return RayWorker()  # type: ignore[return-value]  # the surface run_on uses
+        return Worker()
 
     def _take_worker(self) -> Worker:
         with self._cond:
@@ -63,7 +92,7 @@ class JobQueue:
                 worker = self._idle.pop()
                 if worker.alive():
                     return worker
-        return Worker()
+        return self._new_worker()
 
     def _give_back(self, worker: Worker) -> None:
         if worker.alive():
@@ -219,4 +248,10 @@ def job_queue() -> JobQueue:
     with _QUEUE_LOCK:
         if _QUEUE is None:
             _QUEUE = JobQueue()
+        return _QUEUE
+
+
+def current_queue() -> JobQueue | None:
+    """The server's queue if a page has created it, without creating it."""
+    with _QUEUE_LOCK:
         return _QUEUE

@@ -27,7 +27,7 @@ from resnet_viz import __version__, devices
 from resnet_viz.config import ConfigError
 from resnet_viz.devices import select_device, thread_count
 from resnet_viz.limits import forward_macs
-from resnet_viz.runner import job_queue
+from resnet_viz.runner import current_queue, job_queue
 from resnet_viz.runs import RunInfo, RunStore, damage_report, twin_groups
 from resnet_viz.settings import TwinSettings
 from resnet_viz.text import LANGUAGES, N_, _, ngettext, set_language
@@ -166,6 +166,26 @@ def page_setup(key: str) -> None:
         st.divider()
     sidebar()
     start_workers()
+    executor_status()
+
+
+def executor_status() -> None:
+    """Where Train's jobs run, under the device line: a Ray cluster and how many jobs it takes at
+    once, or why the cluster asked for is not used."""
+    queue = current_queue()  # start_workers made it (tests that stub that out get no line)
+    if queue is None:
+        return
+    with st.sidebar:
+        if queue.ray_address is not None:
+            st.caption(
+                ngettext(
+                    "Training runs on the Ray cluster at **{address}**: {n} job at once.",
+                    "Training runs on the Ray cluster at **{address}**: {n} jobs at once.",
+                    queue.max_jobs,
+                ).format(address=queue.ray_address, n=queue.max_jobs)
+            )
+        if queue.executor_note:
+            st.warning(queue.executor_note, icon=":material/cloud_off:")
 
 
 LANGUAGE_KEY = "language"  # the session's language code; the switch's own widget key is separate,
