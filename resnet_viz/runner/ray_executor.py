@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import collections
 import copy
-import dataclasses
 import logging
 import socket
 import threading
@@ -183,10 +182,7 @@ class _Trainer:
     def run(self, token: str, job: tuple[Any, ...], recording: bool) -> None:
         import ray
 
-        from resnet_viz.data import load_dataset
-        from resnet_viz.devices import device_label, select_device
-        from resnet_viz.experiment import run_twins
-        from resnet_viz.train import steps_per_epoch, total_steps
+        from .worker import run_job
 
         model_cfgs, data_cfg, train_cfg, group = job
 
@@ -194,30 +190,16 @@ class _Trainer:
             self._send((token, msg))
 
         try:
-            data = load_dataset(data_cfg)
-            device = select_device(train_cfg.device)
-            send(
-                (
-                    "start",
-                    (
-                        total_steps(train_cfg, data.n_train),
-                        steps_per_epoch(train_cfg, data.n_train),
-                        # Where it runs: the page names the node beside the device.
-                        dataclasses.replace(device_label(device), node=ray.util.get_node_ip_address()),
-                    ),
-                )
-            )
-            results = run_twins(
+            run_job(
                 model_cfgs,
                 data_cfg,
                 train_cfg,
-                dataset=data,
-                group=group,
-                store=RecordingStore(send) if recording else None,  # type: ignore[arg-type]
-                on_update=lambda u: send(("update", u)),
+                group,
+                store=RecordingStore(send) if recording else None,
+                send=send,
                 should_stop=lambda: token in self._stopped,
+                node=ray.util.get_node_ip_address(),  # where it runs: the page names the node
             )
-            send(("done", [r.run_id for r in results]))
         except Exception as exc:  # noqa: BLE001 (the page shows the sentence; the actor's log keeps the traceback)
             import traceback
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
@@ -26,11 +26,9 @@ def _worker_main(conn: Any, stop: Any) -> None:
     """Child process: import torch once, then train one job per message until told to quit."""
     import torch
 
-    from resnet_viz.data import load_dataset
-    from resnet_viz.devices import device_label, select_device, thread_count
+    from resnet_viz.devices import thread_count
     from resnet_viz.experiment import run_twins
     from resnet_viz.limits import forward_macs
-    from resnet_viz.train import steps_per_epoch, total_steps
 
     torch.set_num_threads(1)
     # Warm up before the first press: the default dataset's cache, and torch's one-off kernel and
@@ -49,34 +47,67 @@ def _worker_main(conn: Any, stop: Any) -> None:
             # The thread policy, per job: the job's size and the cores idle now, one kept back for
             # the server and the browsers that are about to draw this run.
             torch.set_num_threads(thread_count(forward_macs(model_cfgs, data_cfg, train_cfg.batch_size), reserve=1))
-            data = load_dataset(data_cfg)
-            device = select_device(train_cfg.device)
-            conn.send(
-                (
-                    "start",
-                    (
-                        total_steps(train_cfg, data.n_train),
-                        steps_per_epoch(train_cfg, data.n_train),
-                        device_label(device),  # the server says it in the page's language
-                    ),
-                )
-            )
-            results = run_twins(
+            run_job(
                 model_cfgs,
                 data_cfg,
                 train_cfg,
-                dataset=data,
-                group=group,
+                group,
                 store=RunStore(store_root) if store_root is not None else None,
-                on_update=lambda u: conn.send(("update", u)),
+                send=conn.send,
                 should_stop=stop.is_set,
             )
-            conn.send(("done", [r.run_id for r in results]))
         except Exception as exc:  # noqa: BLE001 (the page shows the sentence; the server log keeps the traceback)
             import traceback
 
             traceback.print_exc()
             conn.send(("error", one_line(exc)))
+
+
+def run_job(
+    model_cfgs: Any,
+    data_cfg: DataConfig,
+    train_cfg: TrainConfig,
+    group: str | None,
+    *,
+    store: Any,
+    send: Callable[[Any], None],
+    should_stop: Callable[[], bool],
+    node: str = "",
+) -> None:
+    """One job as every executor trains it (a local worker, a Ray actor): "start" with the step
+    counts and the device's facts (`node`: the cluster node, when not this server), an "update"
+    per measurement from run_twins, then "done" with the run ids, all through `send`."""
+    import dataclasses
+
+    from resnet_viz.data import load_dataset
+    from resnet_viz.devices import device_label, select_device
+    from resnet_viz.experiment import run_twins
+    from resnet_viz.train import steps_per_epoch, total_steps
+
+    data = load_dataset(data_cfg)
+    device = select_device(train_cfg.device)
+    label = device_label(device)  # facts: the server says them in the page's language
+    send(
+        (
+            "start",
+            (
+                total_steps(train_cfg, data.n_train),
+                steps_per_epoch(train_cfg, data.n_train),
+                dataclasses.replace(label, node=node) if node else label,
+            ),
+        )
+    )
+    results = run_twins(
+        model_cfgs,
+        data_cfg,
+        train_cfg,
+        dataset=data,
+        group=group,
+        store=store,
+        on_update=lambda u: send(("update", u)),
+        should_stop=should_stop,
+    )
+    send(("done", [r.run_id for r in results]))
 
 
 @contextlib.contextmanager
