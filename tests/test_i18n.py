@@ -261,11 +261,15 @@ def test_a_page_opened_with_lang_zh_has_no_english_left(page, tmp_runs) -> None:
         at.switch_page(page.path)
     at.query_params["lang"] = "zh"
     at.run()
+    assert_all_chinese(at, page.key)
+
+
+def assert_all_chinese(at: AppTest, where: str) -> None:
     assert not at.exception, at.exception
     texts = page_texts(at)
     assert any(re.search(r"[\u4e00-\u9fff]", t) for t in texts)
     left = sorted({run for t in texts for run in english_runs(t)})
-    assert not left, f"{len(left)} English runs on {page.key}: {left[:15]}"
+    assert not left, f"{len(left)} English runs on {where}: {left[:15]}"
 
 
 def test_the_page_scan_sees_english_on_an_english_page(tmp_runs) -> None:
@@ -301,10 +305,7 @@ def test_a_page_with_a_trained_pair_in_chinese_has_no_english_left(path, tmp_run
     if path.endswith("live.py"):
         at.query_params["job"] = RunStore(tmp_runs).get(plain.run_id).group  # a finished job's link
     at.run()
-    assert not at.exception, at.exception
-    texts = page_texts(at)
-    left = sorted({run for t in texts for run in english_runs(t)})
-    assert not left, f"{len(left)} English runs on {path}: {left[:15]}"
+    assert_all_chinese(at, path)
 
 
 def test_switching_language_keeps_the_page_state_and_a_graded_answer(tmp_runs) -> None:
