@@ -101,13 +101,6 @@ def pair_minutes() -> float:
     return estimate(PAIR.model_configs(), PAIR.data_config(), PAIR.train_config(), gpu=gpu).seconds / 60
 
 
-def pair_text() -> str:
-    """The pair the page offers, named in the learner's language."""
-    return _("plain-{depth} and residual-{depth} on the generated shapes ({steps} steps each)").format(
-        depth=PAIR.depth, steps=PAIR.steps
-    )
-
-
 def no_pair_sentence() -> str:
     """What the page says while no shapes pair is trained: what it needs, and for how long."""
     return _(
