@@ -1,13 +1,14 @@
 """The run store: one folder per trained model (config, status, metrics, weights, analyses).
 
-`store` holds :class:`RunStore` and the records it returns; `files` the folder layout, atomic
+`store` holds :class:`RunStore`; `records` the records it returns (:class:`RunInfo`, :class:`Damaged`); `files` the folder layout, atomic
 writes and the schema checks; `export` the CSV download. Rebuilding a model from a run's weights
 is :mod:`resnet_viz.checkpoints`.
 """
 
 from .export import CSV_COLUMNS
 from .files import FORMAT_VERSION, INTERRUPTED, RUNS_ENV, STATUSES, DamagedAnalysis, RunStoreError
-from .store import Damaged, RunInfo, RunStore, RunStoreWarning, damage_report, twin_groups
+from .records import Damaged, RunInfo, RunStoreWarning, damage_report, twin_groups
+from .store import RunStore
 
 __all__ = [
     "CSV_COLUMNS",
