@@ -92,7 +92,9 @@ st.markdown(
 owner, store = ui.owner_key(), RunStore()
 busy = ui_sweep.running("demo", owner)
 button, seed_box = st.columns([1, 3], vertical_alignment="bottom")
-seed = seed_box.selectbox(_("Seed (init and batch order)"), range(5), key="demo_seed", width=220)
+seed = seed_box.selectbox(
+    _("Seed (init and batch order)"), range(5), key="demo_seed", width=220, placeholder=ui.placeholder(range(5))
+)
 demo = dataclasses.replace(DEMO, seeds=(seed,))
 button.button(
     _("Run the demo"),

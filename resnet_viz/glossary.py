@@ -25,7 +25,7 @@ GLOSSARY: Mapping[str, str] = MappingProxyType(
         ),
         N_("identity shortcut"): N_(
             "The path inside a residual block that carries the input x around the layers unchanged and adds "
-            "it to their output. Also called a skip connection."
+            "it to their output. The app's sentences call it the shortcut."
         ),
         N_("skip connection"): N_(
             "Another name for the identity shortcut: the input jumps over the block's layers and is added "
@@ -118,6 +118,20 @@ GLOSSARY: Mapping[str, str] = MappingProxyType(
         N_("lesion"): N_(
             "Deleting one block of a trained network, so its input passes on through the shortcut alone, and "
             "measuring how much the accuracy drops: a test of how much the network relies on that block."
+        ),
+        N_("sweep"): N_(
+            "Training plain and residual twins at several depths with the same settings and seeds, one run per "
+            "depth, kind and seed, to see how the final training error changes with depth (He et al. 2016, Fig. 1 "
+            "and 6)."
+        ),
+        N_("shattered gradients"): N_(
+            "Balduzzi et al. (2017): in a plain net the correlation between the input gradients of nearby inputs "
+            "decays exponentially with depth, until the gradient looks like white noise. With shortcuts it decays "
+            "far more slowly (sublinearly)."
+        ),
+        N_("probe"): N_(
+            "A measurement taken during training, at step 1 and then every few steps: each layer's weight gradient, "
+            "each block's dL/dx and the size of its output, read from that step's own backward pass."
         ),
         N_("loss landscape"): N_(
             "The loss drawn over a slice through the space of weights around a trained network, to see "

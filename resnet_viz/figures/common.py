@@ -244,12 +244,30 @@ def _merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# The title's font size and its gap to the figure's top edge, in pixels.
+TITLE_SIZE = 15
+TITLE_PAD = 10
+# plotly.js lowers a one-line title anchored at its top by its cap height (dy = 0.7em, CAP_SHIFT in
+# plotly.js), so the glyphs hang below the pad. A title of several lines (a <br>, as a subtitle
+# makes) gets no such shift: the baseline of its first line sits at the pad itself, and glyphs
+# that rise higher than a capital, as Chinese ones do (about 0.9em), were cut at the figure's top
+# edge ("沿随机层链" read as "冶随机...", issue 26). Such a title is lowered by the shift plotly.js
+# leaves out, and the top margin grows by as much, so the subtitle keeps its distance from the plot.
+CAP_SHIFT = 0.7
+
+
+def title_pad(text: str) -> int:
+    """The gap above a title, in pixels: more for a title of several lines (see CAP_SHIFT)."""
+    return TITLE_PAD + (round(CAP_SHIFT * TITLE_SIZE) if "<br>" in text else 0)
+
+
 def figure_layout(fig: go.Figure, title: str, *, subtitle: str | None = None, height: int | None = None) -> go.Figure:
     """The app's common look, applied in place (and returned for chaining).
 
     `uirevision` is constant so a learner's zoom and legend clicks survive the live redraws.
     """
     text = title if subtitle is None else f"{title}<br><sup>{subtitle}</sup>"
+    pad = title_pad(text)
     look: dict[str, Any] = {
         "title": {
             "text": text,
@@ -258,10 +276,10 @@ def figure_layout(fig: go.Figure, title: str, *, subtitle: str | None = None, he
             "yref": "container",
             "y": 1,
             "yanchor": "top",
-            "pad": {"t": 10},
-            "font": {"size": 15},
+            "pad": {"t": pad},
+            "font": {"size": TITLE_SIZE},
         },
-        "margin": {"l": 60, "r": 20, "t": 80 if subtitle else 64, "b": 45},
+        "margin": {"l": 60, "r": 20, "t": (80 if subtitle else 64) + pad - TITLE_PAD, "b": 45},
         "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": 1.0, "yanchor": "bottom"},
         "hovermode": "closest",
         "uirevision": "resnet-lab",

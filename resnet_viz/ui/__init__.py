@@ -369,6 +369,38 @@ def run_groups(store: RunStore) -> dict[str, list[RunInfo]]:
     return {f"{' + '.join(r.label for r in runs)} · {group}": runs for group, runs in twin_groups(infos).items()}
 
 
+# What a selectbox or multiselect shows while nothing is picked. Left unset, Streamlit's frontend
+# shows its own English words ("Choose an option", "Choose options", "No options to select") on
+# every page, Chinese included; every select of the app passes `placeholder=ui.placeholder(...)`.
+CHOOSE_ONE = N_("Choose an option")
+CHOOSE_MANY = N_("Choose options")
+NOTHING_TO_CHOOSE = N_("No options to select")
+
+
+def placeholder(options: Sequence[object] | object, *, many: bool = False) -> str:
+    """The placeholder of a selectbox (`many=False`) or multiselect over `options`, in the
+    learner's language; with no options, the words that say so (a page should then also pass
+    disabled=True, which Streamlit does by itself only for its own English placeholder)."""
+    try:
+        empty = len(options) == 0  # type: ignore[arg-type]
+    except TypeError:  # a generator or a range-like without len: there is something to choose
+        empty = False
+    if empty:
+        return _(NOTHING_TO_CHOOSE)
+    return _(CHOOSE_MANY if many else CHOOSE_ONE)
+
+
+# Config values a select shows or a sentence names: the value stays the key (URLs, configs and
+# the CLI read it), the screen shows these words. kaiming, xavier and fixup are names, shown as
+# they are.
+INIT_TITLES = {"default": N_("default")}
+
+
+def init_title(init: str) -> str:
+    """An initialisation as a learner reads it: "default" in their language, a name as it is."""
+    return _(INIT_TITLES[init]) if init in INIT_TITLES else init
+
+
 def group_label(runs: Sequence[RunInfo]) -> str:
     """A run group as a select box lists it, in the learner's language."""
     first = runs[0]
