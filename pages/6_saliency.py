@@ -1,4 +1,4 @@
-"""Saliency: where a deep plain net that degraded looks, against its residual twin (Grad-CAM and friends)."""
+"""Saliency: where a deep plain net looks, against its residual twin (Grad-CAM and friends)."""
 
 import math
 
@@ -26,9 +26,11 @@ ui.page_setup("saliency")
 st.title(_("Where does each network look?"))
 st.caption(
     _(
-        "Grad-CAM weights the last block's feature maps by how much the chosen class's score depends on them "
-        "(Selvaraju et al. 2017). Here: a deep plain net that degraded against its residual twin, on shapes whose "
-        "outline is known, so where each one looks can be measured, not only seen."
+        "Grad-CAM (Selvaraju et al. 2017, eqs. 1-2) weights each feature map of the last block (or of the block "
+        "chosen under Layer) by the global average of the gradient of the class score, taken before the softmax, "
+        "with respect to that map; the weighted sum goes through a ReLU, which keeps only positive evidence for "
+        "the class. Here: a deep plain net against its residual twin of the same depth, on shapes whose outline "
+        "is known, so where each one looks can be measured, not only seen."
     )
 )
 
@@ -103,25 +105,44 @@ with controls:
             for i, label in enumerate(labels)
         }
         i = labels.index(
-            st.selectbox(_("Test image"), labels, key=f"sal_sample_{nets[0].data.name}", format_func=titles.get)
+            st.selectbox(
+                _("Test image"),
+                labels,
+                key=f"sal_sample_{nets[0].data.name}",
+                format_func=titles.get,
+                placeholder=_("Choose a test image"),
+            )
         )
         image = ui_sal.test_picture(data, i)
         mask = data.mask_test[i].numpy() if data.mask_test is not None else None
     elif nets:
         photos = sample_images()
-        image = photos[st.selectbox(_("Photo"), list(photos), key="sal_photo", format_func=sample_title)]
+        image = photos[
+            st.selectbox(
+                _("Photo"), list(photos), key="sal_photo", format_func=sample_title, placeholder=_("Choose a photo")
+            )
+        ]
     method = st.selectbox(
-        _("Method"), saliency.METHODS, format_func=lambda m: _(saliency.METHOD_TITLES[m]), key="sal_method"
+        _("Method"),
+        saliency.METHODS,
+        format_func=lambda m: _(saliency.METHOD_TITLES[m]),
+        key="sal_method",
+        placeholder=_("Choose a method"),
     )
     try:
         layer_names = [n for n, _block in saliency.layer_choices(nets[0].model)] if nets else []
     except saliency.SaliencyError:  # an MLP has no feature map: saliency and integrated gradients still apply
         layer_names = []
+    # The box keeps its value by key: one opened with no nets (None), or on nets with other blocks, would
+    # keep showing that stale choice once nets with blocks appear. Their last block is the default then.
+    if layer_names and st.session_state.get("sal_layer") not in layer_names:
+        st.session_state.sal_layer = layer_names[-1]
     layer = st.selectbox(
         _("Layer"),
         layer_names,
-        index=max(0, len(layer_names) - 1),
         key="sal_layer",
+        # With no nets (or an MLP) there is no block to offer: the box says so rather than "choose".
+        placeholder=_("Choose a layer") if layer_names else _("No block with a feature map"),
         disabled=method not in saliency.LAYER_METHODS,
         help=_("Grad-CAM's feature maps: by default the last block of the last stage"),
     )
@@ -130,6 +151,7 @@ with controls:
         _("Class"),
         [ui_sal.TOP1, *classes],
         key="sal_target",
+        placeholder=_("Choose a class"),
         format_func=lambda c: _(ui_sal.TOP1_TITLE) if c == ui_sal.TOP1 else _(c),  # a class name: shapes are marked
     )
     st.subheader(_("Display"))
@@ -271,9 +293,23 @@ if masked:
         key="sal_tracks",
     )
     if score_layer:
-        scored = _("Scored with Grad-CAM at {layer} on test images 0-{last}, for each class the net chose.")
+        scored = _(
+            "Scored with Grad-CAM at {layer} on test images 0-{last}, each image's map for the class the net chose "
+            "for it (its top-1)."
+        )
     else:
-        scored = _("Scored with Grad-CAM at the last block on test images 0-{last}, for each class the net chose.")
+        scored = _(
+            "Scored with Grad-CAM at the last block on test images 0-{last}, each image's map for the class the net "
+            "chose for it (its top-1)."
+        )
     st.caption(scored.format(layer=score_layer, last=localisation.N_SCORED - 1))
-    for sentence in text_saliency.localisation_reading(tracks, chance, localisation.N_SCORED, len(data.classes)):
+    # Degradation compares the plain net with a shallower plain net trained alike, not with its twin: the
+    # store's finished runs are searched for one.
+    plain_run = next(r for r in runs if not r.model.residual)
+    shallower = localisation.shallower_plain(plain_run, [r for group in groups.values() for r in group])
+    for sentence in text_saliency.localisation_reading(
+        tracks, chance, localisation.N_SCORED, len(data.classes), shallower=shallower
+    ):
         st.markdown(f"- {sentence}")
+    if shallower is None:
+        st.page_link("pages/4_degradation.py", label=_("Degradation explorer"), icon=":material/arrow_forward:")

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from resnet_viz.checkpoints import load_model
 from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
 from resnet_viz.experiment import run_twins
 from resnet_viz.runs import RunStore
@@ -78,6 +79,27 @@ def test_digits_runs_alone_are_not_the_default(digits_twins) -> None:
 
 
 @pytest.mark.slow
+def test_the_layer_is_chosen_once_a_pair_appears_on_a_page_opened_before_it(tmp_runs) -> None:
+    # Issue 26: opened before the pair existed, the Layer box kept the empty choice it had then
+    # ("Choose an option") once the pair was trained; a fresh visit showed the last block.
+    from resnet_viz import saliency
+
+    at = open_page()
+    assert at.selectbox(key="sal_layer").value is None  # no nets yet: no layer to offer
+    twins = [ModelConfig(depth=8, width=4, residual=r) for r in (False, True)]
+    [plain, _residual] = run_twins(
+        twins, DataConfig(name="shapes"), TrainConfig(steps=2, probe_every=0), store=RunStore(tmp_runs)
+    )
+    at.run()
+    assert not at.exception, at.exception
+    last = saliency.default_layer(load_model(RunStore(tmp_runs), plain.run_id))[0]
+    layer = at.selectbox(key="sal_layer")
+    assert layer.options[-1] == last and layer.value == last
+    layer.set_value(layer.options[0]).run()  # a choice the learner makes stays
+    assert at.selectbox(key="sal_layer").value == layer.options[0]
+
+
+@pytest.mark.slow
 def test_the_button_trains_the_pair_through_the_queue_and_the_maps_appear(tmp_runs, monkeypatch) -> None:
     from resnet_viz.runner import job_queue
     from resnet_viz.settings import twin_defaults
@@ -118,6 +140,21 @@ def test_the_pair_is_the_default_with_masks_scores_and_a_reading(shapes_twins) -
     assert any("training accuracy" in s for s in sentences)
     at.select_slider(key="sal_step").set_value(0).run()  # the untrained weights
     assert not at.exception and "(step 0)" in at.get("plotly_chart")[0].proto.spec
+
+
+@pytest.mark.slow
+def test_the_reading_compares_the_plain_net_with_a_shallower_one_from_the_store(tmp_runs) -> None:
+    # Issue 26: degradation is a deeper plain net against a shallower plain one, not against its twin. The
+    # page finds the shallower plain net trained the same way in the store and the reading names it.
+    store, recipe = RunStore(tmp_runs), TrainConfig(steps=2, probe_every=0)
+    run_twins([ModelConfig(depth=8, width=4, residual=False)], DataConfig(name="shapes"), recipe, store=store)
+    twins = [ModelConfig(depth=14, width=4, residual=r) for r in (False, True)]
+    run_twins(twins, DataConfig(name="shapes"), recipe, store=store)
+    at = open_page()
+    assert "plain-14 + residual-14" in at.selectbox(key="sal_nets").value
+    sentences = [m.value for m in at.markdown if m.value.startswith("- ")]
+    assert any("plain-8, a shallower plain net trained the same way on the same data" in s for s in sentences)
+    assert not any("degraded" in s or "Degradation explorer" in s for s in sentences)
 
 
 @pytest.mark.slow
