@@ -85,6 +85,7 @@ chain_act = c.selectbox(
     _("Activation φ"),
     theory.CHAIN_ACTIVATIONS,
     key="th_chain_act",
+    placeholder=ui.placeholder(theory.CHAIN_ACTIVATIONS),
     format_func=lambda a: _(CHAIN_ACT_LABELS[a]) if a in CHAIN_ACT_LABELS else a,
 )
 beta_choice = d.radio(
@@ -117,6 +118,7 @@ depths = c1.multiselect(
     depth_options,
     default=default_depths,
     key=f"th_depths_{arch}",
+    placeholder=ui.placeholder(depth_options, many=True),
     help=glossary.help("6n+2") if arch == "cifar" else None,
 )
 kinds = c2.pills(
@@ -151,14 +153,21 @@ activation = c3.selectbox(
     ACTIVATIONS,
     index=ACTIVATIONS.index("relu" if arch == "cifar" else "sigmoid"),
     key=f"th_act_{arch}",
+    placeholder=ui.placeholder(ACTIVATIONS),
 )
 init = c4.selectbox(
-    _("Init"), INITS, index=INITS.index("kaiming" if arch == "cifar" else "xavier"), key=f"th_init_{arch}"
+    _("Init"),
+    INITS,
+    index=INITS.index("kaiming" if arch == "cifar" else "xavier"),
+    key=f"th_init_{arch}",
+    format_func=ui.init_title,
+    placeholder=ui.placeholder(INITS),
 )
 kind = c4.selectbox(
     _("Gradient view"),
     ["flow", "rms", "norm", "rel"],
     key="th_kind",
+    placeholder=ui.placeholder(VIEW_LABELS),
     format_func=lambda v: _(VIEW_LABELS[v]),
     help=glossary.help("dL/dx") + " " + glossary.help("RMS per weight"),
 )
@@ -203,10 +212,10 @@ else:
 st.subheader(_("4. Shattered gradients"))
 st.markdown(
     _(
-        "Balduzzi et al. (2017): a fully connected ReLU net from one number to one number, 200 units wide, "
-        "with BatchNorm before every ReLU. Its derivative df/dx along 256 evenly spaced inputs is smooth for a "
-        "shallow net; in a deep plain net it looks like white noise, while a residual net's stays correlated "
-        "from one input to the next."
+        "After Balduzzi et al. (2017): a fully connected ReLU net from one number to one number, 200 units wide "
+        "(here with BatchNorm before every ReLU), differentiated at 256 evenly spaced inputs. They found df/dx "
+        "smooth for a shallow net, like white noise for a deep plain net, and still correlated from one input to "
+        "the next for a residual net; the chart measures the same on this page's nets."
     )
 )
 s1, s2 = st.columns(2)

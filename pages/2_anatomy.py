@@ -161,7 +161,9 @@ with st.container(border=True):
     st.markdown(
         _(
             "**3. A backward pass written with the shortcut's 1 in dL/dW.** The identity has no weights; "
-            "its 1 belongs to the gradient that flows to the block's input (He et al. 2016b, eq. 5):"
+            "its 1 belongs to the gradient that flows to the block's input (He et al. 2016b, eq. 5, here for one "
+            "block: L = l + 1). A block's own dL/dW has no 1, but the 1 changes the gradient that reaches every "
+            "earlier block, and so their dL/dW:"
         )
     )
     st.latex(

@@ -37,6 +37,7 @@ pick = st.selectbox(
     _("Trained runs"),
     list(groups),
     key="an_runs",
+    placeholder=ui.placeholder(groups),
     format_func=lambda key: ui.group_label(groups[key]),
     help=_("twins trained by one press are shown together"),
 )
@@ -69,7 +70,8 @@ with landscape_tab:
         help=_("the loss far from the weights dwarfs the basin on a linear scale"),
     )
     surface = b.toggle(_("3-D surface"), False, key="an_surface", disabled=dims == 1)
-    slice_name = analysis.landscape_name(dims, grid, span, int(seed), "test")
+    split = "test"  # the slices' loss is the test split's (Li et al. plotted the training loss: the sentences say so)
+    slice_name = analysis.landscape_name(dims, grid, span, int(seed), split)
     slices = ui_an.saved(store, runs, slice_name, "landscape")
     missing = [label for label, s in slices.items() if s is None]
     if missing:
@@ -85,7 +87,16 @@ with landscape_tab:
     else:
         st.plotly_chart(analysis_figures.landscape_figure(slices, log=log, surface=surface), key="an_landscape")
         if both:
-            ui_an.bullets(landscape_sentences(slices[plain], slices[residual], names))
+            depths = {runs[plain].model.depth, runs[residual].model.depth}
+            ui_an.bullets(
+                landscape_sentences(
+                    slices[plain],
+                    slices[residual],
+                    names,
+                    split=split,
+                    depth=depths.pop() if len(depths) == 1 else None,
+                )
+            )
 
 with lesion_tab:
     draws = st.slider(_("Random draws per number of deleted blocks"), 1, 20, 10, key="an_draws")

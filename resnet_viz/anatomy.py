@@ -61,10 +61,13 @@ class NetSpec:
 
     @property
     def name(self) -> str:
-        """e.g. "ResNet-20 (option A)", "plain-20", "ResNet-50"."""
+        """e.g. "ResNet-20 (option A)", "plain-20", "ResNet-50", in the learner's language (the
+        shortcut option is words: "ResNet-20（选项 A）" in Chinese); a sentence or title shows it."""
         if self.family == "imagenet":
             return f"ResNet-{self.depth}"
-        return f"ResNet-{self.depth} (option {self.shortcut})" if self.residual else f"plain-{self.depth}"
+        if not self.residual:
+            return f"plain-{self.depth}"
+        return _("ResNet-{depth} (option {shortcut})").format(depth=self.depth, shortcut=self.shortcut)
 
     @property
     def input_size(self) -> int:
@@ -340,6 +343,16 @@ class ShortcutCost:
     option_a: int  # residual, option A
     option_b: int  # residual, option B
     projections: int  # option-B 1x1 projection shortcuts (one per stage change)
+
+    def __post_init__(self) -> None:
+        # Option A's shortcuts (identity, strided zero-padding) own no weights, so the option-A net
+        # and its plain twin have the same parameters (tests/test_anatomy.py proves it on the
+        # built models): a different count is a bug, not something to put into words.
+        if self.plain != self.option_a:
+            raise ValueError(
+                f"the plain twin ({self.plain}) and the option-A net ({self.option_a}) must have the same "
+                "parameter count: option A owns no weights"
+            )
 
     @property
     def extra(self) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torchvision
@@ -120,6 +122,22 @@ def test_sentences_carry_the_counts_of_freshly_built_models(depth: int, width: i
     assert f"has {a:,} parameters" in anatomy_text.summary(anat)
     text = anatomy_text.shortcut_sentence(an.shortcut_cost(depth, width))
     assert f"{plain:,}" in text and f"{a:,}" in text and f"add {b - a:,}" in text and f"{b:,} in all" in text
+
+
+# From the shallowest net to the page's deepest, each of the page's widths once.
+@pytest.mark.parametrize(("depth", "width"), [(8, 8), (20, 16), (56, 32), (110, 64), (1202, 16)])
+def test_option_a_net_and_plain_twin_have_the_same_parameters(depth: int, width: int) -> None:
+    # The oracle: torch's own parameter list of the two built models (on the meta device: shapes, no
+    # values). Same names, same shapes: option A's shortcuts (identity, strided zero-padding) own none.
+    def shapes(residual: bool) -> dict[str, tuple[int, ...]]:
+        with torch.device("meta"):
+            model = fresh_cifar(depth, width, residual=residual, shortcut="A")
+        return {name: tuple(p.shape) for name, p in model.named_parameters()}
+
+    plain, option_a = shapes(False), shapes(True)
+    assert plain == option_a
+    cost = an.shortcut_cost(depth, width)
+    assert cost.plain == cost.option_a == sum(math.prod(s) for s in plain.values())
 
 
 def test_option_b_adds_exactly_two_projections() -> None:

@@ -47,6 +47,9 @@ def test_opens_with_the_cifar_table_block_code_and_glossary() -> None:
     text = _text(at)
     assert "y = ReLU(x + F(x))" in text and "AvgPool2d(7)" in text
     assert "**twins**" in text and "**RMS per weight**" in text  # the glossary at the bottom
+    # No 1 in a block's own dL/dW, but the 1 reaches earlier blocks' dL/dW (issue 26): both said.
+    assert "A block's own dL/dW has no 1, but the 1 changes the gradient that reaches every earlier block" in text
+    assert "changes the dL/dy that reaches every earlier block, and with it their dL/dW" in text
 
 
 def test_imagenet_resnet50_shows_torchvision_count_and_grades_the_stage_exercise() -> None:

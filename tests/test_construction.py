@@ -186,8 +186,9 @@ def test_identity_sentences_and_their_swap() -> None:
     assert closer_to_identity(FAR, NEAR) == "residual"
     assert identity_sentences(FAR, NEAR, NAMES) == [
         (
-            "In residual-14 the median block's branch changes its input by 23% (||F(x)|| / ||x||, median over its 3 "
-            "blocks; from 10% at blocks.0 to 50% at blocks.2)."
+            "In residual-14 the median block's branch changes its input by 23% (||F(x)|| / ||x||, with x the "
+            "shortcut's output where a block changes shape; median over its 3 blocks; from 10% at blocks.0 to 50% at "
+            "blocks.2)."
         ),
         (
             "In plain-14 the median block's F(x) has 110% of its input's norm (||F(x)|| / ||x||, median over its 3 "
@@ -208,6 +209,14 @@ def test_identity_sentences_and_their_swap() -> None:
         "differs from its input by 100% in residual-14 and by 20% in plain-14"
     )
     assert "5x farther for the residual net" in swapped[2]
+
+
+def test_the_residual_ratio_says_what_x_is_where_a_block_changes_shape() -> None:
+    # The residual median takes in the blocks that change shape, where the ratio is over the shortcut's
+    # output (option A's strided, zero-padded x), not over x itself: the sentence says so.
+    line = identity_sentences(FAR, NEAR, NAMES)[0]
+    assert "with x the shortcut's output where a block changes shape" in line
+    assert "with x the shortcut's output" not in identity_sentences(FAR, NEAR, NAMES)[1]  # plain: shape kept only
 
 
 def test_about_the_same_zero_and_undefined() -> None:

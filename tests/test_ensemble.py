@@ -96,9 +96,11 @@ def test_one_block_sentence_and_its_swap() -> None:
     assert line == (
         "Deleting one block (mean over those that keep the resolution) took residual-20 from 92.0% to 88.0% "
         "(-4.3% of its intact accuracy) and plain-20 from 90.0% to 14.3% (-84.2% of its intact accuracy): "
-        "the residual net behaves like an ensemble (Veit et al. 2016, §4). Deleting a block removes the paths "
-        "through its branch, half of its 2^5 = 32, and the other half still carry the signal; the plain net has "
-        "one path, and every deletion cuts it."
+        "the residual net keeps most of its accuracy. That is consistent with Veit et al.'s (2016, §4) reading of "
+        "residual nets as ensemble-like collections of relatively shallow paths, but does not prove it: the paths "
+        "share the blocks' weights and were trained together, so they are not independent networks. Deleting a "
+        "block removes the paths through its branch, half of its 2^5 = 32, and the other half still carry the "
+        "signal; the plain net has one path, through every block, and each deletion alters it."
     )
     # The same numbers the other way round: now the plain net is the robust one, and the sentence says so.
     assert one_block_verdict(ROBUST, FRAGILE) == "plain"
@@ -117,7 +119,7 @@ def test_one_block_same_and_more_robust_but_not_ensemble_like() -> None:
     assert one_block_verdict(a, c) == "residual"
     line = one_block_sentence(a, c, NAMES)
     assert "the residual net keeps more, but losing 20.0% to one deletion is far from" in line
-    assert "behaves like an ensemble" not in line
+    assert "ensemble-like collections" not in line
 
 
 def test_decline_shapes_from_the_numbers() -> None:
@@ -149,7 +151,7 @@ def test_decline_shapes_from_the_numbers() -> None:
 def test_ensemble_sentences_swap() -> None:
     lines = ensemble_sentences(FRAGILE, ROBUST, NAMES)
     swapped = ensemble_sentences(ROBUST, FRAGILE, NAMES)
-    assert "behaves like an ensemble" in lines[0] and "opposite" in swapped[0]
+    assert "consistent with Veit et al.'s (2016, §4) reading" in lines[0] and "opposite" in swapped[0]
     assert "falls smoothly" in lines[1] and "does not fall smoothly" in lines[2]
     assert "does not fall smoothly" in swapped[1] and "falls smoothly" in swapped[2]
     assert lines[1].startswith("residual-20:") and lines[2].startswith("plain-20:")

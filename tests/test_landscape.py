@@ -279,27 +279,34 @@ def test_sharpness_of_a_bowl_by_hand():
 
 def test_landscape_sentences_and_their_swap():
     plain, residual = _bowl(13_400.0), _bowl(1.0)
-    lines = landscape_sentences(plain, residual, ("plain-56", "residual-56"))
+    lines = landscape_sentences(plain, residual, ("plain-56", "residual-56"), depth=56)
     assert lines == [
         (
-            "The rise is read at distance 0.5 from the trained weights, at the 8 grid points with max(|a|, |b|) = 0.5 "
-            "(filter-normalised directions, Li et al. 2018 §4). There the loss rises by 5,020 for plain-56 (from 0.5). "
-            "There the loss rises by 0.375 for residual-56 (from 0.5)."
+            "The rise is read on the test split at distance 0.5 from the trained weights, at the 8 grid points with "
+            "max(|a|, |b|) = 0.5 (filter-normalised directions, Li et al. 2018 §4). There the loss rises by 5,020 for "
+            "plain-56 (from 0.5). There the loss rises by 0.375 for residual-56 (from 0.5)."
         ),
         (
-            "plain-56's surface is the sharper one at this distance: its loss rises 13,400x as much. Li et al. (2018, §6) "
-            "found the same: without skip connections, deep nets' loss surfaces turn sharp and chaotic."
+            "plain-56's surface is the sharper one at this distance: its loss rises 13,400x as much. That agrees with "
+            "Li et al. (2018, Fig. 1), whose ResNet-56 without skip connections had the sharper surface. One larger "
+            "rise shows sharpness, not chaos: whether a surface is chaotic (non-convex) shows in the whole picture, "
+            "not in the rise at one distance. Li et al. found that this depends on depth: without skip connections "
+            "the surface turned chaotic at 56 and 110 layers, while at 20 layers the two differed little; these nets "
+            "have 56 layers."
         ),
         (
             "Curvature at the trained weights (second difference over one grid step, 0.5, mean over the directions): "
-            "plain-56 26,800, residual-56 2; plain-56's is 13,400x the other's."
+            "plain-56 26,800, residual-56 2; plain-56's is 13,400x the other's. These slices are of the test loss, "
+            "while Li et al. (2018) plotted the training loss: training lowers the training loss, so the trained "
+            "weights need not sit at a minimum of the test loss, which may fall or curve downward along some "
+            "directions."
         ),
     ]
     swapped = landscape_sentences(residual, plain, ("plain-56", "residual-56"))
     assert sharper(sharpness(residual), sharpness(plain)) == "residual"
     assert swapped[1].startswith("residual-56's surface is the sharper one at this distance: its loss rises 13,400x")
-    assert "the opposite of the deep nets Li et al. (2018, §6) compared" in swapped[1]
-    assert swapped[2].endswith("residual-56's is 13,400x the other's.")
+    assert "the opposite of Li et al. (2018, Fig. 1)" in swapped[1]
+    assert "residual-56's is 13,400x the other's. These slices are of the test loss" in swapped[2]
 
 
 def test_about_the_same_within_2x_and_no_rise():
@@ -312,7 +319,7 @@ def test_about_the_same_within_2x_and_no_rise():
     assert sharper(sharpness(_bowl(-1.0)), sharpness(_bowl(-2.0))) is None
     assert "There the loss falls by 0.375 for plain (from 0.5). There the loss falls by 0.75 for residual" in down[0]
     assert down[1].startswith("Neither loss rises at this distance")
-    assert "a negative value means the weights sit on a slope or saddle" in down[2]
+    assert "A negative value means the loss curves downward there" in down[2]
     assert sharper(sharpness(_bowl(-1.0)), sharpness(_bowl(1.0))) == "residual"
     assert "while the other's does not rise" in landscape_sentences(_bowl(-1.0), _bowl(1.0))[1]
 
@@ -346,7 +353,9 @@ def test_non_finite_points_become_words(value):
 
 def test_different_grids_are_not_compared():
     line = landscape_sentences(_bowl(1.0, dims=1), _bowl(3.0, dims=1))[0]
-    assert line.startswith("The rise is read at distance 0.5 from the trained weights, at the 2 points a = ±0.5")
+    assert line.startswith(
+        "The rise is read on the test split at distance 0.5 from the trained weights, at the 2 points a = ±0.5"
+    )
     assert "rises by 0.25 for plain (from 0.5). There the loss rises by 0.75 for residual" in line
     assert landscape_sentences(_bowl(1.0, grid=5), _bowl(1.0, grid=7)) == [
         "The two slices were computed on different grids; compute both with the same settings to compare them."
@@ -359,3 +368,38 @@ def test_within_band_is_the_one_test_of_about_the_same_size():
     assert not within_band(0.0, 1e-300) and not within_band(-1.0, -1.5)  # zero or negative beside another
     for odd in (math.nan, math.inf, None):
         assert not within_band(odd, 1.0) and not within_band(1.0, odd) and not within_band(odd, odd)
+
+
+# --- what the sentences may claim (issue 26) ---------------------------------------------------
+
+
+def test_one_larger_rise_is_sharpness_not_chaos_and_depth_comes_with_the_measured_depth():
+    plain, residual = _bowl(4.0), _bowl(1.0)
+    line = landscape_sentences(plain, residual)[1]
+    # One larger rise is sharpness: the sentence may name chaos only to say the rise does not show it.
+    assert "turn sharp and chaotic" not in line and "more chaotic" not in line
+    assert "One larger rise shows sharpness, not chaos" in line
+    assert "Li et al. (2018, Fig. 1), whose ResNet-56 without skip connections had the sharper surface" in line
+    assert "depth" not in line  # no depth measured, no depth dependence said
+    deep, shallow = (landscape_sentences(plain, residual, depth=d)[1] for d in (56, 20))
+    assert "these nets have 56 layers" in deep and "these nets have 20 layers" in shallow
+    assert "at 56 and 110 layers" in deep and "at 20 layers the two differed little" in deep
+    against = landscape_sentences(residual, plain, depth=32)[1]
+    assert "the opposite of Li et al. (2018, Fig. 1)" in against and "these nets have 32 layers" in against
+    assert "chaotic" not in landscape_sentences(residual, plain)[1]
+
+
+def test_negative_curvature_curves_down_and_the_split_is_named():
+    down = landscape_sentences(_bowl(-1.0), _bowl(-2.0))
+    assert "sit on a" not in down[2] and "slope or saddle" not in down[2]  # on a straight slope it is ~0
+    assert "on a straight slope it is about 0" in down[2]
+    assert "the loss curves downward there" in down[2] and "a ridge or a saddle of this slice" in down[2]
+    # The page slices the test split; Li et al. plotted the training loss: both said, and why it matters.
+    assert down[0].startswith("The rise is read on the test split at distance 0.5")
+    assert "Li et al. (2018) plotted the training loss" in down[2]
+    assert "need not sit at a minimum of the test loss" in down[2]
+    train = landscape_sentences(_bowl(-1.0), _bowl(-2.0), split="train")
+    assert train[0].startswith("The rise is read on the training split at distance 0.5")
+    assert "test loss" not in train[2] and "as Li et al. (2018) plotted it" in train[2]
+    line = landscape_sentences(_bowl(1.0, dims=1), _bowl(3.0, dims=1), split="train")[0]
+    assert line.startswith("The rise is read on the training split at distance 0.5 from the trained weights, at the 2")

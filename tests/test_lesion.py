@@ -27,7 +27,7 @@ from resnet_viz.lesion import (
     quieter,
 )
 from resnet_viz.models import ShortcutA, build_model
-from resnet_viz.text.lesion import lesion_sentences, response_sentences
+from resnet_viz.text.lesion import lesion_sentences, one_block_sentence, response_sentences
 from resnet_viz.train import evaluate
 
 CONFIGS = {
@@ -406,3 +406,21 @@ def test_response_sentences() -> None:
     assert response_sentences([("a", float("nan"))], [("a", 1.0)]) == [
         "Mean std of a 3x3 layer's response: plain not finite, residual 1."
     ]
+
+
+def test_robustness_to_deletion_is_consistent_with_the_ensemble_reading_not_proof_of_it():
+    # Veit et al. 2016 read residual nets as ensemble-like collections of relatively shallow paths;
+    # a net that keeps its accuracy when a block is deleted agrees with that reading, and no more:
+    # its paths share the blocks' weights, so they are not independent networks.
+    def study(base: float, single: float) -> LesionResult:
+        blocks = tuple(BlockLesion(f"blocks.{i}", single, False) for i in range(4))
+        return LesionResult(base, (*blocks, BlockLesion("blocks.4", 0.05, True)), ())
+
+    robust, fragile = study(0.92, 0.90), study(0.90, 0.15)
+    line = one_block_sentence(fragile, robust, ("plain-20", "residual-20"))
+    assert "behaves like an ensemble" not in line
+    assert "consistent with Veit et al.'s (2016, §4) reading" in line and "does not prove it" in line
+    assert "ensemble-like collections of relatively shallow paths" in line and "not independent networks" in line
+    assert "half of its 2^5 = 32" in line  # the numbers still come from the study
+    assert "Veit" in one_block_sentence(robust, fragile, ("plain-20", "residual-20"))  # swapped: the opposite
+    assert "ensemble" not in one_block_sentence(robust, fragile, ("plain-20", "residual-20"))

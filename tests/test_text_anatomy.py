@@ -9,13 +9,15 @@ from __future__ import annotations
 import math
 import re
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from resnet_viz.anatomy import NetSpec, ShortcutCost
+from resnet_viz.anatomy import BlockSketch, NetSpec, ShortcutCost
 from resnet_viz.anatomy_lessons import BackwardCheck, ExpansionDemo, PoolCheck
 from resnet_viz.text.anatomy import (
     backward_sentence,
+    block_caption,
     expansion_sentence,
     pool_sentence,
     shortcut_sentence,
@@ -63,14 +65,24 @@ def test_shortcut_sentence_by_hand_and_changed() -> None:
         "ResNet-20 at width 16: the plain twin has 269,722 parameters and the option-A net the same number, 269,722 "
         "(option A owns no weights). Option B's 2 projection shortcuts add 2,752 (1.0%), for 272,474 in all."
     )
-    other = shortcut_sentence(ShortcutCost(20, 16, 269_000, 269_722, 272_474, 2))
-    assert "the option-A net a different number, 269,722" in other and "269,000 parameters" in other
+    other = shortcut_sentence(ShortcutCost(32, 8, 117_000, 117_000, 118_400, 2))  # other numbers, other sentence
+    assert other.startswith("ResNet-32 at width 8: the plain twin has 117,000 parameters and the option-A net the same")
+    assert "add 1,400 (1.2%), for 118,400 in all" in other
+
+
+def test_option_a_counts_cannot_differ_from_the_plain_twins() -> None:
+    # Option A owns no weights, so a different count for it is a contradiction, not a sentence
+    # (tests/test_anatomy.py proves the counts equal on the built models).
+    with pytest.raises(ValueError, match="option A owns no weights"):
+        ShortcutCost(20, 16, 269_000, 269_722, 272_474, 2)
 
 
 @SETTINGS
-@given(st.integers(0, 10**9), st.integers(0, 10**9), st.integers(0, 10**9), st.integers(0, 10))
-def test_shortcut_sentence_never_raises(plain: int, a: int, b: int, projections: int) -> None:
-    _words(shortcut_sentence(ShortcutCost(20, 16, plain, a, b, projections)))
+@given(st.integers(0, 10**9), st.integers(0, 10**9), st.integers(0, 10))
+def test_shortcut_sentence_never_raises(a: int, b: int, projections: int) -> None:
+    text = shortcut_sentence(ShortcutCost(20, 16, a, a, b, projections))
+    _words(text)
+    assert "different number" not in text
 
 
 def test_expansion_sentence_by_hand_and_without_heads() -> None:
@@ -116,6 +128,24 @@ def test_backward_sentence_by_hand_and_swapped() -> None:
     # the two gaps swapped: now dL/dW differ and the identity holds exactly
     swapped = backward_sentence(BackwardCheck(16, 4.4e-16, 0.0, 1.0))
     assert "their dL/dW differ by at most 4.4e-16" in swapped and "equals dL/dy to within 0." in swapped
+
+
+def test_no_shortcut_1_in_dl_dw_holds_for_the_blocks_own_weights_only() -> None:
+    # True for one block given the same dL/dy; in a whole net the 1 changes the dL/dy that reaches
+    # earlier blocks, and with it their dL/dW.
+    for gap in (0.0, 4.4e-16):
+        text = backward_sentence(BackwardCheck(16, gap, 1e-16, 1.0))
+        assert not text.endswith("it adds nothing to dL/dW."), text
+        assert "adds nothing to this block's own dL/dW" in text
+        assert "changes the dL/dy that reaches every earlier block, and with it their dL/dW" in text
+
+
+def test_the_unrolled_sum_holds_within_a_stage_only() -> None:
+    pre = BlockSketch("pre", True, ("BN", "ReLU", "3×3 conv, 64→64"), (), (64, 64))
+    text = block_caption(pre)
+    # He et al. 2016b eq. 4 assumes identity shortcuts: not across option A's padding or option B's projections.
+    assert "within a stage" in text and "option A's zero-padding or option B's projection" in text
+    assert "block and x_L = x_l" not in text  # the old, unqualified claim
 
 
 @SETTINGS

@@ -360,6 +360,16 @@ def test_weight_view_says_when_it_hides_vanishing() -> None:
     assert not any("hides" in s for s in out)
 
 
+def test_weight_view_claims_no_activation_trend_it_did_not_measure() -> None:
+    # No activations measured here (act=[]), and the block outputs' std grows in the second case:
+    # the sentence must not say the activations shrink toward the output, only what makes up for it.
+    for act in ([], [1.0, 4.0]):
+        out = profile_sentences([_profile("plain-56", [30.0, 1.0, 1.0, 9.0], CIFAR, gx=[5e-6, 1.0], act=act)])
+        hides = next(s for s in out if "hides what dL/dx shows" in s)
+        assert "activations shrink toward the output" not in hides and "cancel" not in hides
+        assert "summed over the batch and every position of its map" in hides
+
+
 def test_alpha_sentence_computes_the_shortcut_product() -> None:
     cfg = ModelConfig(depth=56, residual=True, alpha=1.5)
     gx = [100.0] + [1.0] * 26  # 27 blocks: 26 steps from the last block's output to the first's

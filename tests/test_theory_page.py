@@ -24,6 +24,8 @@ def _button(at: AppTest, label: str):
 def test_charts_wait_for_the_guess_then_grade_it() -> None:
     at = open_page()
     assert at.latex, "the algebra is rendered"
+    # Eqs. 4-5 assume identity shortcuts: the page says they hold within a stage only (issue 26).
+    assert "only between identity shortcuts" in at.info[0].value and "At a stage boundary" in at.info[0].value
     assert len(at.get("plotly_chart")) == 2  # chain and shattered; the profiles wait for the guesses
     direction = next(r for r in at.radio if "what happens" in r.label)
     assert "plain-56" in direction.label  # asked about the deepest plain net

@@ -64,7 +64,8 @@ def stem_sentence(spec: NetSpec, trace: tuple[tuple[str, Shape], ...]) -> str:
 
 
 def shortcut_sentence(c: ShortcutCost) -> str:
-    """The parameters of the plain twin and of options A and B: option A owns no weights."""
+    """The parameters of the plain twin and of options A and B: option A owns no weights, so the
+    first two are the same number."""
     fill = {
         "depth": c.depth,
         "width": c.width,
@@ -75,18 +76,12 @@ def shortcut_sentence(c: ShortcutCost) -> str:
         "extra_share": percent(ratio(c.extra, c.option_a)),
         "option_b": count(c.option_b),
     }
-    if c.plain == c.option_a:
-        template = _(
-            "ResNet-{depth} at width {width}: the plain twin has {plain} parameters and the option-A net the same "
-            "number, {option_a} (option A owns no weights). Option B's {projections} projection shortcuts add "
-            "{extra} ({extra_share}), for {option_b} in all."
-        )
-    else:
-        template = _(
-            "ResNet-{depth} at width {width}: the plain twin has {plain} parameters and the option-A net a different "
-            "number, {option_a} (option A owns no weights). Option B's {projections} projection shortcuts add "
-            "{extra} ({extra_share}), for {option_b} in all."
-        )
+    # Always equal (ShortcutCost refuses anything else): option A's shortcuts own no weights.
+    template = _(
+        "ResNet-{depth} at width {width}: the plain twin has {plain} parameters and the option-A net the same "
+        "number, {option_a} (option A owns no weights). Option B's {projections} projection shortcuts add "
+        "{extra} ({extra_share}), for {option_b} in all."
+    )
     return template.format(**fill)
 
 
@@ -150,7 +145,8 @@ def pool_sentence(p: PoolCheck) -> str:
 
 
 def backward_sentence(b: BackwardCheck) -> str:
-    """Residual vs plain block, same weights and dL/dy: dL/dW agree, dL/dx differs by exactly dL/dy."""
+    """Residual vs plain block, same weights and dL/dy: dL/dW agree, dL/dx differs by exactly dL/dy.
+    For this block's own weights only: in a whole net the 1 changes the dL/dy of earlier blocks."""
     fill = {
         "channels": b.channels,
         "rms": num(b.upstream_rms),
@@ -161,14 +157,17 @@ def backward_sentence(b: BackwardCheck) -> str:
         template = _(
             "Measured with autograd on a {channels}-channel pre-activation block, residual and plain, same weights, "
             "same input, same dL/dy (RMS {rms}): their dL/dW are identical, while dL/dx(residual) − dL/dx(plain) "
-            "equals dL/dy to within {identity_gap}. The shortcut's 1 lives in dL/dx; it adds nothing to dL/dW."
+            "equals dL/dy to within {identity_gap}. The shortcut's 1 lives in dL/dx: it adds nothing to this block's own "
+            "dL/dW for a given dL/dy, but in a whole net it changes the dL/dy that reaches every earlier block, and "
+            "with it their dL/dW."
         )
     else:
         template = _(
             "Measured with autograd on a {channels}-channel pre-activation block, residual and plain, same weights, "
             "same input, same dL/dy (RMS {rms}): their dL/dW differ by at most {weight_gap}, while dL/dx(residual) "
-            "− dL/dx(plain) equals dL/dy to within {identity_gap}. The shortcut's 1 lives in dL/dx; it adds nothing "
-            "to dL/dW."
+            "− dL/dx(plain) equals dL/dy to within {identity_gap}. The shortcut's 1 lives in dL/dx: it adds nothing "
+            "to this block's own dL/dW for a given dL/dy, but in a whole net it changes the dL/dy that reaches every "
+            "earlier block, and with it their dL/dW."
         )
     return template.format(**fill)
 
@@ -220,7 +219,9 @@ def block_caption(s: BlockSketch) -> str:
     if s.kind == "pre":
         return _(
             "Pre-activation: {formula}. Nothing follows the addition, so the identity path stays clean from block to "
-            "block and x_L = x_l + Σ F(x_i) holds exactly (He et al. 2016b, eq. 4-5)."
+            "block: within a stage, where every shortcut is an identity, x_L = x_l + Σ F(x_i) holds exactly (He et "
+            "al. 2016b, eq. 4). At a stage boundary option A's zero-padding or option B's projection takes the place "
+            "of x_l, and the sum holds no more."
         ).format(formula=s.formula)
     if s.kind == "bottleneck":
         return _(

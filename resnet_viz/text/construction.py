@@ -53,10 +53,12 @@ def _describe(name: str, r: NearIdentity, plain: bool) -> str:
         )
     else:
         template = ngettext(
-            "In {name} the median block's branch changes its input by {median} (||F(x)|| / ||x||, median over its "
-            "{count} block; from {low} at {low_block} to {high} at {high_block}).",
-            "In {name} the median block's branch changes its input by {median} (||F(x)|| / ||x||, median over its "
-            "{count} blocks; from {low} at {low_block} to {high} at {high_block}).",
+            "In {name} the median block's branch changes its input by {median} (||F(x)|| / ||x||, with x the "
+            "shortcut's output where a block changes shape; median over its {count} block; from {low} at {low_block} "
+            "to {high} at {high_block}).",
+            "In {name} the median block's branch changes its input by {median} (||F(x)|| / ||x||, with x the "
+            "shortcut's output where a block changes shape; median over its {count} blocks; from {low} at "
+            "{low_block} to {high} at {high_block}).",
             len(rows),
         )
     return template.format(**fill)

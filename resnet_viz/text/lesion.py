@@ -207,7 +207,7 @@ _ONE_BLOCK: dict[str, str] = {
         "Deleting one block (mean over those that keep the resolution) took {residual} from {residual_from} to "
         "{residual_to} ({residual_change} of its intact accuracy) and {plain} from {plain_from} to {plain_to} "
         "({plain_change} of its intact accuracy): both keep about the same share (within {band} points), so this "
-        "pair does not show the residual net's ensemble-like robustness."
+        "pair does not show the robustness to deletion that Veit et al. (2016, §4) measured in residual nets."
     ),
     "plain": N_(
         "Deleting one block (mean over those that keep the resolution) took {residual} from {residual_from} to "
@@ -218,9 +218,12 @@ _ONE_BLOCK: dict[str, str] = {
     "ensemble": N_(
         "Deleting one block (mean over those that keep the resolution) took {residual} from {residual_from} to "
         "{residual_to} ({residual_change} of its intact accuracy) and {plain} from {plain_from} to {plain_to} "
-        "({plain_change} of its intact accuracy): the residual net behaves like an ensemble (Veit et al. 2016, §4). "
-        "Deleting a block removes the paths through its branch, half of its {paths}, and the other half still "
-        "carry the signal; the plain net has one path, and every deletion cuts it."
+        "({plain_change} of its intact accuracy): the residual net keeps most of its accuracy. That is consistent "
+        "with Veit et al.'s (2016, §4) reading of residual nets as ensemble-like collections of relatively shallow "
+        "paths, but does not prove it: the paths share the blocks' weights and were trained together, so they are "
+        "not independent networks. Deleting a block removes the paths through its branch, half of its {paths}, and "
+        "the other half still carry the signal; the plain net has one path, through every block, and each deletion "
+        "alters it."
     ),
     "residual": N_(
         "Deleting one block (mean over those that keep the resolution) took {residual} from {residual_from} to "
@@ -232,7 +235,8 @@ _ONE_BLOCK: dict[str, str] = {
 
 
 def one_block_sentence(plain: LesionResult, residual: LesionResult, names: Names = ("plain", "residual")) -> str:
-    """Whether one deletion cost the residual net a little (ensemble-like) and the plain net a lot."""
+    """Whether one deletion cost the residual net a little and the plain net a lot: consistent with
+    Veit et al.'s ensemble reading, never proof of it."""
     dp, dr = one_deletion(plain), one_deletion(residual)
     verdict = one_block_verdict(plain, residual)
     if verdict is None or dp.kept is None or dr.kept is None:

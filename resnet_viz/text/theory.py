@@ -63,14 +63,14 @@ _WEIGHT_VIEW = {
     ("larger", True): N_(
         "Per weight, the first layer's gradient RMS is {factor} larger than the last conv layer's, so this view "
         "hides what dL/dx shows: a weight's gradient is the gradient arriving at its layer times that layer's "
-        "input, and here the arriving gradient shrinks toward the input while the activations shrink toward the "
-        "output, so the two trends cancel."
+        "input, summed over the batch and every position of its map, so a larger input or a larger map at the "
+        "first layer can make up for the smaller gradient arriving there."
     ),
     ("smaller", True): N_(
         "Per weight, the first layer's gradient RMS is {factor} smaller than the last conv layer's, so this view "
         "hides what dL/dx shows: a weight's gradient is the gradient arriving at its layer times that layer's "
-        "input, and here the arriving gradient shrinks toward the input while the activations shrink toward the "
-        "output, so the two trends cancel."
+        "input, summed over the batch and every position of its map, so a larger input or a larger map at the "
+        "first layer can make up for the smaller gradient arriving there."
     ),
 }
 _TWINS = {
@@ -183,7 +183,7 @@ def _weight_view_sentence(p: InitProfile) -> list[str]:
 def skip_strength_sentence(
     alpha: float, blocks: int, measured: float | None, *, name: str | None = None, step: int | None = None
 ) -> str:
-    """He et al. 2016b §3.1, y = alpha*x + F(x): along the shortcut alone the gradient is scaled by
+    """He et al. 2016b §3, y = alpha*x + F(x): along the shortcut alone the gradient is scaled by
     alpha once per block, alpha^blocks in all (above 1 it explodes, below 1 it vanishes).
     `measured`: the dL/dx first/last ratio, when there is one; `name` and `step`: the run it was
     measured in (the live page), else it reads as a statement about the profile."""
@@ -191,20 +191,20 @@ def skip_strength_sentence(
     if name is None:
         path = ngettext(
             "With skip strength alpha = {alpha}, the shortcut path alone scales the gradient by {alpha} per block: "
-            "{alpha}^{blocks} = {path} over {blocks} block (He et al. 2016b §3.1: above 1 it explodes, below 1 it "
+            "{alpha}^{blocks} = {path} over {blocks} block (He et al. 2016b §3: above 1 it explodes, below 1 it "
             "vanishes along the shortcut).",
             "With skip strength alpha = {alpha}, the shortcut path alone scales the gradient by {alpha} per block: "
-            "{alpha}^{blocks} = {path} over {blocks} blocks (He et al. 2016b §3.1: above 1 it explodes, below 1 it "
+            "{alpha}^{blocks} = {path} over {blocks} blocks (He et al. 2016b §3: above 1 it explodes, below 1 it "
             "vanishes along the shortcut).",
             blocks,
         ).format(**values)
     else:
         path = ngettext(
             "In {name} at step {step}, with skip strength alpha = {alpha}, the shortcut path alone scales the "
-            "gradient by {alpha} per block: {alpha}^{blocks} = {path} over {blocks} block (He et al. 2016b §3.1: "
+            "gradient by {alpha} per block: {alpha}^{blocks} = {path} over {blocks} block (He et al. 2016b §3: "
             "above 1 it explodes, below 1 it vanishes along the shortcut).",
             "In {name} at step {step}, with skip strength alpha = {alpha}, the shortcut path alone scales the "
-            "gradient by {alpha} per block: {alpha}^{blocks} = {path} over {blocks} blocks (He et al. 2016b §3.1: "
+            "gradient by {alpha} per block: {alpha}^{blocks} = {path} over {blocks} blocks (He et al. 2016b §3: "
             "above 1 it explodes, below 1 it vanishes along the shortcut).",
             blocks,
         ).format(name=name, step=step, **values)

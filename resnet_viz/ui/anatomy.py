@@ -87,13 +87,13 @@ def expansion() -> ExpansionDemo:
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
-def _pool(spec: NetSpec, size: int) -> PoolCheck:
+def _pool(spec: NetSpec, size: int, lang: str) -> PoolCheck:  # lang: the check holds the net's name
     return lessons.pool_check(spec, size)
 
 
 def pool(spec: NetSpec, size: int) -> PoolCheck:
     with st.spinner(_(_MEASURING)):
-        return _pool(spec, size)
+        return _pool(spec, size, language())
 
 
 @st.cache_data(max_entries=1, show_spinner=False)

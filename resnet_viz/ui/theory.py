@@ -123,9 +123,10 @@ def _commit(questions: list[quiz.Question], skip: bool = False) -> None:
 
 # Shown with _() where they are used (pages/1_theory.py), so each reads in the learner's language.
 EXACT_ONLY_FOR_PREACT = N_(
-    "Eqs. 4-5 hold exactly only when nothing follows the addition, as in the **pre-activation** block "
-    "(He et al. 2016b). The original (post-activation) block, this lab's default, applies a ReLU after "
-    "the addition, y = ReLU(x + F(x)), so its identity path passes through that ReLU; pick "
+    "Eqs. 4-5 hold exactly only between identity shortcuts with nothing after the addition: within a stage of "
+    "**pre-activation** blocks (He et al. 2016b). At a stage boundary, option A's zero-padding or option B's "
+    "projection takes the place of x_l. The original (post-activation) block, this lab's default, applies a ReLU "
+    "after the addition, y = ReLU(x + F(x)), so its identity path passes through that ReLU; pick "
     "*Pre-activation blocks* on Train & compare to get the clean identity path."
 )
 CHAIN_WHY = N_(
