@@ -232,6 +232,46 @@ class History:
         }
 
 
+# Steps timed past the first one reported before a time left is said: the first step carries the
+# start-up (worker warm-up, the data moved to the device, the first probe), which made a 43 s run
+# read "about 194 s to go" at step 1.
+STEADY_STEPS = 5
+
+
+@dataclass
+class StepClock:
+    """When a run's steps were reported, on the trainer's clock (the "elapsed" of its "steps"
+    updates), for the time left: the rate counts from the first report on, so the start-up that
+    the first step carries is not projected onto the steps to come."""
+
+    first: tuple[float, int] | None = None  # (seconds, step) of the first step reported, by its last model
+    last: tuple[float, int] | None = None  # (seconds, step) of the furthest step reported since
+
+    def apply(self, update: Update) -> None:
+        steps = update.data.get("step") if update.kind == "steps" else None
+        seconds = update.data.get("elapsed")
+        if steps and checks.plain_number(seconds):
+            self.mark(float(seconds), int(steps[-1]))
+
+    def mark(self, seconds: float, step: int) -> None:
+        # Twins report each step one after the other: the first mark is the last of them to report
+        # its first step, the last mark the last to report the furthest step.
+        if self.first is None or step <= self.first[1]:
+            self.first = (seconds, step)
+        elif self.last is None or step >= self.last[1]:
+            self.last = (seconds, step)
+
+    def time_left(self, total: int, steady: int = STEADY_STEPS) -> float | None:
+        """Seconds until step `total` at the rate of the steps timed since the first report; None
+        until `steady` steps have been timed (or when the clock went backwards)."""
+        if self.first is None or self.last is None:
+            return None
+        (t0, s0), (t1, s1) = self.first, self.last
+        if s1 - s0 < steady or t1 < t0:
+            return None
+        return (t1 - t0) / (s1 - s0) * max(0, total - s1)
+
+
 def _final(measured: float | None, steps: Sequence[float]) -> float | None:
     """`measured` when it is a finite number, else the mean of the last 10 finite step values."""
     if checks.plain_number(measured):

@@ -238,3 +238,54 @@ def test_stop_reaches_the_worker_without_the_pumping_thread() -> None:
     event.clear()
     later.stop()  # never on a worker (or already off it): nothing else is touched
     assert not event.is_set()
+
+
+def test_time_left_ignores_the_slow_first_step() -> None:
+    """Issue 26: at step 1 the page said "about 194 s to go" for a run that took 43 s: the first
+    step's start-up was projected onto every step to come. The clock counts from the first step on."""
+    from resnet_viz.history import STEADY_STEPS, StepClock
+
+    clock = StepClock()
+    assert clock.time_left(300) is None
+    clock.mark(5.0, 1)  # step 1 took 5 s: worker warm-up, data, the first probe
+    assert clock.time_left(300) is None  # nothing timed past it yet
+    clock.mark(5.3, 4)  # 0.1 s a step since, but only 3 steps: not yet a rate
+    assert clock.time_left(300) is None
+    clock.mark(5.9, 10)  # 9 steady steps at 0.1 s
+    assert clock.time_left(300) == pytest.approx(29.0)  # 290 steps to go; from the start: 171 s
+    clock.mark(6.9, 20)
+    assert clock.time_left(300) == pytest.approx(28.0)
+    assert clock.time_left(20) == 0.0 and clock.time_left(10) == 0.0  # at or past the end: nothing to go
+    assert STEADY_STEPS >= 3
+    twins = StepClock()  # two models report each step one after the other: the later report counts
+    for seconds, step in ((5.0, 1), (5.2, 1), (5.8, 10), (6.1, 10)):
+        twins.mark(seconds, step)
+    assert twins.time_left(100) == pytest.approx(0.9 / 9 * 90)
+    backwards = StepClock(first=(5.0, 1), last=(4.0, 10))
+    assert backwards.time_left(100) is None
+
+
+def test_a_running_job_says_no_time_left_until_steady_steps_are_timed(monkeypatch) -> None:
+    from resnet_viz import runner
+    from resnet_viz.history import Update
+
+    clock = [0.0]
+    monkeypatch.setattr(runner.job.time, "perf_counter", lambda: clock[0])
+    job = runner.TrainingRun(TWINS, DataConfig(), TrainConfig(steps=300), owner="a")
+    job.total_steps, job._started, job.state = 300, 0.0, "running"
+
+    def report(t: float, steps: list[int]) -> float | None:
+        clock[0] = t
+        for name in job.names:
+            n = len(steps)
+            job.on_update(
+                Update(
+                    name, "steps", {"step": steps, "loss": [1.0] * n, "acc": [0.1] * n, "lr": [0.1] * n, "elapsed": t}
+                )
+            )
+        return job.snapshot().eta
+
+    assert report(5.0, [1]) is None  # the old estimate: 5 s x 299 steps = 1495 s to go
+    assert report(5.9, list(range(2, 11))) == pytest.approx(29.0)
+    job.state = "finished"
+    assert job.snapshot().eta is None

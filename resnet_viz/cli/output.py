@@ -8,6 +8,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from resnet_viz.history import StepClock
+
 
 class ProgressBar:
     """A one-line progress bar on stderr, redrawn at most ~10 times a second."""
@@ -21,11 +23,13 @@ class ProgressBar:
         self.step: dict[str, int] = {}
         self.loss: dict[str, float] = {}
         self.t0, self.last_draw = time.perf_counter(), 0.0
+        self.clock = StepClock()  # the time left counts from the first step on: it carries the start-up
 
     def __call__(self, update: Any) -> None:
         if update.kind == "steps" and update.data["step"]:
             self.step[update.model] = update.data["step"][-1]
             self.loss[update.model] = update.data["loss"][-1]
+            self.clock.apply(update)
         now = time.perf_counter()
         if now - self.last_draw > 0.1:
             self.last_draw = now
@@ -36,7 +40,8 @@ class ProgressBar:
         frac = done / self.total if self.total else 1.0
         bar = "#" * int(24 * frac) + "-" * (24 - int(24 * frac))
         elapsed = time.perf_counter() - self.t0
-        eta = elapsed / frac - elapsed if frac > 0 else float("nan")
+        left = self.clock.time_left(self.total)
+        eta = float("nan") if left is None else left
         losses = "  ".join(f"{n} {self.loss[n]:.3f}" for n in self.names if n in self.loss)
         eta_s = f"eta {eta:4.0f}s" if math.isfinite(eta) else "eta    ?"
         self.stream.write(f"\r[{bar}] {done}/{self.total} {elapsed:5.1f}s {eta_s}  loss {losses}" + end)

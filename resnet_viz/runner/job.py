@@ -14,7 +14,7 @@ from typing import Any, Literal
 from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
 from resnet_viz.devices import DeviceLabel
 from resnet_viz.experiment import unique_names
-from resnet_viz.history import History, Update
+from resnet_viz.history import History, StepClock, Update
 from resnet_viz.limits import Limits, overdue_numbers, overdue_sentence
 from resnet_viz.runs import RunStore
 from resnet_viz.text import _
@@ -36,7 +36,7 @@ class Snapshot:
     steps_per_epoch: int  # 0 until the worker has loaded the data
     elapsed: float  # seconds since training started (0 while queued)
     images_per_s: float  # images through all models per second of wall time
-    eta: float | None  # seconds to go at the current rate; None before the first steps
+    eta: float | None  # seconds to go at the rate of the steps after the first; None until a few were timed
     queue_position: int | None  # 1 = next to start; None when not queued
     error: str | None  # one line for the page; the traceback stays in the log
     run_ids: tuple[str, ...]  # run store ids, once written
@@ -80,6 +80,7 @@ class TrainingRun:
     _names: list[str] = field(default_factory=list)
     _started: float | None = None
     _rate_from: tuple[float, int] | None = None  # (time, step) the measured rate counts from
+    _clock: StepClock = field(default_factory=StepClock)  # when the steps were reported, for the time left
     _worker_stop: Any = None  # the training worker's stop event, while this job is on one
     _ended: float | None = None
     # How to say `error` again in the language of the page that shows it (the server's own reasons:
@@ -97,6 +98,7 @@ class TrainingRun:
     def on_update(self, update: Update) -> None:
         with self._lock:
             self._histories[update.model].apply(update)
+            self._clock.apply(update)
 
     @property
     def active(self) -> bool:
@@ -228,12 +230,13 @@ class TrainingRun:
             state, error, total, device = self.state, self.error, self.total_steps, self.device
             words, label, per_epoch = self._error_words, self._device_label, self.steps_per_epoch
             started, ended, run_ids = self._started, self._ended, self.run_ids
+            left = self._clock.time_left(total)
         step = max((h.step[-1] for h in hists if h.step), default=0)
         now = ended if ended is not None else time.perf_counter()
         elapsed = (now - started) if started is not None else 0.0
         images = sum(len(h.step) for h in hists) * self.train_cfg.batch_size
         rate = images / elapsed if elapsed > 0 else 0.0
-        eta = elapsed / step * (total - step) if step and state == "running" else None
+        eta = left if state == "running" else None
         # snapshot() runs in the page's thread: the server's own sentences are said in its language
         if words is not None:
             error = words()
