@@ -42,6 +42,7 @@ with controls:
         WEB_DATASETS,
         format_func=lambda k: _(DATASETS[k].title),
         key="dataset",
+        placeholder=ui.placeholder(WEB_DATASETS),
         on_change=links.use_dataset_recipe,
         args=(LIVE_LINK, RECIPE_FIELDS),
         help=_(
@@ -67,19 +68,32 @@ with controls:
     with st.expander(_("More settings")):
         width = st.select_slider(_("Width (stage-1 channels)"), B["width"].values, key="width", **keep)
         bn = st.toggle(_("BatchNorm"), key="bn", help=glossary.help("BatchNorm"), **keep)
-        activation = st.selectbox(_("Activation"), B["activation"].values, key="activation", **keep)
+        activation = st.selectbox(
+            _("Activation"),
+            B["activation"].values,
+            key="activation",
+            placeholder=ui.placeholder(B["activation"].values),
+            **keep,
+        )
         init = st.selectbox(
             _("Init"),
             B["init"].values,
             format_func=lambda k: _(INIT_CHOICES[k]) if k in INIT_CHOICES else k,
             key="init",
+            placeholder=ui.placeholder(B["init"].values),
             help=_(
                 "fixup: for residual nets without BatchNorm (it "
                 "zeroes each block's last layer, so it is refused for plain nets)"
             ),
             **keep,
         )
-        optimizer = st.selectbox(_("Optimizer"), B["optimizer"].values, key="optimizer", **keep)
+        optimizer = st.selectbox(
+            _("Optimizer"),
+            B["optimizer"].values,
+            key="optimizer",
+            placeholder=ui.placeholder(B["optimizer"].values),
+            **keep,
+        )
         batch_size = st.select_slider(_("Batch size"), B["batch_size"].values, key="batch_size", **keep)
         epochs = st.number_input(_("Epochs (0: use steps)"), B["epochs"].lo, B["epochs"].hi, key="epochs", **keep)
         shortcut = st.radio(

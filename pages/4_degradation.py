@@ -22,8 +22,9 @@ st.title(_("Deeper is not better: the degradation problem"))
 st.caption(
     _(
         "He et al. (2016, Fig. 1 and §4.2) found on CIFAR-10 that a 56-layer *plain* network reaches a **higher "
-        "training error** than a 20-layer one, while residual networks improved with depth up to 110 layers "
-        "(ResNet-1202 was worse, 7.93% vs 6.43% test error, which the paper attributes to overfitting). Train "
+        "training error** than a 20-layer one, while the residual networks' test error fell with depth up to 110 "
+        "layers (Table 6; ResNet-1202 was worse, 7.93% vs 6.43% test error, which the paper attributes to "
+        "overfitting). Train "
         "both kinds at several depths here and check it on your own runs: same seed, same batches, same budget "
         "for every model."
     )
@@ -40,8 +41,9 @@ if ui.cuda_available():
         st.markdown(
             _(
                 "**A GPU is available.** The paper-scale preset trains CIFAR-10 (when downloaded) at "
-                "width 16, batch 128 with crop + flip, depths 20/32/44/56, on a compressed schedule."
-            )
+                "width 16, batch 128 with crop + flip, depths 20/32/44/56, on a compressed schedule: {epochs} "
+                "epochs, where the paper trained for 64k iterations (about 164 epochs)."
+            ).format(epochs=PAPER_SCALE.train.epochs)
         )
         st.button(
             _("Load the paper-scale preset"),
@@ -58,6 +60,7 @@ with controls:
         WEB_DATASETS,
         format_func=lambda k: _(DATASETS[k].title),
         key="sw_dataset",
+        placeholder=ui.placeholder(WEB_DATASETS),
         on_change=links.use_dataset_recipe,
         args=(SWEEP_LINK, SWEEP_RECIPE_FIELDS),
         help=_("Each dataset opens with its own depths, steps, width and learning rate"),
@@ -71,7 +74,12 @@ with controls:
             )
         )
     depths = st.multiselect(
-        _("Depths (6n+2 layers)"), B["depths"].values, key="sw_depths", help=glossary.help("6n+2"), **keep
+        _("Depths (6n+2 layers)"),
+        B["depths"].values,
+        key="sw_depths",
+        help=glossary.help("6n+2"),
+        placeholder=ui.placeholder(B["depths"].values, many=True),
+        **keep,
     )
     kinds = st.pills(
         _("Models"),
@@ -144,7 +152,10 @@ with controls:
         disabled=sweep is None or busy,
         on_click=ui_sweep.submit,
         args=(sweep, owner, store, "sweep"),
-        help=_("Trains only the runs not already in the run store"),
+        help=_(
+            "Trains only the runs of these settings that the run store lacks: a finished or diverged run with "
+            "the same settings and seed is reused, whoever trained it"
+        ),
     )
     a, b = st.columns(2)
     a.button(
@@ -155,7 +166,10 @@ with controls:
         on_click=ui_sweep.submit,
         args=(sweep, owner, store, "sweep"),
         kwargs={"force": True},
-        help=_("Train every run again"),
+        help=_(
+            "Trains every run of these settings again, even those already in the run store; the new runs are "
+            "shown, and the earlier ones stay in the store"
+        ),
     )
     b.button(
         _("Stop"),
@@ -170,5 +184,5 @@ with view:
     ui_sweep.progress("sweep", sweep, store, chart_key="sweep_live")
     results = ui_sweep.results_view(sweep, store, live=ui_sweep.active("sweep")) if sweep is not None else []
     ui_sweep.difficulty_panel(results)
-    ui_sweep.exercises()
+    ui_sweep.exercises(results)
     ui_sweep.paper_reference()

@@ -235,8 +235,8 @@ def difficulty_items(results: Sequence[SweepResult], shattered_lag1: tuple[float
         Explanation(
             _(
                 "Explosion at initialisation: with BatchNorm and no shortcuts, the gradient grows toward the input at "
-                "initialisation (Yang et al. 2019), so the first updates of the early layers are far larger than "
-                "those of the late ones; it calms within the first steps. {measured}"
+                "initialisation (Yang et al. 2019 derive it for deep fully connected nets), so the first updates of "
+                "the early layers are far larger than those of the late ones. {measured}"
             ).format(measured=measured),
             "pages/1_theory.py",
             _("Measure dL/dx at initialisation on Gradient flow"),
@@ -244,21 +244,24 @@ def difficulty_items(results: Sequence[SweepResult], shattered_lag1: tuple[float
     ]
     if shattered_lag1 is None:
         shattered = _(
-            "Shattered gradients: in a deep plain net the gradient with respect to the input looks like white noise "
-            "(Balduzzi et al. 2017): the gradients at two nearby inputs are almost unrelated."
+            "Shattered gradients: in a deep fully connected plain ReLU net from one number to one number, the "
+            "gradient with respect to the input looks like white noise (Balduzzi et al. 2017): the gradients at "
+            "two nearby inputs are almost unrelated."
         )
     else:
         shattered = _(
-            "Shattered gradients: in a deep plain net the gradient with respect to the input looks like white noise "
-            "(Balduzzi et al. 2017): the gradients at two nearby inputs are almost unrelated. {measured}"
+            "Shattered gradients: in a deep fully connected plain ReLU net from one number to one number, the "
+            "gradient with respect to the input looks like white noise (Balduzzi et al. 2017): the gradients at "
+            "two nearby inputs are almost unrelated. {measured}"
         ).format(measured=words.shattered_measured(*shattered_lag1))
     items.append(Explanation(shattered, "pages/1_theory.py", _("See shattered gradients on Gradient flow")))
     items.append(
         Explanation(
             _(
-                "A rougher loss surface: around trained weights, deep plain nets show a sharper, more chaotic loss "
-                "landscape than their residual twins (Li et al. 2018); measure the loss rise at the same distance "
-                "for your own pair."
+                "A rougher loss surface: in Li et al. (2018) the loss surface of nets without shortcuts turned "
+                "chaotic as depth grew (at 56 and 110 layers; at 20 layers shortcuts made little difference). For "
+                "your own pair, measure how far the loss rises at the same distance from the trained weights: a "
+                "larger rise shows a sharper surface, not by itself a chaotic one."
             ),
             "pages/5_analysis.py",
             _("Slice the loss landscape on Beyond the textbook"),
@@ -267,8 +270,10 @@ def difficulty_items(results: Sequence[SweepResult], shattered_lag1: tuple[float
     items.append(
         Explanation(
             _(
-                "The ensemble view: a residual net behaves like a collection of many short paths (Veit et al. 2016), "
-                "so it never has to train one very deep path; deleting a block at test time shows it."
+                "The ensemble view: Veit et al. (2016) read a residual net as a collection of many paths of "
+                "different lengths that behaves like an ensemble of relatively shallow nets (its paths share weights "
+                "and train together, so they are not independent members), with most of the gradient in training coming from the short ones. A residual net "
+                "that survives deleting a block at test time is consistent with that reading, not proof of it."
             ),
             "pages/5_analysis.py",
             _("Delete blocks in the lesion study on Beyond the textbook"),

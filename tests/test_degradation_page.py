@@ -118,17 +118,18 @@ def test_a_tiny_sweep_trains_shows_figures_and_is_reused(tmp_runs) -> None:
     assert any("Error vs depth" in t for t in titles) and any("Gradient profile at initialisation" in t for t in titles)
     assert any("Training error while training" in t for t in titles)
     assert any(s.value == "What this sweep shows" for s in at.subheader)
-    assert "Plain nets: training error" in " ".join(m.value for m in at.markdown)
+    assert "Plain nets: training error" not in " ".join(m.value for m in at.markdown)  # held back: it answers
     assert len(RunStore(tmp_runs).list()) == 4
     text = " ".join(m.value for m in at.markdown)
     # the difficulty panel cites this sweep's own plain-14 at initialisation, and links the pages
     assert "So what is the difficulty" in text and "In this sweep plain-14's dL/dx first/last block ratio was" in text
     assert "lag-1 autocorrelation of df/dx" in text
-    # the depth exercise is graded from the sweep just run
+    # the depth exercise is graded from the sweep just run, and its reading shows once predicted
     at.radio(key="ex_pick:sweep.deeper_plain").set_value("higher").run()
     next(b for b in at.button if b.key == "ex_commit:sweep.deeper_plain").click().run()
     graded = " ".join(m.value for m in at.markdown)
     assert "You predicted *higher*" in graded and "Measured: training error" in graded
+    assert "Plain nets: training error" in graded
 
     _button(at, "Run sweep").click().run()  # everything is stored: nothing is queued again
     assert any("were already in the run store" in i.value for i in at.info)
@@ -214,3 +215,75 @@ def test_a_sweep_of_100000_epochs_is_refused_before_anything_trains(tmp_runs) ->
     assert not at.exception
     assert any("would take" in e.value and "lower the steps (or epochs)" in e.value for e in at.error)
     assert "sweep" not in at.query_params and len(job_queue().jobs()) == before
+
+
+def _stored_sweep(root: Path, errors: dict[int, float]) -> None:
+    """The page's default sweep in the run store, one finished plain run per depth with the given
+    training error (%): what a sweep run earlier (by anyone) leaves behind, without training."""
+    from resnet_viz.history import History
+    from resnet_viz.settings import SweepSettings
+
+    sweep = SweepSettings().sweep_config()
+    store = RunStore(root)
+    for depth, kind, seed in sweep.cells():
+        model = sweep.model_config(depth, kind)
+        acc = 1 - errors[depth] / 100
+        hist = History(
+            name=model.name,
+            step=[1, 2],
+            loss=[2.0, 1.0],
+            acc=[acc, acc],
+            lr=[0.1, 0.1],
+            status="finished",
+            final={"train_loss": 1.0, "train_acc": acc, "test_loss": 1.0, "test_acc": acc},
+        )
+        run_id = store.create(model, sweep.data, sweep.train_config(depth, seed))
+        store.save_metrics(run_id, hist.to_dict())
+        store.set_status(run_id, "finished", step=2)
+
+
+def test_the_sweep_reading_waits_for_the_depth_prediction(tmp_runs) -> None:
+    """Issue 26: exercise 1 asked to predict the default sweep with its result stated above the
+    question. The reading is held back until the prediction is committed."""
+    _stored_sweep(tmp_runs, {20: 10.0, 56: 40.0})
+    at = open_page()
+    answer = "Plain nets: training error 10.0% at depth 20 (1 seed) and 40.0% at depth 56 (1 seed)"
+    assert answer not in " ".join(m.value for m in at.markdown)
+    assert any("held back: commit your prediction" in i.value for i in at.info)
+    at.radio(key="ex_pick:sweep.deeper_plain").set_value("higher").run()
+    next(b for b in at.button if b.key == "ex_commit:sweep.deeper_plain").click().run()
+    assert not at.exception, at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert answer in text and "You predicted *higher*: **right**" in text
+    assert not any("held back" in i.value for i in at.info)
+
+
+def test_no_empty_state_sentence_while_a_sweep_trains(tmp_runs, monkeypatch) -> None:
+    """Issue 26: "No results for these settings yet. Press Run sweep" stayed above the growing chart."""
+    at = open_page()
+    assert any("No results for these settings yet" in i.value for i in at.info)
+    monkeypatch.setattr("resnet_viz.ui.degradation.active", lambda param: True)
+    at.run()
+    assert not at.exception, at.exception
+    assert not any("No results" in i.value for i in at.info)
+
+
+def test_a_progress_row_without_a_known_total_says_starting() -> None:
+    from resnet_viz.ui.degradation import progress_row
+
+    assert progress_row("plain-20", 0, 0, 0, "running") == "plain-20 · seed 0 · starting"  # read "step 0/0"
+    assert progress_row("plain-20", 1, 0, 160, "running") == "plain-20 · seed 1 · starting"
+    assert progress_row("plain-56", 2, 30, 160, "running") == "plain-56 · seed 2 · step 30/160 · running"
+
+
+def test_run_sweep_and_re_run_say_how_they_differ(tmp_runs) -> None:
+    at = open_page()
+    assert "lacks" in _button(at, "Run sweep").help and "reused" in _button(at, "Run sweep").help
+    assert "again, even those already in the run store" in _button(at, "Re-run").help
+
+
+def test_the_paper_scale_preset_says_how_compressed_its_schedule_is(tmp_runs, monkeypatch) -> None:
+    monkeypatch.setattr("resnet_viz.ui.cuda_available", lambda: True)
+    at = open_page()
+    text = " ".join(m.value for m in at.markdown)
+    assert "compressed schedule: 6 epochs, where the paper trained for 64k iterations (about 164 epochs)" in text

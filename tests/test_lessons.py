@@ -117,3 +117,13 @@ def test_difficulty_items_cite_the_sweeps_own_numbers() -> None:
     assert "0.02 for the plain net, 0.90 for the residual one" in items[1].text
     assert "Run a sweep" in lessons.difficulty_items([], None)[0].text
     assert all(i.page.startswith("pages/") for i in items)
+
+
+def test_difficulty_items_say_no_more_than_their_papers() -> None:
+    """Issue 26: "it calms within the first steps" was said without a measurement; Li et al.'s
+    chaos was claimed for any depth and a larger rise; Veit et al.'s ensemble was stated as shown."""
+    explosion, _shattered, surface, ensemble = (i.text for i in lessons.difficulty_items([], None))
+    assert "calms within the first steps" not in explosion and "fully connected" in explosion
+    assert "56 and 110 layers" in surface and "at 20 layers shortcuts made little difference" in surface
+    assert "not by itself a chaotic one" in surface and "more chaotic loss landscape" not in surface
+    assert "consistent with that reading, not proof of it" in ensemble and "shows it" not in ensemble

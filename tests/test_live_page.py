@@ -205,3 +205,84 @@ def test_the_issue_s_server_killer_is_refused_before_anything_trains(tmp_runs) -
     refusal = [e.value for e in at.error if "would take" in e.value]
     assert refusal and "lower the steps" in refusal[0] and "RESNET_VIZ_MAX_JOB_MINUTES" in refusal[0]
     assert "job" not in at.query_params and len(job_queue().jobs()) == before
+
+
+def _stored_twins(root: Path, group: str, *, depth: int = 56, first: float = 400.0, last: float = 1.5) -> list[str]:
+    """A finished plain/residual pair in the run store, with dL/dx measured at steps 1 and 200
+    (the plain net's first/last-block ratio going from `first` to `last`): no training needed."""
+    from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
+    from resnet_viz.history import History
+
+    store = RunStore(root)
+    ids = []
+    for residual in (False, True):
+        model = ModelConfig(depth=depth, width=8, residual=residual)
+        blocks = [f"blocks.{i}" for i in range(4)]
+        hist = History(
+            name=model.name,
+            block_names=blocks,
+            step=list(range(1, 201)),
+            loss=[1.0] * 200,
+            acc=[0.5] * 200,
+            lr=[0.1] * 200,
+            probe_step=[1, 200],
+            grad_x_rms=[[first, 3.0, 2.0, 1.0], [last, 1.2, 1.1, 1.0]],
+            status="finished",
+            final={
+                "train_loss": 0.8 if residual else 0.9,
+                "train_acc": 0.6 if residual else 0.5,
+                "test_loss": 1.0,
+                "test_acc": 0.5,
+            },
+        )
+        run_id = store.create(model, DataConfig(), TrainConfig(steps=200), group=group)
+        store.save_metrics(run_id, hist.to_dict())
+        store.set_status(run_id, "finished", step=200)
+        ids.append(run_id)
+    return ids
+
+
+def test_the_reading_that_answers_an_exercise_waits_for_the_prediction(tmp_runs) -> None:
+    """Issue 26: exercise 1 asked whether plain-56's first/last dL/dx ratio ends lower, right under
+    the reading that already said it. The reading is held back until the prediction is committed."""
+    _stored_twins(tmp_runs, "g1", first=400.0, last=1.5)
+    at = open_live({"job": "g1"})
+    texts = " ".join(m.value for m in at.markdown)
+    assert "At step 200 the first/last ratio was 1.5: it calmed down." not in texts
+    assert "dL/dx at the first block was" not in texts and "Training accuracy" not in texts
+    assert any("held back: commit your prediction" in i.value for i in at.info)
+    at.radio(key="ex_pick:live.calms").set_value("lower").run()
+    next(b for b in at.button if b.key == "ex_commit:live.calms").click().run()
+    assert not at.exception, at.exception
+    texts = " ".join(m.value for m in at.markdown)
+    assert "At step 200 the first/last ratio was 1.5: it calmed down." in texts
+    assert "You predicted *lower: it calms down*: **right**" in texts
+    assert not any("held back" in i.value for i in at.info)
+    next(b for b in at.button if b.key == "ex_reset:live.calms").click().run()  # Try again: asked again
+    assert "it calmed down" not in " ".join(m.value for m in at.markdown)
+
+
+def test_a_run_that_answers_no_exercise_shows_its_reading_at_once(tmp_runs) -> None:
+    _stored_twins(tmp_runs, "g2", depth=20)  # exercise 1 is about plain-56: nothing on screen answers it
+    at = open_live({"job": "g2"})
+    assert "dL/dx at the first block was" in " ".join(m.value for m in at.markdown)
+    assert not any("held back" in i.value for i in at.info)
+
+
+def test_the_exercises_are_asked_before_any_run(tmp_runs) -> None:
+    at = open_live()
+    assert any(r.key == "ex_pick:live.calms" for r in at.radio)  # before: only after a run had answered them
+
+
+def test_download_offers_the_run_just_trained(tmp_runs) -> None:
+    """Issue 26: after Train the picker still held the run it had offered before (the widget kept
+    its value); it goes back to the newest run whenever one is added."""
+    old = _stored_twins(tmp_runs, "g1")
+    at = open_live()
+    assert at.selectbox(key="download_pick").value == old[-1]
+    new = _stored_twins(tmp_runs, "g2")
+    at.run()
+    assert at.selectbox(key="download_pick").value == new[-1]
+    at.selectbox(key="download_pick").set_value(old[0]).run()  # a pick of the learner's own stays
+    at.run()
+    assert at.selectbox(key="download_pick").value == old[0]

@@ -74,7 +74,17 @@ def test_reading_compares_final_losses_from_the_numbers() -> None:
         "residual-56 reached the lowest training loss (0.050 on the whole training set); "
         "plain-56 the highest (1.620), 32.4x higher."
     )
-    assert text[1] == "Training accuracy: plain-56 31.0%, residual-56 99.5%."
+    assert text[1] == "Training accuracy on the whole training set: plain-56 31.0%, residual-56 99.5%."
+    plain.final, res.final = {}, {}  # measured over the last batches only: the sentences say so (issue 26)
+    assert reading([plain, res])[0].startswith(
+        "residual-56 reached the lowest training loss (0.100, mean over the last"
+    )
+    assert (
+        reading([plain, res])[1]
+        == "Training accuracy, mean over the last 10 batches: plain-56 20.0%, residual-56 99.0%."
+    )
+    plain.final = {"train_loss": 1.62, "train_acc": 0.31}
+    res.final = {"train_loss": 0.05, "train_acc": 0.995}
     # swap the numbers and the sentence swaps too: nothing is canned
     plain.final, res.final = res.final, plain.final
     assert reading([plain, res])[0].startswith("plain-56 reached the lowest")
@@ -282,7 +292,7 @@ def test_reading_of_a_run_whose_residual_twin_diverged_early() -> None:
         "residual-56 diverged at step 5: its loss became NaN or infinite, so it stopped there; the "
         "curves show everything up to step 4."
     )
-    assert text[1] == "plain-56 reached a training loss of 2.305 and training accuracy 9.7%."
+    assert text[1] == "plain-56 reached a training loss of 2.305 and training accuracy 9.7% on the whole training set."
     assert "In plain-56 at step 1, the first block received no gradient at all (exactly 0)" in text[2]
     assert text[3].startswith("In residual-56 at step 1, dL/dx at the first block was 5.37x smaller than at the last")
     # A zero last-block gradient (the second probe of plain-56) gives no ratio, not a division by zero.

@@ -108,6 +108,11 @@ def waiting(guess: str, todo: str) -> str:
     return _("You predicted *{guess}*. Now run it: {todo}").format(guess=guess, todo=todo)
 
 
+def held_back() -> str:
+    """In place of a page's reading while it answers an exercise that waits for its prediction."""
+    return _("This reading answers an exercise below, so it is held back: commit your prediction there to see it.")
+
+
 def graded(guess: str, ok: bool, why: str) -> str:
     """A committed prediction next to the measurement that graded it (`why` reads after "Measured:")."""
     if ok:
@@ -126,6 +131,7 @@ __all__ = [
     "explosion_measured",
     "explosion_unmeasured",
     "graded",
+    "held_back",
     "longer_outcome",
     "shattered_measured",
     "waiting",

@@ -73,8 +73,8 @@ _LATER = {
     "calmed": N_("At step {step} the first/last ratio was {ratio}: it calmed down."),
     "not calmed": N_("At step {step} the first/last ratio was {ratio}: it had not calmed down."),
 }
-# Lowest and highest final training loss; measured on the whole set or over the last steps, and
-# with the factor between them once it is 1.1 or more.
+# Lowest and highest final training loss; measured on the whole set, or the mean over the last 10
+# training batches (History.final_train_loss), and with the factor between them once it is 1.1 or more.
 _LOSSES = {
     ("whole", False): N_(
         "{best} reached the lowest training loss ({best_loss} on the whole training set); {worst} the highest "
@@ -85,10 +85,11 @@ _LOSSES = {
         "({worst_loss}), {factor} higher."
     ),
     ("steps", False): N_(
-        "{best} reached the lowest training loss ({best_loss} over the last steps); {worst} the highest ({worst_loss})."
+        "{best} reached the lowest training loss ({best_loss}, mean over the last 10 batches); {worst} the highest "
+        "({worst_loss})."
     ),
     ("steps", True): N_(
-        "{best} reached the lowest training loss ({best_loss} over the last steps); {worst} the highest "
+        "{best} reached the lowest training loss ({best_loss}, mean over the last 10 batches); {worst} the highest "
         "({worst_loss}), {factor} higher."
     ),
 }
@@ -127,10 +128,10 @@ def flow_sentence(h: History) -> str | None:
             out.append(_(_LATER[later]).format(step=h.probe_step[-1], ratio=num(r1)))
     if reg == "exploding" and "plain" in h.name:
         out.append(_(CANDIDATE))
-    return _sentences(out)
+    return join_sentences(out)
 
 
-def _sentences(sentences: Sequence[str]) -> str:
+def join_sentences(sentences: Sequence[str]) -> str:
     """Sentences one after another in one paragraph (English: a space between; Chinese: none)."""
     text = sentences[0]
     for sentence in sentences[1:]:
@@ -177,16 +178,24 @@ def _outcome_sentences(histories: Sequence[History]) -> list[str]:
         accs = {h.name: h.final_train_acc() for h in done}
         if all(v is not None for v in accs.values()):
             each = listing(_("{name} {accuracy}").format(name=n, accuracy=pct(v)) for n, v in accs.items())
-            out.append(_("Training accuracy: {each}.").format(each=each))
+            if all(is_number(h.final.get("train_acc")) for h in done):
+                out.append(_("Training accuracy on the whole training set: {each}.").format(each=each))
+            else:
+                out.append(_("Training accuracy, mean over the last 10 batches: {each}.").format(each=each))
     elif len(done) == 1:
         h = done[0]
         loss, acc = h.final_train_loss(), h.final_train_acc()
         if loss is not None and acc is not None:
-            out.append(
-                _("{name} reached a training loss of {loss} and training accuracy {accuracy}.").format(
-                    name=h.name, loss=f"{loss:.3f}", accuracy=pct(acc)
+            if is_number(h.final.get("train_loss")) and is_number(h.final.get("train_acc")):
+                template = _(
+                    "{name} reached a training loss of {loss} and training accuracy {accuracy} on the whole training set."
                 )
-            )
+            else:
+                template = _(
+                    "{name} reached a training loss of {loss} and training accuracy {accuracy} (means over its last "
+                    "10 batches)."
+                )
+            out.append(template.format(name=h.name, loss=f"{loss:.3f}", accuracy=pct(acc)))
     return out
 
 
@@ -216,4 +225,4 @@ def reading(histories: Sequence[History], configs: Sequence[ModelConfig] = ()) -
     return out
 
 
-__all__ = ["CANDIDATE", "flow_sentence", "reading"]
+__all__ = ["CANDIDATE", "flow_sentence", "join_sentences", "reading"]

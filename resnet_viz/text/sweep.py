@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from . import N_, _, ngettext
-from .live import CANDIDATE
+from .live import CANDIDATE, join_sentences
 from .numbers import (
     DEGRADED_POINTS,
     SAME_BAND,
@@ -19,6 +19,7 @@ from .numbers import (
     first_last,
     is_number,
     listing,
+    num,
     percent_value,
     regime,
     regime_factor,
@@ -39,7 +40,7 @@ _DEPTH = {
     ),
     "within": N_(
         "{nets}: training error {lo_error}% at depth {lo_depth} ({lo_seeds}) and {hi_error}% at depth {hi_depth} "
-        "({hi_seeds}); within {limit} points: depth did not hurt."
+        "({hi_seeds}); within {limit} points of each other: no difference this sweep can tell from noise."
     ),
 }
 # The deepest plain net at initialisation, per regime: dL/dx per block, or the per-weight gradient
@@ -112,20 +113,30 @@ def _seeds(n: int, *, geometric: bool = False) -> str:
     return ngettext("mean of {n} seed", "mean of {n} seeds", n).format(n=n)
 
 
+def _geometric_mean(values: Sequence[float]) -> float:
+    return math.exp(sum(math.log(x) for x in values) / len(values))
+
+
+def _ratios(rows: Sequence[tuple[list[float], str]], kind: str) -> list[float]:
+    """The positive first/last ratios of the flow rows of `kind` (a per-weight row ends with the head)."""
+    return [
+        x for row, k in rows for x in [first_last(row, skip_head=k == "rms")] if k == kind and x is not None and x > 0
+    ]
+
+
 def _at_init(results: Sequence[SweepResult]) -> list[str]:
-    """The deepest plain net's gradient at initialisation (geometric mean over its seeds)."""
+    """The deepest plain net's gradient at initialisation (geometric mean over its seeds), and
+    after an explosion, whether it calmed down by the last probe (fell by half or more)."""
     plain = [r for r in results if r.kind == "plain" and (r.history.grad_x_rms or r.history.grad_rms)]
     if not plain:
         return []
     deepest = max(r.depth for r in plain)
     rows = [r.history.flow_row(0) for r in plain if r.depth == deepest]
     kind = "dL/dx" if all(k == "dL/dx" for _row, k in rows) else "rms"
-    ratios = [
-        x for row, k in rows for x in [first_last(row, skip_head=k == "rms")] if k == kind and x is not None and x > 0
-    ]
+    ratios = _ratios(rows, kind)
     if not ratios:
         return []
-    mean = math.exp(sum(math.log(x) for x in ratios) / len(ratios))
+    mean = _geometric_mean(ratios)
     reg = regime(mean)
     out = [
         _(_AT_INIT[(kind, reg)]).format(
@@ -138,12 +149,33 @@ def _at_init(results: Sequence[SweepResult]) -> list[str]:
     if reg == "exploding":
         out.append(
             _(
-                "Yang et al. (2019) predict this explosion for deep BatchNorm nets without shortcuts; it calms "
-                "within the first steps (the gradient profile at the end shows it)."
+                "Yang et al. (2019) derive such an explosion at initialisation for deep fully connected BatchNorm "
+                "nets without shortcuts; this net shows it too."
             )
         )
+        ends = [r for r in plain if r.depth == deepest and len(r.history.probe_step) > 1]
+        last = _ratios([r.history.flow_row(-1) for r in ends], kind)
+        if last and len(last) == len(ends):
+            later = _geometric_mean(last)
+            values = {
+                "step": max(r.history.probe_step[-1] for r in ends),
+                "ratio": num(later),
+                "seeds": _seeds(len(last), geometric=True),
+            }
+            if later < mean / 2:
+                out.append(
+                    _("At the last probe (step {step}) the ratio was {ratio} ({seeds}): it calmed down.").format(
+                        **values
+                    )
+                )
+            else:
+                out.append(
+                    _(
+                        "At the last probe (step {step}) the ratio was {ratio} ({seeds}): it had not calmed down."
+                    ).format(**values)
+                )
         out.append(_(CANDIDATE))
-    return [" ".join(out)]
+    return [join_sentences(out)]
 
 
 def sweep_reading(points: Sequence[DepthPoint], results: Sequence[SweepResult] = ()) -> list[str]:
@@ -248,7 +280,7 @@ def demo_reading(results: Sequence[SweepResult]) -> str | None:
             "residual-{deep} reached {deep_acc}% (residual-{shallow} {shallow_acc}%): with shortcuts the deeper "
             "net also trained worse in this run."
         ).format(**values)
-    return f"{plain} {residual}"
+    return join_sentences([plain, residual])
 
 
 __all__ = ["demo_reading", "sweep_reading"]

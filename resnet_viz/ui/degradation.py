@@ -29,7 +29,7 @@ from resnet_viz.sweep import (
     depth_points,
     plan,
 )
-from resnet_viz.text import N_, _
+from resnet_viz.text import N_, _, ngettext
 from resnet_viz.text.sweep import demo_reading, sweep_reading
 from resnet_viz.ui import exercises as ui_ex
 from resnet_viz.ui import fragment
@@ -160,9 +160,11 @@ def progress(param: str, sweep: SweepConfig | None, store: RunStore, *, chart_ke
     ids = _ids(param)
     note = st.session_state.get(f"{param}_note")
     if note and note[0] == sweep:
-        text = _(
+        text = ngettext(
+            "The {count} run of this sweep was already in the run store; it is shown below. **Re-run** trains it again.",
             "All {count} runs of this sweep were already in the run store; they are shown below. "
-            "**Re-run** trains them again."
+            "**Re-run** trains them again.",
+            note[1],
         ).format(count=note[1])
         st.info(text, icon=":material/inventory_2:")
     if not ids:
@@ -196,13 +198,7 @@ def _progress_fragment(param: str, was_active: bool) -> None:
                 step = hist.step[-1] if hist.step else 0
                 st.progress(
                     min(1.0, step / snap.total_steps) if snap.total_steps else 0.0,
-                    text=_("{name} · seed {seed} · step {step}/{total} · {status}").format(
-                        name=name,
-                        seed=job.train_cfg.seed,
-                        step=step,
-                        total=snap.total_steps,
-                        status=_status(hist.status),
-                    ),
+                    text=progress_row(name, job.train_cfg.seed, step, snap.total_steps, hist.status),
                 )
     for job, snap in snaps:
         if snap.error and snap.state == "stopped":  # halted by the server: over its time limit, or unwatched
@@ -217,6 +213,16 @@ def _progress_fragment(param: str, was_active: bool) -> None:
             )
     if was_active and not active:
         st.rerun()  # full rerun: the finished cells now come from the store
+
+
+def progress_row(name: str, seed: int, step: int, total: int, status: str) -> str:
+    """One model's progress line; "starting" until the worker has said how many steps it trains
+    and the model has reported its first (it read "step 0/0 · running" before)."""
+    if not total or not step:
+        return _("{name} · seed {seed} · starting").format(name=name, seed=seed)
+    return _("{name} · seed {seed} · step {step}/{total} · {status}").format(
+        name=name, seed=seed, step=step, total=total, status=_status(status)
+    )
 
 
 def _curves_fragment(param: str, sweep: SweepConfig | None, root: str, chart_key: str) -> None:
@@ -257,13 +263,14 @@ def results_view(sweep: SweepConfig, store: RunStore, *, live: bool) -> list[Swe
     """The sweep's figures and the sentences they support, from the stored cells (returned)."""
     results = _collect_warned(sweep, store)
     if not results:
-        st.info(
-            _(
-                "No results for these settings yet. Press **Run sweep**: cells already in the run store "
-                "are reused, the rest are trained."
-            ),
-            icon=":material/science:",
-        )
+        if not live:  # while a sweep trains, its progress rows and growing curves stand above instead
+            st.info(
+                _(
+                    "No results for these settings yet. Press **Run sweep**: cells already in the run store "
+                    "are reused, the rest are trained."
+                ),
+                icon=":material/science:",
+            )
         return results
     missing = len(sweep.cells()) - len(results)
     if missing:
@@ -277,15 +284,12 @@ def results_view(sweep: SweepConfig, store: RunStore, *, live: bool) -> list[Swe
     if not live:  # while training, the progress fragment above draws the growing curves
         st.plotly_chart(sweep_figures.depth_curves(results), key="sweep_curves")
     st.plotly_chart(sweep_figures.depth_grad_profiles(results), key="sweep_grads")
-    lines = sweep_reading(points, results)
-    if lines:
-        st.subheader(_("What this sweep shows"))
-        st.markdown("\n".join(f"- {line}" for line in lines))
-    with st.expander(_("Every run of this sweep")):
-        st.dataframe([_run_row(r.summary()) for r in results], hide_index=True)
     if not missing:  # a complete sweep: the exercises may compare budgets
         budgets = st.session_state.setdefault("sweep_budgets", {})
         budgets[max((r.history.step[-1] for r in results if r.history.step), default=0)] = points
+    ui_ex.reading(_("What this sweep shows"), sweep_reading(points, results), _exercise_items(results))
+    with st.expander(_("Every run of this sweep")):
+        st.dataframe([_run_row(r.summary()) for r in results], hide_index=True)
     return results
 
 
@@ -297,14 +301,16 @@ def difficulty_panel(results: Sequence[SweepResult]) -> None:
             _(
                 "**Why degradation is surprising.** A deeper net could copy a shallower one and make its "
                 "extra layers identities, so its training error should be no higher (He et al. 2016, §3.1); "
-                "the solver fails to find that solution. A residual block only has to push F toward 0, "
-                "which is easier than fitting an identity with nonlinear layers."
+                "yet the solvers the paper used found no solution as good (§1). The paper's hypothesis: a "
+                "residual block only has to push F toward 0, which may be easier than fitting an identity with "
+                "nonlinear layers (§3.1)."
             )
         )
         st.markdown(
             _(
-                "**So what is the difficulty, if BatchNorm keeps the gradient from vanishing?** "
-                "Four candidate explanations, each measured in this lab:"
+                "**So what is the difficulty, if BatchNorm keeps the gradient from vanishing?** He et al. "
+                "(2016, §4.1) checked that with BatchNorm the gradients of their plain nets had healthy norms. "
+                "Four candidate explanations, and where this lab measures each:"
             )
         )
         for item in lessons.difficulty_items(results, shattered_lag1()):
@@ -318,24 +324,27 @@ def shattered_lag1() -> tuple[float, float]:
     return tuple(float(theory.autocorrelation(theory.shattered(50, residual=r)[1], 1)[1]) for r in (False, True))  # type: ignore[return-value]
 
 
-def exercises() -> None:
-    """The degradation page's predict-run-check tasks, graded from the sweeps this session ran."""
+def _exercise_items(results: Sequence[SweepResult]) -> ui_ex.Items:
+    """The degradation page's predict-run-check tasks: the first graded from the sweep on screen
+    (`results`), the second from the complete sweeps this session showed, by budget."""
     budgets = st.session_state.get("sweep_budgets", {})
-    latest = budgets[max(budgets)] if budgets else []
-    ui_ex.show(
-        [
-            (
-                lessons.SWEEP_DEEPER_PLAIN,
-                lessons.sweep_deeper_outcome(latest),
-                _("pick plain, a shallow and a deep depth, and press Run sweep."),
-            ),
-            (
-                lessons.SWEEP_LONGER,
-                lessons.sweep_longer_outcome(budgets),
-                _("after one sweep, multiply the steps by five and run it again."),
-            ),
-        ]
-    )
+    return [
+        (
+            lessons.SWEEP_DEEPER_PLAIN,
+            lessons.sweep_deeper_outcome(depth_points(results)),
+            _("pick plain, a shallow and a deep depth, and press Run sweep."),
+        ),
+        (
+            lessons.SWEEP_LONGER,
+            lessons.sweep_longer_outcome(budgets),
+            _("after one sweep, multiply the steps by five and run it again."),
+        ),
+    ]
+
+
+def exercises(results: Sequence[SweepResult]) -> None:
+    """The exercise box, under the sweep on screen (`results`) whose reading it holds back until predicted."""
+    ui_ex.show(_exercise_items(results))
 
 
 def paper_reference() -> None:

@@ -2,6 +2,9 @@
 
 The prediction is stored before the measurement exists; the grade is recorded once per
 exercise in the session score, which every page shares (``exercise_score`` in session state).
+A page's reading of the measurement on screen goes through `reading`, which holds it back while
+it answers an exercise whose prediction is not committed yet: a prediction is asked before its
+answer is on screen.
 """
 
 from __future__ import annotations
@@ -24,7 +27,30 @@ def score() -> tuple[int, int]:
     return sum(bool(v) for v in graded.values()), len(graded)
 
 
-def show(items: Sequence[tuple[Exercise, Outcome | None, str]], *, title: str = N_("Exercises")) -> None:
+Items = Sequence[tuple[Exercise, Outcome | None, str]]  # (exercise, outcome or None, what is left to do)
+
+
+def unasked(items: Items) -> bool:
+    """Whether the measurement on screen answers an exercise of `items` (its outcome exists)
+    whose prediction is not committed yet."""
+    guesses: dict[str, str] = st.session_state.get(_GUESSES, {})
+    return any(outcome is not None and ex.key not in guesses for ex, outcome, _todo in items)
+
+
+def reading(title: str, lines: Sequence[str], items: Items) -> None:
+    """The page's sentences on the measurement on screen, under `title` (in the learner's
+    language), as a list; while they answer an exercise of `items` that waits for its
+    prediction, one sentence says so in their place and they are not sent to the page."""
+    if not lines:
+        return
+    st.subheader(title)
+    if unasked(items):
+        st.info(lessons_text.held_back(), icon=":material/visibility_off:")
+        return
+    st.markdown("\n".join(f"- {line}" for line in lines))
+
+
+def show(items: Items, *, title: str = N_("Exercises")) -> None:
     """One bordered box with each exercise: (exercise, outcome from the page's measurement or
     None while it is missing, what the learner still has to do when it is missing). The
     exercise's texts and `title` are English templates, translated here; `todo` and the

@@ -16,10 +16,10 @@ from resnet_viz.runner import job_queue
 from resnet_viz.runner.job import Snapshot
 from resnet_viz.runs import RunStore, RunStoreError, damage_report
 from resnet_viz.settings import TwinSettings
-from resnet_viz.text import N_, _
+from resnet_viz.text import N_, _, ngettext
 from resnet_viz.text.live import reading
 from resnet_viz.ui import exercises as ui_ex
-from resnet_viz.ui import fragment, submit_twins
+from resnet_viz.ui import fragment, placeholder, submit_twins
 
 # While a job runs the status and loss/accuracy charts redraw every REDRAW_SECONDS and the
 # gradient charts every GRADIENT_REDRAW_SECONDS: on a 2-core machine the browser re-rendering the
@@ -102,6 +102,7 @@ def live_view(job_id: str | None, store: RunStore) -> None:
         if not hists:
             st.info(_("Set up the twins on the left and press **Train**. Charts appear here within a second or two."))
             _curve_charts([])  # drawn empty now, so the first points only update them
+            ui_ex.show(_live_exercises([]))  # asked before the run that answers them
             return
         st.caption(_("This run finished earlier; its stored metrics are shown."))
         _charts(hists)
@@ -115,11 +116,15 @@ def _live_fragment(job_id: str, was_active: bool) -> None:
     if snap is None:
         return
     if snap.state == "queued":
+        max_jobs = job_queue().max_jobs
         st.info(
-            _(
-                "Queued: position {position}. At most {max_jobs} job(s) train at once on this server; yours starts "
-                "when a slot frees up."
-            ).format(position=snap.queue_position, max_jobs=job_queue().max_jobs),
+            ngettext(
+                "Queued: position {position}. At most {max_jobs} job trains at once on this server; yours starts "
+                "when a slot frees up.",
+                "Queued: position {position}. At most {max_jobs} jobs train at once on this server; yours starts "
+                "when a slot frees up.",
+                max_jobs,
+            ).format(position=snap.queue_position, max_jobs=max_jobs),
             icon=":material/hourglass_top:",
         )
     else:
@@ -132,8 +137,8 @@ def _live_fragment(job_id: str, was_active: bool) -> None:
         if h.status == "diverged":
             st.warning(
                 _(
-                    "**{name}** diverged at step {step}: its loss became NaN or infinite. Its curves stop there; "
-                    "the other model kept training."
+                    "**{name}** diverged at step {step}: its loss became NaN or infinite, so it stopped training and "
+                    "its curves stop there."
                 ).format(name=h.name, step=h.diverged_at),
                 icon=":material/warning:",
             )
@@ -171,6 +176,8 @@ def _gradient_fragment(job_id: str) -> None:
         if not snap.active:
             job = job_queue().get(job_id)
             _reading(list(snap.histories), job.model_cfgs if job is not None else ())
+        else:  # the predictions can still be made while it trains: the grade waits for the end
+            ui_ex.show(_live_exercises(list(snap.histories)))
 
 
 def _charts(hists: list[History]) -> None:
@@ -193,8 +200,8 @@ def _gradient_charts(hists: list[History]) -> None:
     st.caption(
         _(
             "dL/dx is the gradient that flows from block to block (He et al. 2016b, eq. 5). The per-weight "
-            "gradient below is a second view: it multiplies dL/dx by each layer's input, so in a ReLU net "
-            "without BatchNorm it can stay flat while dL/dx vanishes."
+            "gradient below is a second view: a layer's dL/dW is the gradient at that layer's output times the "
+            "layer's input, so in a ReLU net without BatchNorm it can stay flat while dL/dx vanishes."
         )
     )
     st.plotly_chart(live_gradients.grad_heatstrip(hists, kind="rms"), key="heat")
@@ -207,30 +214,27 @@ def _gradient_charts(hists: list[History]) -> None:
 
 
 def _reading(hists: list[History], configs: Sequence[ModelConfig] = ()) -> None:
-    lines = reading(hists, configs)
-    if lines:
-        st.subheader(_("What this run shows"))
-        st.markdown("\n".join(f"- {line}" for line in lines))
-    _live_exercises(hists)
+    """What the run shows, held back while it answers an exercise not yet predicted, then the exercises."""
+    items = _live_exercises(hists)
+    ui_ex.reading(_("What this run shows"), reading(hists, configs), items)
+    ui_ex.show(items)
 
 
-def _live_exercises(hists: list[History]) -> None:
+def _live_exercises(hists: list[History]) -> ui_ex.Items:
     """The live page's predict-run-check tasks, graded from the run on screen."""
     bn = bool(st.session_state.get("bn", True))
-    ui_ex.show(
-        [
-            (
-                lessons.LIVE_CALMS,
-                lessons.live_calms_outcome(hists),
-                _("press Train with BatchNorm on and let the run finish; the reading appears below the charts."),
-            ),
-            (
-                lessons.LIVE_NO_BN,
-                lessons.live_no_bn_outcome(hists, bn),
-                _("turn BatchNorm off under More settings, set Init to default, train both twins to the end."),
-            ),
-        ]
-    )
+    return [
+        (
+            lessons.LIVE_CALMS,
+            lessons.live_calms_outcome(hists),
+            _("press Train with BatchNorm on and let the run finish; the grade appears here."),
+        ),
+        (
+            lessons.LIVE_NO_BN,
+            lessons.live_no_bn_outcome(hists, bn),
+            _("turn BatchNorm off under More settings, set Init to default, train both twins to the end."),
+        ),
+    ]
 
 
 def _overlay(run_id: str) -> list[History]:
@@ -297,13 +301,24 @@ def run_list(store: RunStore, current: tuple[str, ...] = ()) -> None:
         hide_index=True,
     )
     labels = {r.run_id: f"{r.label} · {r.when} · {_status(r.status)}" for r in runs}
+    earlier = [r for r in labels if r not in current]
     st.multiselect(
         _("Overlay earlier runs on the loss chart"),
-        [r for r in labels if r not in current],
+        earlier,
         format_func=labels.get,
         key="overlay",
+        placeholder=placeholder(earlier, many=True),
+        disabled=not earlier,
     )
-    pick = st.selectbox(_("Download a run"), list(labels), format_func=labels.get, key="download_pick")
+    # Newest first, and back on the newest whenever a run is added: the widget would otherwise keep
+    # the earlier pick, and offer the previous run right after Train.
+    newest = runs[0].run_id
+    if st.session_state.get("_download_newest") != newest:
+        st.session_state["_download_newest"] = newest
+        st.session_state["download_pick"] = newest
+    pick = st.selectbox(
+        _("Download a run"), list(labels), format_func=labels.get, key="download_pick", placeholder=placeholder(labels)
+    )
     if pick:
         a, b = st.columns(2)
 
