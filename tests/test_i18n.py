@@ -157,6 +157,68 @@ def test_the_marking_fixture_still_marks(marking) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# One word for one thing, across the whole catalogue (docs/glossary-zh.md)
+
+
+def _strings(entry) -> list[str]:
+    return list(entry.string) if isinstance(entry.string, (list, tuple)) else [entry.string]
+
+
+def test_a_factor_reads_as_chinese_writes_it() -> None:
+    from resnet_viz.text.numbers import times
+
+    try:
+        set_language("zh")
+        assert times(751) == "751 倍" and times(79.94) == "79.9 倍" and times(13_400) == "13,400 倍"
+        assert times(751) != times(752)  # the number is filled in, not part of the words
+    finally:
+        set_language("en")
+    assert times(751) == "751x"
+
+
+def test_a_page_named_in_a_sentence_is_named_as_the_menu_names_it(catalogue) -> None:
+    # "**Train & compare**", "the Train & compare page": the Chinese names that page as the menu
+    # does (训练与对比, never 训练与比较).
+    wrong = []
+    for page in ui.PAGES:
+        zh = catalogue.get(page.title).string
+        named = re.compile(r"\*\*{0}\*\*|{0} page|[\"“']{0}[\"”']".format(re.escape(page.title)))
+        for entry in catalogue:
+            ids = entry.id if isinstance(entry.id, (list, tuple)) else [entry.id]
+            if entry.id and entry.id != page.title and any(named.search(i) for i in ids):
+                wrong += [(page.title, t) for t in _strings(entry) if zh not in t]
+    assert not wrong, wrong
+
+
+# Chinese words the catalogue must not use, each with the word it uses instead.
+NOT_THESE = {
+    "跳跃连接": "捷径连接 (the shortcut; 跳跃连接 only as the glossary's entry for 'skip connection')",
+    "主干": "起始层 (the stem; 主干 reads as the backbone)",
+    "训练与比较": "训练与对比 (the menu's name of the page)",
+}
+
+
+def test_the_catalogue_uses_one_word_for_the_shortcut_the_stem_and_each_page(catalogue) -> None:
+    found = [
+        (word, entry.id, t)
+        for entry in catalogue
+        if entry.id and entry.id != "skip connection"
+        for t in _strings(entry)
+        for word in NOT_THESE
+        if word in t
+    ]
+    assert not found, [(NOT_THESE[w], i, t) for w, i, t in found[:8]]
+    assert catalogue.get("skip connection").string == "跳跃连接"
+
+
+def test_no_translation_keeps_a_short_english_leftover(catalogue) -> None:
+    # Table 6, Fig. 7, eq. 5, option A, 751x, default: what the page scan below looks for, in every
+    # message, also those no page shows without a trained run.
+    left = [(entry.id, run) for entry in catalogue if entry.id for t in _strings(entry) for run in leftovers(t)]
+    assert not left, left[:10]
+
+
+# --------------------------------------------------------------------------------------------
 # Pages in Chinese
 
 # English allowed on a Chinese page: paper titles, "et al.", code, equations, links, model names.
@@ -179,15 +241,34 @@ _STRIP = [
     re.compile(r":material/[a-z_]+:"),  # icon names
 ]
 ENGLISH_RUN = re.compile(r"\b[A-Za-z][A-Za-z']+(?:[ ,;:/()-]+[A-Za-z][A-Za-z']+){2,}\b")
+# English shorter than three words that a Chinese page must not show either: a paper's table,
+# figure or equation by its English name (the catalogue says 表 6, 图 1, 式 4), the shortcut
+# options by their English name (A 型), a factor as "751x" (751 倍), a raw config value set into a
+# sentence, and the placeholders Streamlit's frontend shows when a page leaves them unset.
+LEFTOVER = re.compile(
+    r"\b(?:Tables?|Figs?|Figures?|[Ee]qs?|Eqn|Sec|Section)\.?\s*\d+"
+    r"|\b[Oo]ption [AB]\b"
+    r"|(?<![\w.])\d(?:[\d,.]*\d)?x(?!\w)"
+    r"|\bdefault\b"
+    r"|\b(?:Choose an option|Choose options|No options to select)\b"
+)
+
+
+def leftovers(value: str) -> list[str]:
+    """The short English leftovers (LEFTOVER) in `value`, outside code, maths and links."""
+    for pattern in _STRIP:
+        value = pattern.sub(" ", value)
+    return [m.group(0) for m in LEFTOVER.finditer(value)]
 
 
 def english_runs(value: str) -> list[str]:
-    """Runs of three or more English words in `value`, outside code, maths, links and allowed names."""
+    """Runs of three or more English words in `value`, and the shorter leftovers above, outside
+    code, maths, links and allowed names."""
     for pattern in _STRIP:
         value = pattern.sub(" ", value)
     for name in ALLOWED:
         value = value.replace(name, " ")
-    return [m.group(0) for m in ENGLISH_RUN.finditer(value)]
+    return [m.group(0) for m in ENGLISH_RUN.finditer(value)] + [m.group(0) for m in LEFTOVER.finditer(value)]
 
 
 def test_the_english_detector_finds_english_and_spares_the_rest() -> None:
@@ -195,6 +276,25 @@ def test_the_english_detector_finds_english_and_spares_the_rest() -> None:
     assert english_runs("见 He et al. 2016 的 `resnet-viz train --help` 和 $y = x + F(x)$") == []
     assert english_runs("plain-56 与 residual-56 的训练误差") == []
     assert english_runs("[Deep Residual Learning](https://arxiv.org/abs/1512.03385)") == []
+
+
+def test_the_english_detector_finds_the_short_leftovers() -> None:
+    # Each seen on a Chinese page (issue 26), each shorter than three English words.
+    for seen in (
+        "A 型 (option A) 的参数量",
+        "见 Table 6 的数字",
+        "He et al. 2016, Fig. 7",
+        "由 eq. 5 得到",
+        "缩小了 751x",
+        "约 79.9x",
+        "把初始化设为 default",
+        "Choose options",
+        "Choose an option",
+        "No options to select",
+    ):
+        assert english_runs(seen), seen
+    for fine in ("表 6 与图 1", "缩小为 1/751，即 751 倍", "3×3 卷积", "`default`", "$2x$", "plain-56 与 residual-56"):
+        assert english_runs(fine) == [], fine
 
 
 def _figure_texts(spec: str) -> list[str]:
@@ -227,12 +327,57 @@ def _figure_texts(spec: str) -> list[str]:
     return out
 
 
+# What Streamlit's frontend shows in a selectbox or multiselect whose placeholder is left unset
+# (utils.js of the pinned 1.67: an empty proto placeholder becomes these English defaults).
+DEFAULT_PLACEHOLDERS = {
+    ("selectbox", True): "Choose an option",
+    ("selectbox", False): "No options to select",
+    ("multiselect", True): "Choose options",
+    ("multiselect", False): "No options to select",
+}
+
+
+def shown_placeholder(node: object) -> str | None:
+    """The placeholder a selectbox or multiselect shows when nothing is picked: its own, or the
+    frontend's English default when the page left it unset; None for other elements."""
+    kind = getattr(node, "type", None)
+    proto = getattr(node, "proto", None)
+    if kind not in ("selectbox", "multiselect") or proto is None:
+        return None
+    if proto.placeholder:
+        return proto.placeholder
+    return DEFAULT_PLACEHOLDERS[(kind, bool(len(proto.options)))]
+
+
+def dataframe_texts(node: object) -> list[str]:
+    """A dataframe's visible words: its column headings (a column_config label replaces the data's
+    own name) with their help, and every text cell."""
+    proto = node.proto  # type: ignore[attr-defined]
+    config = json.loads(proto.columns) if getattr(proto, "columns", "") else {}
+    frame = node.value  # type: ignore[attr-defined]
+    out: list[str] = []
+    for name in frame.columns:
+        own = config.get(str(name)) or {}
+        out.append(str(own.get("label") or name))
+        if own.get("help"):
+            out.append(str(own["help"]))
+    for column in frame.columns:
+        out.extend(str(v) for v in frame[column].tolist() if isinstance(v, str))
+    return out
+
+
 def page_texts(at: AppTest) -> list[str]:
-    """What a learner reads on the page: every element's text, labels, help, options and chart titles."""
+    """What a learner reads on the page: every element's text, labels, help, options, the
+    placeholders the widgets show, dataframe headings and cells, and chart titles."""
     texts: list[str] = []
 
     def walk(node: object) -> None:
         proto = getattr(node, "proto", None)
+        if getattr(node, "type", None) == "dataframe":
+            texts.extend(dataframe_texts(node))
+        shown = shown_placeholder(node)
+        if shown is not None:
+            texts.append(shown)
         if proto is not None:
             for field in ("body", "label", "help", "placeholder", "caption", "text"):
                 value = getattr(proto, field, None)
