@@ -195,6 +195,8 @@ NOT_THESE = {
     "跳跃连接": "捷径连接 (the shortcut; 跳跃连接 only as the glossary's entry for 'skip connection')",
     "主干": "起始层 (the stem; 主干 reads as the backbone)",
     "训练与比较": "训练与对比 (the menu's name of the page)",
+    "方案 A": "选项 A (the glossary's option A shortcut)",
+    "方案 B": "选项 B (the glossary's option B shortcut)",
 }
 
 
