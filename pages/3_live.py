@@ -34,8 +34,7 @@ links.read(LIVE_LINK, "live")
 
 B = LIVE_BOUNDS
 keep = {"persist_state": "session"}  # the values survive a visit to another page
-# Wide enough for the dataset titles and the three model choices in Chinese, which [1, 3] cut.
-controls, view = st.columns([1.35, 3], gap="large")
+controls, view = st.columns(ui.CONTROLS_VIEW, gap="large")
 with controls:
     st.subheader(_("Setup"))
     dataset = st.selectbox(

@@ -52,7 +52,7 @@ if ui.cuda_available():
             args=(PAPER_SCALE,),
         )
 
-controls, view = st.columns([1, 3], gap="large")
+controls, view = st.columns(ui.CONTROLS_VIEW, gap="large")
 with controls:
     st.subheader(_("Sweep"))
     dataset = st.selectbox(

@@ -38,7 +38,7 @@ N_SAMPLES = 12  # test images offered as samples; on shapes they come with the o
 store = RunStore()
 groups = ui.run_groups(store)
 pair_key = localisation.newest_pair(groups)
-controls, view = st.columns([1, 3], gap="large")
+controls, view = st.columns(ui.CONTROLS_VIEW, gap="large")
 
 with controls:
     st.subheader(_("Networks"))

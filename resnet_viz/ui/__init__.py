@@ -369,6 +369,11 @@ def run_groups(store: RunStore) -> dict[str, list[RunInfo]]:
     return {f"{' + '.join(r.label for r in runs)} · {group}": runs for group, runs in twin_groups(infos).items()}
 
 
+# The widths of a page's controls column and its view, as st.columns takes them: [1, 3] cut the
+# dataset titles, the run labels and the three model choices in Chinese (issue 26, 28).
+CONTROLS_VIEW = (1.35, 3)
+
+
 # What a selectbox or multiselect shows while nothing is picked. Left unset, Streamlit's frontend
 # shows its own English words ("Choose an option", "Choose options", "No options to select") on
 # every page, Chinese included; every select of the app passes `placeholder=ui.placeholder(...)`.
