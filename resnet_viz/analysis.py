@@ -25,11 +25,11 @@ from .data import Dataset, load_dataset
 from .devices import thread_count, threads
 from .ensemble import one_block_verdict
 from .exercises import Exercise, Outcome
+from .i18n import N_, _
 from .landscape import Slice, loss_slice, sharper, sharpness
 from .lesion import LesionResult, layer_responses, lesion_study
 from .limits import forward_macs
 from .runs import DamagedAnalysis, RunInfo, RunStore, RunStoreError, RunStoreWarning
-from .text import N_, _
 from .text.construction import identity_sentences
 from .text.landscape import landscape_sentences
 from .text.lesion import one_block_sentence

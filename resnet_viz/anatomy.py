@@ -23,8 +23,8 @@ from torch import nn
 from torchvision.models.resnet import Bottleneck
 
 from .config import ConfigError, ModelConfig, Shortcut
+from .i18n import N_, _
 from .models import Add, Block, ShortcutA, build_model, count_params
-from .text import N_, _
 
 Family = Literal["cifar", "imagenet"]
 BlockKind = Literal["post", "pre", "bottleneck"]

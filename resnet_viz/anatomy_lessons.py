@@ -15,8 +15,8 @@ from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
 from .anatomy import FIXED_POOL, Anatomy, NetSpec, PoolVerdict, ShortcutCost, anatomy, build
 from .exercises import Exercise, Outcome
+from .i18n import N_, _
 from .models import Block
-from .text import N_, _
 from .text.anatomy import pool_sentence, shortcut_sentence, summary
 
 # -- the three common mistakes -----------------------------------------------------------------

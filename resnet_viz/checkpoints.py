@@ -10,10 +10,10 @@ import pickle
 
 import torch
 
+from resnet_viz.i18n import _
 from resnet_viz.models import build_model
 from resnet_viz.runs import RunStore, RunStoreError
 from resnet_viz.runs.files import SNAPSHOTS_DIR, WEIGHTS_FILE, check_buildable
-from resnet_viz.text import _
 
 
 def load_state_dict(store: RunStore, run_id: str, *, step: int | None = None) -> dict[str, torch.Tensor]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from resnet_viz.text import _
+from resnet_viz.i18n import _
 
 INT64 = 2**63  # beyond it a JSON integer fits no table column (and os/numpy calls overflow)
 STEPS = 2**53  # step numbers beyond it cannot be told apart once a chart turns them into floats

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from resnet_viz.text import N_, _
+from resnet_viz.i18n import N_, _
 
 Arch = Literal["cifar", "mlp"]
 Activation = Literal["relu", "tanh", "sigmoid"]

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 
 from resnet_viz.config import DEVICES, ConfigError
-from resnet_viz.text import _, ngettext
+from resnet_viz.i18n import _, ngettext
 
 __all__ = [
     "SMALL_WORK_MACS",

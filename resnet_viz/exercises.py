@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .text import _
+from .i18n import _
 
 
 @dataclass(frozen=True)

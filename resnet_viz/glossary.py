@@ -11,7 +11,7 @@ import difflib
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from .text import N_, _
+from .i18n import N_, _
 
 # Read-only, so no page can change a definition that every other page shows. Terms and definitions
 # are English templates marked with N_(): the terms stay the lookup keys in every language, and a

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from . import checks
-from .text import N_
+from .i18n import N_
 
 Status = Literal["running", "finished", "stopped", "diverged", "failed"]
 

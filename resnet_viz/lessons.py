@@ -16,9 +16,9 @@ import numpy as np
 
 from .exercises import Exercise, Outcome
 from .history import History
+from .i18n import N_, _
 from .quiz import DIRECTION, DIRECTION_OF, direction_of
 from .sweep import DepthPoint, SweepResult, scored
-from .text import N_, _
 from .text import lessons as words
 from .text.numbers import band, first_last, ratio, regime
 from .theory import InitProfile

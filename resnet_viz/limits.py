@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .config import ConfigError, DataConfig, ModelConfig, TrainConfig
-from .text import _, ngettext
+from .i18n import _, ngettext
 
 MAX_LAYERS = 2000  # weighted layers of one model: ResNet-1202 fits; beyond, building alone takes seconds
 MAX_PARAMS = 200_000_000  # parameters of one model (ResNet-152 has 60M)

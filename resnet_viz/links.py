@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from .config import ConfigError
-from .text import _
+from .i18n import _
 
 
 class PageSettings(Protocol):

@@ -27,6 +27,7 @@ from torch import nn
 
 from .checkpoints import load_model
 from .config import TrainConfig
+from .i18n import _
 from .runs import RunInfo, RunStore, twin_groups
 from .saliency import (
     LAYER_METHODS,
@@ -38,7 +39,6 @@ from .saliency import (
     resolve_layer,
     targets_for,
 )
-from .text import _
 
 MASKED_DATASETS: tuple[str, ...] = ("shapes", "clutter")  # generated datasets that come with object masks
 N_SCORED = 100  # test images each snapshot is scored on: the same ones for every net and step

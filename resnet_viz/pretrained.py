@@ -34,7 +34,7 @@ from torchvision.models import (
 )
 from torchvision.models._api import WeightsEnum
 
-from resnet_viz.text import _
+from resnet_viz.i18n import _
 
 DOWNLOAD_TIMEOUT_S = 20.0  # per socket operation: an offline machine fails in seconds, not minutes
 CHUNK_BYTES = 1 << 20  # bytes per read, so per progress report: ~45 reports for ResNet-18, ~100 for ResNet-50

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .text import N_, _
+from .i18n import N_, _
 from .text import quiz as words
 from .text.numbers import first_last, is_number, regime
 

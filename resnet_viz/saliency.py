@@ -36,8 +36,8 @@ from captum.attr import (
 )
 from torch import nn
 
+from .i18n import N_, _
 from .models import MLP
-from .text import N_, _
 
 METHODS: tuple[str, ...] = ("gradcam", "guided_gradcam", "saliency", "integrated_gradients")
 # Marked, not translated: show a title with `_(METHOD_TITLES[method])`, in the learner's language.

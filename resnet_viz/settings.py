@@ -17,9 +17,9 @@ from .config import (
     TrainConfig,
     valid_cifar_depths,
 )
+from .i18n import N_, _
 from .links import Link, LinkSpec
 from .sweep import DEMO, KINDS, SweepConfig
-from .text import N_, _
 
 Which = Literal["both", "plain", "residual"]
 

@@ -21,9 +21,9 @@ from .config import ConfigError, DataConfig, ModelConfig, TrainConfig, check_cif
 from .data import Dataset, load_dataset
 from .experiment import ModelResult, run_twins
 from .history import History, Update
+from .i18n import _
 from .models import build_model, count_params
 from .runs import RunInfo, RunStore, RunStoreError, RunStoreWarning
-from .text import _
 from .train import total_steps
 
 Kind = Literal["plain", "residual"]

@@ -171,6 +171,6 @@ class _MarkingCatalogue:
 @pytest.fixture
 def marking(monkeypatch: pytest.MonkeyPatch) -> None:
     """Sentences built in the test come out of the stand-in catalogue (see _MarkingCatalogue)."""
-    import resnet_viz.text
+    import resnet_viz.i18n
 
-    monkeypatch.setattr(resnet_viz.text, "_catalogue", _MarkingCatalogue())
+    monkeypatch.setattr(resnet_viz.i18n, "_catalogue", _MarkingCatalogue())

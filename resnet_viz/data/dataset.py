@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from resnet_viz.config import ConfigError, DataConfig
-from resnet_viz.text import _
+from resnet_viz.i18n import _
 
 DATA_ENV = "RESNET_VIZ_DATA"
 SPLIT_SEED = 0  # drawn splits (digits, folder) never move, so every run is scored on the same test images

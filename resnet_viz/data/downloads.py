@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from resnet_viz.config import ConfigError, DataConfig
-from resnet_viz.text import _
+from resnet_viz.i18n import _
 
 from .dataset import (
     DATA_ENV,

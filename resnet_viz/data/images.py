@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from resnet_viz.text import N_, _
+from resnet_viz.i18n import N_, _
 
 
 class ImageError(ValueError):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from resnet_viz.config import ConfigError, DataConfig
-from resnet_viz.text import N_, _
+from resnet_viz.i18n import N_, _
 
 from .dataset import Dataset, DatasetInfo
 from .downloads import load_folder, torchvision_loader

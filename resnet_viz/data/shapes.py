@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from resnet_viz.config import ConfigError
-from resnet_viz.text import N_
+from resnet_viz.i18n import N_
 
 # Class names, also used as keys; marked for translation where a page shows them (`_(name)`).
 SHAPE_CLASSES: tuple[str, ...] = (N_("circle"), N_("square"), N_("triangle"), N_("cross"), N_("ring"))

@@ -15,9 +15,9 @@ from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
 from resnet_viz.devices import DeviceLabel
 from resnet_viz.experiment import unique_names
 from resnet_viz.history import History, StepClock, Update
+from resnet_viz.i18n import _
 from resnet_viz.limits import Limits, overdue_numbers, overdue_sentence
 from resnet_viz.runs import RunStore
-from resnet_viz.text import _
 
 from .worker import WORKER_DIED, Worker
 

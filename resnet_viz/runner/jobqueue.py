@@ -10,9 +10,9 @@ import threading
 from collections.abc import Sequence
 
 from resnet_viz.config import ConfigError, DataConfig, ModelConfig, TrainConfig
+from resnet_viz.i18n import _
 from resnet_viz.limits import Limits, check_job, check_press
 from resnet_viz.runs import RunStore
-from resnet_viz.text import _
 
 from .job import Snapshot, TrainingRun, unwatched_queued_sentence
 from .worker import Worker

@@ -21,8 +21,8 @@ import uuid
 from typing import Any
 
 from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
+from resnet_viz.i18n import _
 from resnet_viz.runs import RunStore
-from resnet_viz.text import _
 
 from .worker import one_line
 

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
+from resnet_viz.i18n import N_
 from resnet_viz.runs import RunStore
-from resnet_viz.text import N_
 
 # Said by the job's pumping thread in English; a page's snapshot says it in the page's language.
 WORKER_DIED = N_("the training process died (out of memory?); the next run starts a fresh one")

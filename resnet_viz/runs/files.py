@@ -26,7 +26,7 @@ from typing import IO, Any
 from resnet_viz import checks
 from resnet_viz.config import ConfigError, ModelConfig
 from resnet_viz.history import History
-from resnet_viz.text import _, language
+from resnet_viz.i18n import _, language
 
 FORMAT_VERSION = 1  # bump when the folder layout changes incompatibly
 RUNS_ENV = "RESNET_VIZ_RUNS"  # environment variable naming the runs folder

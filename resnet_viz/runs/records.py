@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
-from resnet_viz.text import _, ngettext
+from resnet_viz.i18n import _, ngettext
 
 from .files import WEIGHTS_FILE
 

@@ -30,7 +30,7 @@ import torch
 
 from resnet_viz.config import ConfigError, DataConfig, ModelConfig, TrainConfig, from_dict, to_dict
 from resnet_viz.history import History
-from resnet_viz.text import _
+from resnet_viz.i18n import _
 
 from . import files
 from .export import metrics_csv
