@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .text.numbers import is_number, within_band
+from .numbers import is_number, within_band
 
 
 @dataclass(frozen=True)

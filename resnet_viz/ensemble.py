@@ -23,7 +23,7 @@ from typing import Literal
 from torch import nn
 
 from .lesion import SAME_SHARE, LesionResult
-from .text.numbers import is_number
+from .numbers import is_number
 
 Verdict = Literal["plain", "residual", "same"]
 ENSEMBLE_KEEPS = 0.9  # one deletion keeps >= 90% of the intact accuracy: "a little" (Veit §4 saw ~no drop)

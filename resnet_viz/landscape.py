@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .text.numbers import within_band
+from .numbers import within_band
 
 # NHWC for the copy and the images: oneDNN's inference convs at 8-32 channels measured faster
 # than NCHW on a 2-core CPU (bench/bench_landscape.py), and cuDNN prefers it too; only the

@@ -17,10 +17,10 @@ import numpy as np
 from .exercises import Exercise, Outcome
 from .history import History
 from .i18n import N_, _
+from .numbers import band, first_last, ratio, regime
 from .quiz import DIRECTION, DIRECTION_OF, direction_of
 from .sweep import DepthPoint, SweepResult, scored
 from .text import lessons as words
-from .text.numbers import band, first_last, ratio, regime
 from .theory import InitProfile
 
 

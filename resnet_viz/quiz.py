@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .i18n import N_, _
+from .numbers import first_last, is_number, regime
 from .text import quiz as words
-from .text.numbers import first_last, is_number, regime
 
 # Option texts are marked here and translated where they are shown (Question.label).
 WHERE: tuple[tuple[str, str], ...] = (

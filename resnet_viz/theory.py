@@ -28,8 +28,8 @@ import torch.nn.functional as F
 from .config import DataConfig, ModelConfig
 from .data import Dataset, load_dataset
 from .experiment import build_twins, fit_to_data
+from .numbers import first_last
 from .probes import Probe, probe_weights
-from .text.numbers import first_last
 
 # ---------------------------------------------------------------------------------------------
 # 1. A chain of random layers

@@ -72,17 +72,13 @@ def test_pages_do_no_tensor_work():
 PKG = ROOT / "resnet_viz"
 UPPER = ("text", "figures", "ui", "cli")
 # Science modules that still import resnet_viz.text, each with why; the rest of issue 27 removes
-# them (the numeric helpers of text/numbers move down, the graders that build exercise options
-# from sentences move up). A module not listed here that imports upward fails the test.
+# them (the graders that build exercise options from sentences move up). A module not listed
+# here that imports upward fails the test, and so does a listed one that no longer does.
 STILL_LOOKING_UP = {
     "resnet_viz.analysis": "builds the analysis page's sentences from saved results",
     "resnet_viz.anatomy_lessons": "grades the anatomy exercises with the page's sentences",
-    "resnet_viz.construction": "text.numbers' is_number and within_band",
-    "resnet_viz.ensemble": "text.numbers' is_number",
-    "resnet_viz.landscape": "text.numbers' is_number",
-    "resnet_viz.lessons": "exercise options from text.lessons; text.numbers' regime and band",
-    "resnet_viz.quiz": "question texts from text.quiz; text.numbers' regime",
-    "resnet_viz.theory": "text.numbers' is_number",
+    "resnet_viz.lessons": "exercise options from text.lessons",
+    "resnet_viz.quiz": "question texts from text.quiz",
 }
 
 
@@ -124,7 +120,7 @@ def test_the_gettext_module_imports_nothing_of_the_lab() -> None:
 
 
 def test_no_science_module_imports_text_figures_ui_or_cli() -> None:
-    upward = {}
+    upward, listed = {}, set()
     for path in _science_modules():
         name = _module_name(path)
         hits = sorted(
@@ -132,7 +128,12 @@ def test_no_science_module_imports_text_figures_ui_or_cli() -> None:
         )
         if hits and name not in STILL_LOOKING_UP:
             upward[name] = hits
+        elif hits:
+            listed.add(name)
     assert not upward, upward
+    assert listed == set(STILL_LOOKING_UP), (
+        f"no longer looking up, drop from the list: {set(STILL_LOOKING_UP) - listed}"
+    )
 
 
 def test_the_import_checker_sees_an_upward_import(tmp_path: Path) -> None:
