@@ -73,10 +73,11 @@ with right:
     st.markdown(
         _(
             "Why degradation is surprising: a deeper net could copy a shallower one and make its extra "
-            "layers identities, so its training error should be no higher (He et al. 2016, §3.1). The "
-            "solver fails to find that solution; a residual block only has to push $\\mathcal{F}$ toward "
-            "0, which is easier than fitting an identity with a stack of nonlinear layers. *Beyond the "
-            "textbook* measures how close to the identity trained blocks are."
+            "layers identities, so its training error should be no higher (He et al. 2016, §3.1), yet the "
+            "solvers the paper used found no solution as good (§1). The paper's hypothesis: a residual block "
+            "only has to push $\\mathcal{F}$ toward 0, which may be easier than fitting an identity with a "
+            "stack of nonlinear layers (§3.1). *Beyond the textbook* measures how close to the identity "
+            "trained blocks are."
         )
     )
 
