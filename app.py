@@ -6,9 +6,9 @@ import dataclasses
 import streamlit as st
 
 from resnet_viz import ui
-from resnet_viz.runs import RunStore
-from resnet_viz.sweep import DEMO
-from resnet_viz.text import _
+from resnet_viz.degradation.sweep import DEMO
+from resnet_viz.engine.runs import RunStore
+from resnet_viz.i18n import _
 from resnet_viz.ui import degradation as ui_sweep
 
 ui.page_setup("home")

@@ -1,4 +1,4 @@
-"""The home page's one-click demo (resnet_viz.sweep.DEMO): its time and its effect, seed by seed.
+"""The home page's one-click demo (resnet_viz.degradation.sweep.DEMO): its time and its effect, seed by seed.
 
     python bench/bench_demo.py                 # seeds 0-4, the app worker's thread count
     python bench/bench_demo.py --threads 2     # another thread count
@@ -21,10 +21,10 @@ import time
 
 import torch
 
-from resnet_viz.data import load_dataset
-from resnet_viz.devices import describe_device, select_device, thread_count
-from resnet_viz.experiment import run_twins
-from resnet_viz.sweep import DEMO, plan
+from resnet_viz.degradation.sweep import DEMO, plan
+from resnet_viz.engine.data import load_dataset
+from resnet_viz.engine.devices import describe_device, select_device, thread_count
+from resnet_viz.engine.experiment import run_twins
 
 TIME_TARGET_S = 40.0
 PLAIN_GAP = 20.0  # points: plain-20 minus plain-56 must be at least this

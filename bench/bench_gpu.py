@@ -22,12 +22,12 @@ import time
 
 import torch
 
-from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
-from resnet_viz.data import Dataset, load_dataset
-from resnet_viz.devices import describe_device
-from resnet_viz.experiment import build_twins, fit_to_data
-from resnet_viz.sweep import PAPER_SCALE, plan
-from resnet_viz.train import train
+from resnet_viz.degradation.sweep import PAPER_SCALE, plan
+from resnet_viz.engine.config import DataConfig, ModelConfig, TrainConfig
+from resnet_viz.engine.data import Dataset, load_dataset
+from resnet_viz.engine.devices import describe_device
+from resnet_viz.engine.experiment import build_twins, fit_to_data
+from resnet_viz.engine.train import train
 
 CIFAR_STEPS_PER_EPOCH = math.ceil(50_000 / 128)
 

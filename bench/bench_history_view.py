@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from resnet_viz.history import History, Update
+from resnet_viz.engine.history import History, Update
 
 
 def grown(name: str, steps: int, probe_every: int = 10, layers: int = 57, blocks: int = 27) -> History:

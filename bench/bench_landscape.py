@@ -20,12 +20,12 @@ import time
 
 import torch
 
-from resnet_viz import landscape
-from resnet_viz.config import DataConfig, ModelConfig
-from resnet_viz.data import load_dataset
-from resnet_viz.devices import describe_device, select_device
-from resnet_viz.experiment import build_twins, fit_to_data
-from resnet_viz.landscape import loss_slice
+from resnet_viz.analysis import landscape
+from resnet_viz.analysis.landscape import loss_slice
+from resnet_viz.engine.config import DataConfig, ModelConfig
+from resnet_viz.engine.data import load_dataset
+from resnet_viz.engine.devices import describe_device, select_device
+from resnet_viz.engine.experiment import build_twins, fit_to_data
 
 
 def header(device: torch.device, seed: int) -> str:

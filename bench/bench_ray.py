@@ -28,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch
 
-from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
-from resnet_viz.runner import JobQueue
-from resnet_viz.runs import RunStore
+from resnet_viz.engine.config import DataConfig, ModelConfig, TrainConfig
+from resnet_viz.engine.runner import JobQueue
+from resnet_viz.engine.runs import RunStore
 
 SEED = 0
 STEPS = {8: 600, 20: 270}  # ~10 s of twins each on one core (16 and 37 ms a step here)

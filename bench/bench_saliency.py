@@ -40,9 +40,9 @@ import torch.nn.functional as F
 from captum.attr import LayerGradCam
 from torch import nn
 
-from resnet_viz.config import ModelConfig
-from resnet_viz.models import build_model
-from resnet_viz.saliency import METHODS, _ClassScore, attribute, default_layer, frozen_copy
+from resnet_viz.engine.config import ModelConfig
+from resnet_viz.engine.models import build_model
+from resnet_viz.saliency.maps import METHODS, _ClassScore, attribute, default_layer, frozen_copy
 
 
 def header(seed: int) -> str:
@@ -321,7 +321,7 @@ def run_peers(seed: int, repeats: int, tag: str) -> None:
         return
     import torchvision
 
-    from resnet_viz.data.images import IMAGENET_MEAN, IMAGENET_STD, sample_images, to_model_input
+    from resnet_viz.engine.data.images import IMAGENET_MEAN, IMAGENET_STD, sample_images, to_model_input
 
     peers = ", ".join(f"{k} {v}" for k, v in versions.items())
     print(

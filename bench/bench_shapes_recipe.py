@@ -7,7 +7,7 @@ Trains the twins (plain and residual, lockstep on identical batches, as the page
 seed on the generated 32x32 shapes and prints each net's final training accuracy (evaluated on
 the whole training set after the last step) and the pair's wall time. A recipe "shows the
 lesson" on a seed when the residual net ends at 90% or more and the plain net trained worse by
-at least the gap the app's own reading calls "trained worse" (resnet_viz.text.numbers.DEGRADED_POINTS). The figures chose the shapes recipe in resnet_viz.settings (RECIPES); tests never assert
+at least the gap the app's own reading calls "trained worse" (resnet_viz.text.numbers.DEGRADED_POINTS). The figures chose the shapes recipe in resnet_viz.teaching.settings (RECIPES); tests never assert
 timings. Wall times count only under no other load: the load average is printed beside them.
 """
 
@@ -20,8 +20,8 @@ import time
 
 import torch
 
-from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
-from resnet_viz.experiment import run_twins
+from resnet_viz.engine.config import DataConfig, ModelConfig, TrainConfig
+from resnet_viz.engine.experiment import run_twins
 from resnet_viz.text.numbers import DEGRADED_POINTS
 
 
@@ -37,7 +37,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    from resnet_viz.settings import twin_defaults
+    from resnet_viz.teaching.settings import twin_defaults
 
     base = twin_defaults("shapes")
     depth = args.depth or base.depth

@@ -1,7 +1,7 @@
 """What Stop's checks cost and how long a Stop can wait between two of them.
 
 train() checks Stop between forward, backward and update, and at every weighted layer in both
-directions (resnet_viz.train.stop_points). This prints, on one torch thread:
+directions (resnet_viz.engine.train.stop_points). This prints, on one torch thread:
 
 - the step time of a small net (ResNet-20 on the digits, ~10 ms a step) with no hooks, one check
   per block (the granularity before) and one per weighted layer: what the checks cost it;
@@ -34,11 +34,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from resnet_viz.config import DataConfig, ModelConfig
-from resnet_viz.data import load_dataset
-from resnet_viz.experiment import fit_to_data
-from resnet_viz.models import build_model
-from resnet_viz.train import stop_points
+from resnet_viz.engine.config import DataConfig, ModelConfig
+from resnet_viz.engine.data import load_dataset
+from resnet_viz.engine.experiment import fit_to_data
+from resnet_viz.engine.models import build_model
+from resnet_viz.engine.train import stop_points
 
 
 def burn() -> None:  # one busy core, as another user's process would be

@@ -1,7 +1,7 @@
 """The thread policy against fixed thread counts, on a quiet machine and beside one busy core.
 
 Each case runs in a fresh process with RESNET_VIZ_THREADS=1, =2, or unset (the policy decides:
-resnet_viz.devices.thread_count). "Loaded" starts one process that keeps a core busy, as the
+resnet_viz.engine.devices.thread_count). "Loaded" starts one process that keeps a core busy, as the
 Streamlit server and a browser do while a class trains. Prints wall seconds per case.
 
     python bench/bench_threads.py [--repeats 2]
@@ -22,9 +22,9 @@ from contextlib import contextmanager
 CLI = [sys.executable, "-m", "resnet_viz.cli"]
 GRADCAM = (
     "import torch, torchvision\n"
-    "from resnet_viz.devices import thread_count, threads\n"
-    "from resnet_viz.pretrained import pretrained_macs\n"
-    "from resnet_viz.saliency import explain, frozen_copy\n"
+    "from resnet_viz.engine.devices import thread_count, threads\n"
+    "from resnet_viz.saliency.pretrained import pretrained_macs\n"
+    "from resnet_viz.saliency.maps import explain, frozen_copy\n"
     "torch.set_num_threads(thread_count())  # the server's own default, as resnet_viz.ui sets it\n"
     "torch.manual_seed(0)\n"
     "net = frozen_copy(torchvision.models.resnet18())\n"

@@ -17,11 +17,11 @@ import time
 import torch
 import torch.nn.functional as F
 
-from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
-from resnet_viz.data import load_dataset
-from resnet_viz.devices import describe_device, select_device
-from resnet_viz.experiment import build_twins, fit_to_data
-from resnet_viz.train import batch_order, train
+from resnet_viz.engine.config import DataConfig, ModelConfig, TrainConfig
+from resnet_viz.engine.data import load_dataset
+from resnet_viz.engine.devices import describe_device, select_device
+from resnet_viz.engine.experiment import build_twins, fit_to_data
+from resnet_viz.engine.train import batch_order, train
 
 
 def header(device: torch.device, seed: int) -> str:

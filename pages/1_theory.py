@@ -4,17 +4,13 @@ import math
 
 import streamlit as st
 
-from resnet_viz import glossary, theory, ui
-from resnet_viz.config import (
-    ACTIVATIONS,
-    INITS,
-    ConfigError,
-    ModelConfig,
-    valid_cifar_depths,
-)
+from resnet_viz import ui
+from resnet_viz.engine.config import ACTIVATIONS, INITS, ConfigError, ModelConfig, valid_cifar_depths
 from resnet_viz.figures import theory as theory_figures
-from resnet_viz.text import N_, _
+from resnet_viz.i18n import N_, _
+from resnet_viz.teaching import glossary
 from resnet_viz.text import theory as text_theory
+from resnet_viz.theory import flow as theory
 from resnet_viz.ui import theory as ui_th
 
 ui.page_setup("theory")

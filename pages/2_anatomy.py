@@ -2,12 +2,14 @@
 
 import streamlit as st
 
-from resnet_viz import anatomy, glossary, ui
-from resnet_viz import anatomy_lessons as lessons
-from resnet_viz.anatomy import BLOCK_KINDS, IMAGENET_DEPTHS, NetSpec
-from resnet_viz.config import valid_cifar_depths
+from resnet_viz import ui
+from resnet_viz.anatomy import nets as anatomy
+from resnet_viz.anatomy.nets import BLOCK_KINDS, IMAGENET_DEPTHS, NetSpec
+from resnet_viz.engine.config import valid_cifar_depths
 from resnet_viz.figures import anatomy as anatomy_figures
-from resnet_viz.text import _
+from resnet_viz.i18n import _
+from resnet_viz.teaching import anatomy as teaching_anatomy
+from resnet_viz.teaching import glossary
 from resnet_viz.text import anatomy as anatomy_text
 from resnet_viz.ui import PAPER_URL, PREACT_PAPER_URL
 from resnet_viz.ui import anatomy as ui_an
@@ -110,7 +112,7 @@ with diagram_col:
 with code_col:
     st.markdown(
         _(
-            "The basic block as this app runs it, `resnet_viz.models.Block` ([He et al. 2016]({paper}); "
+            "The basic block as this app runs it, `resnet_viz.engine.models.Block` ([He et al. 2016]({paper}); "
             "pre-activation: [He et al. 2016b]({preact_paper})). A plain block skips one line only: `{line}`."
         ).format(paper=PAPER_URL, preact_paper=PREACT_PAPER_URL, line=anatomy.residual_line())
     )
@@ -174,5 +176,5 @@ with st.container(border=True):
     )
     st.markdown(anatomy_text.backward_sentence(ui_an.backward()), help=glossary.help("dL/dx"))
 
-ui_ex.show(lessons.exercises(cost, shortcut, anat, check))
+ui_ex.show(teaching_anatomy.exercises(cost, shortcut, anat, check))
 ui_an.glossary_expander()

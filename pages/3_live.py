@@ -2,13 +2,14 @@
 
 import streamlit as st
 
-from resnet_viz import glossary, ui
-from resnet_viz.config import ConfigError
-from resnet_viz.data import DATASETS, WEB_DATASETS
-from resnet_viz.runner import job_queue
-from resnet_viz.runs import RunStore
-from resnet_viz.settings import LIVE_BOUNDS, LIVE_LINK, RECIPE_FIELDS
-from resnet_viz.text import N_, _
+from resnet_viz import ui
+from resnet_viz.engine.config import ConfigError
+from resnet_viz.engine.data import DATASETS, WEB_DATASETS
+from resnet_viz.engine.runner import job_queue
+from resnet_viz.engine.runs import RunStore
+from resnet_viz.i18n import N_, _
+from resnet_viz.teaching import glossary
+from resnet_viz.teaching.settings import LIVE_BOUNDS, LIVE_LINK, RECIPE_FIELDS
 from resnet_viz.ui import links
 from resnet_viz.ui import live as ui_live
 

@@ -2,13 +2,14 @@
 
 import streamlit as st
 
-from resnet_viz import glossary, ui
-from resnet_viz.config import ConfigError
-from resnet_viz.data import DATASETS, WEB_DATASETS
-from resnet_viz.runs import RunStore
-from resnet_viz.settings import SWEEP_BOUNDS, SWEEP_LINK, SWEEP_RECIPE_FIELDS
-from resnet_viz.sweep import PAPER_SCALE
-from resnet_viz.text import N_, _
+from resnet_viz import ui
+from resnet_viz.degradation.sweep import PAPER_SCALE
+from resnet_viz.engine.config import ConfigError
+from resnet_viz.engine.data import DATASETS, WEB_DATASETS
+from resnet_viz.engine.runs import RunStore
+from resnet_viz.i18n import N_, _
+from resnet_viz.teaching import glossary
+from resnet_viz.teaching.settings import SWEEP_BOUNDS, SWEEP_LINK, SWEEP_RECIPE_FIELDS
 from resnet_viz.ui import degradation as ui_sweep
 from resnet_viz.ui import links
 

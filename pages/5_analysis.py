@@ -3,10 +3,12 @@ blocks and layer responses of trained twins, with exercises graded from the lear
 
 import streamlit as st
 
-from resnet_viz import analysis, ui
+from resnet_viz import ui
+from resnet_viz.analysis import saved as analysis
+from resnet_viz.engine.runs import RunStore
 from resnet_viz.figures import analysis as analysis_figures
-from resnet_viz.runs import RunStore
-from resnet_viz.text import _
+from resnet_viz.i18n import _
+from resnet_viz.teaching import analysis as teaching_analysis
 from resnet_viz.text.construction import identity_sentences
 from resnet_viz.text.landscape import landscape_sentences
 from resnet_viz.text.lesion import ensemble_sentences, lesion_sentences, path_sentences, response_sentences
@@ -169,7 +171,7 @@ with response_tab:
 
 with exercise_box:
     ui_ex.show(
-        analysis.exercise_items(
+        teaching_analysis.exercise_items(
             names, ui_an.ordered(lesions, runs), ui_an.ordered(slices, runs), ui_an.ordered(identity, runs)
         )
     )

@@ -4,9 +4,9 @@ import math
 
 import streamlit as st
 
-from resnet_viz import localisation, saliency, ui
-from resnet_viz.data import DatasetUnavailable
-from resnet_viz.data.images import (
+from resnet_viz import ui
+from resnet_viz.engine.data import DatasetUnavailable
+from resnet_viz.engine.data.images import (
     ACCEPTED_EXTENSIONS,
     ACCEPTED_FORMATS,
     ImageError,
@@ -14,10 +14,12 @@ from resnet_viz.data.images import (
     sample_images,
     sample_title,
 )
+from resnet_viz.engine.runs import RunStore, RunStoreError
 from resnet_viz.figures import saliency as saliency_figures
-from resnet_viz.pretrained import PretrainedUnavailable
-from resnet_viz.runs import RunStore, RunStoreError
-from resnet_viz.text import _
+from resnet_viz.i18n import _
+from resnet_viz.saliency import localisation
+from resnet_viz.saliency import maps as saliency
+from resnet_viz.saliency.pretrained import PretrainedUnavailable
 from resnet_viz.text import saliency as text_saliency
 from resnet_viz.ui import saliency as ui_sal
 

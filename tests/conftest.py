@@ -43,7 +43,7 @@ def tmp_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     runs.mkdir()
     monkeypatch.setenv("RESNET_VIZ_RUNS", str(runs))
     yield runs
-    from resnet_viz import runner
+    from resnet_viz.engine import runner
 
     if runner.jobqueue._QUEUE is not None:
         for job in runner.jobqueue._QUEUE.jobs():

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from torch import nn
 
-from resnet_viz.settings import LIVE_LINK, SWEEP_LINK, SweepSettings, TwinSettings
+from resnet_viz.teaching.settings import LIVE_LINK, SWEEP_LINK, SweepSettings, TwinSettings
 
 
 def count_hooks(model: nn.Module) -> int:

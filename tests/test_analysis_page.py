@@ -9,20 +9,20 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from resnet_viz import analysis
-from resnet_viz.checkpoints import load_model
+from resnet_viz.analysis.construction import BlockChange, NearIdentity
+from resnet_viz.analysis.landscape import Slice
+from resnet_viz.analysis.lesion import BlockLesion, LesionResult
 from resnet_viz.cli import main
-from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
-from resnet_viz.construction import BlockChange, NearIdentity
-from resnet_viz.data import load_dataset
-from resnet_viz.experiment import run_twins
-from resnet_viz.landscape import Slice
-from resnet_viz.lesion import BlockLesion, LesionResult
-from resnet_viz.runs import RunStore
+from resnet_viz.engine.checkpoints import load_model
+from resnet_viz.engine.config import DataConfig, ModelConfig, TrainConfig
+from resnet_viz.engine.data import load_dataset
+from resnet_viz.engine.experiment import run_twins
+from resnet_viz.engine.runs import RunStore
+from resnet_viz.engine.train import evaluate
+from resnet_viz.teaching import analysis as teaching_analysis
 from resnet_viz.text.construction import identity_sentences
 from resnet_viz.text.landscape import landscape_sentences
 from resnet_viz.text.lesion import ensemble_sentences
-from resnet_viz.train import evaluate
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -73,7 +73,7 @@ def test_the_page_shows_every_view_for_stored_twins(twins, tmp_runs) -> None:
     assert "Deleting one block" in titles and "Deleting k random blocks" in titles
     store = RunStore(tmp_runs)
     plain, residual = (LesionResult.from_dict(store.load_analysis(r.run_id, "lesion-d10-s0")) for r in twins)
-    outcome = analysis.lesion_outcome(plain, residual, ("plain-8", "residual-8"))
+    outcome = teaching_analysis.lesion_outcome(plain, residual, ("plain-8", "residual-8"))
     text = _text(at)
     assert ensemble_sentences(plain, residual, ("plain-8", "residual-8"))[1] in text
     if outcome is not None:
@@ -111,7 +111,7 @@ def test_exercises_wait_for_the_measurement_and_follow_the_numbers() -> None:
 
     near = NearIdentity(True, (BlockChange("blocks.0", 0.2, 0.1, False),), 8)
     far = NearIdentity(False, (BlockChange("blocks.0", 1.2, 1.0, False),), 8)
-    items = analysis.exercise_items(names, (None, robust), (bowl(5.0), None), (far, near))
+    items = teaching_analysis.exercise_items(names, (None, robust), (bowl(5.0), None), (far, near))
     assert [ex.key for ex, _, _ in items] == [
         "analysis.lesion_one_block",
         "analysis.landscape_rise",
@@ -120,18 +120,18 @@ def test_exercises_wait_for_the_measurement_and_follow_the_numbers() -> None:
     assert [o is None for _, o, _ in items] == [True, True, False]
     assert items[0][2] == "press **Run the lesion study** on the Lesion study tab."
     assert items[2][1].answer == "residual" and "10x farther for the plain net" in items[2][1].why
-    graded = analysis.exercise_items(names, (fragile, robust), (bowl(5.0), bowl(1.0)), (far, near))
-    swapped = analysis.exercise_items(names, (robust, fragile), (bowl(1.0), bowl(5.0)), (near, far))
+    graded = teaching_analysis.exercise_items(names, (fragile, robust), (bowl(5.0), bowl(1.0)), (far, near))
+    swapped = teaching_analysis.exercise_items(names, (robust, fragile), (bowl(1.0), bowl(5.0)), (near, far))
     assert [o.answer for _, o, _ in graded] == ["residual", "plain", "residual"]
     assert [o.answer for _, o, _ in swapped] == ["plain", "residual", "plain"]
     assert "rises 5x as much" in graded[1][1].why and "Curvature" not in graded[1][1].why
     for ex, o, _ in graded + swapped:
         assert o.answer in {k for k, _ in ex.options}
-    same = analysis.exercise_items(names, (robust, robust), (bowl(1.0), bowl(1.5)), (near, near))
+    same = teaching_analysis.exercise_items(names, (robust, robust), (bowl(1.0), bowl(1.5)), (near, near))
     assert [o.answer for _, o, _ in same] == ["same", "same", "same"]
-    flat = analysis.exercise_items(names, (None, None), (bowl(-1.0), bowl(-1.0)), (None, None))
+    flat = teaching_analysis.exercise_items(names, (None, None), (bowl(-1.0), bowl(-1.0)), (None, None))
     assert flat[1][1] is None and "cannot rank the two nets" in flat[1][2]
-    lone = analysis.exercise_items((None, "residual-20"), (None, robust), (None, None), (None, near))
+    lone = teaching_analysis.exercise_items((None, "residual-20"), (None, robust), (None, None), (None, near))
     assert all(o is None and "not a plain/residual pair" in todo for _, o, todo in lone)
 
 

@@ -10,12 +10,13 @@ import torchvision
 from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
-from resnet_viz import anatomy as an
-from resnet_viz import anatomy_lessons as lessons
-from resnet_viz.config import ConfigError, ModelConfig
-from resnet_viz.exercises import grade
+from resnet_viz.anatomy import mistakes as lessons
+from resnet_viz.anatomy import nets as an
+from resnet_viz.engine.config import ConfigError, ModelConfig
+from resnet_viz.engine.models import build_model, count_params
 from resnet_viz.figures import anatomy as anatomy_figures
-from resnet_viz.models import build_model, count_params
+from resnet_viz.teaching import anatomy as teaching_anatomy
+from resnet_viz.teaching.exercises import grade
 from resnet_viz.text import anatomy as anatomy_text
 
 
@@ -226,10 +227,10 @@ def test_identity_adds_to_dl_dx_not_dl_dw() -> None:
 def test_exercises_wait_for_the_change_then_grade_from_measurements() -> None:
     cost, cifar = an.shortcut_cost(20), an.anatomy(an.NetSpec("cifar", 20))
     pool224 = lessons.pool_check(an.NetSpec("cifar", 20), 224)
-    items = lessons.exercises(cost, "A", cifar, pool224)
+    items = teaching_anatomy.exercises(cost, "A", cifar, pool224)
     assert [outcome for _, outcome, _ in items] == [None, None, None] and all(todo for _, _, todo in items)
     r50 = an.anatomy(an.NetSpec("imagenet", 50))
-    (ex_b, out_b, _), (ex_big, out_big, _), (ex_pool, out_pool, _) = lessons.exercises(
+    (ex_b, out_b, _), (ex_big, out_big, _), (ex_pool, out_pool, _) = teaching_anatomy.exercises(
         cost, "B", r50, lessons.pool_check(an.NetSpec("imagenet", 50), 32)
     )
     assert out_b is not None and out_b.answer == "under5" and grade(ex_b, "under5", out_b) is True

@@ -7,9 +7,9 @@ from pathlib import Path
 import torchvision
 from streamlit.testing.v1 import AppTest
 
-from resnet_viz.anatomy_lessons import EX_BIGGEST, EX_OPTION_B, EX_POOL
-from resnet_viz.config import ModelConfig
-from resnet_viz.models import build_model, count_params
+from resnet_viz.engine.config import ModelConfig
+from resnet_viz.engine.models import build_model, count_params
+from resnet_viz.teaching.anatomy import EX_BIGGEST, EX_OPTION_B, EX_POOL
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 

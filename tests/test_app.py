@@ -9,8 +9,8 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from resnet_viz.config import ConfigError
-from resnet_viz.devices import describe_device, select_device
+from resnet_viz.engine.config import ConfigError
+from resnet_viz.engine.devices import describe_device, select_device
 from resnet_viz.ui import default_job_threads
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,14 +36,14 @@ def test_app_home_page_runs():
 
 def test_auto_picks_cpu_without_accelerators(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr("resnet_viz.devices.mps_available", lambda: False)
+    monkeypatch.setattr("resnet_viz.engine.devices.mps_available", lambda: False)
     assert select_device("auto") == torch.device("cpu")
     assert select_device() == torch.device("cpu")
     assert select_device("cpu") == torch.device("cpu")
 
 
 def test_auto_prefers_cuda_then_mps(monkeypatch):
-    monkeypatch.setattr("resnet_viz.devices.mps_available", lambda: True)
+    monkeypatch.setattr("resnet_viz.engine.devices.mps_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert select_device("auto") == torch.device("cuda")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
@@ -66,7 +66,7 @@ def test_cuda_requested_and_present(monkeypatch):
 
 
 def test_mps_requested_but_absent_is_a_config_error(monkeypatch):
-    monkeypatch.setattr("resnet_viz.devices.mps_available", lambda: False)
+    monkeypatch.setattr("resnet_viz.engine.devices.mps_available", lambda: False)
     with pytest.raises(ConfigError, match="mps"):
         select_device("mps")
 

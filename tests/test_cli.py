@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from resnet_viz.cli import format_table, main
-from resnet_viz.runs import RunStore
+from resnet_viz.engine.runs import RunStore
 
 
 @pytest.mark.parametrize(
@@ -195,7 +195,7 @@ def test_diverged_line_says_what_the_history_says() -> None:
 
 def _failing_run(exc: BaseException):
     """A run_twins that draws one progress-bar update, then fails with `exc`."""
-    from resnet_viz.history import Update
+    from resnet_viz.engine.history import Update
 
     def run(*args, on_update=None, **kwargs):
         on_update(Update("plain-8", "steps", {"step": [1], "loss": [2.3], "acc": [0.1], "lr": [0.1]}))
@@ -223,9 +223,9 @@ def _failing_run(exc: BaseException):
     ],
 )
 def test_an_error_after_the_progress_bar_starts_on_its_own_line(monkeypatch, capsys, exc, code, line) -> None:
-    import resnet_viz.experiment
+    import resnet_viz.engine.experiment
 
-    monkeypatch.setattr(resnet_viz.experiment, "run_twins", _failing_run(exc))
+    monkeypatch.setattr(resnet_viz.engine.experiment, "run_twins", _failing_run(exc))
     assert main(["train", "--depth", "8", "--width", "4", "--steps", "3", "--no-save"]) == code
     err = capsys.readouterr().err
     bar, message = err.split("\n", 1)
@@ -234,7 +234,7 @@ def test_an_error_after_the_progress_bar_starts_on_its_own_line(monkeypatch, cap
 
 
 def test_the_cli_names_the_data_folder_the_web_does_not(monkeypatch, capsys) -> None:
-    import resnet_viz.data as D
+    import resnet_viz.engine.data as D
 
     def unavailable(cfg):
         raise D.DatasetUnavailable(
@@ -356,18 +356,18 @@ def test_sweep_table_and_reading_on_the_terminal(tmp_path, capsys) -> None:
 
 
 def test_a_sweep_loads_its_dataset_once_for_every_job_and_progress_bar(tmp_path, capsys, monkeypatch) -> None:
-    import resnet_viz.data
-    import resnet_viz.experiment
-    import resnet_viz.sweep
+    import resnet_viz.degradation.sweep
+    import resnet_viz.engine.data
+    import resnet_viz.engine.experiment
 
     calls = []
-    real = resnet_viz.data.load_dataset
+    real = resnet_viz.engine.data.load_dataset
 
     def counting(cfg):
         calls.append(cfg.name)
         return real(cfg)
 
-    for module in (resnet_viz.data, resnet_viz.experiment, resnet_viz.sweep):
+    for module in (resnet_viz.engine.data, resnet_viz.engine.experiment, resnet_viz.degradation.sweep):
         monkeypatch.setattr(module, "load_dataset", counting)
     argv = [*SWEEP, "--depths", "8", "--seeds", "0,1", "--steps", "2", "--runs-dir", str(tmp_path)]
     assert main(argv) == 0
@@ -389,8 +389,8 @@ def test_probe_json_lists_every_layer_first_first_at_initialisation(capsys) -> N
         ("plain", "plain-8", 8),
         ("residual", "residual-8", 8),
     ]
-    from resnet_viz.config import ModelConfig
-    from resnet_viz.theory import init_profile
+    from resnet_viz.engine.config import ModelConfig
+    from resnet_viz.theory.flow import init_profile
 
     oracle = init_profile(ModelConfig(depth=8, width=4), batch=32)  # the library, same seed and batch
     layers = rows[1]["layers"]
@@ -420,10 +420,10 @@ def test_grad_x_rms_equals_torch_autograd_on_the_block_outputs() -> None:
     import torch
     import torch.nn.functional as F
 
-    from resnet_viz.config import DataConfig, ModelConfig
-    from resnet_viz.data import load_dataset
-    from resnet_viz.models import build_model
-    from resnet_viz.theory import init_profile
+    from resnet_viz.engine.config import DataConfig, ModelConfig
+    from resnet_viz.engine.data import load_dataset
+    from resnet_viz.engine.models import build_model
+    from resnet_viz.theory.flow import init_profile
 
     data = load_dataset(DataConfig())
     cfg = ModelConfig(depth=14, width=4, residual=False, bn=False)

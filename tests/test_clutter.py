@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-import resnet_viz.data as D
-from resnet_viz.config import ConfigError, DataConfig
-from resnet_viz.data.shapes import (
+import resnet_viz.engine.data as D
+from resnet_viz.engine.config import ConfigError, DataConfig
+from resnet_viz.engine.data.shapes import (
     CLUTTER_MIN_SIZE,
     MAX_DISTRACTORS,
     SHAPE_CLASSES,

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from resnet_viz.config import (
+from resnet_viz.engine.config import (
     MAX_EPOCHS,
     MAX_IMAGE_SIZE,
     MAX_SEED,

@@ -10,9 +10,9 @@ import torch
 from helpers import count_hooks
 from torch import nn
 
-from resnet_viz.config import ModelConfig
-from resnet_viz.construction import BlockChange, NearIdentity, closer_to_identity, near_identity, recording
-from resnet_viz.models import ShortcutA, build_model
+from resnet_viz.analysis.construction import BlockChange, NearIdentity, closer_to_identity, near_identity, recording
+from resnet_viz.engine.config import ModelConfig
+from resnet_viz.engine.models import ShortcutA, build_model
 from resnet_viz.text.construction import identity_sentences
 
 NAMES = ("plain-14", "residual-14")

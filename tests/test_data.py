@@ -1,4 +1,4 @@
-"""Tests for resnet_viz.data: every check compares against an independent oracle (scikit-learn's
+"""Tests for resnet_viz.engine.data: every check compares against an independent oracle (scikit-learn's
 own arrays, torch.flip / F.pad, files this test writes itself), never against data.py's output."""
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import torch.nn.functional as F
 import torchvision
 from PIL import Image
 
-from resnet_viz import data as D
-from resnet_viz.config import ConfigError, DataConfig
+from resnet_viz.engine import data as D
+from resnet_viz.engine.config import ConfigError, DataConfig
 
 # --------------------------------------------------------------------------------------------
 # digits

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import resnet_viz.sweep
+import resnet_viz.degradation.sweep
 from resnet_viz.cli import main
-from resnet_viz.config import ModelConfig, TrainConfig
-from resnet_viz.runner import job_queue
-from resnet_viz.runs import RunStore
-from resnet_viz.sweep import collect
+from resnet_viz.degradation.sweep import collect
+from resnet_viz.engine.config import ModelConfig, TrainConfig
+from resnet_viz.engine.runner import job_queue
+from resnet_viz.engine.runs import RunStore
 from resnet_viz.text.sweep import demo_reading
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -154,9 +154,12 @@ def test_a_sweep_run_from_the_cli_appears_on_the_page(tmp_runs, capsys) -> None:
 def test_home_demo_runs_and_its_sentence_matches_the_runs(tmp_runs, monkeypatch) -> None:
     # The real preset takes ~35 s (bench/bench_demo.py); the page logic is the same for a tiny one.
     demo = dataclasses.replace(
-        resnet_viz.sweep.DEMO, depths=(8, 14), model=ModelConfig(width=4), train=TrainConfig(steps=6, probe_every=3)
+        resnet_viz.degradation.sweep.DEMO,
+        depths=(8, 14),
+        model=ModelConfig(width=4),
+        train=TrainConfig(steps=6, probe_every=3),
     )
-    monkeypatch.setattr(resnet_viz.sweep, "DEMO", demo)
+    monkeypatch.setattr(resnet_viz.degradation.sweep, "DEMO", demo)
     at = open_page("app.py")
     _button(at, "Run the demo").click().run()
     assert not at.exception, at.exception
@@ -175,7 +178,7 @@ def test_home_demo_runs_and_its_sentence_matches_the_runs(tmp_runs, monkeypatch)
 def test_the_demo_preset_shows_degradation_for_seed_0() -> None:
     """The paper's effect, on the home page's preset: plain-56 trains far worse than plain-20,
     residual-56 about as well as residual-20 (bench/bench_demo.py checks seeds 0-4 and the time)."""
-    results = resnet_viz.sweep.run_sweep(resnet_viz.sweep.DEMO)
+    results = resnet_viz.degradation.sweep.run_sweep(resnet_viz.degradation.sweep.DEMO)
     acc = {r.name: 100 * r.history.final["train_acc"] for r in results}
     assert acc["plain-20"] - acc["plain-56"] >= 20, acc
     assert acc["residual-56"] >= acc["residual-20"] - 2, acc
@@ -220,8 +223,8 @@ def test_a_sweep_of_100000_epochs_is_refused_before_anything_trains(tmp_runs) ->
 def _stored_sweep(root: Path, errors: dict[int, float]) -> None:
     """The page's default sweep in the run store, one finished plain run per depth with the given
     training error (%): what a sweep run earlier (by anyone) leaves behind, without training."""
-    from resnet_viz.history import History
-    from resnet_viz.settings import SweepSettings
+    from resnet_viz.engine.history import History
+    from resnet_viz.teaching.settings import SweepSettings
 
     sweep = SweepSettings().sweep_config()
     store = RunStore(root)

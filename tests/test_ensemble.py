@@ -7,10 +7,10 @@ import math
 
 import pytest
 
-from resnet_viz.config import ModelConfig
-from resnet_viz.ensemble import decline, one_block_verdict, one_deletion, path_lengths, unravelled
-from resnet_viz.lesion import BlockLesion, LesionResult, RandomLesion
-from resnet_viz.models import build_model
+from resnet_viz.analysis.ensemble import decline, one_block_verdict, one_deletion, path_lengths, unravelled
+from resnet_viz.analysis.lesion import BlockLesion, LesionResult, RandomLesion
+from resnet_viz.engine.config import ModelConfig
+from resnet_viz.engine.models import build_model
 from resnet_viz.text.lesion import decline_sentence, ensemble_sentences, one_block_sentence, path_sentences
 
 NAMES = ("plain-20", "residual-20")

@@ -7,11 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from resnet_viz.construction import BlockChange, NearIdentity
-from resnet_viz.ensemble import path_lengths
+from resnet_viz.analysis.construction import BlockChange, NearIdentity
+from resnet_viz.analysis.ensemble import path_lengths
+from resnet_viz.analysis.landscape import Slice
+from resnet_viz.analysis.lesion import BlockLesion, LesionResult, RandomLesion
 from resnet_viz.figures import analysis as ap
-from resnet_viz.landscape import Slice
-from resnet_viz.lesion import BlockLesion, LesionResult, RandomLesion
 
 
 def _slice(scale: float, dims: int = 2) -> Slice:

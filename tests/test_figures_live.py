@@ -12,11 +12,11 @@ import plotly.io as pio
 import pytest
 from plotly.utils import PlotlyJSONEncoder
 
+from resnet_viz.engine.history import History
 from resnet_viz.figures import common, live_curves, live_gradients
 from resnet_viz.figures.common import NO_RUN, WAITING, downsample_index, figure_layout, model_color, trailing_mean
 from resnet_viz.figures.live_curves import accuracy_figure, loss_figure
 from resnet_viz.figures.live_gradients import act_std_figure, grad_heatstrip, grad_profile, identity_share_figure
-from resnet_viz.history import History
 
 NAN = float("nan")
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from test_sweep import fake
 
+from resnet_viz.degradation.sweep import PAPER_TABLE6, depth_points
 from resnet_viz.figures import sweep as sweep_figures
-from resnet_viz.sweep import PAPER_TABLE6, depth_points
 
 
 def _traces(fig, name):

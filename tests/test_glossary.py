@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from resnet_viz import glossary, ui
-from resnet_viz.text import _, set_language
+from resnet_viz import ui
+from resnet_viz.i18n import _, set_language
+from resnet_viz.teaching import glossary
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "glossary-zh.md"
 

@@ -16,7 +16,7 @@ from babel.messages.pofile import read_po
 from streamlit.testing.v1 import AppTest
 
 from resnet_viz import text, ui
-from resnet_viz.text import N_, _, language, ngettext, set_language, translations
+from resnet_viz.i18n import N_, _, language, ngettext, set_language, translations
 
 ROOT = Path(__file__).resolve().parents[1]
 PO = ROOT / "resnet_viz" / "locale" / "zh_CN" / "LC_MESSAGES" / "messages.po"
@@ -438,9 +438,9 @@ def _figure_texts_of(at: AppTest) -> list[str]:
 @pytest.mark.parametrize("path", ["pages/3_live.py", "pages/5_analysis.py", "pages/6_saliency.py"])
 def test_a_page_with_a_trained_pair_in_chinese_has_no_english_left(path, tmp_runs) -> None:
     # What the run-based pages show once a pair exists: run lists, tables, charts and readings.
-    from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
-    from resnet_viz.experiment import run_twins
-    from resnet_viz.runs import RunStore
+    from resnet_viz.engine.config import DataConfig, ModelConfig, TrainConfig
+    from resnet_viz.engine.experiment import run_twins
+    from resnet_viz.engine.runs import RunStore
 
     twins = [ModelConfig(depth=8, width=4, residual=r) for r in (False, True)]
     [plain, _residual] = run_twins(

@@ -1,4 +1,4 @@
-"""resnet_viz.data.images: untrusted files give RGB images or ImageError; preprocessing matches torchvision.
+"""resnet_viz.engine.data.images: untrusted files give RGB images or ImageError; preprocessing matches torchvision.
 
 Every file is made here (Pillow, hand-written PNG chunks) in memory or in tmp_path: no network.
 """
@@ -17,8 +17,8 @@ import pytest
 import torch
 from PIL import Image, ImageFile
 
-from resnet_viz.data import images as IM
-from resnet_viz.data.images import ImageError, load_image
+from resnet_viz.engine.data import images as IM
+from resnet_viz.engine.data.images import ImageError, load_image
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -14,10 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from resnet_viz.config import DataConfig, ModelConfig
-from resnet_viz.data import load_dataset
-from resnet_viz.experiment import build_twins, fit_to_data
-from resnet_viz.landscape import (
+from resnet_viz.analysis.landscape import (
     Slice,
     SliceCancelled,
     directions,
@@ -27,9 +24,12 @@ from resnet_viz.landscape import (
     sharpness,
     within_band,
 )
-from resnet_viz.models import build_model
+from resnet_viz.engine.config import DataConfig, ModelConfig
+from resnet_viz.engine.data import load_dataset
+from resnet_viz.engine.experiment import build_twins, fit_to_data
+from resnet_viz.engine.models import build_model
+from resnet_viz.engine.train import evaluate
 from resnet_viz.text.landscape import landscape_sentences
-from resnet_viz.train import evaluate
 
 TINY = ModelConfig(depth=8, width=4)
 

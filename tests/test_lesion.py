@@ -13,10 +13,8 @@ import torch.nn.functional as F
 from helpers import count_hooks
 from torch import nn
 
-from resnet_viz import lesion
-from resnet_viz.config import DataConfig, ModelConfig
-from resnet_viz.data import load_dataset
-from resnet_viz.lesion import (
+from resnet_viz.analysis import lesion
+from resnet_viz.analysis.lesion import (
     BlockLesion,
     LesionResult,
     RandomLesion,
@@ -26,9 +24,11 @@ from resnet_viz.lesion import (
     lesionable_blocks,
     quieter,
 )
-from resnet_viz.models import ShortcutA, build_model
+from resnet_viz.engine.config import DataConfig, ModelConfig
+from resnet_viz.engine.data import load_dataset
+from resnet_viz.engine.models import ShortcutA, build_model
+from resnet_viz.engine.train import evaluate
 from resnet_viz.text.lesion import lesion_sentences, one_block_sentence, response_sentences
-from resnet_viz.train import evaluate
 
 CONFIGS = {
     "residual": ModelConfig(depth=14, width=4),

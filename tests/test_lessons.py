@@ -8,13 +8,13 @@ import math
 import numpy as np
 import pytest
 
-from resnet_viz import lessons
-from resnet_viz.config import ModelConfig
-from resnet_viz.exercises import Exercise, Outcome, grade
-from resnet_viz.experiment import ModelResult
-from resnet_viz.history import History
-from resnet_viz.sweep import DepthPoint, SweepResult
-from resnet_viz.theory import InitProfile
+from resnet_viz.degradation.sweep import DepthPoint, SweepResult
+from resnet_viz.engine.config import ModelConfig
+from resnet_viz.engine.experiment import ModelResult
+from resnet_viz.engine.history import History
+from resnet_viz.teaching import lessons
+from resnet_viz.teaching.exercises import Exercise, Outcome, grade
+from resnet_viz.theory.flow import InitProfile
 
 
 def _profile(cfg: ModelConfig, gx: list[float]) -> InitProfile:

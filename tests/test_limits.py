@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from resnet_viz import limits
-from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
-from resnet_viz.limits import JobTooLarge, Limits
-from resnet_viz.models import build_model, count_params
-from resnet_viz.settings import TwinSettings
+from resnet_viz.engine import limits
+from resnet_viz.engine.config import DataConfig, ModelConfig, TrainConfig
+from resnet_viz.engine.limits import JobTooLarge, Limits
+from resnet_viz.engine.models import build_model, count_params
+from resnet_viz.teaching.settings import TwinSettings
 
 CPU = Limits(seconds=15 * 60, memory_bytes=11 * 2**30)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from resnet_viz.runner import job_queue
-from resnet_viz.runs import RunStore
+from resnet_viz.engine.runner import job_queue
+from resnet_viz.engine.runs import RunStore
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -88,7 +88,7 @@ def test_dataset_links_hold_the_key_and_the_screen_the_label(tmp_runs) -> None:
 
 
 def test_picking_shapes_opens_its_recipe_and_the_link_stays_short(tmp_runs) -> None:
-    from resnet_viz.settings import RECIPES
+    from resnet_viz.teaching.settings import RECIPES
 
     recipe = RECIPES["shapes"]
     at = open_live()
@@ -118,7 +118,7 @@ def test_a_moved_widget_is_not_undone_by_the_link_it_came_from(tmp_runs) -> None
 
 
 def test_the_widgets_offer_exactly_the_ranges_the_link_reader_checks(tmp_runs) -> None:
-    from resnet_viz.settings import LIVE_BOUNDS
+    from resnet_viz.teaching.settings import LIVE_BOUNDS
 
     at = open_live()
     for key in ("steps", "lr", "seed", "epochs", "warmup"):
@@ -210,8 +210,8 @@ def test_the_issue_s_server_killer_is_refused_before_anything_trains(tmp_runs) -
 def _stored_twins(root: Path, group: str, *, depth: int = 56, first: float = 400.0, last: float = 1.5) -> list[str]:
     """A finished plain/residual pair in the run store, with dL/dx measured at steps 1 and 200
     (the plain net's first/last-block ratio going from `first` to `last`): no training needed."""
-    from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
-    from resnet_viz.history import History
+    from resnet_viz.engine.config import DataConfig, ModelConfig, TrainConfig
+    from resnet_viz.engine.history import History
 
     store = RunStore(root)
     ids = []

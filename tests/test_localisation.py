@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from resnet_viz import localisation
-from resnet_viz.checkpoints import load_model
-from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
-from resnet_viz.data import load_dataset
-from resnet_viz.experiment import run_twins
-from resnet_viz.localisation import (
+from resnet_viz.engine.checkpoints import load_model
+from resnet_viz.engine.config import DataConfig, ModelConfig, TrainConfig
+from resnet_viz.engine.data import load_dataset
+from resnet_viz.engine.experiment import run_twins
+from resnet_viz.engine.runs import RunInfo, RunStore
+from resnet_viz.saliency import localisation
+from resnet_viz.saliency.localisation import (
     Track,
     chance_share,
     is_masked_pair,
@@ -27,8 +28,7 @@ from resnet_viz.localisation import (
     track,
     twin_groups,
 )
-from resnet_viz.runs import RunInfo, RunStore
-from resnet_viz.saliency import attribute
+from resnet_viz.saliency.maps import attribute
 from resnet_viz.text.saliency import localisation_reading
 
 

@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from resnet_viz.config import ConfigError, ModelConfig, valid_cifar_depths
-from resnet_viz.experiment import build_twins
-from resnet_viz.models import Add, Block, ShortcutA, build_model, count_params
+from resnet_viz.engine.config import ConfigError, ModelConfig, valid_cifar_depths
+from resnet_viz.engine.experiment import build_twins
+from resnet_viz.engine.models import Add, Block, ShortcutA, build_model, count_params
 
 
 def paper_cfg(depth: int, **kw) -> ModelConfig:

@@ -8,26 +8,27 @@ zeros, infinities, NaNs, tiny and huge numbers, and empty lists.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from resnet_viz import lessons, quiz
-from resnet_viz.config import ModelConfig
+from resnet_viz.degradation.sweep import DepthPoint
+from resnet_viz.engine.config import ModelConfig
+from resnet_viz.engine.history import History
 from resnet_viz.figures import live_curves, live_gradients
 from resnet_viz.figures import sweep as sweep_figures
-from resnet_viz.history import History
-from resnet_viz.localisation import Track
-from resnet_viz.sweep import DepthPoint
+from resnet_viz.saliency.localisation import Track
+from resnet_viz.teaching import lessons, quiz
 from resnet_viz.text import numbers as wording
 from resnet_viz.text.lessons import alpha_outcome, calms_outcome, depth_outcome
 from resnet_viz.text.live import flow_sentence, reading
 from resnet_viz.text.saliency import localisation_reading
 from resnet_viz.text.sweep import sweep_reading
 from resnet_viz.text.theory import chain_sentence, profile_sentences, skip_strength_sentence
-from resnet_viz.theory import InitProfile
+from resnet_viz.theory.flow import InitProfile
 
 ODD = st.sampled_from([0.0, -0.0, math.inf, -math.inf, math.nan, 1e-300, 5e-324, 1e300, -1.0])
 NUMBER = st.one_of(ODD, st.floats(min_value=1e-12, max_value=1e12))
@@ -127,6 +128,38 @@ def test_profile_sentences_never_raise(profs: list[InitProfile]) -> None:
     _words(profile_sentences(profs))
 
 
+def _twins(plain_first: float, residual_first: float) -> list[InitProfile]:
+    cfg = ModelConfig(depth=56, width=8, in_channels=1, image_size=8)
+    rows = {"layer_names": ["l0", "l1"], "block_names": ["b0", "b1"]}
+
+    def one(name: str, residual: bool, first: float) -> InitProfile:
+        cfg_k = dataclasses.replace(cfg, residual=residual)
+        return InitProfile(
+            name,
+            **rows,
+            grad_norm=[1.0, 1.0],
+            grad_rms=[1.0, 1.0],
+            grad_rel=[1.0, 1.0],
+            act_std=[1.0, 1.0],
+            grad_x_rms=[first, 1.0],
+            config=cfg_k,
+        )
+
+    return [one("plain-56", False, plain_first), one("residual-56", True, residual_first)]
+
+
+def test_a_twin_ratio_out_of_floating_range_is_left_out_not_raised() -> None:
+    # 1e-300 / 1e300 underflows to 0 (it raised ZeroDivisionError in larger_smaller), and
+    # 1e300 / 1e-300 overflows to inf: no factor can be shown, so the twin sentence is left out.
+    for plain, residual in ((1e300, 1e-300), (1e-300, 1e300)):
+        assert not [t for t in profile_sentences(_twins(plain, residual)) if "At the first block" in t]
+    said = [t for t in profile_sentences(_twins(0.5, 2.0)) if "At the first block" in t]
+    assert said == ["At the first block, residual-56's gradient dL/dx is 4x larger than plain-56's."]
+    assert wording.larger_smaller(0.0) == ("smaller", "an undefined factor")
+    assert wording.larger_smaller(math.inf) == ("larger", "an undefined factor")
+    assert wording.larger_smaller(0.25) == ("smaller", "4x")
+
+
 @SETTINGS
 @given(st.lists(st.tuples(st.sampled_from(["plain", "residual"]), st.sampled_from([8, 20, 56]), ROW, ROW), max_size=6))
 def test_sweep_reading_and_figure_never_raise(cells: list) -> None:
@@ -180,7 +213,7 @@ def test_the_dead_plain_net_is_said_in_words() -> None:
 
 
 def test_a_huge_json_integer_is_a_number_to_words_and_refused_by_the_store_checks() -> None:
-    from resnet_viz import checks
+    from resnet_viz.engine import checks
 
     assert wording.is_number(10**400)  # math.isfinite(10**400) raises OverflowError
     assert not checks.plain_number(10**400) and not checks.plain_number(True)

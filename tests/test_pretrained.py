@@ -21,8 +21,8 @@ import torch
 import torch.hub
 import torchvision
 
-from resnet_viz import pretrained
-from resnet_viz.pretrained import (
+from resnet_viz.saliency import pretrained
+from resnet_viz.saliency.pretrained import (
     PRETRAINED,
     PretrainedSpec,
     PretrainedUnavailable,

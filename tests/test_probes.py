@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 from helpers import count_hooks
 
-from resnet_viz.config import ModelConfig
-from resnet_viz.models import build_model
-from resnet_viz.probes import Probe, probe_weights, weight_grad_norms
+from resnet_viz.engine.config import ModelConfig
+from resnet_viz.engine.models import build_model
+from resnet_viz.engine.probes import Probe, probe_weights, weight_grad_norms
 
 
 def _batch(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

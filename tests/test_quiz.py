@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from resnet_viz.quiz import direction, grade, smallest_gradient
+from resnet_viz.teaching.quiz import direction, grade, smallest_gradient
 
 
 def test_smallest_gradient_is_located_by_thirds_of_the_blocks() -> None:

@@ -1,4 +1,4 @@
-"""The Ray executor (resnet_viz/runner/ray_executor.py) on a local Ray instance of two CPUs."""
+"""The Ray executor (resnet_viz/engine/runner/ray_executor.py) on a local Ray instance of two CPUs."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[cluster]')")
 
-from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
-from resnet_viz.runner import WORKER_DIED, JobQueue
-from resnet_viz.runs import RunStore
+from resnet_viz.engine.config import DataConfig, ModelConfig, TrainConfig
+from resnet_viz.engine.runner import WORKER_DIED, JobQueue
+from resnet_viz.engine.runs import RunStore
 
 TWINS = [ModelConfig(depth=8, width=4, residual=False), ModelConfig(depth=8, width=4, residual=True)]
 TINY = TrainConfig(steps=20, probe_every=5, seed=0)
@@ -55,9 +55,9 @@ def _wait_for_step(job, step: int, timeout: float = 120) -> int:
 
 @pytest.mark.slow
 def test_twins_on_ray_match_local_and_fill_the_store(cluster: str, tmp_path: Path) -> None:
-    from resnet_viz.checkpoints import load_model
-    from resnet_viz.experiment import run_twins
-    from resnet_viz.runner.ray_executor import RayWorker
+    from resnet_viz.engine.checkpoints import load_model
+    from resnet_viz.engine.experiment import run_twins
+    from resnet_viz.engine.runner.ray_executor import RayWorker
 
     queue = JobQueue(ray_address=cluster, warm=False)
     try:
@@ -137,12 +137,12 @@ def test_a_killed_actor_fails_its_job_and_the_next_job_runs(
 def test_an_unreachable_cluster_falls_back_to_local(
     cluster: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from resnet_viz.runner.ray_executor import RayUnavailable, connect
-    from resnet_viz.runner.worker import Worker
+    from resnet_viz.engine.runner.ray_executor import RayUnavailable, connect
+    from resnet_viz.engine.runner.worker import Worker
 
     with pytest.raises(RayUnavailable, match=r"cannot reach the Ray cluster at ray://127\.0\.0\.1:1"):
         connect("ray://127.0.0.1:1")
-    with caplog.at_level("WARNING", logger="resnet_viz.runner.jobqueue"):
+    with caplog.at_level("WARNING", logger="resnet_viz.engine.runner.jobqueue"):
         queue = JobQueue(ray_address="ray://127.0.0.1:1", max_jobs=1, warm=False)
     try:
         assert queue.ray_address is None
@@ -167,7 +167,7 @@ def test_no_address_means_no_ray(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.delenv("RESNET_VIZ_RAY_ADDRESS", raising=False)
     code = (
-        "import sys; from resnet_viz.runner import JobQueue; q = JobQueue(max_jobs=1, warm=False); "
+        "import sys; from resnet_viz.engine.runner import JobQueue; q = JobQueue(max_jobs=1, warm=False); "
         "q._take_worker().close(); print('ray' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -9,11 +9,11 @@ import time
 import pytest
 import torch
 
-from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
-from resnet_viz.devices import describe_device, select_device
-from resnet_viz.limits import JobTooLarge, Limits
-from resnet_viz.runner import JobQueue, JobRefused
-from resnet_viz.runs import RunStore
+from resnet_viz.engine.config import DataConfig, ModelConfig, TrainConfig
+from resnet_viz.engine.devices import describe_device, select_device
+from resnet_viz.engine.limits import JobTooLarge, Limits
+from resnet_viz.engine.runner import JobQueue, JobRefused
+from resnet_viz.engine.runs import RunStore
 
 TWINS = (ModelConfig(depth=8, width=4, residual=False), ModelConfig(depth=8, width=4))
 
@@ -175,8 +175,8 @@ def test_an_abandoned_job_is_stopped_and_the_next_one_starts(queue, monkeypatch)
 def test_a_slow_first_step_alone_does_not_halt_a_fast_job(monkeypatch) -> None:
     """Seen in the browser: a 0.04 s/step run was halted as "1.2 s per step" because the rate
     counted the first step's warm-up; the rate now counts from the first step seen."""
-    from resnet_viz import runner
-    from resnet_viz.history import History
+    from resnet_viz.engine import runner
+    from resnet_viz.engine.history import History
 
     clock = [0.0]
     monkeypatch.setattr(runner.job.time, "perf_counter", lambda: clock[0])
@@ -227,7 +227,7 @@ def test_stop_reaches_the_worker_without_the_pumping_thread() -> None:
     the event then belongs to the worker's next job."""
     import threading
 
-    from resnet_viz.runner import TrainingRun
+    from resnet_viz.engine.runner import TrainingRun
 
     job = TrainingRun(TWINS, DataConfig(), TrainConfig(steps=5), owner="a")
     event = threading.Event()
@@ -243,7 +243,7 @@ def test_stop_reaches_the_worker_without_the_pumping_thread() -> None:
 def test_time_left_ignores_the_slow_first_step() -> None:
     """Issue 26: at step 1 the page said "about 194 s to go" for a run that took 43 s: the first
     step's start-up was projected onto every step to come. The clock counts from the first step on."""
-    from resnet_viz.history import STEADY_STEPS, StepClock
+    from resnet_viz.engine.history import STEADY_STEPS, StepClock
 
     clock = StepClock()
     assert clock.time_left(300) is None
@@ -266,8 +266,8 @@ def test_time_left_ignores_the_slow_first_step() -> None:
 
 
 def test_a_running_job_says_no_time_left_until_steady_steps_are_timed(monkeypatch) -> None:
-    from resnet_viz import runner
-    from resnet_viz.history import Update
+    from resnet_viz.engine import runner
+    from resnet_viz.engine.history import Update
 
     clock = [0.0]
     monkeypatch.setattr(runner.job.time, "perf_counter", lambda: clock[0])

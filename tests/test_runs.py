@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from resnet_viz import runs
-from resnet_viz.checkpoints import load_model, load_state_dict
-from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
-from resnet_viz.runs import RunInfo, RunStore, RunStoreError, RunStoreWarning, files
+from resnet_viz.engine import runs
+from resnet_viz.engine.checkpoints import load_model, load_state_dict
+from resnet_viz.engine.config import DataConfig, ModelConfig, TrainConfig
+from resnet_viz.engine.runs import RunInfo, RunStore, RunStoreError, RunStoreWarning, files
 
 MODEL = ModelConfig(arch="cifar", depth=8, width=4, residual=True)
 PLAIN = ModelConfig(arch="cifar", depth=8, width=4, residual=False)
@@ -45,7 +45,7 @@ def store(tmp_path: Path) -> RunStore:
 
 def _trained_model() -> torch.nn.Module:
     """A small model whose weights and BN statistics differ from a fresh build_model."""
-    from resnet_viz.models import build_model
+    from resnet_viz.engine.models import build_model
 
     torch.manual_seed(0)
     model = build_model(MODEL)
@@ -402,7 +402,7 @@ def test_running_run_of_a_dead_process_reads_as_interrupted(store: RunStore) -> 
 
 
 def test_analyses_are_kept_beside_the_run_and_read_back(tmp_path) -> None:
-    from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
+    from resnet_viz.engine.config import DataConfig, ModelConfig, TrainConfig
 
     store = RunStore(tmp_path)
     rid = store.create(ModelConfig(depth=8), DataConfig(), TrainConfig())
@@ -467,7 +467,7 @@ def test_config_values_of_the_wrong_type_are_damage(store: RunStore, section, ke
 
 
 def test_config_sections_that_are_not_objects_are_damage(store: RunStore) -> None:
-    from resnet_viz.config import ConfigError, from_dict
+    from resnet_viz.engine.config import ConfigError, from_dict
 
     run_id = store.create(MODEL, DATA, TRAIN)
     _edit(store, run_id, "config.json", lambda c: c.__setitem__("model", [1, 2]))
@@ -524,7 +524,7 @@ def test_metrics_are_checked_against_the_history_schema(store: RunStore, change,
 
 
 def test_history_round_trips_and_reads_null_as_nan(store: RunStore) -> None:
-    from resnet_viz.history import History
+    from resnet_viz.engine.history import History
 
     h = History(
         "residual-8",
@@ -560,7 +560,7 @@ def test_history_round_trips_and_reads_null_as_nan(store: RunStore) -> None:
 
 
 def test_model_too_large_to_build_is_refused_before_building(store: RunStore, monkeypatch) -> None:
-    from resnet_viz import checkpoints, models
+    from resnet_viz.engine import checkpoints, models
 
     def never(cfg):
         raise AssertionError(f"build_model({cfg}) was called")

@@ -13,10 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from resnet_viz.config import ModelConfig
-from resnet_viz.localisation import localisation_score, mean_localisation
-from resnet_viz.models import build_model
-from resnet_viz.saliency import (
+from resnet_viz.engine.config import ModelConfig
+from resnet_viz.engine.models import build_model
+from resnet_viz.saliency.localisation import localisation_score, mean_localisation
+from resnet_viz.saliency.maps import (
     METHOD_TITLES,
     METHODS,
     SaliencyError,
@@ -28,7 +28,7 @@ from resnet_viz.saliency import (
     predict,
 )
 
-# captum warns on every GuidedBackprop call that it hooks the ReLUs (resnet_viz.saliency filters
+# captum warns on every GuidedBackprop call that it hooks the ReLUs (resnet_viz.saliency.maps filters
 # it at import, but pytest restores the warning filters around collection and each test).
 pytestmark = pytest.mark.filterwarnings("ignore:Setting backward hooks on ReLU activations")
 
@@ -394,7 +394,7 @@ def test_localisation_score_on_hand_made_maps():
 
 
 def test_mean_localisation_agrees_with_per_image_scores():
-    from resnet_viz.data.shapes import make_shapes
+    from resnet_viz.engine.data.shapes import make_shapes
 
     imgs, labels, masks = make_shapes(5, size=32, seed=3)
     x = (torch.from_numpy(imgs).permute(0, 3, 1, 2) - 0.5) / 0.25  # (5, 3, 32, 32) standardised

@@ -11,10 +11,10 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from resnet_viz.checkpoints import load_model
-from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
-from resnet_viz.experiment import run_twins
-from resnet_viz.runs import RunStore
+from resnet_viz.engine.checkpoints import load_model
+from resnet_viz.engine.config import DataConfig, ModelConfig, TrainConfig
+from resnet_viz.engine.experiment import run_twins
+from resnet_viz.engine.runs import RunStore
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -82,7 +82,7 @@ def test_digits_runs_alone_are_not_the_default(digits_twins) -> None:
 def test_the_layer_is_chosen_once_a_pair_appears_on_a_page_opened_before_it(tmp_runs) -> None:
     # Issue 26: opened before the pair existed, the Layer box kept the empty choice it had then
     # ("Choose an option") once the pair was trained; a fresh visit showed the last block.
-    from resnet_viz import saliency
+    from resnet_viz.saliency import maps as saliency
 
     at = open_page()
     assert at.selectbox(key="sal_layer").value is None  # no nets yet: no layer to offer
@@ -101,8 +101,8 @@ def test_the_layer_is_chosen_once_a_pair_appears_on_a_page_opened_before_it(tmp_
 
 @pytest.mark.slow
 def test_the_button_trains_the_pair_through_the_queue_and_the_maps_appear(tmp_runs, monkeypatch) -> None:
-    from resnet_viz.runner import job_queue
-    from resnet_viz.settings import twin_defaults
+    from resnet_viz.engine.runner import job_queue
+    from resnet_viz.teaching.settings import twin_defaults
     from resnet_viz.ui import saliency as ui_sal
 
     small = dataclasses.replace(twin_defaults("shapes"), depth=8, width=4, steps=6)

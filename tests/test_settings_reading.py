@@ -7,13 +7,8 @@ import dataclasses
 import pytest
 from helpers import from_query, sweep_from_query, to_query
 
-from resnet_viz.history import History
-from resnet_viz.settings import (
-    RECIPES,
-    SWEEP_LINK,
-    TwinSettings,
-    twin_defaults,
-)
+from resnet_viz.engine.history import History
+from resnet_viz.teaching.settings import RECIPES, SWEEP_LINK, TwinSettings, twin_defaults
 from resnet_viz.text.live import reading
 from resnet_viz.text.numbers import first_last
 
@@ -125,7 +120,7 @@ def test_reading_names_explosion_at_init_and_whether_it_calmed() -> None:
 
 
 def test_reading_states_the_skip_strength_effect_when_alpha_is_not_one() -> None:
-    from resnet_viz.config import ModelConfig
+    from resnet_viz.engine.config import ModelConfig
 
     h = _hist("residual-56", [1.0], [0.5], rms=[[1.0] * 4], gx=[[300.0] + [1.0] * 26])
     text = " ".join(reading([h], [ModelConfig(depth=56, residual=True, alpha=1.5)]))
@@ -214,7 +209,7 @@ def test_whole_number_spellings_are_whole_numbers() -> None:
 
 def test_the_widget_ranges_lie_inside_what_the_configs_accept() -> None:
     # Every extreme a widget offers builds valid configs, so the page never offers what training refuses.
-    from resnet_viz.settings import LIVE_BOUNDS, SWEEP_BOUNDS, Span, SweepSettings
+    from resnet_viz.teaching.settings import LIVE_BOUNDS, SWEEP_BOUNDS, Span, SweepSettings
 
     for name, bound in LIVE_BOUNDS.items():
         for v in (bound.lo, bound.hi) if isinstance(bound, Span) else bound.values:
@@ -227,7 +222,7 @@ def test_the_widget_ranges_lie_inside_what_the_configs_accept() -> None:
 
 
 def test_sweep_links_report_each_dropped_value_and_keep_the_rest() -> None:
-    from resnet_viz.settings import SweepSettings, sweep_defaults
+    from resnet_viz.teaching.settings import SweepSettings, sweep_defaults
 
     s, problems = sweep_from_query(
         {
@@ -300,7 +295,7 @@ def test_reading_of_a_run_whose_residual_twin_diverged_early() -> None:
 
 
 def test_the_sweep_page_opens_each_dataset_with_its_recipe() -> None:
-    from resnet_viz.settings import SweepSettings, sweep_defaults
+    from resnet_viz.teaching.settings import SweepSettings, sweep_defaults
 
     assert sweep_defaults("digits") == SweepSettings()
     shapes = sweep_defaults("shapes")
@@ -312,8 +307,8 @@ def test_the_sweep_page_opens_each_dataset_with_its_recipe() -> None:
 
 
 def test_a_preset_loads_into_the_widgets_it_came_from() -> None:
-    from resnet_viz.settings import SweepSettings, sweep_defaults
-    from resnet_viz.sweep import DEMO, PAPER_SCALE
+    from resnet_viz.degradation.sweep import DEMO, PAPER_SCALE
+    from resnet_viz.teaching.settings import SweepSettings, sweep_defaults
 
     for settings in (SweepSettings(), sweep_defaults("shapes"), dataclasses.replace(SweepSettings(), seeds=3)):
         assert SweepSettings.from_sweep(settings.sweep_config()) == settings

@@ -24,9 +24,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
-from resnet_viz import analysis, runs
+from resnet_viz.analysis import saved as analysis
 from resnet_viz.cli import main
-from resnet_viz.runs import RunInfo, RunStore, RunStoreError, files
+from resnet_viz.engine import runs
+from resnet_viz.engine.runs import RunInfo, RunStore, RunStoreError, files
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = (
@@ -177,7 +178,7 @@ def test_a_missing_run_is_an_error_not_a_damaged_analysis(store: Copy) -> None:
 
 @pytest.mark.parametrize(("key", "value"), [("width", 100_000), ("depth", 20_000)])
 def test_a_model_too_large_to_build_is_refused_before_building(store: Copy, key, value, monkeypatch) -> None:
-    from resnet_viz import checkpoints, models
+    from resnet_viz.engine import checkpoints, models
 
     store.edit(store.residual, "config.json", lambda c: c["model"].__setitem__(key, value))
     real = models.build_model

@@ -8,11 +8,7 @@ import re
 
 import pytest
 
-from resnet_viz.config import ConfigError, DataConfig, ModelConfig, TrainConfig
-from resnet_viz.experiment import ModelResult
-from resnet_viz.history import History
-from resnet_viz.runs import RunStore
-from resnet_viz.sweep import (
+from resnet_viz.degradation.sweep import (
     DEMO,
     PAPER_SCALE,
     PAPER_TABLE6,
@@ -25,6 +21,10 @@ from resnet_viz.sweep import (
     run_sweep,
     same_model,
 )
+from resnet_viz.engine.config import ConfigError, DataConfig, ModelConfig, TrainConfig
+from resnet_viz.engine.experiment import ModelResult
+from resnet_viz.engine.history import History
+from resnet_viz.engine.runs import RunStore
 from resnet_viz.text.sweep import demo_reading, sweep_reading
 
 TINY = SweepConfig(depths=(14, 8), seeds=(1, 0), model=ModelConfig(width=4), train=TrainConfig(steps=4, probe_every=2))

@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 
 import resnet_viz.text as text_pkg
-from resnet_viz.config import ModelConfig
-from resnet_viz.history import History
-from resnet_viz.localisation import Track
+from resnet_viz.engine.config import ModelConfig
+from resnet_viz.engine.history import History
+from resnet_viz.saliency.localisation import Track
 from resnet_viz.text.live import reading
 from resnet_viz.text.saliency import localisation_reading
 from resnet_viz.text.theory import chain_sentence, profile_sentences
-from resnet_viz.theory import InitProfile
+from resnet_viz.theory.flow import InitProfile
 
 TEXT = Path(text_pkg.__file__).parent
 MODULES = sorted(TEXT.glob("*.py"))

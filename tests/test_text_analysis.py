@@ -14,10 +14,10 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from resnet_viz.construction import BlockChange, NearIdentity
-from resnet_viz.ensemble import path_lengths
-from resnet_viz.landscape import Slice
-from resnet_viz.lesion import BlockLesion, LesionResult, RandomLesion
+from resnet_viz.analysis.construction import BlockChange, NearIdentity
+from resnet_viz.analysis.ensemble import path_lengths
+from resnet_viz.analysis.landscape import Slice
+from resnet_viz.analysis.lesion import BlockLesion, LesionResult, RandomLesion
 from resnet_viz.text import numbers
 from resnet_viz.text.construction import identity_sentences
 from resnet_viz.text.landscape import landscape_sentences

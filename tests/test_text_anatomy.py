@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from resnet_viz.anatomy import BlockSketch, NetSpec, ShortcutCost
-from resnet_viz.anatomy_lessons import BackwardCheck, ExpansionDemo, PoolCheck
+from resnet_viz.anatomy.mistakes import BackwardCheck, ExpansionDemo, PoolCheck
+from resnet_viz.anatomy.nets import BlockSketch, NetSpec, ShortcutCost
 from resnet_viz.text.anatomy import (
     backward_sentence,
     block_caption,

@@ -14,14 +14,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from resnet_viz.config import DataConfig, ModelConfig
-from resnet_viz.data import Dataset, load_dataset
-from resnet_viz.experiment import fit_to_data
+from resnet_viz.engine.config import DataConfig, ModelConfig
+from resnet_viz.engine.data import Dataset, load_dataset
+from resnet_viz.engine.experiment import fit_to_data
+from resnet_viz.engine.models import build_model
 from resnet_viz.figures import theory as theory_figures
 from resnet_viz.figures.common import PLAIN_SHADES, RESIDUAL_SHADES
-from resnet_viz.models import build_model
 from resnet_viz.text.theory import chain_sentence, profile_sentences
-from resnet_viz.theory import (
+from resnet_viz.theory.flow import (
     InitProfile,
     _scalar_net,
     autocorrelation,

@@ -1,4 +1,4 @@
-"""The thread policy (resnet_viz.devices.thread_count): one place that sizes torch's CPU threads for
+"""The thread policy (resnet_viz.engine.devices.thread_count): one place that sizes torch's CPU threads for
 every entry point, and the entry points that follow it."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ import os
 import pytest
 import torch
 
-from resnet_viz import devices
-from resnet_viz.config import DataConfig, ModelConfig
-from resnet_viz.devices import SMALL_WORK_MACS, THREADS_ENV, thread_count, threads
-from resnet_viz.limits import forward_macs, model_cost
+from resnet_viz.engine import devices
+from resnet_viz.engine.config import DataConfig, ModelConfig
+from resnet_viz.engine.devices import SMALL_WORK_MACS, THREADS_ENV, thread_count, threads
+from resnet_viz.engine.limits import forward_macs, model_cost
 
 
 @pytest.fixture

@@ -8,15 +8,15 @@ import pytest
 import torch
 from torch import nn
 
-from resnet_viz import train as train_module
-from resnet_viz.checkpoints import load_model, load_state_dict
-from resnet_viz.config import DataConfig, ModelConfig, TrainConfig
-from resnet_viz.data import load_dataset
-from resnet_viz.experiment import build_twins, fit_to_data, run_twins
-from resnet_viz.history import History, Update
-from resnet_viz.models import build_model
-from resnet_viz.runs import RunStore, RunStoreError
-from resnet_viz.train import batch_order, lr_at, needs_layer_checks, total_steps, train
+from resnet_viz.engine import train as train_module
+from resnet_viz.engine.checkpoints import load_model, load_state_dict
+from resnet_viz.engine.config import DataConfig, ModelConfig, TrainConfig
+from resnet_viz.engine.data import load_dataset
+from resnet_viz.engine.experiment import build_twins, fit_to_data, run_twins
+from resnet_viz.engine.history import History, Update
+from resnet_viz.engine.models import build_model
+from resnet_viz.engine.runs import RunStore, RunStoreError
+from resnet_viz.engine.train import batch_order, lr_at, needs_layer_checks, total_steps, train
 
 
 @pytest.fixture(scope="module")
@@ -240,7 +240,7 @@ def test_run_twins_stores_runs_that_reload(tmp_path, digits) -> None:
 
 
 def test_snapshot_steps_spread_evenly_from_init_to_end() -> None:
-    from resnet_viz.train import snapshot_steps
+    from resnet_viz.engine.train import snapshot_steps
 
     assert snapshot_steps(200, 5) == [0, 50, 100, 150, 200]
     assert snapshot_steps(3, 5) == [0, 1, 2, 3]  # fewer steps than snapshots: no repeats

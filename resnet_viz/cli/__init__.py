@@ -44,14 +44,14 @@ def _out_of_memory(exc: BaseException) -> bool:
 
 
 def _threads_for(args: argparse.Namespace) -> contextlib.AbstractContextManager:
-    """The thread policy (resnet_viz.devices) for a command that trains or probes, sized by one
+    """The thread policy (resnet_viz.engine.devices) for a command that trains or probes, sized by one
     forward pass of a batch through its models; lesion and landscape size theirs by the stored run
-    (resnet_viz.analysis)."""
+    (resnet_viz.analysis.saved)."""
     if args.command not in ("train", "sweep", "probe"):
         return contextlib.nullcontext()
-    from resnet_viz.config import DataConfig
-    from resnet_viz.devices import thread_count, threads
-    from resnet_viz.limits import forward_macs
+    from resnet_viz.engine.config import DataConfig
+    from resnet_viz.engine.devices import thread_count, threads
+    from resnet_viz.engine.limits import forward_macs
 
     if args.command == "probe":
         models, data = model_configs(args, args.depth), DataConfig(name=args.dataset, root=args.data_root)
@@ -63,7 +63,7 @@ def _threads_for(args: argparse.Namespace) -> contextlib.AbstractContextManager:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from resnet_viz.config import ConfigError
+    from resnet_viz.engine.config import ConfigError
 
     ProgressBar.unfinished = False
     try:
@@ -75,8 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(str(exc))
         return 2
     except Exception as exc:  # noqa: BLE001 (data unavailable, run store trouble, or a bug: still one line)
-        from resnet_viz.data import DatasetUnavailable
-        from resnet_viz.runs import RunStoreError
+        from resnet_viz.engine.data import DatasetUnavailable
+        from resnet_viz.engine.runs import RunStoreError
 
         if _out_of_memory(exc):
             _error(

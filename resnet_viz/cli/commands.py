@@ -14,8 +14,8 @@ from .parser import CliError, configs_from_args, model_configs
 
 def _check_steps(train_cfg: Any, n_train: int) -> None:
     """An epoch budget becomes a step count only once the dataset's size is known."""
-    from resnet_viz.config import check_total_steps
-    from resnet_viz.train import total_steps
+    from resnet_viz.engine.config import check_total_steps
+    from resnet_viz.engine.train import total_steps
 
     if train_cfg.epochs is not None:
         check_total_steps(total_steps(train_cfg, n_train), what=f"{train_cfg.epochs:g} epochs")
@@ -27,10 +27,10 @@ def _train_on_queue(address: str, jobs: list[Any], dataset: Any, store: Any, on_
     side of the queue (this process) writes the run store. Returns each job's ModelResults, in
     order; progress goes to `on_job(i, steps)` and `on_update(model, step, loss)` while they train."""
 
-    from resnet_viz.experiment import ModelResult, fit_to_data
-    from resnet_viz.models import build_model, count_params
-    from resnet_viz.runner import JobQueue
-    from resnet_viz.train import total_steps
+    from resnet_viz.engine.experiment import ModelResult, fit_to_data
+    from resnet_viz.engine.models import build_model, count_params
+    from resnet_viz.engine.runner import JobQueue
+    from resnet_viz.engine.train import total_steps
 
     queue = JobQueue(ray_address=address, warm=False)
     if queue.executor_note:
@@ -63,7 +63,7 @@ def _sweep_on_queue(
     address: str, sweep: Any, store: Any, force: bool, dataset: Any, on_job: Any, on_update: Any
 ) -> list[Any]:
     """`run_sweep` with every job queued on the Ray cluster at once; the same cells come back."""
-    from resnet_viz.sweep import SweepResult, collect, plan
+    from resnet_viz.degradation.sweep import SweepResult, collect, plan
 
     jobs = plan(sweep, store, force=force)
     per_job = _train_on_queue(
@@ -90,10 +90,10 @@ def _bar_update(bar: Any, name: str, step: int, loss: float) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from resnet_viz.data import load_dataset
-    from resnet_viz.experiment import run_twins
-    from resnet_viz.runs import RunStore
-    from resnet_viz.train import total_steps
+    from resnet_viz.engine.data import load_dataset
+    from resnet_viz.engine.experiment import run_twins
+    from resnet_viz.engine.runs import RunStore
+    from resnet_viz.engine.train import total_steps
 
     model_cfgs, data_cfg, train_cfg = configs_from_args(args)
     data = load_dataset(data_cfg)
@@ -131,9 +131,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from resnet_viz.data import load_dataset
-    from resnet_viz.runs import RunStore
-    from resnet_viz.sweep import SweepConfig, plan, run_sweep
+    from resnet_viz.degradation.sweep import SweepConfig, plan, run_sweep
+    from resnet_viz.engine.data import load_dataset
+    from resnet_viz.engine.runs import RunStore
 
     model_cfgs, data_cfg, train_cfg = configs_from_args(args)
     data = load_dataset(data_cfg)  # once: the step check, every job's progress bar and its training
@@ -194,7 +194,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     for row in rows:
         if row["status"] == "diverged":
             print(diverged_line(row, f"{row['name']} seed {row['seed']}"))
-    from resnet_viz.sweep import depth_points
+    from resnet_viz.degradation.sweep import depth_points
     from resnet_viz.text.sweep import sweep_reading
 
     for line in sweep_reading(depth_points(results), results):
@@ -205,10 +205,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
-    from resnet_viz.config import DataConfig
-    from resnet_viz.data import load_dataset
+    from resnet_viz.engine.config import DataConfig
+    from resnet_viz.engine.data import load_dataset
     from resnet_viz.text.theory import profile_sentences
-    from resnet_viz.theory import init_profiles
+    from resnet_viz.theory.flow import init_profiles
 
     cfgs = model_configs(args, args.depth)
     if args.batch_size < 1:
@@ -242,8 +242,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def cmd_lesion(args: argparse.Namespace) -> int:
-    from resnet_viz.analysis import run_lesion
-    from resnet_viz.runs import RunStore
+    from resnet_viz.analysis.saved import run_lesion
+    from resnet_viz.engine.runs import RunStore
 
     if args.draws < 1:
         raise CliError(f"--draws must be positive; got {args.draws}")
@@ -262,8 +262,8 @@ def cmd_lesion(args: argparse.Namespace) -> int:
 
 
 def cmd_landscape(args: argparse.Namespace) -> int:
-    from resnet_viz.analysis import run_landscape
-    from resnet_viz.runs import RunStore
+    from resnet_viz.analysis.saved import run_landscape
+    from resnet_viz.engine.runs import RunStore
 
     bar = None if args.json else ProgressBar(args.grid**args.dims, ["grid points"])
 

@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from resnet_viz.history import StepClock
+from resnet_viz.engine.history import StepClock
 
 
 class ProgressBar:

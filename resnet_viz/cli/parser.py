@@ -38,7 +38,7 @@ def _models(text: str) -> list[str]:
 
 def _add_model_flags(p: argparse.ArgumentParser, *, depths: bool = False) -> None:
     """The model group shared by train, sweep and probe."""
-    from resnet_viz.config import ACTIVATIONS, INITS, SHORTCUTS, ModelConfig
+    from resnet_viz.engine.config import ACTIVATIONS, INITS, SHORTCUTS, ModelConfig
 
     m = ModelConfig()
     g = p.add_argument_group("model")
@@ -65,7 +65,7 @@ def _add_model_flags(p: argparse.ArgumentParser, *, depths: bool = False) -> Non
 
 def _add_run_flags(p: argparse.ArgumentParser, *, sweep: bool) -> None:
     """The flags of `train`; `sweep` takes lists of depths and seeds instead of one of each."""
-    from resnet_viz.config import DEVICES, OPTIMIZERS, SCHEDULES, DataConfig, TrainConfig
+    from resnet_viz.engine.config import DEVICES, OPTIMIZERS, SCHEDULES, DataConfig, TrainConfig
 
     d, t = DataConfig(), TrainConfig()
     _add_model_flags(p, depths=sweep)
@@ -124,7 +124,7 @@ def _ints(text: str) -> list[int]:
 def _seed(text: str) -> int:
     """A seed every generator accepts (config.check_seed): an overflow inside torch or numpy
     would otherwise surface as "Overflow when unpacking long long"."""
-    from resnet_viz.config import ConfigError, check_seed
+    from resnet_viz.engine.config import ConfigError, check_seed
 
     try:
         value = int(text)
@@ -216,7 +216,7 @@ def _add_analysis_flags(p: argparse.ArgumentParser) -> None:
 
 def model_configs(args: argparse.Namespace, depth: int) -> list[Any]:
     """One ModelConfig per --models kind at `depth`, from the model flags train, sweep and probe share."""
-    from resnet_viz.config import ModelConfig
+    from resnet_viz.engine.config import ModelConfig
 
     return [
         ModelConfig(
@@ -237,7 +237,7 @@ def model_configs(args: argparse.Namespace, depth: int) -> list[Any]:
 
 
 def configs_from_args(args: argparse.Namespace) -> tuple[list[Any], Any, Any]:
-    from resnet_viz.config import DataConfig, TrainConfig
+    from resnet_viz.engine.config import DataConfig, TrainConfig
 
     # A sweep's template takes its first depth and seed 0: SweepConfig sets both per cell, and the
     # data stay the same for every seed (only init and batch order change between seeds).

@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..text import _
+from ..i18n import _
 from .common import empty_figure, figure_layout, model_color, model_colors
 
 LANDSCAPE_SCALE = "Viridis"

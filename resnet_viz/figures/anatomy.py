@@ -2,7 +2,7 @@
 
 Same conventions as :mod:`resnet_viz.figures.common`: the identity shortcut is drawn in the
 residual blue, and every label comes from the data passed in (a
-:class:`~resnet_viz.anatomy.BlockSketch` lists the layers a forward pass of the real block
+:class:`~resnet_viz.anatomy.nets.BlockSketch` lists the layers a forward pass of the real block
 called), so the drawing cannot drift from the code.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from ..anatomy import Anatomy, BlockSketch
-from ..text import N_, _
+from ..anatomy.nets import Anatomy, BlockSketch
+from ..i18n import N_, _
 from .common import figure_layout, model_color
 
 _BOX_HALF = (0.9, 0.3)  # half width, half height of a layer box, in data units

@@ -3,7 +3,7 @@ array helpers that let a figure survive NaN, None and ragged input.
 
 Plain is red and residual is blue on every chart; a model's colour comes from its name alone, so
 it is the same on every page and after a reload. Builders draw from plain lists and arrays
-(`HistoryLike` is the shape of a `resnet_viz.history.History`), so torch is not imported here.
+(`HistoryLike` is the shape of a `resnet_viz.engine.history.History`), so torch is not imported here.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from ..text import N_, _
+from ..i18n import N_, _
 
 GradKind = Literal["norm", "rms", "rel"]
 
@@ -46,7 +46,7 @@ _GRAD_FIELDS: dict[str, tuple[str, str]] = {
 
 
 class HistoryLike(Protocol):
-    """The attributes of `resnet_viz.history.History` that the figures read."""
+    """The attributes of `resnet_viz.engine.history.History` that the figures read."""
 
     name: str
     layer_names: list[str]

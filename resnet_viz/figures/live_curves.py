@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from ..text import N_, _
+from ..i18n import N_, _
 from ..text.numbers import num
 from .common import (
     MAX_POINTS,

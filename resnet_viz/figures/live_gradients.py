@@ -16,7 +16,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..text import _
+from ..i18n import _
 from ..text.numbers import VANISHED, first_last
 from .common import (
     GRAD_SHORT,

@@ -18,7 +18,7 @@ from plotly.colors import hex_to_rgb, sample_colorscale
 from plotly.colors import sequential as _sequential
 from plotly.subplots import make_subplots
 
-from ..text import N_, _
+from ..i18n import N_, _
 from .common import empty_figure, figure_layout, model_colors
 
 # Plasma rather than Inferno: Inferno starts at black, so a faint value over the photo reads as

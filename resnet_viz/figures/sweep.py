@@ -14,8 +14,8 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
-from ..sweep import DepthPoint, Kind, SweepResult
-from ..text import N_, _
+from ..degradation.sweep import DepthPoint, Kind, SweepResult
+from ..i18n import N_, _
 from .common import as_vector, empty_figure, figure_layout, trailing_mean
 
 DASH = {"plain": "dash", "residual": "solid"}

@@ -15,8 +15,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..text import N_, _
-from ..theory import autocorrelation
+from ..i18n import N_, _
+from ..theory.flow import autocorrelation
 from .common import (
     GradKind,
     as_vector,
@@ -44,7 +44,7 @@ _CHAIN_NAMES = {"plain": N_("plain"), "residual": N_("residual")}
 def chain_figure(plain: np.ndarray, residual: np.ndarray, *, beta_label: str = "1") -> go.Figure:
     """RMS of dL/dx_i against layer i (0 = input) for the plain and the residual chain, log y.
 
-    The arrays are :func:`resnet_viz.theory.chain_gradients` results, index 0 at the input and
+    The arrays are :func:`resnet_viz.theory.flow.chain_gradients` results, index 0 at the input and
     the last entry (1) at the output.
     """
     fig = go.Figure()
@@ -170,7 +170,7 @@ def act_std_figure(profiles: Sequence[Any]) -> go.Figure:
 def shattered_figure(
     results: Mapping[str, tuple[np.ndarray, np.ndarray]], *, max_lag: int = MAX_LAG, normalise: bool = True
 ) -> go.Figure:
-    """Two panels per :func:`resnet_viz.theory.shattered` result: df/dx against x, and its
+    """Two panels per :func:`resnet_viz.theory.flow.shattered` result: df/dx against x, and its
     autocorrelation against lag (lag 0 = 1).
 
     `results` maps a label (its kind in it, e.g. "plain, depth 50", for the colour) to (x, df/dx).

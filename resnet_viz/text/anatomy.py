@@ -2,7 +2,7 @@
 counts, and the three common mistakes of widely read tutorials (a bottleneck without `expansion`,
 a fixed AvgPool2d(7), the shortcut's 1 written into dL/dW).
 
-`resnet_viz.anatomy` and `resnet_viz.anatomy_lessons` build and measure the networks; every
+`resnet_viz.anatomy.nets` and `resnet_viz.anatomy.mistakes` build and measure the networks; every
 sentence here is one whole template (see `resnet_viz.text`) filled with their numbers, and a
 zero, a NaN or an inf becomes words, never an exception.
 """
@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..anatomy import FIXED_POOL, Anatomy, BlockSketch, NetSpec, ShortcutCost, StemContrast, millions
+from ..anatomy.nets import FIXED_POOL, Anatomy, BlockSketch, NetSpec, ShortcutCost, StemContrast, millions
 from . import N_, _
 from .numbers import count, fraction, num, percent, ratio, share
 
 if TYPE_CHECKING:  # anatomy_lessons imports this module for its exercises' outcomes
-    from ..anatomy_lessons import BackwardCheck, ExpansionDemo, PoolCheck
+    from ..anatomy.mistakes import BackwardCheck, ExpansionDemo, PoolCheck
 
 Shape = tuple[int, ...]
 

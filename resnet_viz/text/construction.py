@@ -1,14 +1,14 @@
 """The construction argument, measured and said in words (He et al. 2016, §3.1): how large each
 block's branch F(x) is next to its input, and whose blocks are nearer the identity.
 
-`resnet_viz.construction` measures (`near_identity`) and ranks (`closer_to_identity`); every
+`resnet_viz.analysis.construction` measures (`near_identity`) and ranks (`closer_to_identity`); every
 sentence here is one whole template (see `resnet_viz.text`), and a zero, a NaN, an inf or a net
 without a defined ratio becomes words, never an exception.
 """
 
 from __future__ import annotations
 
-from ..construction import NearIdentity, closer_to_identity
+from ..analysis.construction import NearIdentity, closer_to_identity
 from . import N_, _, ngettext
 from .numbers import SAME_BAND, share, times
 

@@ -1,6 +1,6 @@
 """What two loss-landscape slices show, in words (Li et al. 2018, "Visualizing the Loss Landscape
 of Neural Nets"): which surface is sharper around the trained weights, by how much, and the
-curvature there. `resnet_viz.landscape` measures (`sharpness`) and ranks (`sharper`,
+curvature there. `resnet_viz.analysis.landscape` measures (`sharpness`) and ranks (`sharper`,
 `within_band`); every sentence here is one whole template (see `resnet_viz.text`), and a
 diverged point, a NaN or an inf becomes words, never an exception.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from ..landscape import Slice, sharper, sharpness
+from ..analysis.landscape import Slice, sharper, sharpness
 from . import N_, _, ngettext
 from .numbers import SAME_BAND, num, times, within_band
 

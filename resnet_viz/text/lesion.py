@@ -1,7 +1,7 @@
 """What a lesion study and the layer responses show, in words: deleting blocks and the ensemble
 view (Veit et al. 2016, §3-5), and how strongly each layer responds (He et al. 2016, Fig. 7).
 
-`resnet_viz.lesion` and `resnet_viz.ensemble` measure and rank; here the numbers become
+`resnet_viz.analysis.lesion` and `resnet_viz.analysis.ensemble` measure and rank; here the numbers become
 sentences. Every sentence is one whole template (see `resnet_viz.text`), and a zero, a NaN, an
 inf or an empty study becomes words, never an exception.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from ..ensemble import (
+from ..analysis.ensemble import (
     ENSEMBLE_KEEPS,
     SMOOTH_FACTOR,
     LesionResult,
@@ -20,7 +20,7 @@ from ..ensemble import (
     one_block_verdict,
     one_deletion,
 )
-from ..lesion import SAME_RESPONSE, SAME_SHARE, mean_response, quieter
+from ..analysis.lesion import SAME_RESPONSE, SAME_SHARE, mean_response, quieter
 from . import N_, _, ngettext
 from .numbers import change, is_number, listing, num, percent, points, share, times
 

@@ -1,7 +1,7 @@
-"""The measured half of the guided exercises (resnet_viz.lessons): the sentence each outcome shows
+"""The measured half of the guided exercises (resnet_viz.teaching.lessons): the sentence each outcome shows
 after a prediction, and the lab's own numbers beside the candidate explanations of degradation.
 
-The outcome's answer (an option key) is chosen in resnet_viz.lessons; these sentences only quote
+The outcome's answer (an option key) is chosen in resnet_viz.teaching.lessons; these sentences only quote
 the numbers it was chosen from. They read after "Measured:", so they start in lower case. The exercise box's own lines (its
 header, a prediction waiting for its run, a graded one) are here too.
 """

@@ -2,7 +2,7 @@
 
 A sentence whose numbers are missing (a run stopped before the first probe, say) is left out, not
 guessed. The measurements these sentences read (final loss and accuracy, the identity share, the
-gradient row that flows) are methods of :class:`resnet_viz.history.History`.
+gradient row that flows) are methods of :class:`resnet_viz.engine.history.History`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from .numbers import SAME_BAND, first_last, is_number, listing, num, pct, regime
 from .theory import skip_strength_sentence
 
 if TYPE_CHECKING:
-    from ..config import ModelConfig
-    from ..history import History
+    from ..engine.config import ModelConfig
+    from ..engine.history import History
 
 CANDIDATE = N_(
     "Explosion at initialisation is one of the candidate explanations of degradation, not evidence "

@@ -1,6 +1,6 @@
 """How numbers read, in one place: ratios, fractions, percentages, and the words for the regime
 or band a measurement names. The judgements themselves (is_number, ratio, first_last, regime,
-band, within_band and their thresholds) live one floor down in resnet_viz.numbers, where the
+band, within_band and their thresholds) live one floor down in resnet_viz.engine.numbers, where the
 science grades with them; they are re-exported here for the sentence builders.
 
 Every sentence builder in resnet_viz.text formats its numbers here, so a ratio reads "13,400x" on
@@ -15,7 +15,7 @@ import math
 from collections.abc import Iterable
 from typing import Literal
 
-from ..numbers import (  # re-exported: the sentence builders take them from here
+from ..engine.numbers import (
     DEGRADED_POINTS,
     REGIMES,
     SAME_BAND,
@@ -73,6 +73,8 @@ def amount(r: float | None) -> str:
 def larger_smaller(r: float) -> tuple[Literal["larger", "smaller"], str]:
     """For a positive ratio: which way it goes and by what factor, so that a template can say
     "13,400x larger than" or "3.23x smaller than" (never "0.0001x"). The key picks the template."""
+    if not is_number(r) or r <= 0:  # a ratio that under- or overflowed: no factor to show, no raise
+        return ("larger" if r == math.inf else "smaller", times(None))
     return ("larger", times(r)) if r >= 1 else ("smaller", times(1 / r))
 
 

@@ -1,19 +1,29 @@
-"""The predict-then-reveal questions of the gradient-flow page (resnet_viz.quiz), in words: each
+"""The predict-then-reveal questions of the gradient-flow page (resnet_viz.teaching.quiz), in words: each
 question names the model measured, and the reveal quotes the measured numbers behind the answer.
 
-The answer itself is an option key, chosen in resnet_viz.quiz from the measurement and graded by
+The answer itself is an option key, chosen in resnet_viz.teaching.quiz from the measurement and graded by
 key, so nothing here decides what is right.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from . import _
 from .numbers import SAME_BAND, fraction, num
 
-if TYPE_CHECKING:
-    from ..quiz import Question
+
+class Question(Protocol):
+    """What `feedback` reads of a question (resnet_viz.teaching.quiz.Question has it): said here as
+    a protocol, so the words never import the lesson that asks them."""
+
+    @property
+    def text(self) -> str: ...
+    @property
+    def answer(self) -> str: ...
+    @property
+    def why(self) -> str: ...
+    def label(self, key: str) -> str: ...
 
 
 def ratio_shown(r: float | None) -> str:

@@ -1,5 +1,5 @@
 """Where a plain net and its residual twin look (the saliency page), from their localisation scores
-(:class:`resnet_viz.localisation.Track`), and what a photo becomes for a net trained on small images.
+(:class:`resnet_viz.saliency.localisation.Track`), and what a photo becomes for a net trained on small images.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from . import _, ngettext
 from .numbers import DEGRADED_POINTS, band, is_number, listing, pct, points
 
 if TYPE_CHECKING:
-    from ..localisation import Track
+    from ..saliency.localisation import Track
 
 # A share within this many standard errors of an even spread's is "about as much as an even spread":
 # the mean over images of (share inside - the mask's share) is roughly normal (Track.gap_se, 100 images),
@@ -216,7 +216,7 @@ def localisation_reading(
     """Sentences on where a plain net and its residual twin look, each from the scores it is given:
     how well each trained, whether the plain net degraded (only from `shallower`, the label and
     final training accuracy of a shallower plain net trained the same way, or None: see
-    resnet_viz.localisation.shallower_plain), where the final maps sit against an even spread,
+    resnet_viz.saliency.localisation.shallower_plain), where the final maps sit against an even spread,
     which looks at the object more, and how that moved over training."""
     plain = next((t for t in tracks if not t.residual), None)
     res = next((t for t in tracks if t.residual), None)

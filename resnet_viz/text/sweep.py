@@ -26,7 +26,7 @@ from .numbers import (
 )
 
 if TYPE_CHECKING:
-    from ..sweep import DepthPoint, SweepResult
+    from ..degradation.sweep import DepthPoint, SweepResult
 
 _NETS = {"plain": N_("Plain nets"), "residual": N_("Residual nets")}
 _DEPTH = {
@@ -182,7 +182,7 @@ def sweep_reading(points: Sequence[DepthPoint], results: Sequence[SweepResult] =
     """Sentences on a depth sweep, each computed from its numbers: how training error changed with
     depth for each kind, whether the gap is in training (optimisation) or only test (overfitting)
     error, and how the deepest plain net's gradient was distributed at initialisation."""
-    from ..sweep import KINDS, scored
+    from ..degradation.sweep import KINDS, scored
 
     out: list[str] = []
     by_kind = {k: scored(points, k) for k in KINDS}
@@ -238,7 +238,7 @@ def sweep_reading(points: Sequence[DepthPoint], results: Sequence[SweepResult] =
 def demo_reading(results: Sequence[SweepResult]) -> str | None:
     """Two sentences on the home page's demo (a shallow and a deep net of each kind), from their
     final training accuracies; None until all four have one."""
-    from ..sweep import KINDS
+    from ..degradation.sweep import KINDS
 
     acc = {(r.kind, r.depth): r.history.final.get("train_acc") for r in results}
     depths = sorted({d for _kind, d in acc})

@@ -29,7 +29,7 @@ from .numbers import (
 if TYPE_CHECKING:  # annotations only: reading a measurement needs no torch
     import numpy as np
 
-    from ..theory import InitProfile
+    from ..theory.flow import InitProfile
 
 # dL/dx at the first block's output against the last block's, one template per regime.
 _FLOW = {
@@ -263,7 +263,10 @@ def _twin_sentences(profiles: Sequence[InitProfile]) -> list[str]:
             if a is None or b is None or not (math.isfinite(a) and math.isfinite(b)) or a <= 0 or b <= 0:
                 continue
             same = p.seed is not None and p.seed == r.seed
-            way, factor = ("equal", "") if a == b else larger_smaller(a / b)
+            q = a / b
+            if q == 0 or not math.isfinite(q):  # 1e-300 / 1e300: the factor itself is out of range
+                continue
+            way, factor = ("equal", "") if a == b else larger_smaller(q)
             out.append(_(_TWINS[(way, same)]).format(residual=r.name, plain=p.name, factor=factor))
     return out
 

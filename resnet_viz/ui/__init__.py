@@ -23,14 +23,15 @@ import pandas  # noqa: F401
 import streamlit as st
 import torch
 
-from resnet_viz import __version__, devices
-from resnet_viz.config import ConfigError
-from resnet_viz.devices import select_device, thread_count
-from resnet_viz.limits import forward_macs
-from resnet_viz.runner import current_queue, job_queue
-from resnet_viz.runs import RunInfo, RunStore, damage_report, twin_groups
-from resnet_viz.settings import TwinSettings
-from resnet_viz.text import LANGUAGES, N_, _, ngettext, set_language
+from resnet_viz import __version__
+from resnet_viz.engine import devices
+from resnet_viz.engine.config import ConfigError
+from resnet_viz.engine.devices import select_device, thread_count
+from resnet_viz.engine.limits import forward_macs
+from resnet_viz.engine.runner import current_queue, job_queue
+from resnet_viz.engine.runs import RunInfo, RunStore, damage_report, twin_groups
+from resnet_viz.i18n import LANGUAGES, N_, _, ngettext, set_language
+from resnet_viz.teaching.settings import TwinSettings
 
 PAPER_URL = "https://arxiv.org/abs/1512.03385"  # He et al. 2016, Deep Residual Learning
 PREACT_PAPER_URL = "https://arxiv.org/abs/1603.05027"  # He et al. 2016b, Identity Mappings
@@ -128,7 +129,7 @@ def _device_facts() -> devices.DeviceLabel:
 
 def device_label() -> str:
     """Description of the device ``auto`` training uses, e.g. "CPU, 1 thread (torch 2.14.1)", with
-    the threads the policy gives the live page's default twins (resnet_viz.devices.thread_count),
+    the threads the policy gives the live page's default twins (resnet_viz.engine.devices.thread_count),
     in the learner's language."""
     return _device_facts().text()
 
@@ -137,7 +138,7 @@ def default_job_threads() -> int:
     """Torch threads a press of Train with the live page's defaults gets."""
     twins = TwinSettings()
     work = forward_macs(twins.model_configs(), twins.data_config(), twins.train_config().batch_size)
-    return thread_count(work, reserve=1)  # as the worker counts them (resnet_viz.runner.worker)
+    return thread_count(work, reserve=1)  # as the worker counts them (resnet_viz.engine.runner.worker)
 
 
 @st.cache_resource(show_spinner=False)
@@ -279,7 +280,7 @@ def start_workers() -> None:
     """Create the server's job queue on the first visit to any page: its worker process imports
     torch and warms up while the learner is still reading, so Train answers at once. The server's
     own torch work runs on the thread policy's count for small work (one thread) unless a call
-    asks for more (the saliency page's pretrained nets, resnet_viz.devices.threads)."""
+    asks for more (the saliency page's pretrained nets, resnet_viz.engine.devices.threads)."""
     global _SERVER_THREADS_SET
     if not _SERVER_THREADS_SET:
         _SERVER_THREADS_SET = True
@@ -342,7 +343,7 @@ def _heartbeat() -> None:
 def domain(info: RunInfo) -> str:
     """What a run's nets were trained on, as a learner needs it to judge a map: dataset, input,
     classes, in the learner's language."""
-    from resnet_viz.data import DATASETS
+    from resnet_viz.engine.data import DATASETS
 
     m = info.model
     title = _(DATASETS[info.data.name].title) if info.data.name in DATASETS else info.data.name

@@ -14,15 +14,16 @@ from typing import Any
 
 import streamlit as st
 
-from resnet_viz import analysis, ensemble
-from resnet_viz.config import ModelConfig
-from resnet_viz.data import DatasetUnavailable
-from resnet_viz.ensemble import PathLengths
-from resnet_viz.landscape import SliceCancelled
-from resnet_viz.models import build_model
-from resnet_viz.runs import DamagedAnalysis, RunInfo, RunStore, RunStoreError
-from resnet_viz.runs.files import ANALYSIS_DIR, WEIGHTS_FILE
-from resnet_viz.text import N_, _
+from resnet_viz.analysis import ensemble
+from resnet_viz.analysis import saved as analysis
+from resnet_viz.analysis.ensemble import PathLengths
+from resnet_viz.analysis.landscape import SliceCancelled
+from resnet_viz.engine.config import ModelConfig
+from resnet_viz.engine.data import DatasetUnavailable
+from resnet_viz.engine.models import build_model
+from resnet_viz.engine.runs import DamagedAnalysis, RunInfo, RunStore, RunStoreError
+from resnet_viz.engine.runs.files import ANALYSIS_DIR, WEIGHTS_FILE
+from resnet_viz.i18n import N_, _
 
 Runs = Mapping[str, RunInfo]  # chart label -> run
 Progress = Callable[[int, int], None]

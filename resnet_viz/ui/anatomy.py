@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from resnet_viz import anatomy, glossary
-from resnet_viz import anatomy_lessons as lessons
-from resnet_viz.anatomy import Anatomy, BlockSketch, NetSpec, ShortcutCost
-from resnet_viz.anatomy_lessons import BackwardCheck, ExpansionDemo, PoolCheck
-from resnet_viz.text import N_, _, language
+from resnet_viz.anatomy import mistakes as lessons
+from resnet_viz.anatomy import nets as anatomy
+from resnet_viz.anatomy.mistakes import BackwardCheck, ExpansionDemo, PoolCheck
+from resnet_viz.anatomy.nets import Anatomy, BlockSketch, NetSpec, ShortcutCost
+from resnet_viz.i18n import N_, _, language
+from resnet_viz.teaching import glossary
 from resnet_viz.text import anatomy as anatomy_text
 
 # Spinners are shown through `_()` at the call, in the learner's language (a decorator's text would

@@ -14,23 +14,17 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from resnet_viz import lessons, theory
-from resnet_viz.config import ConfigError
-from resnet_viz.experiment import ModelResult
+from resnet_viz.degradation.sweep import PAPER_TABLE6, SweepConfig, SweepResult, collect, depth_points, plan
+from resnet_viz.engine.config import ConfigError
+from resnet_viz.engine.experiment import ModelResult
+from resnet_viz.engine.runner import Snapshot, TrainingRun, job_queue
+from resnet_viz.engine.runs import RunStore, damage_report
 from resnet_viz.figures import sweep as sweep_figures
-from resnet_viz.runner import Snapshot, TrainingRun, job_queue
-from resnet_viz.runs import RunStore, damage_report
-from resnet_viz.settings import SWEEP_LINK, SweepSettings
-from resnet_viz.sweep import (
-    PAPER_TABLE6,
-    SweepConfig,
-    SweepResult,
-    collect,
-    depth_points,
-    plan,
-)
-from resnet_viz.text import N_, _, ngettext
+from resnet_viz.i18n import N_, _, ngettext
+from resnet_viz.teaching import lessons
+from resnet_viz.teaching.settings import SWEEP_LINK, SweepSettings
 from resnet_viz.text.sweep import demo_reading, sweep_reading
+from resnet_viz.theory import flow as theory
 from resnet_viz.ui import exercises as ui_ex
 from resnet_viz.ui import fragment
 

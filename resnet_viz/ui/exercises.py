@@ -1,4 +1,4 @@
-"""Streamlit box for guided exercises (resnet_viz.exercises): predict, do it, see it graded.
+"""Streamlit box for guided exercises (resnet_viz.teaching.exercises): predict, do it, see it graded.
 
 The prediction is stored before the measurement exists; the grade is recorded once per
 exercise in the session score, which every page shares (``exercise_score`` in session state).
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from resnet_viz.exercises import Exercise, Outcome, grade
-from resnet_viz.text import N_, _
+from resnet_viz.i18n import N_, _
+from resnet_viz.teaching.exercises import Exercise, Outcome, grade
 from resnet_viz.text import lessons as lessons_text
 
 _GUESSES = "exercise_guesses"  # exercise key -> committed option key

@@ -1,4 +1,4 @@
-"""A page's settings in its URL, bound by hand: `resnet_viz.settings` reads the link, this module
+"""A page's settings in its URL, bound by hand: `resnet_viz.teaching.settings` reads the link, this module
 seeds the widgets from it before they are drawn and writes the URL from them afterwards.
 
 Why not Streamlit's ``bind="query-params"`` (pinned 1.67): a bound selectbox writes its *label*
@@ -15,8 +15,8 @@ from typing import Any
 
 import streamlit as st
 
-from resnet_viz.links import Link, LinkSpec
-from resnet_viz.text import N_, _
+from resnet_viz.i18n import N_, _
+from resnet_viz.teaching.links import Link, LinkSpec
 from resnet_viz.text.numbers import listing
 
 # A recipe field and its value as the dataset toast names it (settings field -> template).

@@ -8,15 +8,15 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from resnet_viz import lessons
-from resnet_viz.config import ModelConfig
+from resnet_viz.engine.config import ModelConfig
+from resnet_viz.engine.history import History
+from resnet_viz.engine.runner import job_queue
+from resnet_viz.engine.runner.job import Snapshot
+from resnet_viz.engine.runs import RunStore, RunStoreError, damage_report
 from resnet_viz.figures import live_curves, live_gradients
-from resnet_viz.history import History
-from resnet_viz.runner import job_queue
-from resnet_viz.runner.job import Snapshot
-from resnet_viz.runs import RunStore, RunStoreError, damage_report
-from resnet_viz.settings import TwinSettings
-from resnet_viz.text import N_, _, ngettext
+from resnet_viz.i18n import N_, _, ngettext
+from resnet_viz.teaching import lessons
+from resnet_viz.teaching.settings import TwinSettings
 from resnet_viz.text.live import reading
 from resnet_viz.ui import exercises as ui_ex
 from resnet_viz.ui import fragment, placeholder, submit_twins

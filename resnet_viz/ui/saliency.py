@@ -1,7 +1,7 @@
 """Streamlit pieces of the saliency page: cached models and data, and the choice of networks.
 
 Models are cached with ``st.cache_resource`` (shared by every session), so they are treated as
-read-only: every attribution runs on a frozen copy (resnet_viz.saliency.attribute), never on a
+read-only: every attribution runs on a frozen copy (resnet_viz.saliency.maps.attribute), never on a
 cached model or on weights a training worker is writing.
 """
 
@@ -13,18 +13,18 @@ import numpy as np
 import streamlit as st
 import torch
 
-from resnet_viz.analysis import run_data
-from resnet_viz.checkpoints import load_model
-from resnet_viz.config import DataConfig
-from resnet_viz.data import Dataset, load_dataset
-from resnet_viz.data.images import IMAGENET_MEAN, IMAGENET_STD
-from resnet_viz.devices import thread_count, threads
-from resnet_viz.limits import forward_macs
-from resnet_viz.localisation import Track
-from resnet_viz.runs import RunInfo, RunStore
-from resnet_viz.saliency import frozen_copy
-from resnet_viz.settings import twin_defaults
-from resnet_viz.text import N_, _
+from resnet_viz.analysis.saved import run_data
+from resnet_viz.engine.checkpoints import load_model
+from resnet_viz.engine.config import DataConfig
+from resnet_viz.engine.data import Dataset, load_dataset
+from resnet_viz.engine.data.images import IMAGENET_MEAN, IMAGENET_STD
+from resnet_viz.engine.devices import thread_count, threads
+from resnet_viz.engine.limits import forward_macs
+from resnet_viz.engine.runs import RunInfo, RunStore
+from resnet_viz.i18n import N_, _
+from resnet_viz.saliency.localisation import Track
+from resnet_viz.saliency.maps import frozen_copy
+from resnet_viz.teaching.settings import twin_defaults
 
 # The pretrained nets by key, each with its name, marked: show it with `_()` (pretrained_title).
 PRETRAINED_CHOICES = {
@@ -55,7 +55,7 @@ class Net:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     data: DataConfig | None  # the run's dataset (None for pretrained nets)
-    pretrained: str | None = None  # key of resnet_viz.pretrained.PRETRAINED: its weights' own preprocessing
+    pretrained: str | None = None  # key of resnet_viz.saliency.pretrained.PRETRAINED: its weights' own preprocessing
     work_macs: float | None = None  # one image's forward pass, for the thread policy (None: unknown)
 
 
@@ -80,7 +80,7 @@ def _run_model(root: str, run_id: str, step: int | None, mtime_ns: int) -> torch
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _cached_pretrained(name: str) -> torch.nn.Module:
-    from resnet_viz.pretrained import load_pretrained
+    from resnet_viz.saliency.pretrained import load_pretrained
 
     return frozen_copy(load_pretrained(name))
 
@@ -95,7 +95,7 @@ PAIR = twin_defaults("shapes")  # the pair the page offers to train: the shapes 
 
 def pair_minutes() -> float:
     """The pair's training time on this server, from the same estimate the job queue bounds it by."""
-    from resnet_viz.limits import estimate
+    from resnet_viz.engine.limits import estimate
 
     gpu = torch.cuda.is_available()
     return estimate(PAIR.model_configs(), PAIR.data_config(), PAIR.train_config(), gpu=gpu).seconds / 60
@@ -121,7 +121,7 @@ def train_pair(owner: str, store: RunStore) -> None:
 
 def pair_progress(job_id: str) -> None:
     """While the pair trains: its progress, redrawn every second; the whole page reruns at the end."""
-    from resnet_viz.runner import job_queue
+    from resnet_viz.engine.runner import job_queue
 
     snap = job_queue().snapshot(job_id)
     if snap is None:
@@ -177,7 +177,7 @@ def run_net(store: RunStore, info: RunInfo, step: int | None) -> Net:
 def pretrained_net(name: str, progress_in=None) -> Net:
     """A pretrained ImageNet net. Its weights are fetched once, with a progress bar drawn in
     `progress_in`; offline, PretrainedUnavailable names the file and the folder to put it in."""
-    from resnet_viz.pretrained import imagenet_classes, is_cached, load_pretrained, pretrained_macs
+    from resnet_viz.saliency.pretrained import imagenet_classes, is_cached, load_pretrained, pretrained_macs
 
     if not is_cached(name) and progress_in is not None:
         bar = progress_in.progress(0.0, text=_("Fetching the ImageNet weights (once)..."))
@@ -211,8 +211,8 @@ def pretrained_net(name: str, progress_in=None) -> Net:
 
 def model_input(net: Net, image) -> tuple[torch.Tensor, np.ndarray]:
     """The tensor the network gets, and the (H, W, 3) picture of it to draw the map over."""
-    from resnet_viz.data.images import to_model_input
-    from resnet_viz.pretrained import PRETRAINED
+    from resnet_viz.engine.data.images import to_model_input
+    from resnet_viz.saliency.pretrained import PRETRAINED
 
     if net.pretrained is not None:  # ResNet-50 V2 resizes to 232, ResNet-18 to 256: ask the weights
         x = PRETRAINED[net.pretrained].weights.transforms()(image).unsqueeze(0)
@@ -228,7 +228,7 @@ def tracks(root: str, run_ids: tuple[str, ...], stamp: tuple[int, ...], layer: s
     """Grad-CAM localisation of each run at each kept snapshot (cached: `stamp`, the weights' mtimes,
     makes a run written again count as new). Numbers and run labels only, so one cache serves
     every language; the spinner speaks the learner's."""
-    from resnet_viz.localisation import N_SCORED
+    from resnet_viz.saliency.localisation import N_SCORED
 
     with st.spinner(_("Scoring every snapshot of both nets on {n} test images...").format(n=N_SCORED)):
         return _tracks(root, run_ids, stamp, layer)
@@ -236,7 +236,7 @@ def tracks(root: str, run_ids: tuple[str, ...], stamp: tuple[int, ...], layer: s
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _tracks(root: str, run_ids: tuple[str, ...], stamp: tuple[int, ...], layer: str | None) -> list[Track]:
-    from resnet_viz.localisation import N_SCORED, track
+    from resnet_viz.saliency.localisation import N_SCORED, track
 
     store = RunStore(root)
     infos = [store.get(r) for r in run_ids]
@@ -248,7 +248,7 @@ def _tracks(root: str, run_ids: tuple[str, ...], stamp: tuple[int, ...], layer: 
 
 def explain(net: Net, x: torch.Tensor, **kwargs) -> tuple[torch.Tensor, list[tuple[int, float]]]:
     """saliency.explain on the net's frozen copy, with the thread policy's count for its size."""
-    from resnet_viz.saliency import explain as explain_map
+    from resnet_viz.saliency.maps import explain as explain_map
 
     with threads(thread_count(net.work_macs)):
         return explain_map(net.model, x, frozen=True, **kwargs)
@@ -271,10 +271,10 @@ def test_picture(data: Dataset, i: int):
 def upload_sentence(net: Net) -> str:
     """What a photo becomes for nets trained on a small dataset, said before their maps are read
     (the sentence: resnet_viz.text.saliency.upload_sentence)."""
-    from resnet_viz.data import DATASETS
+    from resnet_viz.engine.data import DATASETS
     from resnet_viz.text.saliency import upload_sentence as sentence
 
-    # A dataset's title is marked where it is registered (resnet_viz.data.registry) and said here in the
+    # A dataset's title is marked where it is registered (resnet_viz.engine.data.registry) and said here in the
     # learner's language.
     title = _(DATASETS[net.data.name].title) if net.data is not None and net.data.name in DATASETS else None
     return sentence(net.size, net.channels, title, [_(c) for c in net.classes])
@@ -283,8 +283,8 @@ def upload_sentence(net: Net) -> str:
 def score_on_mask(cam: np.ndarray, mask: np.ndarray) -> tuple[float, bool]:
     """One map's localisation on its image's mask (the map resized to the mask first): the share
     of its energy inside, and whether its maximum is inside; (nan, False) for an all-zero map."""
-    from resnet_viz.localisation import localisation_score
-    from resnet_viz.saliency import resize_map
+    from resnet_viz.saliency.localisation import localisation_score
+    from resnet_viz.saliency.maps import resize_map
 
     return localisation_score(resize_map(torch.as_tensor(cam), mask.shape), torch.as_tensor(mask))
 

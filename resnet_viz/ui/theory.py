@@ -7,15 +7,16 @@ import dataclasses
 import numpy as np
 import streamlit as st
 
-from resnet_viz import lessons, quiz, theory
-from resnet_viz.config import DataConfig, ModelConfig
-from resnet_viz.data import Dataset, load_dataset
-from resnet_viz.devices import thread_count, threads
-from resnet_viz.limits import forward_macs
-from resnet_viz.text import N_, _
+from resnet_viz.engine.config import DataConfig, ModelConfig
+from resnet_viz.engine.data import Dataset, load_dataset
+from resnet_viz.engine.devices import thread_count, threads
+from resnet_viz.engine.limits import forward_macs
+from resnet_viz.i18n import N_, _
+from resnet_viz.teaching import lessons, quiz
 from resnet_viz.text import quiz as quiz_text
 from resnet_viz.text.theory import profile_sentences
-from resnet_viz.theory import InitProfile
+from resnet_viz.theory import flow as theory
+from resnet_viz.theory.flow import InitProfile
 from resnet_viz.ui import exercises as ui_ex
 
 

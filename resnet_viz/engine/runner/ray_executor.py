@@ -1,0 +1,384 @@
+"""The Ray executor: the same job as the local executor, trained by a Ray actor on a cluster.
+
+:class:`RayWorker` offers the surface `TrainingRun.run_on` uses on a local
+:class:`~resnet_viz.engine.runner.worker.Worker` (``conn``, ``stop_event``, ``process.pid``, ``alive()``,
+``dead``, ``close()``), so a job runs unchanged on either. The actor runs
+:func:`resnet_viz.engine.experiment.run_twins`, the code path of every other executor; the server stays
+the only writer of its run store: the actor gets no store path, only a store that records its calls,
+and they are replayed here on the real one (machines of a cluster share no filesystem).
+
+Ray is imported inside the functions only: the app without RESNET_VIZ_RAY_ADDRESS never loads it.
+"""
+
+from __future__ import annotations
+
+import collections
+import copy
+import logging
+import socket
+import threading
+import uuid
+from typing import Any
+
+from resnet_viz.engine.config import DataConfig, ModelConfig, TrainConfig
+from resnet_viz.engine.runs import RunStore
+from resnet_viz.i18n import _
+
+from .worker import one_line
+
+log = logging.getLogger(__name__)
+
+ENV = "RESNET_VIZ_RAY_ADDRESS"
+# How long the actor holds a drain call open when it has nothing to send: a killed actor is seen
+# within this (its pending call fails at once), and an idle job costs two calls a second.
+DRAIN_WAIT_S = 0.5
+_CONNECT_LOCK = threading.Lock()
+
+
+class RayUnavailable(ConnectionError):
+    """The cluster named by an address cannot be used (not reachable, Ray not installed)."""
+
+
+def _precheck(address: str) -> None:
+    """A Ray client connection to a closed port retries for tens of seconds before it fails:
+    a TCP knock answers within two seconds, with a sentence instead of a hang."""
+    target = address.removeprefix("ray://")
+    if address in ("auto", "local") or ":" not in target:
+        return
+    host, _sep, port = target.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=2):
+            pass
+    except (OSError, ValueError) as exc:
+        raise RayUnavailable(
+            _("cannot reach the Ray cluster at {address}: {reason}").format(address=address, reason=one_line(exc))
+        ) from None
+
+
+def connect(address: str) -> None:
+    """Join the cluster at `address` (``auto``, ``host:port``, ``ray://host:10001``, or ``local``:
+    start a Ray instance on this machine) once per process; RayUnavailable says why not."""
+    try:
+        import ray
+    except ImportError:
+        raise RayUnavailable(
+            _('Ray is not installed; install it with pip install -e ".[cluster]" to train on a cluster')
+        ) from None
+    with _CONNECT_LOCK:
+        _precheck(address)  # also when already connected: a wrong address must not pass unnoticed
+        if ray.is_initialized():
+            return
+        try:
+            if address == "local":
+                _start_local(ray)
+            else:
+                ray.init(address=address, log_to_driver=False)
+        except Exception as exc:  # noqa: BLE001 (Ray raises many kinds; the sentence keeps its reason)
+            raise RayUnavailable(
+                _("cannot reach the Ray cluster at {address}: {reason}").format(address=address, reason=one_line(exc))
+            ) from None
+
+
+def _start_local(ray: Any) -> None:
+    """Start a Ray instance on this machine. Its processes die with the thread that started them
+    (Linux's parent-death signal is per thread): under Streamlit that is a script thread, which
+    ends after each rerun, so a thread that lives as long as the server starts them."""
+    if threading.current_thread() is threading.main_thread():
+        ray.init(include_dashboard=False, log_to_driver=False)
+        return
+    result: list[BaseException | None] = []
+    started = threading.Event()
+
+    def keeper() -> None:
+        try:
+            ray.init(include_dashboard=False, log_to_driver=False)
+            result.append(None)
+        except BaseException as exc:  # noqa: BLE001 (handed to the caller)
+            result.append(exc)
+        started.set()
+        if result[0] is None:
+            threading.Event().wait()
+
+    threading.Thread(target=keeper, name="ray-local", daemon=True).start()
+    started.wait()
+    if result[0] is not None:
+        raise result[0]
+
+
+def cluster_slots() -> int:
+    """Jobs the cluster can train at once: its GPUs when it has any (one job each), else its CPUs."""
+    import ray
+
+    res = ray.cluster_resources()
+    return max(1, int(res.get("GPU", 0)) or int(res.get("CPU", 1)))
+
+
+class RecordingStore:
+    """Stands in for the run store on the remote side: every call `run_twins` makes becomes a
+    message for the server, which replays it on the real store. Run ids are made up here and
+    mapped by the server to the ones its store hands out."""
+
+    def __init__(self, send: Any) -> None:
+        self._send = send
+        self._n = 0
+
+    def create(self, model: ModelConfig, data: DataConfig, train: TrainConfig, **kw: Any) -> str:
+        self._n += 1
+        rid = f"remote-{self._n}"
+        self._send(("store", ("create", rid, (model, data, train), kw)))
+        return rid
+
+    def save_weights(self, run_id: str, state_dict: dict[str, Any], *, step: int | None = None) -> None:
+        # cloned now: the message leaves later, and the optimiser keeps changing these tensors
+        state = {k: v.detach().cpu().clone() for k, v in state_dict.items()}
+        self._send(("store", ("save_weights", run_id, (state,), {"step": step})))
+
+    def save_metrics(self, run_id: str, metrics: dict[str, Any]) -> None:
+        self._send(("store", ("save_metrics", run_id, (copy.deepcopy(metrics),), {})))
+
+    def set_status(self, run_id: str, status: str, **kw: Any) -> None:
+        self._send(("store", ("set_status", run_id, (status,), copy.deepcopy(kw))))
+
+
+class _Trainer:
+    """The actor's body (made remote by `_actor_class`): one job at a time; `drain` and `stop`
+    are answered from other threads while `run` trains."""
+
+    def __init__(self) -> None:
+        import ray
+        import torch
+
+        from resnet_viz.engine.experiment import run_twins
+
+        # The cores Ray granted this actor, not the machine's: other actors train beside it.
+        cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)
+        torch.set_num_threads(max(1, int(cpus)))
+        # Warm up as the local worker does: the first step's one-off costs are paid before a job.
+        run_twins([ModelConfig(depth=8, width=4)], DataConfig(), TrainConfig(steps=2, probe_every=1))
+        self._cond = threading.Condition()
+        self._out: list[Any] = []
+        self._stopped: set[str] = set()
+
+    def pid(self) -> int:
+        import os
+
+        return os.getpid()
+
+    def _send(self, msg: Any) -> None:
+        with self._cond:
+            self._out.append(msg)
+            self._cond.notify_all()
+
+    def drain(self, wait: float) -> list[Any]:
+        with self._cond:
+            if not self._out:
+                self._cond.wait(wait)
+            out, self._out = self._out, []
+        return out
+
+    def stop(self, token: str) -> None:
+        self._stopped.add(token)
+
+    def run(self, token: str, job: tuple[Any, ...], recording: bool) -> None:
+        import ray
+
+        from .worker import run_job
+
+        model_cfgs, data_cfg, train_cfg, group = job
+
+        def send(msg: Any) -> None:
+            self._send((token, msg))
+
+        try:
+            run_job(
+                model_cfgs,
+                data_cfg,
+                train_cfg,
+                group,
+                store=RecordingStore(send) if recording else None,
+                send=send,
+                should_stop=lambda: token in self._stopped,
+                node=ray.util.get_node_ip_address(),  # where it runs: the page names the node
+            )
+        except Exception as exc:  # noqa: BLE001 (the page shows the sentence; the actor's log keeps the traceback)
+            import traceback
+
+            traceback.print_exc()
+            send(("error", one_line(exc)))
+        finally:
+            self._stopped.discard(token)
+
+
+_ACTOR: Any = None
+
+
+def _actor_class() -> Any:
+    global _ACTOR
+    if _ACTOR is None:
+        import ray
+
+        _ACTOR = ray.remote(_Trainer)
+    return _ACTOR
+
+
+class _StopEvent:
+    """The job's stop flag; setting it reaches the actor with one call, not at the next poll."""
+
+    def __init__(self, worker: RayWorker) -> None:
+        self._worker = worker
+        self._flag = threading.Event()
+        self._sent: str | None = None  # the job token a stop was sent for
+
+    def set(self) -> None:
+        self._flag.set()
+        token = self._worker._token
+        if token is not None and self._sent != token:
+            self._sent = token
+            try:
+                self._worker.actor.stop.remote(token)
+            except Exception:  # a dead actor: the pump sees it and fails the job
+                log.debug("stop not delivered", exc_info=True)
+
+    def clear(self) -> None:
+        self._flag.clear()
+
+    def is_set(self) -> bool:
+        return self._flag.is_set()
+
+
+class _Process:
+    def __init__(self, actor: Any) -> None:
+        self._actor = actor
+        self._pid: int | None = None
+        self._asked = False
+
+    @property
+    def pid(self) -> int | None:
+        """The actor's process id (on its node); None when it did not answer within a minute."""
+        if not self._asked:
+            import ray
+
+            self._asked = True
+            try:
+                self._pid = ray.get(self._actor.pid.remote(), timeout=60)
+            except Exception:  # noqa: BLE001 (dead or not placed yet: the pump finds out)
+                self._pid = None
+        return self._pid
+
+
+class _Conn:
+    """The pipe's end as `run_on` uses it: send a job, poll and receive its messages."""
+
+    def __init__(self, worker: RayWorker) -> None:
+        self._w = worker
+        self._inbox: collections.deque[Any] = collections.deque()
+        self._pending: Any = None  # the drain call in flight
+
+    def send(self, job: Any) -> None:
+        if job is None:
+            self._w.close()
+            return
+        if self._w.dead:
+            raise OSError("the Ray actor is gone")
+        model_cfgs, data_cfg, train_cfg, store_root, group = job
+        w = self._w
+        w._store = RunStore(store_root) if store_root is not None else None
+        w._ids = {}
+        w._token = uuid.uuid4().hex
+        self._inbox.clear()
+        if w.stop_event.is_set():  # stopped before it was sent: stop it at its first step
+            w.stop_event._sent = None
+            w.stop_event.set()
+        w.actor.run.remote(w._token, (model_cfgs, data_cfg, train_cfg, group), store_root is not None)
+
+    def poll(self, timeout: float = 0.0) -> bool:
+        if self._inbox:
+            return True
+        if self._w.dead:
+            return False
+        import ray
+
+        if self._pending is None:
+            self._pending = self._w.actor.drain.remote(DRAIN_WAIT_S)
+        ready, _rest = ray.wait([self._pending], timeout=timeout)
+        if not ready:
+            return False
+        ref, self._pending = self._pending, None
+        try:
+            messages = ray.get(ref)
+        except Exception:  # actor or node died: alive() turns False and the job fails
+            log.warning("Ray actor died", exc_info=True)
+            self._w.dead = True
+            return False
+        for token, msg in messages:
+            if token == self._w._token:  # a message of an earlier job on this actor is stale
+                self._inbox.extend(self._w._replay(msg))
+        return bool(self._inbox)
+
+    def recv(self) -> Any:
+        while not self._inbox:
+            if self._w.dead:
+                raise EOFError("the Ray actor is gone")
+            self.poll(DRAIN_WAIT_S)
+        return self._inbox.popleft()
+
+
+class RayWorker:
+    """A training actor on the Ray cluster this process is connected to (see `connect`)."""
+
+    def __init__(self) -> None:
+        import ray
+
+        gpu = ray.cluster_resources().get("GPU", 0) > 0
+        self.actor = (
+            _actor_class()
+            .options(
+                num_cpus=1,
+                num_gpus=1 if gpu else 0,
+                # A failure fails the job with a sentence; a silent rerun would train it twice.
+                max_restarts=0,
+                max_task_retries=0,
+                max_concurrency=4,  # run, drain, stop, pid
+            )
+            .remote()
+        )
+        self.conn = _Conn(self)
+        self.stop_event = _StopEvent(self)
+        self.process = _Process(self.actor)
+        self.dead = False
+        self._token: str | None = None
+        self._store: RunStore | None = None
+        self._ids: dict[str, str] = {}
+
+    def alive(self) -> bool:
+        return not self.dead
+
+    def close(self) -> None:
+        import ray
+
+        self.dead = True
+        try:
+            ray.kill(self.actor, no_restart=True)
+        except Exception:  # already gone
+            log.debug("actor already gone", exc_info=True)
+
+    def _replay(self, msg: tuple[str, Any]) -> list[tuple[str, Any]]:
+        """Turn one message of the actor into what `run_on` reads; store calls are made here."""
+        kind, payload = msg
+        if kind == "store":
+            method, rid, args, kw = payload
+            if self._store is None:
+                return []
+            try:
+                if method == "create":
+                    self._ids[rid] = self._store.create(*args, **kw)
+                else:
+                    getattr(self._store, method)(self._ids[rid], *args, **kw)
+            except Exception as exc:  # a full disk here fails the job, as it would locally
+                log.exception("replaying %s on the run store failed", method)
+                self.close()  # its job may train on: the actor is not handed another one
+                return [("error", one_line(exc))]
+            return []
+        if kind == "done":
+            return [("done", [self._ids.get(r, r) if r else r for r in payload])]
+        return [(kind, payload)]
