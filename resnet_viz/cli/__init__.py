@@ -1,4 +1,4 @@
-"""`resnet-viz train|sweep|probe|lesion|landscape`: the app's code paths from a terminal.
+"""`resnet-viz train|sweep|probe|lesion|landscape|atlas`: the app's code paths from a terminal.
 
 The configs validate themselves, so a bad value surfaces as one line on stderr and exit status 2,
 never a traceback. `parser` holds the flags, `commands` one function per subcommand, `output`
@@ -13,7 +13,7 @@ import dataclasses
 import sys
 from collections.abc import Callable, Sequence
 
-from .commands import cmd_landscape, cmd_lesion, cmd_probe, cmd_sweep, cmd_train
+from .commands import cmd_atlas, cmd_landscape, cmd_lesion, cmd_probe, cmd_sweep, cmd_train
 from .output import ProgressBar, format_table
 from .parser import CliError, build_parser, configs_from_args, model_configs
 
@@ -24,6 +24,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "probe": cmd_probe,
     "lesion": cmd_lesion,
     "landscape": cmd_landscape,
+    "atlas": cmd_atlas,
 }
 
 
@@ -47,6 +48,15 @@ def _threads_for(args: argparse.Namespace) -> contextlib.AbstractContextManager:
     """The thread policy (resnet_viz.engine.devices) for a command that trains or probes, sized by one
     forward pass of a batch through its models; lesion and landscape size theirs by the stored run
     (resnet_viz.analysis.saved)."""
+    if args.command == "atlas" and not args.check:
+        from resnet_viz.engine.devices import thread_count, threads
+        from resnet_viz.engine.limits import forward_macs
+        from resnet_viz.teaching.atlas import sweeps
+
+        deepest = [
+            (s.model_config(max(s.depths), k), s.data, s.train.batch_size) for s in sweeps().values() for k in s.kinds
+        ]
+        return threads(max(thread_count(forward_macs([m], d, b)) for m, d, b in deepest))
     if args.command not in ("train", "sweep", "probe"):
         return contextlib.nullcontext()
     from resnet_viz.engine.config import DataConfig

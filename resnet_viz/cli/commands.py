@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from .output import ProgressBar, diverged_line, format_table, json_safe, layer_rows
@@ -299,5 +300,65 @@ def cmd_landscape(args: argparse.Namespace) -> int:
     print(
         f"{args.run}: loss {centre:.4f} at the trained weights; min {np.nanmin(loss):.4f}, max {np.nanmax(loss):.4f} "
         f"over the {'x'.join(map(str, loss.shape))} grid (span {args.span:g}, {args.split} split)"
+    )
+    return 0
+
+
+def cmd_atlas(args: argparse.Namespace) -> int:
+    """Build (or resume, or check) the reference atlas the pages show on an empty run store."""
+    from resnet_viz.teaching import atlas
+
+    root = Path(args.out) if args.out else atlas.ATLAS_DIR
+    if args.check:
+        manifest = atlas.read_manifest(root)
+        if manifest is None:
+            print(f"no atlas in {root}: run `{atlas.COMMAND}` to build it", file=sys.stderr)
+            return 1
+        complete = {k: len(v.cells()) for k, v in atlas.sweeps().items()}
+        missing = {k: n - manifest.cells.get(k, 0) for k, n in complete.items() if manifest.cells.get(k, 0) < n}
+        if manifest.stale or missing:
+            why = "its settings hash differs from the code's" if manifest.stale else f"cells missing: {missing}"
+            print(f"the atlas in {root} is out of date ({why}): run `{atlas.COMMAND}` to rebuild it", file=sys.stderr)
+            return 1
+        print(
+            f"atlas up to date: {manifest.runs} runs, {manifest.size_bytes / 1e6:.1f} MB, built {manifest.day()} "
+            f"at {manifest.code_version[:12]} on {manifest.device_text()} in {manifest.seconds:.0f} s"
+        )
+        return 0
+    state: dict[str, Any] = {}
+
+    def on_sweep(name: str, sweep: Any) -> None:
+        depths = ", ".join(str(d) for d in sweep.depths)
+        seeds = ", ".join(str(s) for s in sweep.seeds)
+        print(
+            f"{name}: {len(sweep.cells())} runs (depths {depths}; plain and residual; seeds {seeds})", file=sys.stderr
+        )
+
+    def on_job(i: int, n: int, job: Any, steps: int) -> None:
+        if "bar" in state:
+            state["bar"].draw(end="\n")
+        print(f"  job {i + 1}/{n}: seed {job.seed}: {len(job.models)} models", file=sys.stderr)
+        state["bar"] = ProgressBar(steps, [c.name for c in job.models])
+
+    try:
+        manifest = atlas.build(
+            root,
+            datasets=args.datasets,
+            force=args.force,
+            on_sweep=on_sweep,
+            on_job=on_job,
+            on_update=lambda u: state["bar"](u),
+        )
+    except KeyboardInterrupt:
+        print("\ninterrupted: the runs trained so far are kept; run the command again to resume", file=sys.stderr)
+        return 130
+    except atlas.AtlasError as exc:
+        raise CliError(str(exc)) from None
+    if "bar" in state:
+        state["bar"].draw(end="\n")
+    cells = ", ".join(f"{k} {v}" for k, v in manifest.cells.items())
+    print(
+        f"atlas: {manifest.runs} runs ({cells}), {manifest.size_bytes / 1e6:.1f} MB, in {manifest.seconds:.0f} s, "
+        f"settings {manifest.settings_hash}; written to {root}"
     )
     return 0

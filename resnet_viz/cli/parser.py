@@ -17,6 +17,8 @@ class CliError(Exception):
 # every point but the centre is a random net's loss; the bound also keeps the result's name
 # ("r{span:g}") a valid run-store id, which "1e+30" is not.
 MAX_SPAN = 100.0
+# resnet_viz.teaching.atlas.DATASETS, said again so that `--help` stays free of torch (a test compares them)
+ATLAS_DATASETS = ("digits", "shapes")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -203,6 +205,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--span", type=_span, default=1.0, help=f"a and b run from -span to +span (at most {MAX_SPAN:g})")
     p.add_argument("--dims", type=int, choices=(1, 2), default=2)
     p.add_argument("--split", choices=("test", "train"), default="test", help="the evaluation set")
+    p = sub.add_parser(
+        "atlas",
+        help="compute the reference atlas the pages show on an empty run store",
+        description="Trains, with the app's own sweep code, the degradation explorer's default settings on digits "
+        "(depths 8-110) and shapes (depths 8-56), plain and residual, seeds 0-2, into the read-only run store "
+        "shipped with the package (resnet_viz/teaching/atlas; weights dropped), and writes its manifest: the "
+        "command, the code version, torch, device and threads, seeds, date and a hash of the settings, so a stale "
+        "atlas is detected. Resumable: runs already there are kept (--force rebuilds all). About 25 minutes on "
+        "a 2-core CPU.",
+    )
+    p.add_argument("--datasets", nargs="+", choices=ATLAS_DATASETS, default=list(ATLAS_DATASETS), help="which sweeps")
+    p.add_argument("--out", default=None, help="the atlas folder (default: the package's own)")
+    _bool_flag(p, "force", False, "delete the atlas and rebuild every run")
+    p.add_argument("--check", action="store_true", help="only say whether the atlas matches the code (exit 1 if not)")
     return parser
 
 

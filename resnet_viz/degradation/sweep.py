@@ -113,6 +113,7 @@ class SweepResult:
     seed: int
     result: ModelResult  # config as trained, params, full history, run id
     reused: bool  # found in the run store instead of trained by this call
+    reference: bool = False  # from the reference atlas (resnet_viz.teaching.atlas), not the learner's store
 
     @property
     def history(self) -> History:
