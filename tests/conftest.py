@@ -31,6 +31,15 @@ CHROMIUM_ARGS = [
 ]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # No reference atlas unless a test asks for one (tests/test_reference_pages.py): the page tests
+    # were written for, and keep checking, what a page shows with nothing to show; a server
+    # started by the browser fixtures inherits this too.
+    import tempfile
+
+    os.environ["RESNET_VIZ_ATLAS"] = tempfile.mkdtemp(prefix="no-atlas-")
+
+
 @pytest.fixture
 def tmp_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh run store: RESNET_VIZ_RUNS points at an empty folder for this test.

@@ -136,3 +136,48 @@ def test_the_reference_cells_read_back_what_was_trained(tiny: Path) -> None:
         assert len(cells) == 2, name
         for c in cells:
             assert c.history.step[-1] == sweep.train.steps
+
+
+# The shipped atlas (resnet_viz/teaching/atlas): up to date with the code, and reproducible.
+
+REBUILD = f"run `{atlas.COMMAND}` to rebuild it"
+TOLERANCE = 0.02  # absolute, on losses (nats) and accuracies (fractions): bit-identical on this CPU; room for another CPU's rounding
+
+
+def _shipped() -> atlas.Manifest:
+    m = atlas.read_manifest(atlas.ATLAS_DIR)
+    assert m is not None, f"no atlas is shipped in {atlas.ATLAS_DIR}: {REBUILD}"
+    return m
+
+
+def test_the_shipped_atlas_matches_the_codes_settings() -> None:
+    m = _shipped()
+    assert not m.stale, (
+        f"the shipped atlas is stale (settings {m.settings_hash}, code {atlas.settings_hash()}): {REBUILD}"
+    )
+    assert m.cells == {k: len(v.cells()) for k, v in atlas.sweeps().items()}, f"cells missing: {REBUILD}"
+    assert m.size_bytes == atlas.size_bytes(atlas.ATLAS_DIR) < 15_000_000
+    assert not list(atlas.ATLAS_DIR.rglob("weights.pt"))
+
+
+def test_one_atlas_cell_rebuilt_equals_the_shipped_one() -> None:
+    # digits, plain-8, seed 0: trained alone here, beside 13 other models in the atlas's build;
+    # the sweep code promises the same run either way (one job's models share only the batches).
+    from resnet_viz.degradation.sweep import run_sweep
+
+    _shipped()
+    cell = dataclasses.replace(atlas.sweeps()["digits"], depths=(8,), seeds=(0,), kinds=("plain",))
+    (shipped,) = collect(cell, RunStore(atlas.ATLAS_DIR))
+    (rebuilt,) = run_sweep(cell, None)
+    a, b = rebuilt.summary(), shipped.summary()
+    for key in ("train_loss", "train_acc", "test_loss", "test_acc"):
+        assert a[key] == pytest.approx(b[key], abs=TOLERANCE), key
+    assert rebuilt.history.loss == pytest.approx(shipped.history.loss, abs=TOLERANCE)
+    assert (a["steps"], a["status"]) == (b["steps"], b["status"])
+
+
+def test_a_changed_default_makes_the_shipped_atlas_stale(monkeypatch: pytest.MonkeyPatch) -> None:
+    m = _shipped()
+    changed = settings.SweepSettings(lr=settings.SweepSettings().lr * 2)
+    monkeypatch.setattr(settings, "SweepSettings", lambda: changed)
+    assert m.stale

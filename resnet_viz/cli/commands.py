@@ -308,7 +308,7 @@ def cmd_atlas(args: argparse.Namespace) -> int:
     """Build (or resume, or check) the reference atlas the pages show on an empty run store."""
     from resnet_viz.teaching import atlas
 
-    root = Path(args.out) if args.out else atlas.ATLAS_DIR
+    root = Path(args.out) if args.out else atlas.atlas_dir()
     if args.check:
         manifest = atlas.read_manifest(root)
         if manifest is None:

@@ -216,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
         "a 2-core CPU.",
     )
     p.add_argument("--datasets", nargs="+", choices=ATLAS_DATASETS, default=list(ATLAS_DATASETS), help="which sweeps")
-    p.add_argument("--out", default=None, help="the atlas folder (default: the package's own)")
+    p.add_argument("--out", default=None, help="the atlas folder (default $RESNET_VIZ_ATLAS, else the package's own)")
     _bool_flag(p, "force", False, "delete the atlas and rebuild every run")
     p.add_argument("--check", action="store_true", help="only say whether the atlas matches the code (exit 1 if not)")
     return parser

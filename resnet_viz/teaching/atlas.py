@@ -39,7 +39,8 @@ from ..engine.runs.files import FORMAT_VERSION
 from ..i18n import _
 from .settings import sweep_defaults
 
-ATLAS_DIR = Path(__file__).resolve().parent / "atlas"
+ATLAS_DIR = Path(__file__).resolve().parent / "atlas"  # the shipped one
+ATLAS_ENV = "RESNET_VIZ_ATLAS"  # another atlas folder (a teacher's own build, a test's)
 MANIFEST_FILE = "manifest.json"
 COMMAND = "resnet-viz atlas"
 DATASETS: tuple[str, ...] = ("digits", "shapes")  # the offline datasets: always there to rebuild on
@@ -48,6 +49,11 @@ DATASETS: tuple[str, ...] = ("digits", "shapes")  # the offline datasets: always
 DEPTHS: dict[str, tuple[int, ...]] = {"digits": (8, 14, 20, 32, 44, 56, 110), "shapes": (8, 14, 20, 32, 44, 56)}
 SEEDS: tuple[int, ...] = (0, 1, 2)  # three, so the explorer's spread per depth means something
 _WEIGHT_FILES = ("weights.pt", "snapshots")  # not read by any page for a sweep cell: not shipped
+
+
+def atlas_dir() -> Path:
+    """Where the pages read the atlas: $RESNET_VIZ_ATLAS, else the one shipped with the package."""
+    return Path(os.environ.get(ATLAS_ENV) or ATLAS_DIR).expanduser()
 
 
 class AtlasError(ValueError):
@@ -106,10 +112,10 @@ class Manifest:
 _FIELDS = {f.name: f.type for f in dataclasses.fields(Manifest)}
 
 
-def read_manifest(root: str | Path = ATLAS_DIR) -> Manifest | None:
+def read_manifest(root: str | Path | None = None) -> Manifest | None:
     """The atlas's manifest; None when there is no atlas at `root`. AtlasError when the file is
     there but damaged (not JSON, a field missing or of the wrong kind)."""
-    path = Path(root) / MANIFEST_FILE
+    path = Path(root or atlas_dir()) / MANIFEST_FILE
     if not path.is_file():
         return None
     try:
@@ -143,10 +149,11 @@ def read_manifest(root: str | Path = ATLAS_DIR) -> Manifest | None:
 
 
 def reference_cells(
-    sweep: SweepConfig, have: Iterable[tuple[int, str, int]], root: str | Path = ATLAS_DIR
+    sweep: SweepConfig, have: Iterable[tuple[int, str, int]], root: str | Path | None = None
 ) -> list[SweepResult]:
     """The cells of `sweep` the atlas holds, except those in `have` (the learner's own, which
     replace the reference as they arrive), each marked `reference`. Empty without an atlas."""
+    root = root or atlas_dir()
     if read_manifest(root) is None:
         return []
     own = set(have)
@@ -198,7 +205,7 @@ def size_bytes(root: str | Path) -> int:
 
 
 def build(
-    root: str | Path = ATLAS_DIR,
+    root: str | Path | None = None,
     *,
     datasets: Iterable[str] = DATASETS,
     force: bool = False,
@@ -218,7 +225,7 @@ def build(
         raise AtlasError(
             _("the atlas holds {known}, not {unknown}").format(known=", ".join(DATASETS), unknown=", ".join(unknown))
         )
-    root = Path(root)
+    root = Path(root or atlas_dir())
     if force and root.exists():
         shutil.rmtree(root)
     store = RunStore(root)

@@ -27,6 +27,7 @@ from resnet_viz.text.sweep import demo_reading, sweep_reading
 from resnet_viz.theory import flow as theory
 from resnet_viz.ui import exercises as ui_ex
 from resnet_viz.ui import fragment
+from resnet_viz.ui import reference as ui_reference
 
 # While a sweep trains, the progress bars redraw every SWEEP_REDRAW_SECONDS and the curves chart
 # every SWEEP_CHART_REDRAW_SECONDS: on 2 cores the browser's re-rendering of the chart competes
@@ -60,6 +61,7 @@ RUN_COLUMNS = {
     "run_id": N_("run_id"),
     "seed": N_("seed"),
     "reused": N_("reused"),
+    "source": N_("source"),
 }
 
 
@@ -254,10 +256,17 @@ def _collect_warned(sweep: SweepConfig, store: RunStore) -> list[SweepResult]:
 
 
 def results_view(sweep: SweepConfig, store: RunStore, *, live: bool) -> list[SweepResult]:
-    """The sweep's figures and the sentences they support, from the stored cells (returned)."""
-    results = _collect_warned(sweep, store)
+    """The sweep's figures and the sentences they support, from the learner's stored cells and,
+    for the cells they lack, the reference atlas's once exercise 1 is predicted (returned)."""
+    own = _collect_warned(sweep, store)
+    reference, manifest = ui_reference.for_sweep(sweep, own)
+    if reference and not ui_reference.released(lessons.SWEEP_DEEPER_PLAIN):
+        ui_reference.gate(lessons.SWEEP_DEEPER_PLAIN, len(reference), number=1)
+        reference = []
+    order = {cell: i for i, cell in enumerate(sweep.cells())}
+    results = sorted(own + reference, key=lambda c: order.get((c.depth, c.kind, c.seed), len(order)))
     if not results:
-        if not live:  # while a sweep trains, its progress rows and growing curves stand above instead
+        if not live and manifest is None:  # while a sweep trains, its progress rows stand above instead
             st.info(
                 _(
                     "No results for these settings yet. Press **Run sweep**: cells already in the run store "
@@ -267,10 +276,20 @@ def results_view(sweep: SweepConfig, store: RunStore, *, live: bool) -> list[Swe
             )
         return results
     missing = len(sweep.cells()) - len(results)
-    if missing:
+    if reference and manifest is not None:
+        ui_reference.label(manifest, len(reference), len(sweep.cells()), action=_("press **Run sweep**"))
+    if missing and reference:
+        st.caption(
+            ngettext(
+                "{missing} run of these settings is neither in the run store nor in the reference atlas.",
+                "{missing} runs of these settings are neither in the run store nor in the reference atlas.",
+                missing,
+            ).format(missing=missing)
+        )
+    elif missing:
         st.caption(
             _("{found} of {total} runs found in the run store; {missing} still to train.").format(
-                found=len(results), total=len(sweep.cells()), missing=missing
+                found=len(own), total=len(sweep.cells()), missing=missing
             )
         )
     points = depth_points(results)
@@ -281,10 +300,24 @@ def results_view(sweep: SweepConfig, store: RunStore, *, live: bool) -> list[Swe
     if not missing:  # a complete sweep: the exercises may compare budgets
         budgets = st.session_state.setdefault("sweep_budgets", {})
         budgets[max((r.history.step[-1] for r in results if r.history.step), default=0)] = points
-    ui_ex.reading(_("What this sweep shows"), sweep_reading(points, results), _exercise_items(results))
+    ui_ex.reading(_("What this sweep shows"), sweep_reading(points, results), _exercise_items(gradable(results)))
     with st.expander(_("Every run of this sweep")):
-        st.dataframe([_run_row(r.summary()) for r in results], hide_index=True)
+        st.dataframe([_run_row(_summary(r)) for r in results], hide_index=True)
     return results
+
+
+def _summary(cell: SweepResult) -> dict[str, object]:
+    """A row of the runs table: the run's fields, and where it comes from (a reference is never
+    listed among the learner's runs without saying so)."""
+    return {**cell.summary(), "source": _("reference atlas") if cell.reference else _("your run store")}
+
+
+def gradable(results: Sequence[SweepResult]) -> list[SweepResult]:
+    """The cells exercise 1 may be graded from: all on screen, unless the learner looked at the
+    reference before predicting; then only their own."""
+    if ui_reference.peeked(lessons.SWEEP_DEEPER_PLAIN):
+        return [r for r in results if not r.reference]
+    return list(results)
 
 
 def difficulty_panel(results: Sequence[SweepResult]) -> None:
@@ -338,7 +371,7 @@ def _exercise_items(results: Sequence[SweepResult]) -> ui_ex.Items:
 
 def exercises(results: Sequence[SweepResult]) -> None:
     """The exercise box, under the sweep on screen (`results`) whose reading it holds back until predicted."""
-    ui_ex.show(_exercise_items(results))
+    ui_ex.show(_exercise_items(gradable(results)))
 
 
 def paper_reference() -> None:

@@ -30,6 +30,11 @@ def score() -> tuple[int, int]:
 Items = Sequence[tuple[Exercise, Outcome | None, str]]  # (exercise, outcome or None, what is left to do)
 
 
+def committed(key: str) -> bool:
+    """Whether the exercise `key`'s prediction is committed in this session."""
+    return key in st.session_state.get(_GUESSES, {})
+
+
 def unasked(items: Items) -> bool:
     """Whether the measurement on screen answers an exercise of `items` (its outcome exists)
     whose prediction is not committed yet."""
