@@ -55,6 +55,8 @@ with controls:
         format_func=lambda key: ui.group_label(groups[key]) if key in groups else ui_sal.pretrained_title(key),
         help=_("Runs trained on the other pages appear here once finished, with what they were trained on."),
     )
+    if which in groups:  # the whole label: the narrow box cuts it after the names
+        st.caption(ui.group_label(groups[which]))
 
 nets: list[ui_sal.Net] = []
 try:

@@ -128,6 +128,9 @@ def test_the_button_trains_the_pair_through_the_queue_and_the_maps_appear(tmp_ru
 def test_the_pair_is_the_default_with_masks_scores_and_a_reading(shapes_twins) -> None:
     at = open_page()
     assert "plain-8 + residual-8" in at.selectbox(key="sal_nets").value  # chosen without a click
+    # the narrow box cuts its label after the names; the caption under it says all of it
+    chosen = at.selectbox(key="sal_nets")
+    assert chosen.format_func(chosen.value) in [c.value for c in at.caption]
     assert at.selectbox(key="sal_sample_shapes").value.startswith("test #0")
     [overlay, _detail, _track] = at.get("plotly_chart")
     assert "plain-8" in overlay.proto.spec and "residual-8" in overlay.proto.spec
