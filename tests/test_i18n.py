@@ -239,6 +239,9 @@ _STRIP = [
     re.compile(r"\\\[.*?\\\]", re.DOTALL),
     re.compile(r"\]\([^)]*\)"),  # link targets
     re.compile(r"https?://\S+"),
+    # A script the page runs is not read: the owner cookie's random token once ran into
+    # "rIc-BCVYR; path" (CI, stop 35), an English run only by chance.
+    re.compile(r"<script\b.*?</script>", re.DOTALL),
     re.compile(r"<[^>]+>"),  # html tags (plotly's <b>, <br>)
     re.compile(r":material/[a-z_]+:"),  # icon names
 ]
@@ -278,6 +281,8 @@ def test_the_english_detector_finds_english_and_spares_the_rest() -> None:
     assert english_runs("见 He et al. 2016 的 `resnet-viz train --help` 和 $y = x + F(x)$") == []
     assert english_runs("plain-56 与 residual-56 的训练误差") == []
     assert english_runs("[Deep Residual Learning](https://arxiv.org/abs/1512.03385)") == []
+    assert english_runs("<script>document.cookie = 'o=Ab-rIc-BCVYR; path=/; SameSite=Strict';</script>") == []
+    assert english_runs("<b>keeps the gradient</b>") == ["keeps the gradient"]
 
 
 def test_the_english_detector_finds_the_short_leftovers() -> None:
