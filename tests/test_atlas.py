@@ -12,17 +12,24 @@ import pytest
 from resnet_viz.cli import main
 from resnet_viz.cli.parser import ATLAS_DATASETS
 from resnet_viz.degradation.sweep import collect
-from resnet_viz.engine.runs import RunStore
 from resnet_viz.teaching import atlas, settings
+
+# The pair at depth 8, width 4, 10 steps: the real recipe's code path in seconds.
+TINY_PAIR = dataclasses.replace(atlas.PAIR, depth=8, width=4, steps=10)
+
+
+def _tiny_settings(mp: pytest.MonkeyPatch) -> None:
+    mp.setattr(atlas, "DEPTHS", {"digits": (8,), "shapes": (8,)})
+    mp.setattr(atlas, "SEEDS", (0,))
+    mp.setattr(atlas, "PAIR", TINY_PAIR)
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An atlas of the real sweeps' settings at depth 8 only, one seed: four runs, ~10 s."""
+    """An atlas of the real sweeps' settings at depth 8 only, one seed (four runs), and a tiny pair: ~20 s."""
     root = tmp_path_factory.mktemp("atlas")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(atlas, "DEPTHS", {"digits": (8,), "shapes": (8,)})
-        mp.setattr(atlas, "SEEDS", (0,))
+        _tiny_settings(mp)
         atlas.build(root)
     return root
 
@@ -34,22 +41,62 @@ def test_the_cli_lists_the_atlas_datasets() -> None:
 def test_a_build_writes_a_run_store_without_weights_and_a_manifest(tiny: Path) -> None:
     m = atlas.read_manifest(tiny)
     assert m is not None
-    assert (m.command, m.cells, m.runs, m.seeds) == ("resnet-viz atlas", {"digits": 2, "shapes": 2}, 4, (0,))
+    assert (m.command, m.cells, m.runs, m.seeds) == ("resnet-viz atlas", {"digits": 2, "shapes": 2}, 6, (0,))
+    assert m.pair == ("plain-8", "residual-8")
     assert m.size_bytes == atlas.size_bytes(tiny)
-    assert not list(tiny.rglob("weights.pt")) and not list(tiny.rglob("snapshots"))
-    infos = RunStore(tiny).list()
+    sweep = tiny / atlas.SWEEP_DIR
+    assert not list(sweep.rglob("weights.pt")) and not list(sweep.rglob("snapshots"))
+    infos = atlas.sweep_store(tiny).list()
     assert sorted(i.model.name for i in infos) == ["plain-8", "plain-8", "residual-8", "residual-8"]
     assert {i.data.name for i in infos} == {"digits", "shapes"}
 
 
+def test_the_pair_keeps_half_precision_weights_and_the_analysis_pages_defaults(tiny: Path) -> None:
+    import torch
+
+    from resnet_viz.analysis import saved
+    from resnet_viz.engine.checkpoints import load_model, load_state_dict
+
+    store = atlas.pair_store(tiny)
+    infos = store.list()
+    assert sorted(i.model.name for i in infos) == ["plain-8", "residual-8"]
+    for info in infos:
+        assert info.status == "finished" and info.train == TINY_PAIR.train_config()
+        assert len(store.snapshot_steps(info.run_id)) == 5  # init, three between, end: the saliency page's slider
+        state = load_state_dict(store, info.run_id)
+        floats = [v for v in state.values() if v.is_floating_point()]
+        assert floats and all(v.dtype == torch.float16 for v in floats)
+        model = load_model(store, info.run_id)  # cast back to the model's float32 on loading
+        assert next(model.parameters()).dtype == torch.float32
+        for kind, name in atlas.pair_analyses().items():
+            assert saved.load_saved(store, info.run_id, name, kind) is not None, (kind, name)
+        # the landscape's centre is the loss of the halved weights the pages load, measured again here
+        slice_ = saved.load_saved(store, info.run_id, atlas.pair_analyses()["landscape"], "landscape")
+        again = saved.run_landscape(store, info.run_id, grid=3, span=0.1, keep=False)
+        assert again.loss[1][1] == pytest.approx(slice_.loss[5][5], rel=1e-4)
+
+
+def test_an_unkept_analysis_writes_nothing(tiny: Path) -> None:
+    from resnet_viz.analysis import saved
+
+    store = atlas.pair_store(tiny)
+    info = store.list()[0]
+    before = sorted(p.name for p in (info.path / "analysis").iterdir())
+    saved.run_lesion(store, info.run_id, draws=1, keep=False)
+    saved.run_near_identity(store, info.run_id, images=10, keep=False)
+    assert sorted(p.name for p in (info.path / "analysis").iterdir()) == before
+    saved.run_near_identity(store, info.run_id, images=10)  # kept: the control that this test can fail
+    assert "near-identity-n10.json" in {p.name for p in (info.path / "analysis").iterdir()}
+    (info.path / "analysis" / "near-identity-n10.json").unlink()
+
+
 def test_a_second_build_resumes_and_trains_nothing(tiny: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(atlas, "DEPTHS", {"digits": (8,), "shapes": (8,)})
-    monkeypatch.setattr(atlas, "SEEDS", (0,))
-    before = sorted(p.name for p in tiny.iterdir())
+    _tiny_settings(monkeypatch)
+    before = sorted(str(p.relative_to(tiny)) for p in tiny.rglob("*") if p.name != atlas.MANIFEST_FILE)
     jobs: list[object] = []
     atlas.build(tiny, on_job=lambda *a: jobs.append(a))
     assert jobs == []
-    assert sorted(p.name for p in tiny.iterdir()) == before
+    assert sorted(str(p.relative_to(tiny)) for p in tiny.rglob("*") if p.name != atlas.MANIFEST_FILE) == before
 
 
 def test_the_explorers_default_sweep_finds_its_cells_in_the_atlas(tiny: Path) -> None:
@@ -94,6 +141,7 @@ def test_a_manifest_field_of_the_wrong_kind_is_named(tiny: Path, tmp_path: Path)
         ("runs", "many", "wrong kind"),
         ("seconds", float("nan"), "non-finite"),
         ("cells", 3, "wrong kind"),
+        ("pair", 7, "wrong kind"),
     ):
         (tmp_path / atlas.MANIFEST_FILE).write_text(json.dumps({**raw, field: bad}))
         with pytest.raises(atlas.AtlasError, match=says):
@@ -112,10 +160,13 @@ def test_the_settings_hash_follows_the_explorers_defaults(monkeypatch: pytest.Mo
 def test_check_says_up_to_date_stale_or_missing(tiny: Path, tmp_path: Path, monkeypatch, capsys) -> None:
     assert main(["atlas", "--check", "--out", str(tmp_path)]) == 1
     assert "resnet-viz atlas" in capsys.readouterr().err
-    monkeypatch.setattr(atlas, "DEPTHS", {"digits": (8,), "shapes": (8,)})
-    monkeypatch.setattr(atlas, "SEEDS", (0,))
+    _tiny_settings(monkeypatch)
     assert main(["atlas", "--check", "--out", str(tiny)]) == 0
-    assert "atlas up to date: 4 runs" in capsys.readouterr().out
+    assert "atlas up to date: 6 runs" in capsys.readouterr().out
+    raw = json.loads((tiny / atlas.MANIFEST_FILE).read_text())
+    (tmp_path / atlas.MANIFEST_FILE).write_text(json.dumps({**raw, "pair": []}))  # built with --no-pair
+    assert main(["atlas", "--check", "--out", str(tmp_path)]) == 1
+    assert "the pair plain-8 + residual-8 is missing" in capsys.readouterr().err
     monkeypatch.setattr(atlas, "DEPTHS", {"digits": (8, 14), "shapes": (8,)})  # a depth more: cells missing
     assert main(["atlas", "--check", "--out", str(tiny)]) == 1
     assert "out of date" in capsys.readouterr().err
@@ -132,7 +183,7 @@ def test_the_reference_cells_read_back_what_was_trained(tiny: Path) -> None:
     # collect() on the atlas's store is the sweep code's own reading: the histories it returns are
     # the ones the build trained (final numbers present, no NaN).
     for name, sweep in atlas.sweeps().items():
-        cells = collect(dataclasses.replace(sweep, depths=(8,), seeds=(0,)), RunStore(tiny))
+        cells = collect(dataclasses.replace(sweep, depths=(8,), seeds=(0,)), atlas.sweep_store(tiny))
         assert len(cells) == 2, name
         for c in cells:
             assert c.history.step[-1] == sweep.train.steps
@@ -156,8 +207,13 @@ def test_the_shipped_atlas_matches_the_codes_settings() -> None:
         f"the shipped atlas is stale (settings {m.settings_hash}, code {atlas.settings_hash()}): {REBUILD}"
     )
     assert m.cells == {k: len(v.cells()) for k, v in atlas.sweeps().items()}, f"cells missing: {REBUILD}"
+    assert m.pair == tuple(sorted(c.name for c in atlas.PAIR.model_configs())), f"pair missing: {REBUILD}"
     assert m.size_bytes == atlas.size_bytes(atlas.ATLAS_DIR) < 15_000_000
-    assert not list(atlas.ATLAS_DIR.rglob("weights.pt"))
+    assert not list((atlas.ATLAS_DIR / atlas.SWEEP_DIR).rglob("weights.pt"))
+    store = atlas.pair_store(atlas.ATLAS_DIR)
+    for info in store.list():
+        for kind, name in atlas.pair_analyses().items():
+            assert (info.path / "analysis" / f"{name}.json").is_file(), f"{info.label} lacks {kind}: {REBUILD}"
 
 
 def test_one_atlas_cell_rebuilt_equals_the_shipped_one() -> None:
@@ -167,7 +223,7 @@ def test_one_atlas_cell_rebuilt_equals_the_shipped_one() -> None:
 
     _shipped()
     cell = dataclasses.replace(atlas.sweeps()["digits"], depths=(8,), seeds=(0,), kinds=("plain",))
-    (shipped,) = collect(cell, RunStore(atlas.ATLAS_DIR))
+    (shipped,) = collect(cell, atlas.sweep_store(atlas.ATLAS_DIR))
     (rebuilt,) = run_sweep(cell, None)
     a, b = rebuilt.summary(), shipped.summary()
     for key in ("train_loss", "train_acc", "test_loss", "test_acc"):

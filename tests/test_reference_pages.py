@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from resnet_viz.engine.runs import RunStore
 from resnet_viz.teaching import atlas
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -24,7 +23,7 @@ def small_atlas(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(atlas, "DEPTHS", {"digits": (20, 56), "shapes": (8,)})  # shapes: not built
         mp.setattr(atlas, "SEEDS", (0,))
-        atlas.build(root, datasets=["digits"])
+        atlas.build(root, datasets=["digits"], pair=False)
     return root
 
 
@@ -91,8 +90,8 @@ def test_show_the_reference_now_grades_exercise_1_from_own_runs_only(tmp_runs, w
 
 def test_the_learners_own_run_replaces_its_reference(tmp_runs, with_atlas) -> None:
     # The learner's store holds plain-20 (copied from the atlas: the same settings, trained alike)
-    source = next(i for i in RunStore(with_atlas).list() if i.model.name == "plain-20")
-    shutil.copytree(with_atlas / source.run_id, tmp_runs / source.run_id)
+    source = next(i for i in atlas.sweep_store(with_atlas).list() if i.model.name == "plain-20")
+    shutil.copytree(source.path, tmp_runs / source.run_id)
     at = open_explorer()
     assert "3 runs" in _text(at)
     _button(at, "Show the reference now").click().run()

@@ -48,6 +48,8 @@ def _threads(store: RunStore, run_id: str, batch: int) -> Iterator[None]:
 
 
 SPLITS = ("test", "train")
+# The analysis page's defaults, which the reference atlas computes ahead for its pair.
+DEFAULT_DRAWS, DEFAULT_GRID, DEFAULT_SPAN, DEFAULT_DIMS = 10, 11, 1.0, 2
 NEAR_IDENTITY_IMAGES = 1000  # test images per near-identity measurement: the ratios settle long before 10,000
 KINDS = ("lesion", "landscape", "near-identity")  # the saved analyses, by the prefix of their names
 
@@ -238,13 +240,15 @@ def run_lesion(
     store: RunStore,
     run_id: str,
     *,
-    draws: int = 10,
+    draws: int = DEFAULT_DRAWS,
     seed: int = 0,
     force: bool = False,
+    keep: bool = True,
     data: Dataset | None = None,
     on_progress: Progress | None = None,
 ) -> LesionResult:
-    """Veit et al. 2016 on the run's test split: each block deleted in turn, then k random blocks."""
+    """Veit et al. 2016 on the run's test split: each block deleted in turn, then k random blocks.
+    Kept in the run's folder unless `keep` is False (a read-only store: the reference atlas)."""
     name = lesion_name(draws, seed)
     saved = _reuse(store, run_id, name, "lesion", force)
     if saved is not None:
@@ -252,7 +256,8 @@ def run_lesion(
     model, ds = _model_and_data(store, run_id, data)
     with _threads(store, run_id, LESION_BATCH):
         result = lesion_study(model, ds.x_test, ds.y_test, draws=draws, seed=seed, on_progress=on_progress)
-    store.save_analysis(run_id, name, result.to_dict())
+    if keep:
+        store.save_analysis(run_id, name, result.to_dict())
     return result
 
 
@@ -260,18 +265,19 @@ def run_landscape(
     store: RunStore,
     run_id: str,
     *,
-    grid: int = 11,
-    span: float = 1.0,
-    dims: int = 2,
+    grid: int = DEFAULT_GRID,
+    span: float = DEFAULT_SPAN,
+    dims: int = DEFAULT_DIMS,
     seed: int = 0,
     split: str = "test",
     force: bool = False,
+    keep: bool = True,
     data: Dataset | None = None,
     on_progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> Slice:
     """Li et al. 2018: the loss around the run's weights along filter-normalised random directions.
-    The same `seed` gives twins the same directions, so their pictures compare."""
+    The same `seed` gives twins the same directions, so their pictures compare. Kept unless `keep` is False."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
     name = landscape_name(dims, grid, span, seed, split)
@@ -284,7 +290,8 @@ def run_landscape(
         result = loss_slice(
             model, x, y, grid=grid, span=span, dims=dims, seed=seed, on_progress=on_progress, should_stop=should_stop
         )
-    store.save_analysis(run_id, name, result.to_dict())
+    if keep:
+        store.save_analysis(run_id, name, result.to_dict())
     return result
 
 
@@ -301,10 +308,11 @@ def run_near_identity(
     *,
     images: int = NEAR_IDENTITY_IMAGES,
     force: bool = False,
+    keep: bool = True,
     data: Dataset | None = None,
 ) -> NearIdentity:
     """He et al. 2016 §3.1, measured: ||F(x)|| / ||x|| and ||y - x|| / ||x|| per block, averaged over the
-    first `images` test images."""
+    first `images` test images. Kept unless `keep` is False."""
     name = near_identity_name(images)
     saved = _reuse(store, run_id, name, "near-identity", force)
     if saved is not None:
@@ -312,5 +320,6 @@ def run_near_identity(
     model, ds = _model_and_data(store, run_id, data)
     with _threads(store, run_id, min(images, RESPONSES_BATCH)):
         result = near_identity(model, ds.x_test[:images])
-    store.save_analysis(run_id, name, result.to_dict())
+    if keep:
+        store.save_analysis(run_id, name, result.to_dict())
     return result

@@ -316,8 +316,12 @@ def cmd_atlas(args: argparse.Namespace) -> int:
             return 1
         complete = {k: len(v.cells()) for k, v in atlas.sweeps().items()}
         missing = {k: n - manifest.cells.get(k, 0) for k, n in complete.items() if manifest.cells.get(k, 0) < n}
-        if manifest.stale or missing:
-            why = "its settings hash differs from the code's" if manifest.stale else f"cells missing: {missing}"
+        pair = tuple(sorted(c.name for c in atlas.PAIR.model_configs()))
+        if manifest.stale or missing or manifest.pair != pair:
+            if manifest.stale:
+                why = "its settings hash differs from the code's"
+            else:
+                why = f"cells missing: {missing}" if missing else f"the pair {' + '.join(pair)} is missing"
             print(f"the atlas in {root} is out of date ({why}): run `{atlas.COMMAND}` to rebuild it", file=sys.stderr)
             return 1
         print(
@@ -344,6 +348,7 @@ def cmd_atlas(args: argparse.Namespace) -> int:
         manifest = atlas.build(
             root,
             datasets=args.datasets,
+            pair=args.pair,
             force=args.force,
             on_sweep=on_sweep,
             on_job=on_job,
@@ -356,7 +361,7 @@ def cmd_atlas(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     if "bar" in state:
         state["bar"].draw(end="\n")
-    cells = ", ".join(f"{k} {v}" for k, v in manifest.cells.items())
+    cells = ", ".join([f"{k} {v}" for k, v in manifest.cells.items()] + [f"pair {' + '.join(manifest.pair)}"])
     print(
         f"atlas: {manifest.runs} runs ({cells}), {manifest.size_bytes / 1e6:.1f} MB, in {manifest.seconds:.0f} s, "
         f"settings {manifest.settings_hash}; written to {root}"

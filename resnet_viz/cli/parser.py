@@ -209,14 +209,16 @@ def build_parser() -> argparse.ArgumentParser:
         "atlas",
         help="compute the reference atlas the pages show on an empty run store",
         description="Trains, with the app's own sweep code, the degradation explorer's default settings on digits "
-        "(depths 8-110) and shapes (depths 8-56), plain and residual, seeds 0-2, into the read-only run store "
-        "shipped with the package (resnet_viz/teaching/atlas; weights dropped), and writes its manifest: the "
-        "command, the code version, torch, device and threads, seeds, date and a hash of the settings, so a stale "
-        "atlas is detected. Resumable: runs already there are kept (--force rebuilds all). About 25 minutes on "
-        "a 2-core CPU.",
+        "(depths 8-110) and shapes (depths 8-56), plain and residual, seeds 0-2 (weights dropped), and the saliency "
+        "page's shapes pair (plain-32 and residual-32, with its weight snapshots in float16 and the analysis page's "
+        "default lesion study, loss slice and near-identity measurement), into the read-only run stores shipped "
+        "with the package (resnet_viz/teaching/atlas), and writes its manifest: the command, the code version, "
+        "torch, device and threads, seeds, date and a hash of the settings, so a stale atlas is detected. "
+        "Resumable: runs already there are kept (--force rebuilds all). About 30 minutes on a 2-core CPU.",
     )
     p.add_argument("--datasets", nargs="+", choices=ATLAS_DATASETS, default=list(ATLAS_DATASETS), help="which sweeps")
     p.add_argument("--out", default=None, help="the atlas folder (default $RESNET_VIZ_ATLAS, else the package's own)")
+    _bool_flag(p, "pair", True, "also train the reference pair of the saliency and analysis pages")
     _bool_flag(p, "force", False, "delete the atlas and rebuild every run")
     p.add_argument("--check", action="store_true", help="only say whether the atlas matches the code (exit 1 if not)")
     return parser

@@ -1,16 +1,24 @@
 """The reference atlas: results the lab computed with its own code, shipped read-only with the
 package, so that a page on an empty run store shows a measured result in its first seconds.
 
-`resnet-viz atlas` (resnet_viz.cli.commands.cmd_atlas) builds it with the app's own code path:
-the degradation explorer's default settings on each offline dataset, at the depths and seeds
-below, trained by resnet_viz.degradation.sweep.run_sweep into a run store in `ATLAS_DIR` (one
-folder per run, as any run store; the weights are dropped, since a sweep cell is read for its
-curves and final numbers only), and `manifest.json`, which says how it was made. The build is
-resumable: run_sweep reuses every cell already in the atlas's store.
+`resnet-viz atlas` (resnet_viz.cli.commands.cmd_atlas) builds it with the app's own code paths,
+into two run stores under `ATLAS_DIR`, and `manifest.json`, which says how it was made:
 
-Pages read it through :func:`reference_cells` for the cells the learner's own store lacks, found
-by configuration exactly as the learner's own cells are; nothing here writes except
-:func:`build`, which only the CLI calls. A stale atlas (its settings hash is no longer the
+- `sweep/`: the degradation explorer's default settings on each offline dataset, at the depths
+  and seeds below, trained by resnet_viz.degradation.sweep.run_sweep (the weights are dropped:
+  a sweep cell is read for its curves and final numbers only);
+- `pair/`: the saliency page's shapes pair (plain-32 and residual-32, the recipe its Train
+  button queues), trained by resnet_viz.engine.experiment.run_twins with its weight snapshots,
+  which the saliency and analysis pages both work on; its weights are kept in float16 (half the
+  bytes; a ResNet-32's maps and losses do not move at that precision), and the analysis page's
+  default lesion study, loss slice and near-identity measurement are computed from those halved
+  weights by resnet_viz.analysis.saved and kept beside them.
+
+The build is resumable: run_sweep reuses every cell already in the sweep store, and a finished
+pair of the same settings is kept. Pages read the sweep through :func:`reference_cells` for the
+cells the learner's own store lacks, found by configuration exactly as the learner's own cells
+are, and the pair through :func:`pair_store`; nothing here writes except :func:`build`, which
+only the CLI calls. A stale atlas (its settings hash is no longer the
 code's) is still true for the settings it was computed with, so its cells are still found by
 their configuration; tests/test_atlas.py fails on it and names the command that rebuilds it.
 """
@@ -37,7 +45,7 @@ from ..engine.history import Update
 from ..engine.runs import RunStore
 from ..engine.runs.files import FORMAT_VERSION
 from ..i18n import _
-from .settings import sweep_defaults
+from .settings import TwinSettings, sweep_defaults, twin_defaults
 
 ATLAS_DIR = Path(__file__).resolve().parent / "atlas"  # the shipped one
 ATLAS_ENV = "RESNET_VIZ_ATLAS"  # another atlas folder (a teacher's own build, a test's)
@@ -49,11 +57,22 @@ DATASETS: tuple[str, ...] = ("digits", "shapes")  # the offline datasets: always
 DEPTHS: dict[str, tuple[int, ...]] = {"digits": (8, 14, 20, 32, 44, 56, 110), "shapes": (8, 14, 20, 32, 44, 56)}
 SEEDS: tuple[int, ...] = (0, 1, 2)  # three, so the explorer's spread per depth means something
 _WEIGHT_FILES = ("weights.pt", "snapshots")  # not read by any page for a sweep cell: not shipped
+SWEEP_DIR, PAIR_DIR = "sweep", "pair"  # the two run stores in an atlas folder
+# The pair the saliency page offers to train (resnet_viz.ui.saliency.PAIR is this same recipe).
+PAIR: TwinSettings = twin_defaults("shapes")
 
 
 def atlas_dir() -> Path:
     """Where the pages read the atlas: $RESNET_VIZ_ATLAS, else the one shipped with the package."""
     return Path(os.environ.get(ATLAS_ENV) or ATLAS_DIR).expanduser()
+
+
+def sweep_store(root: str | Path | None = None) -> RunStore:
+    return RunStore(Path(root or atlas_dir()) / SWEEP_DIR)
+
+
+def pair_store(root: str | Path | None = None) -> RunStore:
+    return RunStore(Path(root or atlas_dir()) / PAIR_DIR)
 
 
 class AtlasError(ValueError):
@@ -72,7 +91,12 @@ def sweeps() -> dict[str, SweepConfig]:
 def settings_hash() -> str:
     """A hash of everything that decides what the atlas holds (the sweeps' settings and the run
     store's format): a code change that changes the explorer's defaults changes it."""
-    blob = {"format": FORMAT_VERSION, "sweeps": {k: dataclasses.asdict(v) for k, v in sweeps().items()}}
+    blob = {
+        "format": FORMAT_VERSION,
+        "sweeps": {k: dataclasses.asdict(v) for k, v in sweeps().items()},
+        "pair": dataclasses.asdict(PAIR),
+        "analyses": pair_analyses(),
+    }
     return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -85,6 +109,7 @@ class Manifest:
     torch: str
     device: dict[str, Any]  # resnet_viz.engine.devices.DeviceLabel's fields (said in the page's language)
     cells: dict[str, int]  # per dataset, the cells in the atlas (of len(sweeps()[name].cells()))
+    pair: tuple[str, ...]  # the pair's run labels ("plain-32", "residual-32"); empty when not built
     seeds: tuple[int, ...]
     date: str  # ISO 8601, UTC, when the build ended
     settings_hash: str
@@ -132,6 +157,7 @@ def read_manifest(root: str | Path | None = None) -> Manifest | None:
             torch=str(raw["torch"]),
             device=dict(raw["device"]),
             cells={str(k): int(v) for k, v in dict(raw["cells"]).items()},
+            pair=tuple(str(label) for label in raw["pair"]),
             seeds=tuple(int(s) for s in raw["seeds"]),
             date=str(raw["date"]),
             settings_hash=str(raw["settings_hash"]),
@@ -159,7 +185,7 @@ def reference_cells(
     own = set(have)
     return [
         dataclasses.replace(cell, reference=True)
-        for cell in collect(sweep, RunStore(root))
+        for cell in collect(sweep, sweep_store(root))
         if (cell.depth, cell.kind, cell.seed) not in own
     ]
 
@@ -204,17 +230,94 @@ def size_bytes(root: str | Path) -> int:
     return sum(p.stat().st_size for p in Path(root).rglob("*") if p.is_file() and p.name != MANIFEST_FILE)
 
 
+def pair_analyses() -> dict[str, str]:
+    """The saved analyses the atlas keeps for each run of its pair (kind -> name): the analysis
+    page's defaults, so that its charts are there the moment a prediction is committed."""
+    from ..analysis import saved
+
+    return {
+        "lesion": saved.lesion_name(saved.DEFAULT_DRAWS, 0),
+        "landscape": saved.landscape_name(saved.DEFAULT_DIMS, saved.DEFAULT_GRID, saved.DEFAULT_SPAN, 0, "test"),
+        "near-identity": saved.near_identity_name(saved.NEAR_IDENTITY_IMAGES),
+    }
+
+
+def _halve(store: RunStore, run_id: str) -> None:
+    """The run's weights and snapshots in float16, in place (integers, e.g. BatchNorm's step count,
+    as they are). Loading casts them back: load_state_dict copies into the float32 parameters."""
+    import torch
+
+    folder = store.run_dir(run_id)
+    for path in [folder / _WEIGHT_FILES[0], *sorted((folder / _WEIGHT_FILES[1]).glob("*.pt"))]:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+        torch.save(half, path)
+
+
+def _pair_runs(store: RunStore) -> list[Any]:
+    """The pair store's finished runs when they are the pair of PAIR's settings, else []."""
+    infos = [i for i in store.list() if i.status == "finished" and i.has_weights]
+    names = sorted(c.name for c in PAIR.model_configs())
+    if len(infos) != len(names) or sorted(i.model.name for i in infos) != names:
+        return []
+    if any(i.data != PAIR.data_config() or i.train != PAIR.train_config() for i in infos):
+        return []
+    return sorted(infos, key=lambda i: i.model.residual)  # plain first
+
+
+def _build_pair(
+    root: Path, on_job: Callable[[int, int, Job, int], None] | None, on_update: Callable[[Update], None] | None
+) -> tuple[str, ...]:
+    """Train the pair into `root`/pair unless it is there, halve its weights, and compute the analysis
+    page's default analyses of each run (those already saved are reused). Returns its labels."""
+    from ..analysis import saved
+    from ..engine.experiment import run_twins
+
+    store = pair_store(root)
+    infos = _pair_runs(store)
+    if not infos:
+        if store.root.exists():  # a pair of other settings, or one cut short: trained again
+            shutil.rmtree(store.root)
+        models, train = tuple(PAIR.model_configs()), PAIR.train_config()
+        if on_job is not None:
+            on_job(0, 1, Job(PAIR.seed, models, PAIR.data_config(), train), train.steps)
+        run_twins(list(models), PAIR.data_config(), train, store=store, on_update=on_update, group="atlas-pair")
+        infos = _pair_runs(store)
+        if not infos:
+            raise AtlasError(_("the reference pair did not finish training; run the command again"))
+        for info in infos:
+            _halve(store, info.run_id)
+    for info in infos:  # from the halved weights: what the pages load is what was measured
+        saved.run_lesion(store, info.run_id)
+        saved.run_landscape(store, info.run_id)
+        saved.run_near_identity(store, info.run_id)
+    return tuple(i.label for i in infos)
+
+
+def _earlier_seconds(root: Path) -> float:
+    """The seconds the atlas's earlier commands took, from the manifest they wrote (read leniently:
+    a manifest of an older layout still says how long its runs took); 0 when there is none."""
+    try:
+        raw = json.loads((root / MANIFEST_FILE).read_text(encoding="utf-8"))
+        seconds = float(raw["seconds"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return 0.0
+    return seconds if math.isfinite(seconds) and seconds >= 0 else 0.0
+
+
 def build(
     root: str | Path | None = None,
     *,
     datasets: Iterable[str] = DATASETS,
+    pair: bool = True,
     force: bool = False,
     on_sweep: Callable[[str, SweepConfig], None] | None = None,
     on_job: Callable[[int, int, Job, int], None] | None = None,
     on_update: Callable[[Update], None] | None = None,
 ) -> Manifest:
-    """Train every missing cell of the atlas's sweeps into the store at `root` (all of them with
-    `force`), drop their weights, and write the manifest. Returns the manifest written."""
+    """Train every missing cell of the atlas's sweeps into the sweep store at `root` (all of them
+    with `force`) and drop their weights; with `pair`, train the reference pair and its analyses;
+    write the manifest. Returns the manifest written."""
     import torch
 
     from ..engine.devices import device_label, select_device
@@ -228,30 +331,27 @@ def build(
     root = Path(root or atlas_dir())
     if force and root.exists():
         shutil.rmtree(root)
-    store = RunStore(root)
+    store = sweep_store(root)
     start, code = time.perf_counter(), _code_version()  # the code the runs are computed with
-    try:  # a resumed build adds the time its earlier parts took
-        before = read_manifest(root)
-    except AtlasError:
-        before = None
-    earlier = before.seconds if before is not None and not before.stale else 0.0
+    earlier = _earlier_seconds(root)  # a resumed build adds the time its earlier parts took
     plan = sweeps()
     for name in chosen:
         if on_sweep is not None:
             on_sweep(name, plan[name])
         run_sweep(plan[name], store, on_job=on_job, on_update=on_update)
         _strip_weights(store)  # after each sweep: an interrupted build leaves a small atlas too
-    runs = len(store.list())
+    labels = _build_pair(root, on_job, on_update) if pair else tuple(i.label for i in _pair_runs(pair_store(root)))
     manifest = Manifest(
         command=COMMAND,
         code_version=code,
         torch=device_label("cpu").version,
         device=dataclasses.asdict(device_label(select_device("auto"), threads=torch.get_num_threads())),
         cells={name: len(collect(plan[name], store)) for name in DATASETS},
+        pair=labels,
         seeds=SEEDS,
         date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         settings_hash=settings_hash(),
-        runs=runs,
+        runs=len(store.list()) + len(pair_store(root).list()),
         size_bytes=size_bytes(root),
         seconds=round(earlier + time.perf_counter() - start, 1),
     )
