@@ -21,6 +21,7 @@ from resnet_viz.saliency import localisation
 from resnet_viz.saliency import maps as saliency
 from resnet_viz.saliency.pretrained import PretrainedUnavailable
 from resnet_viz.text import saliency as text_saliency
+from resnet_viz.ui import reference as ui_ref
 from resnet_viz.ui import saliency as ui_sal
 
 ui.page_setup("saliency")
@@ -37,27 +38,38 @@ st.caption(
 )
 
 N_SAMPLES = 12  # test images offered as samples; on shapes they come with the object's mask
-store = RunStore()
-groups = ui.run_groups(store)
-pair_key = localisation.newest_pair(groups)
+own = RunStore()
+own_groups = ui.run_groups(own)
+pair_key = localisation.newest_pair(own_groups)
+reference_groups, reference_store, manifest = ui_ref.pair()  # the atlas's pair: read-only, labelled
+groups = {**own_groups, **reference_groups}
 controls, view = st.columns(ui.CONTROLS_VIEW, gap="large")
+
+
+def title(key: str) -> str:
+    if key in reference_groups:
+        return ui_ref.group_title(reference_groups[key])
+    return ui.group_label(own_groups[key]) if key in own_groups else ui_sal.pretrained_title(key)
+
 
 with controls:
     st.subheader(_("Networks"))
     options = list(groups) + list(ui_sal.PRETRAINED_CHOICES)
     if st.session_state.get("sal_nets") not in options:  # first visit, or its runs were deleted
-        st.session_state.sal_nets = pair_key  # the lesson's pair when there is one; else nothing chosen
+        # the lesson's pair when there is one; else the reference pair; else nothing chosen
+        st.session_state.sal_nets = pair_key or localisation.newest_pair(reference_groups)
     which = st.selectbox(
         _("Trained twins or a pretrained net"),
         options,
         key="sal_nets",
         placeholder=_("Choose networks"),
-        format_func=lambda key: ui.group_label(groups[key]) if key in groups else ui_sal.pretrained_title(key),
+        format_func=title,
         help=_("Runs trained on the other pages appear here once finished, with what they were trained on."),
     )
     if which in groups:  # the whole label: the narrow box cuts it after the names
-        st.caption(ui.group_label(groups[which]))
+        st.caption(title(which))
 
+store = reference_store if which in reference_groups else own  # the reference's store is read, never written
 nets: list[ui_sal.Net] = []
 try:
     if which in groups:
@@ -180,8 +192,16 @@ with controls:
     raw = st.toggle(_("Maps only"), False, key="sal_raw", help=_("The maps without the image under them"))
 
 with view:
-    if pair_key is None:
+    if which in reference_groups:
+        ui_ref.pair_label(
+            manifest,
+            action=_("press **Train the shapes pair** below (about {minutes} min)").format(
+                minutes=f"{ui_sal.pair_minutes():.0f}"
+            ),
+        )
+    elif pair_key is None:
         st.info(ui_sal.no_pair_sentence(), icon=":material/model_training:")
+    if pair_key is None:
         job_id = st.session_state.get("sal_job")
         st.button(
             _("Train the shapes pair"),
@@ -190,7 +210,7 @@ with view:
             key="sal_train",
             disabled=job_id is not None,
             on_click=ui_sal.train_pair,
-            args=(ui.owner_key(), store),
+            args=(ui.owner_key(), own),  # the learner's store, never the atlas
         )
         if st.session_state.get("sal_refused"):
             st.error(st.session_state.sal_refused, icon=":material/block:")

@@ -4,7 +4,8 @@ ones under one progress bar, and the pair a group's sentences compare.
 Saved analyses are read through ``st.cache_data`` keyed by run id, the analysis name (which
 carries every setting) and the file's mtime, so a rerun neither recomputes nor re-reads them,
 and a result recomputed by the CLI (``--force``) is read again. Nothing the run store raises
-reaches the page: a damaged file or run becomes one sentence on it.
+reaches the page: a damaged file or run becomes one sentence on it. On a read-only store (the
+reference atlas's pair) what the learner computes is kept in their session instead (``keep=False``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from resnet_viz.engine.runs.files import ANALYSIS_DIR, WEIGHTS_FILE
 from resnet_viz.i18n import N_, _
 
 Runs = Mapping[str, RunInfo]  # chart label -> run
+_UNKEPT = "an_unkept"  # session: (store root, run id, analysis name) -> a result computed on a read-only store
 Progress = Callable[[int, int], None]
 # The progress text of `compute`, by what it counts; translated where shown.
 _UNITS: dict[str, str] = {
@@ -59,8 +61,11 @@ def saved(store: RunStore, runs: Runs, name: str, kind: str) -> dict[str, Any]:
     is not computed. A damaged file counts as not computed, with a warning naming it: computing
     it again replaces it."""
     out: dict[str, Any] = {}
+    unkept = st.session_state.get(_UNKEPT, {})
     for label, info in runs.items():
-        out[label] = None
+        out[label] = unkept.get((str(store.root), info.run_id, name))
+        if out[label] is not None:
+            continue
         try:
             mtime = (info.path / ANALYSIS_DIR / f"{name}.json").stat().st_mtime_ns
         except OSError:
@@ -74,10 +79,20 @@ def saved(store: RunStore, runs: Runs, name: str, kind: str) -> dict[str, Any]:
     return out
 
 
-def compute(runs: Runs, labels: Sequence[str], run: Callable[[RunInfo, Progress], object], unit: str) -> bool:
+def compute(
+    store: RunStore,
+    runs: Runs,
+    labels: Sequence[str],
+    run: Callable[[RunInfo, Progress], object],
+    unit: str,
+    *,
+    name: str,
+    keep: bool = True,
+) -> bool:
     """``run(info, progress)`` for each label under one progress bar. True when every one finished
     (the caller reruns the page); False after an error, which stays on the page. `unit`: a key of
-    `_UNITS`, how the progress text counts ("points", "evaluations", "networks")."""
+    `_UNITS`, how the progress text counts ("points", "evaluations", "networks"). Unless `keep`,
+    each result (the analysis `name`) is kept in the session, where `saved` finds it."""
     bar = st.progress(0.0)
     try:
         for i, label in enumerate(labels):
@@ -86,7 +101,9 @@ def compute(runs: Runs, labels: Sequence[str], run: Callable[[RunInfo, Progress]
                 text = _(_UNITS[unit]).format(label=label, done=done, total=total)
                 bar.progress((i + done / total) / len(labels), text=text)
 
-            run(runs[label], progress)
+            result = run(runs[label], progress)
+            if not keep:
+                st.session_state.setdefault(_UNKEPT, {})[(str(store.root), runs[label].run_id, name)] = result
             bar.progress((i + 1) / len(labels), text=_("{label}: done").format(label=label))
     except SliceCancelled as exc:
         bar.empty()
@@ -103,32 +120,54 @@ def compute(runs: Runs, labels: Sequence[str], run: Callable[[RunInfo, Progress]
 
 
 def compute_slices(
-    store: RunStore, runs: Runs, labels: Sequence[str], *, grid: int, span: float, dims: int, seed: int
+    store: RunStore,
+    runs: Runs,
+    labels: Sequence[str],
+    *,
+    grid: int,
+    span: float,
+    dims: int,
+    seed: int,
+    keep: bool = True,
 ) -> bool:
-    """Li et al. 2018 slices of the labelled runs, kept with each run."""
+    """Li et al. 2018 slices of the labelled runs, kept with each run (or, unless `keep`, in the session)."""
     return compute(
+        store,
         runs,
         labels,
         lambda info, progress: analysis.run_landscape(
-            store, info.run_id, grid=grid, span=span, dims=dims, seed=seed, on_progress=progress
+            store, info.run_id, grid=grid, span=span, dims=dims, seed=seed, on_progress=progress, keep=keep
         ),
         "points",
+        name=analysis.landscape_name(dims, grid, span, seed, "test"),
+        keep=keep,
     )
 
 
-def compute_lesions(store: RunStore, runs: Runs, labels: Sequence[str], *, draws: int) -> bool:
-    """Veit et al. 2016 lesion studies of the labelled runs, kept with each run."""
+def compute_lesions(store: RunStore, runs: Runs, labels: Sequence[str], *, draws: int, keep: bool = True) -> bool:
+    """Veit et al. 2016 lesion studies of the labelled runs, kept with each run (or in the session)."""
     return compute(
+        store,
         runs,
         labels,
-        lambda info, progress: analysis.run_lesion(store, info.run_id, draws=draws, on_progress=progress),
+        lambda info, progress: analysis.run_lesion(store, info.run_id, draws=draws, on_progress=progress, keep=keep),
         "evaluations",
+        name=analysis.lesion_name(draws, 0),
+        keep=keep,
     )
 
 
-def compute_near_identity(store: RunStore, runs: Runs, labels: Sequence[str]) -> bool:
+def compute_near_identity(store: RunStore, runs: Runs, labels: Sequence[str], *, keep: bool = True) -> bool:
     """He et al. 2016 §3.1 measured on the labelled runs (one pass each: no progress within a run)."""
-    return compute(runs, labels, lambda info, _progress: analysis.run_near_identity(store, info.run_id), "networks")
+    return compute(
+        store,
+        runs,
+        labels,
+        lambda info, _progress: analysis.run_near_identity(store, info.run_id, keep=keep),
+        "networks",
+        name=analysis.near_identity_name(analysis.NEAR_IDENTITY_IMAGES),
+        keep=keep,
+    )
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

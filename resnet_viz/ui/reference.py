@@ -10,12 +10,17 @@ until the learner asks for it (and then the exercise is graded from their own ru
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import streamlit as st
 
+from resnet_viz import ui
 from resnet_viz.degradation.sweep import SweepConfig, SweepResult
+from resnet_viz.engine.runs import RunInfo, RunStore
+from resnet_viz.engine.runs.records import twin_groups
 from resnet_viz.i18n import _, language, ngettext
 from resnet_viz.teaching import atlas
-from resnet_viz.teaching.exercises import Exercise
+from resnet_viz.teaching.exercises import Exercise, Outcome
 from resnet_viz.ui import exercises as ui_ex
 
 _PEEKED = "reference_peeked"  # session: exercise key -> the learner asked for the reference before predicting
@@ -60,12 +65,20 @@ def released(exercise: Exercise) -> bool:
     return ui_ex.committed(exercise.key) or peeked(exercise)
 
 
-def gate(exercise: Exercise, count: int, *, number: int) -> None:
-    """In place of a reference that would answer `exercise` (number `number` in the page's box):
-    what is waiting, and a button to show it before predicting."""
+def gate(exercise: Exercise, count: int, *, number: int, above: bool = False) -> None:
+    """In place of a reference that would answer `exercise` (number `number` in the page's box,
+    which is below this, or `above`): what is waiting, and a button to show it before predicting."""
     with st.container(border=True):
-        st.markdown(
-            ngettext(
+        if above:
+            text = ngettext(
+                "**A reference result is ready here**: {count} run that the lab computed with `resnet-viz atlas`. "
+                "Exercise {number} above asks what it shows: commit your prediction there and it appears here.",
+                "**A reference result is ready here**: {count} runs that the lab computed with `resnet-viz atlas`. "
+                "Exercise {number} above asks what they show: commit your prediction there and they appear here.",
+                count,
+            )
+        else:
+            text = ngettext(
                 "**A reference result is ready for these settings**: {count} run that the lab computed with "
                 "`resnet-viz atlas`. Exercise {number} below asks what it shows: commit your prediction there and "
                 "it appears here.",
@@ -73,8 +86,8 @@ def gate(exercise: Exercise, count: int, *, number: int) -> None:
                 "`resnet-viz atlas`. Exercise {number} below asks what they show: commit your prediction there and "
                 "they appear here.",
                 count,
-            ).format(count=count, number=number)
-        )
+            )
+        st.markdown(text.format(count=count, number=number))
         st.button(
             _("Show the reference now"),
             key=f"reference_peek:{exercise.key}",
@@ -83,6 +96,68 @@ def gate(exercise: Exercise, count: int, *, number: int) -> None:
             args=(exercise.key,),
             help=_("Exercise {number} is then graded from your own runs only").format(number=number),
         )
+
+
+# -- the reference pair (the saliency and analysis pages) --------------------------------------------
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _pair_runs(root: str, lang: str) -> tuple[list[RunInfo], atlas.Manifest | None, str | None]:
+    try:
+        manifest = atlas.read_manifest(root)
+    except atlas.AtlasError as exc:
+        return [], None, str(exc)
+    if manifest is None or not manifest.pair:
+        return [], manifest, None
+    infos, _damaged = atlas.pair_store(root).scan()  # a damaged reference run: the pair is whole or absent
+    groups = list(twin_groups(infos).values())  # plain before residual, as the learner's own groups
+    whole = len(groups) == 1 and len(groups[0]) == len(manifest.pair)
+    return (groups[0] if whole else []), manifest, None
+
+
+def pair() -> tuple[dict[str, list[RunInfo]], RunStore, atlas.Manifest | None]:
+    """The atlas's reference pair as the pages' run groups (one group, or none without an atlas),
+    the read-only store it lives in, and the manifest. Read once per server (cached)."""
+    root = str(atlas.atlas_dir())
+    runs, manifest, problem = _pair_runs(root, language())
+    if problem:
+        st.caption(_("The reference atlas cannot be read, so none is shown: {reason}").format(reason=problem))
+    groups = {f"{' + '.join(r.label for r in runs)} · {runs[0].group}": runs} if runs else {}
+    return groups, atlas.pair_store(root), manifest
+
+
+def group_title(runs: Sequence[RunInfo]) -> str:
+    """A reference group as a select box lists it: marked as the reference, in the learner's language."""
+    return _("Reference: {names} · {domain} · seed {seed}").format(
+        names=" + ".join(r.label for r in runs), domain=ui.domain(runs[0]), seed=runs[0].train.seed
+    )
+
+
+def pair_label(manifest: atlas.Manifest | None, *, action: str) -> None:
+    """The box above a page's work on the reference pair: what it is, who computed it, on what, and
+    how to work on one's own (`action`, in the learner's language)."""
+    device, date = (manifest.device_text(), manifest.day()) if manifest is not None else ("?", "?")
+    st.info(
+        _(
+            "**Reference**: these twins come from the lab's reference atlas, trained by `resnet-viz atlas` on "
+            "{device} ({date}), not by you; what this page computes on them is kept in this browser's session "
+            "only. To work on your own, {action}."
+        ).format(device=device, date=date, action=action),
+        icon=":material/menu_book:",
+    )
+
+
+Items = list[tuple[Exercise, Outcome | None, str]]
+
+
+def ungraded_if_peeked(items: Items) -> Items:
+    """On the reference pair, an exercise whose reference the learner looked at before predicting
+    is not graded from it: they have no run of their own to be graded from here."""
+    todo = _(
+        "you looked at the reference first, so it does not grade this one: train your own twins on "
+        "**Train & compare** and measure them here."
+    )
+    return [(ex, None, todo) if peeked(ex) else (ex, outcome, t) for ex, outcome, t in items]
 
 
 def label(manifest: atlas.Manifest, count: int, total: int, *, action: str) -> None:

@@ -24,7 +24,7 @@ from resnet_viz.engine.runs import RunInfo, RunStore
 from resnet_viz.i18n import N_, _
 from resnet_viz.saliency.localisation import Track
 from resnet_viz.saliency.maps import frozen_copy
-from resnet_viz.teaching.settings import twin_defaults
+from resnet_viz.teaching import atlas
 
 # The pretrained nets by key, each with its name, marked: show it with `_()` (pretrained_title).
 PRETRAINED_CHOICES = {
@@ -90,7 +90,7 @@ def _pretrained(name: str) -> torch.nn.Module:
         return _cached_pretrained(name)
 
 
-PAIR = twin_defaults("shapes")  # the pair the page offers to train: the shapes recipe, plain and residual
+PAIR = atlas.PAIR  # the pair the page offers to train (the shapes recipe, plain and residual), as the atlas holds it
 
 
 def pair_minutes() -> float:
