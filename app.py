@@ -9,6 +9,7 @@ from resnet_viz import ui
 from resnet_viz.degradation.sweep import DEMO
 from resnet_viz.engine.runs import RunStore
 from resnet_viz.i18n import _
+from resnet_viz.teaching import atlas
 from resnet_viz.ui import degradation as ui_sweep
 
 ui.page_setup("home")
@@ -94,7 +95,11 @@ owner, store = ui.owner_key(), RunStore()
 busy = ui_sweep.running("demo", owner)
 button, seed_box = st.columns([1, 3], vertical_alignment="bottom")
 seed = seed_box.selectbox(
-    _("Seed (init and batch order)"), range(5), key="demo_seed", width=220, placeholder=ui.placeholder(range(5))
+    _("Seed (init and batch order)"),
+    atlas.DEMO_SWEEP.seeds,  # the seeds the reference atlas holds the demo for
+    key="demo_seed",
+    width=220,
+    placeholder=ui.placeholder(atlas.DEMO_SWEEP.seeds),
 )
 demo = dataclasses.replace(DEMO, seeds=(seed,))
 button.button(

@@ -7,6 +7,7 @@ session and drive the system Chromium through Playwright; tests that use them sh
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -84,14 +85,12 @@ class StreamlitServer:
         return self.log_path.read_text(errors="replace")
 
 
-@pytest.fixture(scope="session")
-def streamlit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamlitServer]:
-    """`streamlit run app.py` on a free port, with its own empty run store; stopped at the end."""
+@contextlib.contextmanager
+def serve(runs: Path, log_path: Path, env: dict[str, str]) -> Iterator[StreamlitServer]:
+    """`streamlit run app.py` on a free port with the environment `env` and the run store `runs`,
+    healthy before it is yielded; stopped after."""
     port = _free_port()
-    runs = tmp_path_factory.mktemp("server-runs")
-    ARTIFACTS.mkdir(exist_ok=True)
-    log_path = ARTIFACTS / "streamlit-server.log"
-    env = {**os.environ, "RESNET_VIZ_RUNS": str(runs), "PYTHONUNBUFFERED": "1"}
+    env = {**env, "RESNET_VIZ_RUNS": str(runs), "PYTHONUNBUFFERED": "1"}
     cmd = [
         sys.executable,
         "-m",
@@ -135,6 +134,15 @@ def streamlit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Strea
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+@pytest.fixture(scope="session")
+def streamlit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamlitServer]:
+    """`streamlit run app.py` on a free port, with its own empty run store (and no reference atlas:
+    the empty one pytest_configure set); stopped at the end."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    with serve(tmp_path_factory.mktemp("server-runs"), ARTIFACTS / "streamlit-server.log", dict(os.environ)) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -16,12 +16,17 @@ from resnet_viz.teaching import atlas, settings
 
 # The pair at depth 8, width 4, 10 steps: the real recipe's code path in seconds.
 TINY_PAIR = dataclasses.replace(atlas.PAIR, depth=8, width=4, steps=10)
+# Home's demo at depth 8, one seed, 10 steps.
+TINY_DEMO = dataclasses.replace(
+    atlas.DEMO_SWEEP, depths=(8,), seeds=(0,), train=dataclasses.replace(atlas.DEMO_SWEEP.train, steps=10)
+)
 
 
 def _tiny_settings(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(atlas, "DEPTHS", {"digits": (8,), "shapes": (8,)})
     mp.setattr(atlas, "SEEDS", (0,))
     mp.setattr(atlas, "PAIR", TINY_PAIR)
+    mp.setattr(atlas, "DEMO_SWEEP", TINY_DEMO)
 
 
 @pytest.fixture(scope="module")
@@ -41,13 +46,14 @@ def test_the_cli_lists_the_atlas_datasets() -> None:
 def test_a_build_writes_a_run_store_without_weights_and_a_manifest(tiny: Path) -> None:
     m = atlas.read_manifest(tiny)
     assert m is not None
-    assert (m.command, m.cells, m.runs, m.seeds) == ("resnet-viz atlas", {"digits": 2, "shapes": 2}, 6, (0,))
+    assert (m.command, m.runs, m.seeds) == ("resnet-viz atlas", 8, (0,))
+    assert m.cells == {"digits": 2, "shapes": 2, "demo": 2}
     assert m.pair == ("plain-8", "residual-8")
     assert m.size_bytes == atlas.size_bytes(tiny)
     sweep = tiny / atlas.SWEEP_DIR
     assert not list(sweep.rglob("weights.pt")) and not list(sweep.rglob("snapshots"))
     infos = atlas.sweep_store(tiny).list()
-    assert sorted(i.model.name for i in infos) == ["plain-8", "plain-8", "residual-8", "residual-8"]
+    assert sorted(i.model.name for i in infos) == ["plain-8"] * 3 + ["residual-8"] * 3
     assert {i.data.name for i in infos} == {"digits", "shapes"}
 
 
@@ -162,7 +168,7 @@ def test_check_says_up_to_date_stale_or_missing(tiny: Path, tmp_path: Path, monk
     assert "resnet-viz atlas" in capsys.readouterr().err
     _tiny_settings(monkeypatch)
     assert main(["atlas", "--check", "--out", str(tiny)]) == 0
-    assert "atlas up to date: 6 runs" in capsys.readouterr().out
+    assert "atlas up to date: 8 runs" in capsys.readouterr().out
     raw = json.loads((tiny / atlas.MANIFEST_FILE).read_text())
     (tmp_path / atlas.MANIFEST_FILE).write_text(json.dumps({**raw, "pair": []}))  # built with --no-pair
     assert main(["atlas", "--check", "--out", str(tmp_path)]) == 1
@@ -206,7 +212,7 @@ def test_the_shipped_atlas_matches_the_codes_settings() -> None:
     assert not m.stale, (
         f"the shipped atlas is stale (settings {m.settings_hash}, code {atlas.settings_hash()}): {REBUILD}"
     )
-    assert m.cells == {k: len(v.cells()) for k, v in atlas.sweeps().items()}, f"cells missing: {REBUILD}"
+    assert m.cells == {k: len(v.cells()) for k, v in atlas.parts().items()}, f"cells missing: {REBUILD}"
     assert m.pair == tuple(sorted(c.name for c in atlas.PAIR.model_configs())), f"pair missing: {REBUILD}"
     assert m.size_bytes == atlas.size_bytes(atlas.ATLAS_DIR) < 15_000_000
     assert not list((atlas.ATLAS_DIR / atlas.SWEEP_DIR).rglob("weights.pt"))

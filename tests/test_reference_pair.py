@@ -24,7 +24,7 @@ def pair_atlas(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("pair-atlas")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(atlas, "PAIR", dataclasses.replace(atlas.PAIR, depth=8, width=4, steps=10))
-        atlas.build(root, datasets=[])
+        atlas.build(root, datasets=[], demo=False)
     return root
 
 

@@ -314,7 +314,7 @@ def cmd_atlas(args: argparse.Namespace) -> int:
         if manifest is None:
             print(f"no atlas in {root}: run `{atlas.COMMAND}` to build it", file=sys.stderr)
             return 1
-        complete = {k: len(v.cells()) for k, v in atlas.sweeps().items()}
+        complete = {k: len(v.cells()) for k, v in atlas.parts().items()}
         missing = {k: n - manifest.cells.get(k, 0) for k, n in complete.items() if manifest.cells.get(k, 0) < n}
         pair = tuple(sorted(c.name for c in atlas.PAIR.model_configs()))
         if manifest.stale or missing or manifest.pair != pair:
@@ -349,6 +349,7 @@ def cmd_atlas(args: argparse.Namespace) -> int:
             root,
             datasets=args.datasets,
             pair=args.pair,
+            demo=args.demo,
             force=args.force,
             on_sweep=on_sweep,
             on_job=on_job,

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..degradation.sweep import KINDS, Job, SweepConfig, SweepResult, collect, run_sweep
+from ..degradation.sweep import DEMO, KINDS, Job, SweepConfig, SweepResult, collect, run_sweep
 from ..engine.history import Update
 from ..engine.runs import RunStore
 from ..engine.runs.files import FORMAT_VERSION
@@ -58,6 +58,8 @@ DEPTHS: dict[str, tuple[int, ...]] = {"digits": (8, 14, 20, 32, 44, 56, 110), "s
 SEEDS: tuple[int, ...] = (0, 1, 2)  # three, so the explorer's spread per depth means something
 _WEIGHT_FILES = ("weights.pt", "snapshots")  # not read by any page for a sweep cell: not shipped
 SWEEP_DIR, PAIR_DIR = "sweep", "pair"  # the two run stores in an atlas folder
+# Home's one-click demo at every seed its box offers: trained into the sweep store beside the sweeps.
+DEMO_SWEEP: SweepConfig = dataclasses.replace(DEMO, seeds=(0, 1, 2, 3, 4))
 # The pair the saliency page offers to train (resnet_viz.ui.saliency.PAIR is this same recipe).
 PAIR: TwinSettings = twin_defaults("shapes")
 
@@ -88,12 +90,17 @@ def sweeps() -> dict[str, SweepConfig]:
     }
 
 
+def parts() -> dict[str, SweepConfig]:
+    """Every sweep the sweep store holds, by the name the manifest counts its cells under."""
+    return {**sweeps(), "demo": DEMO_SWEEP}
+
+
 def settings_hash() -> str:
     """A hash of everything that decides what the atlas holds (the sweeps' settings and the run
     store's format): a code change that changes the explorer's defaults changes it."""
     blob = {
         "format": FORMAT_VERSION,
-        "sweeps": {k: dataclasses.asdict(v) for k, v in sweeps().items()},
+        "sweeps": {k: dataclasses.asdict(v) for k, v in parts().items()},
         "pair": dataclasses.asdict(PAIR),
         "analyses": pair_analyses(),
     }
@@ -108,7 +115,9 @@ class Manifest:
     code_version: str  # the git commit it was built at, else the package version
     torch: str
     device: dict[str, Any]  # resnet_viz.engine.devices.DeviceLabel's fields (said in the page's language)
-    cells: dict[str, int]  # per dataset, the cells in the atlas (of len(sweeps()[name].cells()))
+    cells: dict[
+        str, int
+    ]  # per part (each dataset's sweep, the demo), its cells in the atlas (of len(parts()[name].cells()))
     pair: tuple[str, ...]  # the pair's run labels ("plain-32", "residual-32"); empty when not built
     seeds: tuple[int, ...]
     date: str  # ISO 8601, UTC, when the build ended
@@ -310,13 +319,15 @@ def build(
     *,
     datasets: Iterable[str] = DATASETS,
     pair: bool = True,
+    demo: bool = True,
     force: bool = False,
     on_sweep: Callable[[str, SweepConfig], None] | None = None,
     on_job: Callable[[int, int, Job, int], None] | None = None,
     on_update: Callable[[Update], None] | None = None,
 ) -> Manifest:
     """Train every missing cell of the atlas's sweeps into the sweep store at `root` (all of them
-    with `force`) and drop their weights; with `pair`, train the reference pair and its analyses;
+    with `force`) and drop their weights, and with `demo` Home's demo at its five seeds; with `pair`,
+    train the reference pair and its analyses;
     write the manifest. Returns the manifest written."""
     import torch
 
@@ -340,13 +351,18 @@ def build(
             on_sweep(name, plan[name])
         run_sweep(plan[name], store, on_job=on_job, on_update=on_update)
         _strip_weights(store)  # after each sweep: an interrupted build leaves a small atlas too
+    if demo:
+        if on_sweep is not None:
+            on_sweep("demo", DEMO_SWEEP)
+        run_sweep(DEMO_SWEEP, store, on_job=on_job, on_update=on_update)
+        _strip_weights(store)
     labels = _build_pair(root, on_job, on_update) if pair else tuple(i.label for i in _pair_runs(pair_store(root)))
     manifest = Manifest(
         command=COMMAND,
         code_version=code,
         torch=device_label("cpu").version,
         device=dataclasses.asdict(device_label(select_device("auto"), threads=torch.get_num_threads())),
-        cells={name: len(collect(plan[name], store)) for name in DATASETS},
+        cells={name: len(collect(sweep, store)) for name, sweep in parts().items()},
         pair=labels,
         seeds=SEEDS,
         date=datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -400,13 +400,18 @@ def paper_reference() -> None:
 
 
 def demo_view(sweep: SweepConfig, store: RunStore, param: str) -> None:
-    """The home page demo's result: the curves and one sentence, once all four cells are stored."""
+    """The home page demo's result: the curves and one sentence, once all four cells are stored;
+    until then the reference atlas's, labelled (Home asks no prediction that it would answer)."""
     progress(param, sweep, store, chart_key="demo_live")
     if active(param):
         return
     results = _collect_warned(sweep, store)
-    if not results:
-        return
+    if len(results) < len(sweep.cells()):  # not all four of the learner's own: the atlas's, labelled
+        reference, manifest = ui_reference.for_sweep(sweep, [])
+        if manifest is None or len(reference) < len(sweep.cells()):
+            return
+        results = reference
+        ui_reference.label(manifest, len(results), len(results), action=_("press **Run the demo**"))
     st.plotly_chart(sweep_figures.depth_curves(results), key="demo_curves")
     text = demo_reading(results)
     if text:
