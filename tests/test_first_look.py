@@ -18,7 +18,7 @@ from resnet_viz.teaching import atlas
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 # Where a page's first chart comes from the atlas: the start of its label, per language.
 LABELS = {"en": "Reference", "zh": "参考结果"}
-FROM_ATLAS = {"degradation", "analysis", "saliency"}
+FROM_ATLAS = {"home", "degradation", "analysis", "saliency"}
 PEEK = {"reference_peeked": {"sweep.deeper_plain": True}}  # the explorer's "Show the reference now"
 
 
@@ -74,7 +74,7 @@ def test_every_page_on_an_empty_store_in_the_browser(chromium_browser, reference
                 page.goto(f"{reference_server.url}/{slug}?lang={lang}")
                 if p.key == "degradation":
                     page.get_by_role("button", name=peek).click()
-                page.locator(".js-plotly-plot").first.wait_for(state="visible")
+                page.locator(".js-plotly-plot >> visible=true").first.wait_for(state="visible")
                 if p.key in FROM_ATLAS:
                     page.get_by_text(LABELS[lang], exact=False).first.wait_for(state="visible")
                 page.wait_for_timeout(2500)  # plotly lays out after the script run ends
