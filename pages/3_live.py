@@ -197,6 +197,6 @@ with controls:
     )
 
 with view:
-    ui_live.live_view(job_id, store)
+    ui_live.live_view(job_id, store, settings)
 
 ui_live.run_list(store, current=snap.run_ids if snap else ())

@@ -16,6 +16,7 @@ from resnet_viz.teaching import atlas, settings
 
 # The pair at depth 8, width 4, 10 steps: the real recipe's code path in seconds.
 TINY_PAIR = dataclasses.replace(atlas.PAIR, depth=8, width=4, steps=10)
+TINY_LIVE = dataclasses.replace(atlas.LIVE, depth=8, width=4, steps=10)
 # Home's demo at depth 8, one seed, 10 steps.
 TINY_DEMO = dataclasses.replace(
     atlas.DEMO_SWEEP, depths=(8,), seeds=(0,), train=dataclasses.replace(atlas.DEMO_SWEEP.train, steps=10)
@@ -27,6 +28,7 @@ def _tiny_settings(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(atlas, "SEEDS", (0,))
     mp.setattr(atlas, "PAIR", TINY_PAIR)
     mp.setattr(atlas, "DEMO_SWEEP", TINY_DEMO)
+    mp.setattr(atlas, "LIVE", TINY_LIVE)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +48,11 @@ def test_the_cli_lists_the_atlas_datasets() -> None:
 def test_a_build_writes_a_run_store_without_weights_and_a_manifest(tiny: Path) -> None:
     m = atlas.read_manifest(tiny)
     assert m is not None
-    assert (m.command, m.runs, m.seeds) == ("resnet-viz atlas", 8, (0,))
+    assert (m.command, m.runs, m.seeds) == ("resnet-viz atlas", 10, (0,))
+    assert m.live == ("plain-8", "residual-8")
+    live = atlas.live_store(tiny).list()
+    assert len(live) == 2 and all(i.status == "finished" and not i.has_weights for i in live)
+    assert all(atlas.live_store(tiny).load_history(i.run_id).step[-1] == 10 for i in live)
     assert m.cells == {"digits": 2, "shapes": 2, "demo": 2}
     assert m.pair == ("plain-8", "residual-8")
     assert m.size_bytes == atlas.size_bytes(tiny)
@@ -148,6 +154,7 @@ def test_a_manifest_field_of_the_wrong_kind_is_named(tiny: Path, tmp_path: Path)
         ("seconds", float("nan"), "non-finite"),
         ("cells", 3, "wrong kind"),
         ("pair", 7, "wrong kind"),
+        ("live", 7, "wrong kind"),
     ):
         (tmp_path / atlas.MANIFEST_FILE).write_text(json.dumps({**raw, field: bad}))
         with pytest.raises(atlas.AtlasError, match=says):
@@ -168,11 +175,14 @@ def test_check_says_up_to_date_stale_or_missing(tiny: Path, tmp_path: Path, monk
     assert "resnet-viz atlas" in capsys.readouterr().err
     _tiny_settings(monkeypatch)
     assert main(["atlas", "--check", "--out", str(tiny)]) == 0
-    assert "atlas up to date: 8 runs" in capsys.readouterr().out
+    assert "atlas up to date: 10 runs" in capsys.readouterr().out
     raw = json.loads((tiny / atlas.MANIFEST_FILE).read_text())
     (tmp_path / atlas.MANIFEST_FILE).write_text(json.dumps({**raw, "pair": []}))  # built with --no-pair
     assert main(["atlas", "--check", "--out", str(tmp_path)]) == 1
     assert "the pair plain-8 + residual-8 is missing" in capsys.readouterr().err
+    (tmp_path / atlas.MANIFEST_FILE).write_text(json.dumps({**raw, "live": []}))  # built with --no-live
+    assert main(["atlas", "--check", "--out", str(tmp_path)]) == 1
+    assert "Train & compare's twins plain-8 + residual-8 are missing" in capsys.readouterr().err
     monkeypatch.setattr(atlas, "DEPTHS", {"digits": (8, 14), "shapes": (8,)})  # a depth more: cells missing
     assert main(["atlas", "--check", "--out", str(tiny)]) == 1
     assert "out of date" in capsys.readouterr().err
@@ -214,6 +224,7 @@ def test_the_shipped_atlas_matches_the_codes_settings() -> None:
     )
     assert m.cells == {k: len(v.cells()) for k, v in atlas.parts().items()}, f"cells missing: {REBUILD}"
     assert m.pair == tuple(sorted(c.name for c in atlas.PAIR.model_configs())), f"pair missing: {REBUILD}"
+    assert m.live == tuple(sorted(c.name for c in atlas.LIVE.model_configs())), f"twins missing: {REBUILD}"
     assert m.size_bytes == atlas.size_bytes(atlas.ATLAS_DIR) < 15_000_000
     assert not list((atlas.ATLAS_DIR / atlas.SWEEP_DIR).rglob("weights.pt"))
     store = atlas.pair_store(atlas.ATLAS_DIR)

@@ -18,7 +18,7 @@ from resnet_viz.teaching import atlas
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 # Where a page's first chart comes from the atlas: the start of its label, per language.
 LABELS = {"en": "Reference", "zh": "参考结果"}
-FROM_ATLAS = {"home", "degradation", "analysis", "saliency"}
+FROM_ATLAS = {"home", "live", "degradation", "analysis", "saliency"}
 PEEK = {"reference_peeked": {"sweep.deeper_plain": True}}  # the explorer's "Show the reference now"
 
 

@@ -23,7 +23,7 @@ def small_atlas(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(atlas, "DEPTHS", {"digits": (20, 56), "shapes": (8,)})  # shapes: not built
         mp.setattr(atlas, "SEEDS", (0,))
-        atlas.build(root, datasets=["digits"], pair=False, demo=False)
+        atlas.build(root, datasets=["digits"], pair=False, demo=False, live=False)
     return root
 
 

@@ -24,7 +24,7 @@ def pair_atlas(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("pair-atlas")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(atlas, "PAIR", dataclasses.replace(atlas.PAIR, depth=8, width=4, steps=10))
-        atlas.build(root, datasets=[], demo=False)
+        atlas.build(root, datasets=[], demo=False, live=False)
     return root
 
 
@@ -145,3 +145,72 @@ def test_the_reference_pair_is_labelled_in_chinese(tmp_runs, with_pair, path) ->
     text = _text(at)
     assert "**参考结果**" in text and "resnet-viz atlas" in text
     assert_all_chinese(at, path)
+
+
+# -- Train & compare ----------------------------------------------------------------------------------
+
+TINY_LIVE = {"depth": "8", "width": "4", "steps": "10"}  # the link that opens the tiny atlas's settings
+
+
+@pytest.fixture(scope="module")
+def live_atlas(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An atlas of only Train & compare's twins, at depth 8, width 4, 10 steps."""
+    root = tmp_path_factory.mktemp("live-atlas")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(atlas, "LIVE", dataclasses.replace(atlas.LIVE, depth=8, width=4, steps=10))
+        atlas.build(root, datasets=[], pair=False, demo=False)
+    return root
+
+
+def open_live(root: Path, monkeypatch, link: dict[str, str], state: dict | None = None, lang: str = "en") -> AppTest:
+    monkeypatch.setenv(atlas.ATLAS_ENV, str(root))
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params.update({"lang": lang, **link})
+    for key, value in (state or {}).items():
+        at.session_state[key] = value
+    at.switch_page("pages/3_live.py")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _traces(at: AppTest, key: str) -> int:
+    import json
+
+    chart = next(c for c in at.get("plotly_chart") if c.proto.id.endswith(f"-{key}"))
+    return len(json.loads(chart.proto.spec)["data"])
+
+
+def test_train_and_compare_draws_the_reference_curves_and_gates_the_gradients(
+    tmp_runs, live_atlas, monkeypatch
+) -> None:
+    from resnet_viz.teaching import lessons
+
+    before = _tree(live_atlas)
+    at = open_live(live_atlas, monkeypatch, TINY_LIVE)
+    text = _text(at)
+    assert "**Reference**: 2 of these 2 runs come from the lab's reference atlas" in text
+    assert "press **Train**" in text and "A reference result is ready for these settings" in text
+    keys = _chart_keys(at)
+    assert {"loss", "acc"} <= keys and _traces(at, "loss") >= 2  # measured curves, not the empty charts
+    assert not keys & {"flow", "flow_ratio", "heat"}  # exercise 1 asks what they show
+    peeked = open_live(live_atlas, monkeypatch, TINY_LIVE, {"reference_peeked": {lessons.LIVE_CALMS.key: True}})
+    assert {"flow", "flow_ratio", "heat"} <= _chart_keys(peeked)
+    assert _tree(live_atlas) == before
+
+
+def test_other_settings_get_no_reference(tmp_runs, live_atlas, monkeypatch) -> None:
+    # The page's defaults (depth 56) are not what this atlas holds (depth 8), nor is BN off at depth 8.
+    for link in ({}, {**TINY_LIVE, "bn": "false"}):
+        at = open_live(live_atlas, monkeypatch, link)
+        assert "**Reference**" not in _text(at), link
+        assert "Set up the twins on the left and press **Train**" in _text(at)
+
+
+def test_the_train_and_compare_reference_in_chinese(tmp_runs, live_atlas, monkeypatch) -> None:
+    from test_i18n import assert_all_chinese
+
+    at = open_live(live_atlas, monkeypatch, TINY_LIVE, lang="zh")
+    text = _text(at)
+    assert "**参考结果**" in text and "点击 **训练**" in text  # two English words would pass the scan below
+    assert_all_chinese(at, "pages/3_live.py")

@@ -317,11 +317,16 @@ def cmd_atlas(args: argparse.Namespace) -> int:
         complete = {k: len(v.cells()) for k, v in atlas.parts().items()}
         missing = {k: n - manifest.cells.get(k, 0) for k, n in complete.items() if manifest.cells.get(k, 0) < n}
         pair = tuple(sorted(c.name for c in atlas.PAIR.model_configs()))
-        if manifest.stale or missing or manifest.pair != pair:
+        live = tuple(sorted(c.name for c in atlas.LIVE.model_configs()))
+        if manifest.stale or missing or manifest.pair != pair or manifest.live != live:
             if manifest.stale:
                 why = "its settings hash differs from the code's"
+            elif missing:
+                why = f"cells missing: {missing}"
+            elif manifest.pair != pair:
+                why = f"the pair {' + '.join(pair)} is missing"
             else:
-                why = f"cells missing: {missing}" if missing else f"the pair {' + '.join(pair)} is missing"
+                why = f"Train & compare's twins {' + '.join(live)} are missing"
             print(f"the atlas in {root} is out of date ({why}): run `{atlas.COMMAND}` to rebuild it", file=sys.stderr)
             return 1
         print(
@@ -350,6 +355,7 @@ def cmd_atlas(args: argparse.Namespace) -> int:
             datasets=args.datasets,
             pair=args.pair,
             demo=args.demo,
+            live=args.live,
             force=args.force,
             on_sweep=on_sweep,
             on_job=on_job,
@@ -362,7 +368,10 @@ def cmd_atlas(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     if "bar" in state:
         state["bar"].draw(end="\n")
-    cells = ", ".join([f"{k} {v}" for k, v in manifest.cells.items()] + [f"pair {' + '.join(manifest.pair)}"])
+    cells = ", ".join(
+        [f"{k} {v}" for k, v in manifest.cells.items()]
+        + [f"pair {' + '.join(manifest.pair)}", f"live {' + '.join(manifest.live)}"]
+    )
     print(
         f"atlas: {manifest.runs} runs ({cells}), {manifest.size_bytes / 1e6:.1f} MB, in {manifest.seconds:.0f} s, "
         f"settings {manifest.settings_hash}; written to {root}"

@@ -211,7 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Trains, with the app's own sweep code, the degradation explorer's default settings on digits "
         "(depths 8-110) and shapes (depths 8-56), plain and residual, seeds 0-2, and Home's one-click demo at seeds 0-4 (weights dropped), and the saliency "
         "page's shapes pair (plain-32 and residual-32, with its weight snapshots in float16 and the analysis page's "
-        "default lesion study, loss slice and near-identity measurement), into the read-only run stores shipped "
+        "default lesion study, loss slice and near-identity measurement), and Train & compare's default twins "
+        "(plain-56 and residual-56 on digits, metrics only), into the read-only run stores shipped "
         "with the package (resnet_viz/teaching/atlas), and writes its manifest: the command, the code version, "
         "torch, device and threads, seeds, date and a hash of the settings, so a stale atlas is detected. "
         "Resumable: runs already there are kept (--force rebuilds all). About 30 minutes on a 2-core CPU.",
@@ -220,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="the atlas folder (default $RESNET_VIZ_ATLAS, else the package's own)")
     _bool_flag(p, "pair", True, "also train the reference pair of the saliency and analysis pages")
     _bool_flag(p, "demo", True, "also train Home's one-click demo at its five seeds")
+    _bool_flag(p, "live", True, "also train Train & compare's default twins (plain-56, residual-56 on digits)")
     _bool_flag(p, "force", False, "delete the atlas and rebuild every run")
     p.add_argument("--check", action="store_true", help="only say whether the atlas matches the code (exit 1 if not)")
     return parser

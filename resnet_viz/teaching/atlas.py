@@ -12,12 +12,14 @@ into two run stores under `ATLAS_DIR`, and `manifest.json`, which says how it wa
   which the saliency and analysis pages both work on; its weights are kept in float16 (half the
   bytes; a ResNet-32's maps and losses do not move at that precision), and the analysis page's
   default lesion study, loss slice and near-identity measurement are computed from those halved
-  weights by resnet_viz.analysis.saved and kept beside them.
+  weights by resnet_viz.analysis.saved and kept beside them;
+- `live/`: Train & compare's default twins (plain-56 and residual-56 on digits), trained by run_twins
+  as the app's worker trains them, metrics and probes only.
 
 The build is resumable: run_sweep reuses every cell already in the sweep store, and a finished
 pair of the same settings is kept. Pages read the sweep through :func:`reference_cells` for the
 cells the learner's own store lacks, found by configuration exactly as the learner's own cells
-are, and the pair through :func:`pair_store`; nothing here writes except :func:`build`, which
+are, and the twins through :func:`pair_store` and :func:`live_store`; nothing here writes except :func:`build`, which
 only the CLI calls. A stale atlas (its settings hash is no longer the
 code's) is still true for the settings it was computed with, so its cells are still found by
 their configuration; tests/test_atlas.py fails on it and names the command that rebuilds it.
@@ -57,11 +59,13 @@ DATASETS: tuple[str, ...] = ("digits", "shapes")  # the offline datasets: always
 DEPTHS: dict[str, tuple[int, ...]] = {"digits": (8, 14, 20, 32, 44, 56, 110), "shapes": (8, 14, 20, 32, 44, 56)}
 SEEDS: tuple[int, ...] = (0, 1, 2)  # three, so the explorer's spread per depth means something
 _WEIGHT_FILES = ("weights.pt", "snapshots")  # not read by any page for a sweep cell: not shipped
-SWEEP_DIR, PAIR_DIR = "sweep", "pair"  # the two run stores in an atlas folder
+SWEEP_DIR, PAIR_DIR, LIVE_DIR = "sweep", "pair", "live"  # the run stores in an atlas folder
 # Home's one-click demo at every seed its box offers: trained into the sweep store beside the sweeps.
 DEMO_SWEEP: SweepConfig = dataclasses.replace(DEMO, seeds=(0, 1, 2, 3, 4))
 # The pair the saliency page offers to train (resnet_viz.ui.saliency.PAIR is this same recipe).
 PAIR: TwinSettings = twin_defaults("shapes")
+# The twins Train & compare opens on (its defaults: plain-56 and residual-56 on digits), metrics only.
+LIVE: TwinSettings = twin_defaults("digits")
 
 
 def atlas_dir() -> Path:
@@ -75,6 +79,10 @@ def sweep_store(root: str | Path | None = None) -> RunStore:
 
 def pair_store(root: str | Path | None = None) -> RunStore:
     return RunStore(Path(root or atlas_dir()) / PAIR_DIR)
+
+
+def live_store(root: str | Path | None = None) -> RunStore:
+    return RunStore(Path(root or atlas_dir()) / LIVE_DIR)
 
 
 class AtlasError(ValueError):
@@ -102,6 +110,7 @@ def settings_hash() -> str:
         "format": FORMAT_VERSION,
         "sweeps": {k: dataclasses.asdict(v) for k, v in parts().items()},
         "pair": dataclasses.asdict(PAIR),
+        "live": dataclasses.asdict(LIVE),
         "analyses": pair_analyses(),
     }
     return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -119,6 +128,7 @@ class Manifest:
         str, int
     ]  # per part (each dataset's sweep, the demo), its cells in the atlas (of len(parts()[name].cells()))
     pair: tuple[str, ...]  # the pair's run labels ("plain-32", "residual-32"); empty when not built
+    live: tuple[str, ...]  # Train & compare's twins ("plain-56", "residual-56"); empty when not built
     seeds: tuple[int, ...]
     date: str  # ISO 8601, UTC, when the build ended
     settings_hash: str
@@ -167,6 +177,7 @@ def read_manifest(root: str | Path | None = None) -> Manifest | None:
             device=dict(raw["device"]),
             cells={str(k): int(v) for k, v in dict(raw["cells"]).items()},
             pair=tuple(str(label) for label in raw["pair"]),
+            live=tuple(str(label) for label in raw["live"]),
             seeds=tuple(int(s) for s in raw["seeds"]),
             date=str(raw["date"]),
             settings_hash=str(raw["settings_hash"]),
@@ -263,15 +274,53 @@ def _halve(store: RunStore, run_id: str) -> None:
         torch.save(half, path)
 
 
-def _pair_runs(store: RunStore) -> list[Any]:
-    """The pair store's finished runs when they are the pair of PAIR's settings, else []."""
-    infos = [i for i in store.list() if i.status == "finished" and i.has_weights]
-    names = sorted(c.name for c in PAIR.model_configs())
+def _twin_runs(store: RunStore, settings: TwinSettings, *, weights: bool = True) -> list[Any]:
+    """The store's finished runs when they are the twins of `settings`, plain first; else []."""
+    infos = [i for i in store.list() if i.status == "finished" and (i.has_weights or not weights)]
+    names = sorted(c.name for c in settings.model_configs())
     if len(infos) != len(names) or sorted(i.model.name for i in infos) != names:
         return []
-    if any(i.data != PAIR.data_config() or i.train != PAIR.train_config() for i in infos):
+    if any(i.data != settings.data_config() or i.train != settings.train_config() for i in infos):
         return []
-    return sorted(infos, key=lambda i: i.model.residual)  # plain first
+    return sorted(infos, key=lambda i: i.model.residual)
+
+
+def _pair_runs(store: RunStore) -> list[Any]:
+    """The pair store's finished runs when they are the pair of PAIR's settings, else []."""
+    return _twin_runs(store, PAIR)
+
+
+def _train_twins(
+    store: RunStore,
+    settings: TwinSettings,
+    group: str,
+    on_job: Callable[[int, int, Job, int], None] | None,
+    on_update: Callable[[Update], None] | None,
+) -> None:
+    """`settings`' twins into an emptied `store`, as the app's worker trains them (run_twins)."""
+    from ..engine.experiment import run_twins
+
+    if store.root.exists():  # twins of other settings, or cut short: trained again
+        shutil.rmtree(store.root)
+    models, train = tuple(settings.model_configs()), settings.train_config()
+    if on_job is not None:
+        on_job(0, 1, Job(settings.seed, models, settings.data_config(), train), train.steps)
+    run_twins(list(models), settings.data_config(), train, store=store, on_update=on_update, group=group)
+
+
+def _build_live(
+    root: Path, on_job: Callable[[int, int, Job, int], None] | None, on_update: Callable[[Update], None] | None
+) -> tuple[str, ...]:
+    """Train & compare's default twins into `root`/live unless they are there, weights dropped (the
+    page reads their curves and probes only). Returns their labels."""
+    store = live_store(root)
+    if not _twin_runs(store, LIVE, weights=False):
+        _train_twins(store, LIVE, "atlas-live", on_job, on_update)
+        _strip_weights(store)
+    infos = _twin_runs(store, LIVE, weights=False)
+    if not infos:
+        raise AtlasError(_("the reference twins did not finish training; run the command again"))
+    return tuple(i.label for i in infos)
 
 
 def _build_pair(
@@ -280,17 +329,11 @@ def _build_pair(
     """Train the pair into `root`/pair unless it is there, halve its weights, and compute the analysis
     page's default analyses of each run (those already saved are reused). Returns its labels."""
     from ..analysis import saved
-    from ..engine.experiment import run_twins
 
     store = pair_store(root)
     infos = _pair_runs(store)
     if not infos:
-        if store.root.exists():  # a pair of other settings, or one cut short: trained again
-            shutil.rmtree(store.root)
-        models, train = tuple(PAIR.model_configs()), PAIR.train_config()
-        if on_job is not None:
-            on_job(0, 1, Job(PAIR.seed, models, PAIR.data_config(), train), train.steps)
-        run_twins(list(models), PAIR.data_config(), train, store=store, on_update=on_update, group="atlas-pair")
+        _train_twins(store, PAIR, "atlas-pair", on_job, on_update)
         infos = _pair_runs(store)
         if not infos:
             raise AtlasError(_("the reference pair did not finish training; run the command again"))
@@ -320,6 +363,7 @@ def build(
     datasets: Iterable[str] = DATASETS,
     pair: bool = True,
     demo: bool = True,
+    live: bool = True,
     force: bool = False,
     on_sweep: Callable[[str, SweepConfig], None] | None = None,
     on_job: Callable[[int, int, Job, int], None] | None = None,
@@ -327,7 +371,7 @@ def build(
 ) -> Manifest:
     """Train every missing cell of the atlas's sweeps into the sweep store at `root` (all of them
     with `force`) and drop their weights, and with `demo` Home's demo at its five seeds; with `pair`,
-    train the reference pair and its analyses;
+    train the reference pair and its analyses; with `live`, Train & compare's default twins;
     write the manifest. Returns the manifest written."""
     import torch
 
@@ -357,6 +401,11 @@ def build(
         run_sweep(DEMO_SWEEP, store, on_job=on_job, on_update=on_update)
         _strip_weights(store)
     labels = _build_pair(root, on_job, on_update) if pair else tuple(i.label for i in _pair_runs(pair_store(root)))
+    live_labels = (
+        _build_live(root, on_job, on_update)
+        if live
+        else tuple(i.label for i in _twin_runs(live_store(root), LIVE, weights=False))
+    )
     manifest = Manifest(
         command=COMMAND,
         code_version=code,
@@ -364,10 +413,11 @@ def build(
         device=dataclasses.asdict(device_label(select_device("auto"), threads=torch.get_num_threads())),
         cells={name: len(collect(sweep, store)) for name, sweep in parts().items()},
         pair=labels,
+        live=live_labels,
         seeds=SEEDS,
         date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         settings_hash=settings_hash(),
-        runs=len(store.list()) + len(pair_store(root).list()),
+        runs=len(store.list()) + len(pair_store(root).list()) + len(live_store(root).list()),
         size_bytes=size_bytes(root),
         seconds=round(earlier + time.perf_counter() - start, 1),
     )

@@ -20,6 +20,7 @@ from resnet_viz.teaching.settings import TwinSettings
 from resnet_viz.text.live import reading
 from resnet_viz.ui import exercises as ui_ex
 from resnet_viz.ui import fragment, placeholder, submit_twins
+from resnet_viz.ui import reference as ui_reference
 
 # While a job runs the status and loss/accuracy charts redraw every REDRAW_SECONDS and the
 # gradient charts every GRADIENT_REDRAW_SECONDS: on a 2-core machine the browser re-rendering the
@@ -91,14 +92,17 @@ def _stored_histories(store: RunStore, group: str) -> list[History]:
     return hists
 
 
-def live_view(job_id: str | None, store: RunStore) -> None:
-    """Status, progress and charts of one job, redrawn every REDRAW_SECONDS while it runs."""
+def live_view(job_id: str | None, store: RunStore, settings: TwinSettings | None = None) -> None:
+    """Status, progress and charts of one job, redrawn every REDRAW_SECONDS while it runs; with
+    no job, the reference atlas's twins for `settings` where it holds them."""
     refused = st.session_state.get("job_refused")
     if refused:
         st.error(refused, icon=":material/block:")
     snap = job_queue().snapshot(job_id) if job_id else None
     if snap is None:
         hists = _stored_histories(store, job_id) if job_id else []
+        if not hists and _reference_view(settings):
+            return
         if not hists:
             st.info(_("Set up the twins on the left and press **Train**. Charts appear here within a second or two."))
             _curve_charts([])  # drawn empty now, so the first points only update them
@@ -109,6 +113,25 @@ def live_view(job_id: str | None, store: RunStore) -> None:
         return
     fragment(_live_fragment, run_every=REDRAW_SECONDS if snap.active else None)(job_id, snap.active)
     fragment(_gradient_fragment, run_every=GRADIENT_REDRAW_SECONDS if snap.active else None)(job_id)
+
+
+def _reference_view(settings: TwinSettings | None) -> bool:
+    """The atlas's twins for `settings`, labelled: their loss and accuracy at once (no exercise asks
+    about them), their gradients behind exercise 1, which they answer. False when there are none."""
+    hists, manifest = ui_reference.live(settings)
+    if not hists or manifest is None:
+        return False
+    ui_reference.label(manifest, len(hists), len(hists), action=_("press **Train**"))
+    _curve_charts(hists)
+    if ui_reference.released(lessons.LIVE_CALMS):
+        _gradient_charts(hists)
+        items = ui_reference.ungraded_if_peeked(_live_exercises(hists))
+        ui_ex.reading(_("What this run shows"), reading(hists, ()), items)
+        ui_ex.show(items)
+    else:
+        ui_reference.gate(lessons.LIVE_CALMS, len(hists), number=1)
+        ui_ex.show(_live_exercises([]))
+    return True
 
 
 def _live_fragment(job_id: str, was_active: bool) -> None:

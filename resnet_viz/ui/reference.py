@@ -10,17 +10,21 @@ until the learner asks for it (and then the exercise is graded from their own ru
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import streamlit as st
 
 from resnet_viz import ui
 from resnet_viz.degradation.sweep import SweepConfig, SweepResult
-from resnet_viz.engine.runs import RunInfo, RunStore
+from resnet_viz.engine.config import ModelConfig
+from resnet_viz.engine.history import History
+from resnet_viz.engine.runs import RunInfo, RunStore, RunStoreError
 from resnet_viz.engine.runs.records import twin_groups
 from resnet_viz.i18n import _, language, ngettext
 from resnet_viz.teaching import atlas
 from resnet_viz.teaching.exercises import Exercise, Outcome
+from resnet_viz.teaching.settings import TwinSettings
 from resnet_viz.ui import exercises as ui_ex
 
 _PEEKED = "reference_peeked"  # session: exercise key -> the learner asked for the reference before predicting
@@ -145,6 +149,48 @@ def pair_label(manifest: atlas.Manifest | None, *, action: str) -> None:
         ).format(device=device, date=date, action=action),
         icon=":material/menu_book:",
     )
+
+
+# -- Train & compare's twins --------------------------------------------------------------------------
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _live_runs(root: str, lang: str) -> tuple[list[tuple[RunInfo, History]], atlas.Manifest | None, str | None]:
+    try:
+        manifest = atlas.read_manifest(root)
+    except atlas.AtlasError as exc:
+        return [], None, str(exc)
+    if manifest is None or not manifest.live:
+        return [], manifest, None
+    store = atlas.live_store(root)
+    infos = sorted((i for i in store.scan()[0] if i.status == "finished"), key=lambda i: i.model.residual)
+    try:
+        runs = [(i, h) for i, h in ((i, store.load_history(i.run_id)) for i in infos) if h is not None]
+    except RunStoreError as exc:  # a damaged reference: none is shown, and the page says why
+        return [], None, str(exc)
+    return (runs if len(runs) == len(manifest.live) else []), manifest, None
+
+
+def live(settings: TwinSettings | None) -> tuple[list[History], atlas.Manifest | None]:
+    """The atlas's twins trained with Train & compare's `settings` (the atlas holds its defaults),
+    plain first, and the manifest; empty for any other settings or without an atlas."""
+    if settings is None:
+        return [], None
+    runs, manifest, problem = _live_runs(str(atlas.atlas_dir()), language())
+    if problem:
+        st.caption(_("The reference atlas cannot be read, so none is shown: {reason}").format(reason=problem))
+
+    def asked(model: ModelConfig) -> dict:  # the stored config less what the data decided (fit_to_data)
+        fields = dataclasses.asdict(model)
+        for name in ("in_channels", "image_size", "num_classes"):
+            fields.pop(name)
+        return fields
+
+    wanted = [asked(c) for c in sorted(settings.model_configs(), key=lambda c: c.residual)]
+    same = all(i.data == settings.data_config() and i.train == settings.train_config() for i, _h in runs)
+    if not runs or not same or [asked(i.model) for i, _h in runs] != wanted:
+        return [], None
+    return [h for _i, h in runs], manifest
 
 
 Items = list[tuple[Exercise, Outcome | None, str]]
