@@ -214,3 +214,14 @@ def test_the_train_and_compare_reference_in_chinese(tmp_runs, live_atlas, monkey
     text = _text(at)
     assert "**参考结果**" in text and "点击 **训练**" in text  # two English words would pass the scan below
     assert_all_chinese(at, "pages/3_live.py")
+
+
+def test_the_learners_own_twins_of_these_settings_replace_the_reference(tmp_runs, live_atlas, monkeypatch) -> None:
+    from resnet_viz.engine.experiment import run_twins
+
+    tiny = dataclasses.replace(atlas.LIVE, depth=8, width=4, steps=10)
+    run_twins(tiny.model_configs(), tiny.data_config(), tiny.train_config(), store=RunStore(tmp_runs))
+    at = open_live(live_atlas, monkeypatch, TINY_LIVE)
+    text = _text(at)
+    assert "**Reference**" not in text and "This run finished earlier; its stored metrics are shown." in text
+    assert {"loss", "flow"} <= _chart_keys(at)  # the learner's own run: nothing of it is gated

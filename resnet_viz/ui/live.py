@@ -101,8 +101,10 @@ def live_view(job_id: str | None, store: RunStore, settings: TwinSettings | None
     snap = job_queue().snapshot(job_id) if job_id else None
     if snap is None:
         hists = _stored_histories(store, job_id) if job_id else []
-        if not hists and _reference_view(settings):
-            return
+        if not hists and settings is not None:  # the learner's own twins of these settings, else the atlas's
+            hists = _own_twins(store, settings)
+            if not hists and _reference_view(settings):
+                return
         if not hists:
             st.info(_("Set up the twins on the left and press **Train**. Charts appear here within a second or two."))
             _curve_charts([])  # drawn empty now, so the first points only update them
@@ -113,6 +115,19 @@ def live_view(job_id: str | None, store: RunStore, settings: TwinSettings | None
         return
     fragment(_live_fragment, run_every=REDRAW_SECONDS if snap.active else None)(job_id, snap.active)
     fragment(_gradient_fragment, run_every=GRADIENT_REDRAW_SECONDS if snap.active else None)(job_id)
+
+
+def _own_twins(store: RunStore, settings: TwinSettings) -> list[History]:
+    """The newest finished twins in the learner's store trained with `settings` (they replace the
+    reference), else []."""
+    groups: dict[str, list] = {}
+    for info in store.scan()[0]:  # newest first
+        if info.status == "finished":
+            groups.setdefault(info.group or info.run_id, []).append(info)
+    for group, infos in groups.items():
+        if ui_reference.trained_with(sorted(infos, key=lambda i: i.model.residual), settings):
+            return _stored_histories(store, group)
+    return []
 
 
 def _reference_view(settings: TwinSettings | None) -> bool:

@@ -171,6 +171,21 @@ def _live_runs(root: str, lang: str) -> tuple[list[tuple[RunInfo, History]], atl
     return (runs if len(runs) == len(manifest.live) else []), manifest, None
 
 
+def trained_with(infos: Sequence[RunInfo], settings: TwinSettings) -> bool:
+    """Whether `infos` are the twins `settings` describe, plain first: the same data, training and
+    model configs field by field, less what the data decides (fit_to_data)."""
+
+    def asked(model: ModelConfig) -> dict:
+        fields = dataclasses.asdict(model)
+        for name in ("in_channels", "image_size", "num_classes"):
+            fields.pop(name)
+        return fields
+
+    wanted = [asked(c) for c in sorted(settings.model_configs(), key=lambda c: c.residual)]
+    same = all(i.data == settings.data_config() and i.train == settings.train_config() for i in infos)
+    return bool(infos) and same and [asked(i.model) for i in infos] == wanted
+
+
 def live(settings: TwinSettings | None) -> tuple[list[History], atlas.Manifest | None]:
     """The atlas's twins trained with Train & compare's `settings` (the atlas holds its defaults),
     plain first, and the manifest; empty for any other settings or without an atlas."""
@@ -179,16 +194,7 @@ def live(settings: TwinSettings | None) -> tuple[list[History], atlas.Manifest |
     runs, manifest, problem = _live_runs(str(atlas.atlas_dir()), language())
     if problem:
         st.caption(_("The reference atlas cannot be read, so none is shown: {reason}").format(reason=problem))
-
-    def asked(model: ModelConfig) -> dict:  # the stored config less what the data decided (fit_to_data)
-        fields = dataclasses.asdict(model)
-        for name in ("in_channels", "image_size", "num_classes"):
-            fields.pop(name)
-        return fields
-
-    wanted = [asked(c) for c in sorted(settings.model_configs(), key=lambda c: c.residual)]
-    same = all(i.data == settings.data_config() and i.train == settings.train_config() for i, _h in runs)
-    if not runs or not same or [asked(i.model) for i, _h in runs] != wanted:
+    if not trained_with([i for i, _h in runs], settings):
         return [], None
     return [h for _i, h in runs], manifest
 
