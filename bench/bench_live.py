@@ -47,11 +47,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(runs_dir: Path | str, log: Path | None = None) -> Iterator[str]:
+def streamlit_server(runs_dir: Path | str, log: Path | None = None, env: dict[str, str] | None = None) -> Iterator[str]:
     """`streamlit run app.py` on a free port with its own run store; yields its URL once healthy.
-    `log`: a file for the server's output (else it is dropped)."""
+    `log`: a file for the server's output (else it is dropped); `env`: more environment."""
     port = free_port()
-    env = {**os.environ, "RESNET_VIZ_RUNS": str(runs_dir), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, **(env or {}), "RESNET_VIZ_RUNS": str(runs_dir), "PYTHONUNBUFFERED": "1"}
     out = open(log, "w") if log is not None else subprocess.DEVNULL  # noqa: SIM115 (closed below)
     server = subprocess.Popen(
         [
