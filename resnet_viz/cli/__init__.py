@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 from .commands import cmd_atlas, cmd_landscape, cmd_lesion, cmd_probe, cmd_sweep, cmd_train
 from .output import ProgressBar, format_table
-from .parser import CliError, build_parser, configs_from_args, model_configs
+from .parser import CliError, TrainingFailed, build_parser, configs_from_args, model_configs
 
 # The subcommand build_parser() names -> the function that runs it.
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -96,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         if isinstance(exc, DatasetUnavailable):
             _error(exc.with_paths)  # the terminal's user owns this machine: name its folders
-        elif isinstance(exc, RunStoreError):
+        elif isinstance(exc, (RunStoreError, TrainingFailed)):
             _error(str(exc))
         else:
             _error(f"{type(exc).__name__}: {exc}")

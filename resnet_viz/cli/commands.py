@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .output import ProgressBar, diverged_line, format_table, json_safe, layer_rows
-from .parser import CliError, configs_from_args, model_configs
+from .parser import CliError, TrainingFailed, configs_from_args, model_configs
 
 
 def _check_steps(train_cfg: Any, n_train: int) -> None:
@@ -49,7 +49,8 @@ def _train_on_queue(address: str, jobs: list[Any], dataset: Any, store: Any, on_
                         on_update(h.name, h.step[-1], h.loss[-1])
             snap = run.snapshot()
             if snap.state == "failed":
-                raise RuntimeError(f"training failed: {snap.error}")
+                raise TrainingFailed(f"training failed: {snap.error}")
+            print(f"job {i + 1} trained on {snap.device}", file=sys.stderr)  # on a cluster: its node
             ids = list(snap.run_ids) or [None] * len(models)
             cfgs = [fit_to_data(c, dataset) for c in models]
             out.append(

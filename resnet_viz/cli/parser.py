@@ -13,6 +13,10 @@ class CliError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
 
 
+class TrainingFailed(RuntimeError):
+    """A job that ended failed (its sentence says why: a lost cluster, a dead process): exit 1, one line."""
+
+
 # Loss-landscape span (filter-normalised steps either way; Li et al. 2018 plot ±1). Far beyond it
 # every point but the centre is a random net's loss; the bound also keeps the result's name
 # ("r{span:g}") a valid run-store id, which "1e+30" is not.

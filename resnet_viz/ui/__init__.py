@@ -177,7 +177,15 @@ def executor_status() -> None:
     if queue is None:
         return
     with st.sidebar:
-        if queue.ray_address is not None:
+        if queue.ray_address is not None and queue.cluster_lost:
+            st.warning(
+                _(
+                    "The Ray cluster at **{address}** went away during a job. The next Train joins it again if it "
+                    "is back, else trains on this machine."
+                ).format(address=queue.ray_address),
+                icon=":material/cloud_off:",
+            )
+        elif queue.ray_address is not None:
             st.caption(
                 ngettext(
                     "Training runs on the Ray cluster at **{address}**: {n} job at once.",

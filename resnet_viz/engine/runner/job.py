@@ -87,6 +87,7 @@ class TrainingRun:
     # halted, worker died); None: `error` is shown as it is (a message from the worker process).
     _error_words: Callable[[], str] | None = None
     _device_label: DeviceLabel | None = None  # what `device` says, to say it in a page's language
+    _death_words: Any = None  # set when the worker died under this job: its sentence, in the reader's language
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
     _done: threading.Event = field(default_factory=threading.Event)
@@ -173,7 +174,7 @@ class TrainingRun:
                     worker.stop_event.set()  # the worker checks it once per step
                 if not worker.conn.poll(0.05):
                     if not worker.alive():
-                        error = WORKER_DIED
+                        error = self._death(worker)
                         break
                     continue
                 kind, payload = worker.conn.recv()
@@ -194,19 +195,35 @@ class TrainingRun:
                     error = payload
                     break
         except (EOFError, OSError):
-            error = WORKER_DIED
+            error = self._death(worker)
         finally:
-            if error == WORKER_DIED:
+            died = self._death_words is not None
+            if died:
                 worker.dead = True
+                fail_runs = getattr(worker, "fail_runs", None)  # a Ray actor's runs: their last status never came
+                if fail_runs is not None:
+                    fail_runs(str(error))
             with self._lock:
                 self._worker_stop = None
                 if error is not None:  # the worker's own sentence replaces a halt's
-                    self._error_words = (lambda: _(WORKER_DIED)) if error == WORKER_DIED else None
+                    self._error_words = self._death_words if died else None
                 self.state, self.error = state, error or self.error  # type: ignore[assignment]
                 self._ended = time.perf_counter()
                 if self._started is None:
                     self._started = self._ended
             self._done.set()
+
+    def _death(self, worker: Worker) -> str:
+        """The sentence for `worker` dying under this job (in English here; `_death_words` says it
+        in a page's language): a Ray worker names the cluster or node it lost and the step."""
+        words = getattr(worker, "death_words", None)
+        if words is None:
+            self._death_words = lambda: _(WORKER_DIED)
+        else:
+            with self._lock:
+                step = max((h.step[-1] for h in self._histories.values() if h.step), default=0)
+            self._death_words = words(step)
+        return self._death_words()
 
     def stop(self) -> None:
         """Ask for a stop. It reaches a training worker at once (its event is set here, not by

@@ -15,7 +15,7 @@ from resnet_viz.engine.runs import RunStore
 from resnet_viz.i18n import _
 
 from .job import Snapshot, TrainingRun, unwatched_queued_sentence
-from .worker import Worker
+from .worker import Worker, one_line
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def default_max_jobs(*, ray: bool = False) -> int:
     if env and env.isdigit() and int(env) > 0:
         return int(env)
     if ray:
-        from .ray_executor import cluster_slots
+        from .ray_connect import cluster_slots
 
         return cluster_slots()
     import torch
@@ -60,14 +60,15 @@ class JobQueue:
         # or local worker processes; an unreachable cluster falls back to local, saying why.
         self.ray_address = ray_address or os.environ.get("RESNET_VIZ_RAY_ADDRESS") or None
         self.executor_note: str | None = None
+        self._lost = False  # a job lost the Ray cluster: the next worker reconnects or trains here
         if self.ray_address is not None:
-            from .ray_executor import RayUnavailable, connect
+            from .ray_connect import RayUnavailable, connect
 
             try:
                 connect(self.ray_address)
             except RayUnavailable as exc:
                 self.executor_note = _("{reason}; training runs on this machine instead").format(reason=exc)
-                log.warning("%s", self.executor_note)
+                log.info("%s", self.executor_note)  # said by the caller (the CLI's stderr, the sidebar)
                 self.ray_address = None
         self.max_jobs = max_jobs or default_max_jobs(ray=self.ray_address is not None)
         self.keep_finished = keep_finished
@@ -81,10 +82,28 @@ class JobQueue:
 
     def _new_worker(self) -> Worker:
         if self.ray_address is not None:
+            from .ray_connect import RayUnavailable, connect, disconnect
             from .ray_executor import RayWorker
 
-            return RayWorker()  # type: ignore[return-value]  # the surface run_on uses
+            address = self.ray_address
+            try:
+                if self._lost:  # the last actor lost its cluster: leave it, and join again if it is back
+                    disconnect()
+                    connect(address)
+                    self._lost, self.executor_note = False, None
+                return RayWorker(address)  # type: ignore[return-value]  # the surface run_on uses
+            except (RayUnavailable, Exception) as exc:  # noqa: BLE001 (Ray's many kinds: the next job trains here)
+                self._lost = False
+                reason = exc if isinstance(exc, RayUnavailable) else one_line(exc)
+                self.executor_note = _("{reason}; training runs on this machine instead").format(reason=reason)
+                log.info("%s", self.executor_note)
+                self.ray_address = None
         return Worker()
+
+    @property
+    def cluster_lost(self) -> bool:
+        """A job lost the Ray cluster and no job has joined it again since."""
+        return self._lost
 
     def _take_worker(self) -> Worker:
         with self._cond:
@@ -98,6 +117,12 @@ class JobQueue:
         if worker.alive():
             with self._cond:
                 self._idle.append(worker)
+        elif getattr(worker, "lost_cluster", False):
+            self._lost = True
+            with self._cond:  # the idle actors went with their cluster
+                idle, self._idle = self._idle, []
+            for other in idle:
+                other.dead = True
 
     def close(self) -> None:
         """Stop every job and end the worker processes (tests; the server just exits)."""

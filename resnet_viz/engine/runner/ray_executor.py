@@ -15,8 +15,9 @@ from __future__ import annotations
 import collections
 import copy
 import logging
-import socket
+import os
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -24,93 +25,14 @@ from resnet_viz.engine.config import DataConfig, ModelConfig, TrainConfig
 from resnet_viz.engine.runs import RunStore
 from resnet_viz.i18n import _
 
+from .ray_connect import RayUnavailable, precheck
 from .worker import one_line
 
 log = logging.getLogger(__name__)
 
-ENV = "RESNET_VIZ_RAY_ADDRESS"
 # How long the actor holds a drain call open when it has nothing to send: a killed actor is seen
 # within this (its pending call fails at once), and an idle job costs two calls a second.
 DRAIN_WAIT_S = 0.5
-_CONNECT_LOCK = threading.Lock()
-
-
-class RayUnavailable(ConnectionError):
-    """The cluster named by an address cannot be used (not reachable, Ray not installed)."""
-
-
-def _precheck(address: str) -> None:
-    """A Ray client connection to a closed port retries for tens of seconds before it fails:
-    a TCP knock answers within two seconds, with a sentence instead of a hang."""
-    target = address.removeprefix("ray://")
-    if address in ("auto", "local") or ":" not in target:
-        return
-    host, _sep, port = target.rpartition(":")
-    try:
-        with socket.create_connection((host, int(port)), timeout=2):
-            pass
-    except (OSError, ValueError) as exc:
-        raise RayUnavailable(
-            _("cannot reach the Ray cluster at {address}: {reason}").format(address=address, reason=one_line(exc))
-        ) from None
-
-
-def connect(address: str) -> None:
-    """Join the cluster at `address` (``auto``, ``host:port``, ``ray://host:10001``, or ``local``:
-    start a Ray instance on this machine) once per process; RayUnavailable says why not."""
-    try:
-        import ray
-    except ImportError:
-        raise RayUnavailable(
-            _('Ray is not installed; install it with pip install -e ".[cluster]" to train on a cluster')
-        ) from None
-    with _CONNECT_LOCK:
-        _precheck(address)  # also when already connected: a wrong address must not pass unnoticed
-        if ray.is_initialized():
-            return
-        try:
-            if address == "local":
-                _start_local(ray)
-            else:
-                ray.init(address=address, log_to_driver=False)
-        except Exception as exc:  # noqa: BLE001 (Ray raises many kinds; the sentence keeps its reason)
-            raise RayUnavailable(
-                _("cannot reach the Ray cluster at {address}: {reason}").format(address=address, reason=one_line(exc))
-            ) from None
-
-
-def _start_local(ray: Any) -> None:
-    """Start a Ray instance on this machine. Its processes die with the thread that started them
-    (Linux's parent-death signal is per thread): under Streamlit that is a script thread, which
-    ends after each rerun, so a thread that lives as long as the server starts them."""
-    if threading.current_thread() is threading.main_thread():
-        ray.init(include_dashboard=False, log_to_driver=False)
-        return
-    result: list[BaseException | None] = []
-    started = threading.Event()
-
-    def keeper() -> None:
-        try:
-            ray.init(include_dashboard=False, log_to_driver=False)
-            result.append(None)
-        except BaseException as exc:  # noqa: BLE001 (handed to the caller)
-            result.append(exc)
-        started.set()
-        if result[0] is None:
-            threading.Event().wait()
-
-    threading.Thread(target=keeper, name="ray-local", daemon=True).start()
-    started.wait()
-    if result[0] is not None:
-        raise result[0]
-
-
-def cluster_slots() -> int:
-    """Jobs the cluster can train at once: its GPUs when it has any (one job each), else its CPUs."""
-    import ray
-
-    res = ray.cluster_resources()
-    return max(1, int(res.get("GPU", 0)) or int(res.get("CPU", 1)))
 
 
 class RecordingStore:
@@ -160,7 +82,6 @@ class _Trainer:
         self._stopped: set[str] = set()
 
     def pid(self) -> int:
-        import os
 
         return os.getpid()
 
@@ -306,9 +227,9 @@ class _Conn:
         ref, self._pending = self._pending, None
         try:
             messages = ray.get(ref)
-        except Exception:  # actor or node died: alive() turns False and the job fails
-            log.warning("Ray actor died", exc_info=True)
-            self._w.dead = True
+        except Exception:  # actor, node or head gone: alive() turns False and the job fails with its sentence
+            log.info("Ray actor lost", exc_info=True)  # the server's log; never a traceback on a terminal or page
+            self._w.lose()
             return False
         for token, msg in messages:
             if token == self._w._token:  # a message of an earlier job on this actor is stale
@@ -323,11 +244,28 @@ class _Conn:
         return self._inbox.popleft()
 
 
+def cluster_lost_sentence(address: str, step: int) -> str:
+    return _("the Ray cluster at {address} went away at step {step}").format(address=address, step=step)
+
+
+def actor_lost_sentence(node: str, step: int) -> str:
+    return _("the Ray process training this job on {node} died at step {step}").format(
+        node=node or _("a cluster node"), step=step
+    )
+
+
 class RayWorker:
     """A training actor on the Ray cluster this process is connected to (see `connect`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, address: str = "") -> None:
         import ray
+
+        self.address = address  # as the user named it: the sentences say it back
+        self.lost_cluster = False  # the head stopped answering (not only this actor died)
+        try:  # the head's own host:port, knocked at when the actor is lost ("auto" names none)
+            self._head = str(ray.get_runtime_context().gcs_address or address)
+        except Exception:  # noqa: BLE001 (an older Ray, or a client connection: the address given)
+            self._head = address
 
         gpu = ray.cluster_resources().get("GPU", 0) > 0
         self.actor = (
@@ -349,9 +287,44 @@ class RayWorker:
         self._token: str | None = None
         self._store: RunStore | None = None
         self._ids: dict[str, str] = {}
+        self._node = ""
 
     def alive(self) -> bool:
         return not self.dead
+
+    def lose(self) -> None:
+        """The actor stopped answering: dead, and whether the whole cluster went with it (its head's
+        port no longer answers a TCP knock), so that the job names the right cause."""
+        self.dead = True
+        deadline = time.monotonic() + 3.0  # `ray stop` ends the workers before the head: knock a while
+        while not self.lost_cluster and time.monotonic() < deadline:
+            try:
+                precheck(self._head if ":" in self._head else self.address)
+            except RayUnavailable:
+                self.lost_cluster = True
+            else:
+                time.sleep(0.25)
+
+    def death_words(self, step: int) -> Any:
+        """The job's sentence for this worker's death after `step`, said in the reader's language."""
+        import functools
+
+        if self.lost_cluster:
+            return functools.partial(cluster_lost_sentence, self.address, step)
+        return functools.partial(actor_lost_sentence, self._node, step)
+
+    def fail_runs(self, message: str) -> None:
+        """Mark the runs this job created and left "running" as failed, with `message`: the actor's own
+        last status calls never arrive when it dies."""
+        if self._store is None:
+            return
+        for rid in self._ids.values():
+            try:
+                info = self._store.get(rid)
+                if info.status in ("running", "interrupted"):
+                    self._store.set_status(rid, "failed", step=info.step, message=message, node=self._node)
+            except Exception:  # a run folder gone or damaged: nothing to mark
+                log.debug("could not mark %s failed", rid, exc_info=True)
 
     def close(self) -> None:
         import ray
@@ -365,10 +338,14 @@ class RayWorker:
     def _replay(self, msg: tuple[str, Any]) -> list[tuple[str, Any]]:
         """Turn one message of the actor into what `run_on` reads; store calls are made here."""
         kind, payload = msg
+        if kind == "start":  # (steps, steps per epoch, DeviceLabel): the node that trains it
+            self._node = str(getattr(payload[2], "node", "") or "")
         if kind == "store":
             method, rid, args, kw = payload
             if self._store is None:
                 return []
+            if method == "set_status" and self._node:
+                kw = {**kw, "node": self._node}  # status.json's host is this server's; the run names its node
             try:
                 if method == "create":
                     self._ids[rid] = self._store.create(*args, **kw)
