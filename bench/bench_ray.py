@@ -79,6 +79,10 @@ def measure(label: str, queue: JobQueue) -> tuple[float, float, float]:
 
 
 def main() -> None:
+    import argparse
+
+    # --help answers before anything starts: no Ray instance, no training
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     import ray
 
     print(f"machine: {platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores, {platform.platform()}")
