@@ -38,7 +38,18 @@ class Head:
         return {**env, "HOME": str(self.home), "PYTHONUNBUFFERED": "1", **extra}
 
     def kill(self) -> None:
-        subprocess.run(["pkill", "-9", "-f", str(self.temp)], check=False)
+        """SIGKILL every process whose command line names the head's temp dir (no pkill needed)."""
+        import signal
+
+        mark = str(self.temp).encode()
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit() or int(proc.name) == os.getpid():
+                continue
+            try:
+                if mark in (proc / "cmdline").read_bytes():
+                    os.kill(int(proc.name), signal.SIGKILL)
+            except (OSError, ProcessLookupError):
+                continue
 
 
 def _free_port() -> int:
