@@ -37,11 +37,12 @@ if not groups and not reference_groups:
         icon=":material/model_training:",
     )
     st.stop()
+options = list(groups) + list(reference_groups)
 pick = st.selectbox(
     _("Trained runs"),
-    list(groups) + list(reference_groups),
+    options,
     key="an_runs",
-    placeholder=ui.placeholder(groups),
+    placeholder=ui.placeholder(options),
     format_func=lambda key: ui.group_label(groups[key]) if key in groups else ui_ref.group_title(reference_groups[key]),
     help=_("twins trained by one press are shown together"),
 )
