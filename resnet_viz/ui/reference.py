@@ -30,6 +30,14 @@ from resnet_viz.ui import exercises as ui_ex
 _PEEKED = "reference_peeked"  # session: exercise key -> the learner asked for the reference before predicting
 
 
+def _manifest(root: str) -> tuple[atlas.Manifest | None, str | None]:
+    """The atlas's manifest (None without an atlas), or why it cannot be read."""
+    try:
+        return atlas.read_manifest(root), None
+    except atlas.AtlasError as exc:
+        return None, str(exc)
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def sweep_cells(
     sweep: SweepConfig, root: str, lang: str
@@ -37,10 +45,9 @@ def sweep_cells(
     """The cells of `sweep` in the atlas at `root`, its manifest, and why it cannot be read (in
     `lang`, which is part of the key for that reason). Cached for every session: the atlas never
     changes while the server runs (only `resnet-viz atlas` writes it)."""
-    try:
-        manifest = atlas.read_manifest(root)
-    except atlas.AtlasError as exc:
-        return [], None, str(exc)
+    manifest, problem = _manifest(root)
+    if problem:
+        return [], None, problem
     if manifest is None:
         return [], None, None
     return atlas.reference_cells(sweep, have=(), root=root), manifest, None
@@ -107,10 +114,9 @@ def gate(exercise: Exercise, count: int, *, number: int, above: bool = False) ->
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _pair_runs(root: str, lang: str) -> tuple[list[RunInfo], atlas.Manifest | None, str | None]:
-    try:
-        manifest = atlas.read_manifest(root)
-    except atlas.AtlasError as exc:
-        return [], None, str(exc)
+    manifest, problem = _manifest(root)
+    if problem:
+        return [], None, problem
     if manifest is None or not manifest.pair:
         return [], manifest, None
     infos, _damaged = atlas.pair_store(root).scan()  # a damaged reference run: the pair is whole or absent
@@ -156,10 +162,9 @@ def pair_label(manifest: atlas.Manifest | None, *, action: str) -> None:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _live_runs(root: str, lang: str) -> tuple[list[tuple[RunInfo, History]], atlas.Manifest | None, str | None]:
-    try:
-        manifest = atlas.read_manifest(root)
-    except atlas.AtlasError as exc:
-        return [], None, str(exc)
+    manifest, problem = _manifest(root)
+    if problem:
+        return [], None, problem
     if manifest is None or not manifest.live:
         return [], manifest, None
     store = atlas.live_store(root)
