@@ -10,6 +10,7 @@ from resnet_viz.engine.runs import RunStore
 from resnet_viz.i18n import N_, _
 from resnet_viz.teaching import glossary
 from resnet_viz.teaching.settings import LIVE_BOUNDS, LIVE_LINK, RECIPE_FIELDS
+from resnet_viz.ui import classroom as ui_class
 from resnet_viz.ui import links
 from resnet_viz.ui import live as ui_live
 
@@ -29,6 +30,8 @@ st.caption(
     )
 )
 
+# Classroom mode: this browser's part of the class experiment fills the widgets in (once per session).
+part = ui_class.assigned_part()
 # Settings live in the URL, so a shared link reopens this configuration: links.read seeds the
 # widgets from it (and says which values it dropped and why), links.write puts them back.
 links.read(LIVE_LINK, "live")
@@ -177,6 +180,7 @@ mine = snap is not None and queue.get(job_id).owner == owner
 running = snap is not None and snap.active and mine
 
 with controls:
+    ui_class.part_box(part, settings)
     start_col, stop_col = st.columns(2)
     start_col.button(
         _("Train"),

@@ -22,6 +22,11 @@ FROM_ATLAS = {"home", "live", "degradation", "analysis", "saliency"}
 PEEK = {"reference_peeked": {"sweep.deeper_plain": True}}  # the explorer's "Show the reference now"
 
 
+# The teacher's page shows nothing of the class before its key, and nothing measured at all on a
+# server without teacher mode (tests/test_teacher_page.py): every other page is a lesson.
+LESSONS = [p for p in ui.PAGES if p.key != "teacher"]
+
+
 def _tree(root: Path) -> list[tuple[str, int]]:
     return sorted((str(p.relative_to(root)), p.stat().st_mtime_ns) for p in root.rglob("*"))
 
@@ -31,7 +36,7 @@ def _tree(root: Path) -> list[tuple[str, int]]:
 def test_every_page_on_an_empty_store_draws_a_measured_chart(tmp_runs, monkeypatch, lang) -> None:
     monkeypatch.setenv(atlas.ATLAS_ENV, str(atlas.ATLAS_DIR))  # the shipped atlas, not the tests' empty one
     before = _tree(atlas.ATLAS_DIR)
-    for page in ui.PAGES:
+    for page in LESSONS:
         at = AppTest.from_file(APP, default_timeout=240)
         at.query_params["lang"] = lang
         if page.key == "degradation":
@@ -69,7 +74,7 @@ def test_every_page_on_an_empty_store_in_the_browser(chromium_browser, reference
     page.set_default_timeout(180_000)
     try:
         for lang, peek in (("en", "Show the reference now"), ("zh", "立即显示参考结果")):
-            for p in ui.PAGES:
+            for p in LESSONS:
                 slug = "" if p.key == "home" else p.key
                 page.goto(f"{reference_server.url}/{slug}?lang={lang}")
                 if p.key == "degradation":

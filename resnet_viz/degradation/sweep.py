@@ -170,7 +170,8 @@ def plan(sweep: SweepConfig, store: RunStore | None = None, *, force: bool = Fal
 _PARAMS: dict[ModelConfig, int] = {}
 
 
-def _params(cfg: ModelConfig) -> int:
+def param_count(cfg: ModelConfig) -> int:
+    """Parameters of `cfg`, counted once per config (a sweep lists many cells of a few configs)."""
     if cfg not in _PARAMS:
         _PARAMS[cfg] = count_params(build_model(cfg))
     return _PARAMS[cfg]
@@ -190,7 +191,7 @@ def collect(
             continue
         if hist is None:
             continue
-        result = ModelResult(info.model, _params(info.model), hist, info.run_id)
+        result = ModelResult(info.model, param_count(info.model), hist, info.run_id)
         out.append(SweepResult(depth, kind, seed, result, reused))
     return out
 

@@ -9,9 +9,6 @@ the owner key, device lookups), and each page's own Streamlit side has a module 
 
 from __future__ import annotations
 
-import hashlib
-import re
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -30,8 +27,15 @@ from resnet_viz.engine.devices import select_device, thread_count
 from resnet_viz.engine.limits import forward_macs
 from resnet_viz.engine.runner import current_queue, job_queue
 from resnet_viz.engine.runs import RunInfo, RunStore, damage_report, twin_groups
-from resnet_viz.i18n import LANGUAGES, N_, _, ngettext, set_language
+from resnet_viz.i18n import N_, _, ngettext
 from resnet_viz.teaching.settings import TwinSettings
+
+from . import classroom as ui_classroom
+
+# The session's language and owner key live in ui.session (beneath every ui module); the pages
+# call them as ui.owner_key(), ui.fragment(...), as before.
+from .session import OWNER_COOKIE as OWNER_COOKIE
+from .session import _remember_owner, fragment, language_switch, owner_key, use_language
 
 PAPER_URL = "https://arxiv.org/abs/1512.03385"  # He et al. 2016, Deep Residual Learning
 PREACT_PAPER_URL = "https://arxiv.org/abs/1603.05027"  # He et al. 2016b, Identity Mappings
@@ -117,6 +121,16 @@ PAGES: tuple[PageInfo, ...] = (
             "residual side by side, or a pretrained ImageNet ResNet."
         ),
     ),
+    PageInfo(
+        "teacher",
+        "pages/7_teacher.py",
+        N_("Teacher"),
+        ":material/school:",
+        N_(
+            "For a teacher running the lab for a class: every job on the server, the class's runs pooled into one "
+            "degradation chart, the class's predictions, and a part of the experiment for each student."
+        ),
+    ),
 )
 
 
@@ -168,6 +182,7 @@ def page_setup(key: str) -> None:
     sidebar()
     start_workers()
     executor_status()
+    ui_classroom.shared_chart()  # classroom mode: the class's chart, while the teacher shares it
 
 
 def executor_status() -> None:
@@ -195,75 +210,6 @@ def executor_status() -> None:
             )
         if queue.executor_note:
             st.warning(queue.executor_note, icon=":material/cloud_off:")
-
-
-LANGUAGE_KEY = "language"  # the session's language code; the switch's own widget key is separate,
-# since Streamlit drops a widget's state on a page that has not drawn it yet
-
-
-def _browser_language() -> str:
-    """Chinese for a browser that asks for it (st.context.locale), else English."""
-    locale = (st.context.locale or "").lower() if hasattr(st.context, "locale") else ""
-    return "zh" if locale.startswith("zh") else "en"
-
-
-def _initial_language() -> str:
-    """`?lang=` in the URL, else the browser's language."""
-    url = st.query_params.get("lang")
-    return url if url in LANGUAGES else _browser_language()
-
-
-def _keep_in_url(code: str) -> None:
-    """The URL says the language when it is not the browser's own, so a shared link opens in it;
-    otherwise it stays out of the URL (links stay short)."""
-    if code != _browser_language():
-        st.query_params["lang"] = code
-    elif "lang" in st.query_params:
-        del st.query_params["lang"]
-
-
-def use_language() -> str:
-    """The session's language for this run (and every sentence built in it). A link's `?lang=`
-    wins over the session's earlier choice, so a teacher's Chinese link opens in Chinese."""
-    url = st.query_params.get("lang")
-    if LANGUAGE_KEY not in st.session_state or (url in LANGUAGES and url != st.session_state[LANGUAGE_KEY]):
-        st.session_state[LANGUAGE_KEY] = _initial_language()
-    return set_language(st.session_state[LANGUAGE_KEY])
-
-
-def _language_changed() -> None:
-    code = st.session_state["language_pick"]
-    st.session_state[LANGUAGE_KEY] = code
-    _keep_in_url(code)
-
-
-def language_switch() -> None:
-    """English / 中文 at the top of the sidebar; the choice is kept in the URL (`?lang=zh`)."""
-    code = st.session_state[LANGUAGE_KEY]
-    st.session_state["language_pick"] = code
-    _keep_in_url(code)  # page links drop the query: the URL keeps saying the language
-    st.segmented_control(
-        "Language · 语言",
-        list(LANGUAGES),
-        format_func=LANGUAGES.__getitem__,
-        key="language_pick",
-        on_change=_language_changed,
-        label_visibility="collapsed",
-        required=True,
-    )
-
-
-def fragment(body, run_every: float | None = None):
-    """`st.fragment(run_every=...)(body)` whose reruns speak the session's language: a fragment's
-    timed rerun does not run page_setup first."""
-
-    def in_language(*args, **kwargs):
-        use_language()
-        return body(*args, **kwargs)
-
-    in_language.__name__ = getattr(body, "__name__", "fragment")
-    in_language.__qualname__ = getattr(body, "__qualname__", "fragment")
-    return st.fragment(run_every=run_every)(in_language)
 
 
 def sidebar() -> None:
@@ -297,42 +243,6 @@ def start_workers() -> None:
 
 
 _SERVER_THREADS_SET = False
-
-
-OWNER_COOKIE = "resnet_lab_owner"  # a random token per browser, set once; the server keeps only its hash
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
-
-
-def owner_key() -> str:
-    """Who may stop a training job: one key per browser, stable across a refresh and a new tab.
-
-    The key hashes a random token kept in a cookie of this site (set by :func:`sidebar` on the
-    first visit), so a refreshed tab or a second tab of the same browser keeps the right to stop
-    its own run, while another browser, which cannot guess the token, can only watch. Until the
-    cookie comes back with the next page load, this session uses the token it just wrote.
-    (Streamlit's XSRF cookie is re-masked on every load, so it cannot serve as the key.)
-    """
-    cookie = st.context.cookies.get(OWNER_COOKIE) if st.context.cookies else None
-    token = (
-        cookie
-        if cookie and _TOKEN.match(cookie)
-        else st.session_state.setdefault("_owner_token", secrets.token_urlsafe(24))
-    )
-    return hashlib.sha256(token.encode()).hexdigest()[:16]
-
-
-def _remember_owner() -> None:
-    """Write the session's token into the browser's cookie once, so the next load sends it back."""
-    cookie = st.context.cookies.get(OWNER_COOKIE) if st.context.cookies else None
-    if (cookie and _TOKEN.match(cookie)) or st.session_state.get("_owner_cookie_written"):
-        return
-    owner_key()  # makes the session's token
-    token = st.session_state["_owner_token"]
-    st.html(
-        f"<script>document.cookie = '{OWNER_COOKIE}={token}; path=/; max-age=31536000; SameSite=Strict';</script>",
-        unsafe_allow_javascript=True,
-    )
-    st.session_state["_owner_cookie_written"] = True
 
 
 def _heartbeat() -> None:

@@ -17,6 +17,8 @@ from resnet_viz.i18n import N_, _
 from resnet_viz.teaching.exercises import Exercise, Outcome, grade
 from resnet_viz.text import lessons as lessons_text
 
+from . import predictions
+
 _GUESSES = "exercise_guesses"  # exercise key -> committed option key
 _SCORE = "exercise_score"  # exercise key -> True/False, graded once per prediction
 
@@ -66,6 +68,8 @@ def show(items: Items, *, title: str = N_("Exercises")) -> None:
         ok = grade(ex, guesses.get(ex.key), outcome)
         if ok is not None and ex.key not in graded:
             graded[ex.key] = ok
+        if ok is not None:  # its answer is on screen now: a second try counts as after the reveal
+            predictions.saw(ex.key)
     right, total = score()
     with st.container(border=True):
         st.markdown(lessons_text.box_header(_(title), right, total))
@@ -95,6 +99,7 @@ def _commit(key: str) -> None:
     pick = st.session_state.get(f"ex_pick:{key}")
     if pick is not None:
         st.session_state.setdefault(_GUESSES, {})[key] = pick
+        predictions.record(key, pick)
 
 
 def _reset(key: str) -> None:

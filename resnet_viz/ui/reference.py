@@ -26,6 +26,7 @@ from resnet_viz.teaching import atlas
 from resnet_viz.teaching.exercises import Exercise, Outcome
 from resnet_viz.teaching.settings import TwinSettings
 from resnet_viz.ui import exercises as ui_ex
+from resnet_viz.ui import predictions
 
 _PEEKED = "reference_peeked"  # session: exercise key -> the learner asked for the reference before predicting
 
@@ -68,6 +69,7 @@ def peeked(exercise: Exercise) -> bool:
 
 def _peek(key: str) -> None:
     st.session_state.setdefault(_PEEKED, {})[key] = True
+    predictions.saw(key)  # a prediction committed from now on counts as after the reveal
 
 
 def released(exercise: Exercise) -> bool:

@@ -18,6 +18,7 @@ from resnet_viz.text.theory import profile_sentences
 from resnet_viz.theory import flow as theory
 from resnet_viz.theory.flow import InitProfile
 from resnet_viz.ui import exercises as ui_ex
+from resnet_viz.ui import predictions
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -117,6 +118,9 @@ def _commit(questions: list[quiz.Question], skip: bool = False) -> None:
     for q in questions:
         guess = None if skip else st.session_state.get(f"guess:{q.key}")
         answered[q.key] = guess
+        if guess is not None:
+            predictions.record(q.key, guess)
+        predictions.saw(q.key)  # the charts answer it from now on
         if guess is not None:
             score[0] += int(quiz.grade(q, guess) is True)
             score[1] += 1

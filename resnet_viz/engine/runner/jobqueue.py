@@ -9,6 +9,7 @@ import os
 import threading
 from collections.abc import Sequence
 
+from resnet_viz.engine import classroom
 from resnet_viz.engine.config import ConfigError, DataConfig, ModelConfig, TrainConfig
 from resnet_viz.engine.limits import Limits, check_job, check_press
 from resnet_viz.engine.runs import RunStore
@@ -184,6 +185,8 @@ class JobQueue:
             self._forget_old()
             self._jobs[job.job_id] = job
             self._waiting.append(job.job_id)
+        if bounded and store is not None and classroom.enabled():  # the teacher's page lists it by student
+            classroom.at(store.root).job(job.job_id, owner)
         threading.Thread(target=self._work, args=(job,), name=f"train-{job.job_id}", daemon=True).start()
         return job
 
@@ -242,10 +245,11 @@ class JobQueue:
         job = self.get(job_id)
         return None if job is None else job.snapshot(self.queue_position(job_id))
 
-    def stop(self, job_id: str, owner: str) -> bool:
-        """Stop a job if `owner` started it; returns whether it was allowed."""
+    def stop(self, job_id: str, owner: str | None, *, teacher: bool = False) -> bool:
+        """Stop a job if `owner` started it, or for the teacher (`teacher`: the caller checked the
+        teacher's key or cookie on the server); returns whether it was allowed."""
         job = self.get(job_id)
-        if job is None or job.owner != owner:
+        if job is None or not (teacher or job.owner == owner):
             return False
         job.stop()
         with self._cond:
