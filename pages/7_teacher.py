@@ -10,8 +10,9 @@ ui.page_setup("teacher")
 
 st.title(_("Teacher"))
 teacher.keep_cookie()
-teacher.about()
-if not teacher.signed_in():
+signed_in = teacher.signed_in()
+teacher.about(folded=signed_in)
+if not signed_in:
     if teacher.enabled():
         teacher.sign_in()
     st.stop()

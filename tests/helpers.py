@@ -33,3 +33,28 @@ def sweep_from_query(query: Mapping[str, str | Sequence[str]]) -> tuple[SweepSet
     """The degradation page's settings from its sw_* URL parameters, and the dropped values' sentences."""
     link = SWEEP_LINK.read(query)
     return link.settings, list(link.problems)
+
+
+def stored_run(
+    store, depth: int, residual: bool, seed: int, train_error: float, dataset: str = "digits", **model
+) -> str:
+    """A finished run in `store` whose final training error is `train_error` (%), written as the
+    trainer writes one (config, metrics, status), without training: for the pooled class chart."""
+    from resnet_viz.engine.config import DataConfig, ModelConfig, TrainConfig
+    from resnet_viz.engine.history import History
+
+    cfg = ModelConfig(depth=depth, residual=residual, width=4, **model)
+    acc = 1 - train_error / 100
+    hist = History(
+        name=cfg.name,
+        step=[1, 2],
+        loss=[2.0, 1.0],
+        acc=[acc, acc],
+        lr=[0.1, 0.1],
+        status="finished",
+        final={"train_loss": 1.0, "train_acc": acc, "test_loss": 1.0, "test_acc": acc},
+    )
+    run_id = store.create(cfg, DataConfig(name=dataset), TrainConfig(steps=2, seed=seed), group=f"g{depth}{seed}")
+    store.save_metrics(run_id, hist.to_dict())
+    store.set_status(run_id, "finished", step=2)
+    return run_id

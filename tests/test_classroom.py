@@ -7,15 +7,16 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from helpers import stored_run
 
 from resnet_viz.degradation import pool as class_pool
 from resnet_viz.degradation.sweep import depth_points
 from resnet_viz.engine import classroom
 from resnet_viz.engine.classroom import Part
-from resnet_viz.engine.config import ConfigError, DataConfig, ModelConfig, TrainConfig
-from resnet_viz.engine.history import History
+from resnet_viz.engine.config import ConfigError
 from resnet_viz.engine.runner.roster import class_jobs
 from resnet_viz.engine.runs import RunStore
+from resnet_viz.figures.sweep import error_vs_depth
 from resnet_viz.teaching.classroom import QUESTIONS, class_key, is_part, part_settings
 from resnet_viz.text import classroom as words
 
@@ -196,34 +197,16 @@ def test_a_part_is_the_live_pages_recipe_at_its_depth() -> None:
 # -- the pooled chart ------------------------------------------------------------------------------
 
 
-def _run(store: RunStore, depth: int, residual: bool, seed: int, train_error: float, **model) -> str:
-    cfg = ModelConfig(depth=depth, residual=residual, width=4, **model)
-    acc = 1 - train_error / 100
-    hist = History(
-        name=cfg.name,
-        step=[1, 2],
-        loss=[2.0, 1.0],
-        acc=[acc, acc],
-        lr=[0.1, 0.1],
-        status="finished",
-        final={"train_loss": 1.0, "train_acc": acc, "test_loss": 1.0, "test_acc": acc},
-    )
-    run_id = store.create(cfg, DataConfig(name="digits"), TrainConfig(steps=2, seed=seed), group=f"g{depth}{seed}")
-    store.save_metrics(run_id, hist.to_dict())
-    store.set_status(run_id, "finished", step=2)
-    return run_id
-
-
 def test_the_pool_is_built_from_the_store_and_tells_the_truth(tmp_path) -> None:
     store = RunStore(tmp_path)
-    _run(store, 20, False, 0, 10.0)
-    _run(store, 20, False, 1, 14.0)
-    _run(store, 56, False, 0, 40.0)
-    _run(store, 20, True, 0, 9.0)
-    _run(store, 56, True, 0, 7.0)
-    _run(store, 56, True, 0, 7.0)  # a second student on the same part and seed: the same run
-    _run(store, 20, True, 0, 50.0, alpha=0.5)  # a weaker skip: not the paper's residual net
-    _run(store, 20, True, 0, 50.0, bn=False)  # another recipe
+    stored_run(store, 20, False, 0, 10.0)
+    stored_run(store, 20, False, 1, 14.0)
+    stored_run(store, 56, False, 0, 40.0)
+    stored_run(store, 20, True, 0, 9.0)
+    stored_run(store, 56, True, 0, 7.0)
+    stored_run(store, 56, True, 0, 7.0)  # a second student on the same part and seed: the same run
+    stored_run(store, 20, True, 0, 50.0, alpha=0.5)  # a weaker skip: not the paper's residual net
+    stored_run(store, 20, True, 0, 50.0, bn=False)  # another recipe
     found = class_pool.pools(store)
     assert [len(p.results) for p in found] == [5, 1]
     points = {(p.kind, p.depth): p for p in depth_points(found[0].results)}
@@ -232,6 +215,10 @@ def test_the_pool_is_built_from_the_store_and_tells_the_truth(tmp_path) -> None:
     lines = words.pool_reading(list(points.values()))
     assert "12.0% at depth 20 (2 runs) and 40.0% at depth 56 (1 run); the deeper nets trained worse" in lines[0]
     assert "9.0% at depth 20 (1 run) and 7.0% at depth 56 (1 run); within 5 points" in lines[1]
+    fig = error_vs_depth(list(points.values()), pooled=True)
+    assert "mean over the class's runs" in fig.layout.title.text
+    assert "run(s)" in fig.data[0].hovertemplate and "seed(s)" not in fig.data[0].hovertemplate
+    assert "mean over seeds" in error_vs_depth(list(points.values())).layout.title.text
     assert words.pool_summary(found[0]) == (
         "The class's runs of this recipe: 3 plain runs (depths 20, 56), 2 residual runs (depths 20, 56)."
     )
@@ -257,11 +244,13 @@ def test_the_pool_reading_follows_the_numbers() -> None:
 def test_the_class_jobs_survive_a_restart_with_their_students(teacher, tmp_path) -> None:
     store = RunStore(tmp_path)
     room = classroom.at(tmp_path)
-    old = _run(store, 20, False, 0, 10.0)
+    old = stored_run(store, 20, False, 0, 10.0)
     group = store.get(old).group
     room.job(group, "owner-x")
     room.job("elsewhere", "owner-y")
     rows = class_jobs(None, store, room)
-    assert [(r.job_id, r.student, r.names, r.state) for r in rows] == [(group, 1, ("plain-20",), "finished")]
+    assert [(r.job_id, r.student, r.names, r.state, r.step, r.total) for r in rows] == [
+        (group, 1, ("plain-20",), "finished", 2, 2)
+    ]
     later = datetime.now(timezone.utc) + timedelta(hours=2)
     assert class_jobs(None, store, room, now=later) == []  # ended more than an hour ago

@@ -232,3 +232,32 @@ def test_a_job_on_ray_names_its_node(cluster: str, tmp_path: Path) -> None:
         assert f"on cluster node {ray.util.get_node_ip_address()}" in snap.device
     finally:
         queue.close()
+
+
+@pytest.mark.slow
+def test_the_teachers_view_of_a_class_on_ray(cluster: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 30: jobs trained on the cluster are listed with their students, stopped by the teacher,
+    and pooled into the class chart from the store, like local ones."""
+    from resnet_viz.degradation.pool import pools
+    from resnet_viz.engine import classroom
+    from resnet_viz.engine.runner.roster import class_jobs
+
+    monkeypatch.setenv(classroom.TEACHER_ENV, "a key for the ray test")
+    classroom.forget()
+    store, queue = RunStore(tmp_path), JobQueue(ray_address=cluster, warm=False)
+    try:
+        done = queue.submit(TWINS, DataConfig(), TINY, owner="browser-a", store=store)
+        assert done.wait(180) and done.state == "finished"
+        long = queue.submit(TWINS, DataConfig(), TrainConfig(steps=5000, seed=1), owner="browser-b", store=store)
+        _wait_for_step(long, 2)
+        rows = {r.job_id: r for r in class_jobs(queue, store, classroom.at(tmp_path))}
+        assert (rows[done.job_id].student, rows[long.job_id].student) == (1, 2)
+        assert rows[long.job_id].state == "running"
+        assert not queue.stop(long.job_id, "browser-a")  # another student may not
+        assert queue.stop(long.job_id, None, teacher=True) and long.wait(120)
+        assert long.state == "stopped"
+    finally:
+        queue.close()
+        classroom.forget()
+    found = pools(store)
+    assert [len(p.results) for p in found] == [2]  # the finished twins; the stopped job's runs do not pool

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers import stored_run
 from streamlit.testing.v1 import AppTest
 
 from resnet_viz.engine import classroom
@@ -157,11 +158,9 @@ def test_an_assignment_this_server_cannot_train_is_refused(teacher_mode, monkeyp
 
 
 def test_the_shared_chart_waits_for_the_prediction_it_answers(teacher_mode) -> None:
-    from test_classroom import _run
-
     store = RunStore(teacher_mode)
-    _run(store, 20, False, 0, 10.0)
-    _run(store, 56, False, 0, 40.0)
+    stored_run(store, 20, False, 0, 10.0)
+    stored_run(store, 56, False, 0, 40.0)
     teacher = sign_in(open_page("pages/7_teacher.py"), KEY)
     assert teacher.get("plotly_chart")
     next(b for b in teacher.button if b.label == "Show this chart on every student's page").click().run()

@@ -32,11 +32,15 @@ def depth_color(kind: Kind, depth: int, depths: Sequence[int]) -> str:
     return sample_colorscale(SCALE[kind], [0.45 + 0.5 * t])[0]
 
 
-def error_vs_depth(points: Sequence[DepthPoint], *, paper: Sequence[dict] | None = None) -> go.Figure:
+def error_vs_depth(
+    points: Sequence[DepthPoint], *, paper: Sequence[dict] | None = None, pooled: bool = False
+) -> go.Figure:
     """Final training and test error (%) against depth: mean over seeds, bars from min to max,
     every seed as a dot. Diverged seeds have no final error; the subtitle says which were left out.
 
     `paper`: rows like ``{"depth": 20, "test_error": 8.75}`` drawn as grey crosses on the test panel.
+    `pooled`: the points pool a class's runs (resnet_viz.degradation.pool), which may share a seed:
+    the means are over runs, and the subtitle and hover say so.
     """
     # Long because one figure's traces and layout read top to bottom here; split, the layout would drift from
     # its traces.
@@ -79,7 +83,11 @@ def error_vs_depth(points: Sequence[DepthPoint], *, paper: Sequence[dict] | None
                         "width": 4,
                     },
                     customdata=[[len(v), v.min(), v.max()] for v in vals],
-                    hovertemplate=_("{name}: mean {mean}%<br>{n} seed(s), min {lo}%, max {hi}%").format(
+                    hovertemplate=(
+                        _("{name}: mean {mean}%<br>{n} run(s), min {lo}%, max {hi}%")
+                        if pooled
+                        else _("{name}: mean {mean}%<br>{n} seed(s), min {lo}%, max {hi}%")
+                    ).format(
                         name=f"{kind}-%{{x}}",
                         mean="%{y:.2f}",
                         n="%{customdata[0]}",
@@ -129,9 +137,18 @@ def error_vs_depth(points: Sequence[DepthPoint], *, paper: Sequence[dict] | None
         for p in points
         if p.diverged
     ]
-    sub = _("mean over seeds; bars span min to max")
-    if dropped:
-        sub = _("mean over seeds; bars span min to max; diverged, not plotted: {runs}").format(runs="; ".join(dropped))
+    if pooled:
+        sub = _("mean over the class's runs; bars span min to max")
+        if dropped:
+            sub = _("mean over the class's runs; bars span min to max; diverged, not plotted: {runs}").format(
+                runs="; ".join(dropped)
+            )
+    else:
+        sub = _("mean over seeds; bars span min to max")
+        if dropped:
+            sub = _("mean over seeds; bars span min to max; diverged, not plotted: {runs}").format(
+                runs="; ".join(dropped)
+            )
     return _two_panels(figure_layout(fig, title, subtitle=sub, height=440))
 
 

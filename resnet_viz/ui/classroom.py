@@ -49,7 +49,7 @@ def dataset_title(name: str) -> str:
 
 def pool_figure(pool: Pool):
     points = depth_points(pool.results)
-    return error_vs_depth(points), words.pool_reading(points)
+    return error_vs_depth(points, pooled=True), words.pool_reading(points)
 
 
 # -- the assignment, on Train & compare -----------------------------------------------------------
@@ -110,9 +110,8 @@ def _shared() -> None:
         return
     exercise = lessons.SWEEP_DEEPER_PLAIN
     with st.container(border=True):
-        st.markdown(
-            _("**The class's result**, shared by your teacher: {summary}").format(summary=words.pool_summary(pool))
-        )
+        st.markdown(_("**The class's result**, shared by your teacher."))
+        st.caption(words.pool_summary(pool))
         if not (ui_ex.committed(exercise.key) or predictions.seen(exercise.key)):
             st.markdown(
                 _(

@@ -59,9 +59,10 @@ def signed_in() -> bool:
     return classroom.teacher_cookie_ok(cookie) or classroom.teacher_cookie_ok(st.session_state.get(_ISSUED))
 
 
-def about() -> None:
-    """What teacher mode is, for everyone; how to turn it on when it is off."""
-    st.markdown(
+def about(*, folded: bool = False) -> None:
+    """What teacher mode is, for everyone (`folded` into an expander for the signed-in teacher);
+    how to turn it on when it is off."""
+    (st.expander(_("What teacher mode is"), icon=":material/info:") if folded else st.container()).markdown(
         _(
             "Teacher mode is for a teacher who runs the lab on one server for a class. The teacher sees every job "
             'on the server with an anonymous label per browser ("student 7") and can stop any of them; pools '

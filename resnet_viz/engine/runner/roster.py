@@ -80,7 +80,7 @@ def class_jobs(
             infos[0].data.name,
             state,
             max(i.step for i in infos),
-            infos[0].train.steps if infos[0].train.epochs == 0 else 0,
+            infos[0].train.steps if not infos[0].train.epochs else 0,  # epochs: the steps depend on the data
             created,
             None,
             next((i.message for i in infos if i.status in ("failed", "interrupted") and i.message), None),
