@@ -3,7 +3,8 @@
 config (frozen dataclasses for a model, its data and its training), models (plain and residual
 differ in one line), probes (hooks as context managers), train, history (what a run measured),
 checks and numbers (validating values and judging them: finite, ratio, regime), checkpoints,
-devices and limits (where and how much a server runs), experiment (a plain/residual pair trained
+devices and limits (where and how much a server runs), classroom (teacher mode's key and the
+class record beside the run store), experiment (a plain/residual pair trained
 alike), and the packages data/ (datasets, offline and downloaded), runs/ (the run store on disk)
 and runner/ (the job queue, local or on Ray).
 

@@ -1,6 +1,6 @@
 """Every sentence a learner reads that is built from numbers, in one place, as whole templates.
 
-One module per feature (`live`, `sweep`, `theory`, `saliency`, `anatomy`, `quiz`, `lessons`, and
+One module per feature (`live`, `sweep`, `classroom`, `theory`, `saliency`, `anatomy`, `quiz`, `lessons`, and
 the analysis page's `lesion`, `construction`, `landscape`) plus `numbers` for how a number reads (13,400x, 37.5%) and which gradient regime a
 ratio names. The science modules measure; these modules say what the measurement shows.
 

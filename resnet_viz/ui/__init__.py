@@ -2,7 +2,9 @@
 
 The ui subpackage is the only part of the library that imports streamlit (tests/test_imports.py
 checks the rest); this module holds the shared pieces (the page list, page_setup, the sidebar,
-the owner key, device lookups), and each page's own Streamlit side has a module beside it:
+device lookups; a session's language, owner key and fragments are `ui.session`, beneath every
+other ui module), and each page's own Streamlit side has a module beside it: `ui.teacher` (and
+`ui.classroom`, classroom mode on the students' pages),
 `ui.live`, `ui.degradation` (the depth sweep of the degradation page and the home demo), `ui.saliency`, ....
 ``st.cache_resource`` is shared by every session, so only read-only values are cached here.
 """
