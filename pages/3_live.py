@@ -37,6 +37,7 @@ part = ui_class.assigned_part()
 links.read(LIVE_LINK, "live")
 
 B = LIVE_BOUNDS
+part_slot = st.container()
 keep = {"persist_state": "session"}  # the values survive a visit to another page
 controls, view = st.columns(ui.CONTROLS_VIEW, gap="large")
 with controls:
@@ -179,8 +180,9 @@ snap = queue.snapshot(job_id) if job_id else None
 mine = snap is not None and queue.get(job_id).owner == owner
 running = snap is not None and snap.active and mine
 
-with controls:
+with part_slot:  # above the settings it names, drawn once they are read
     ui_class.part_box(part, settings)
+with controls:
     start_col, stop_col = st.columns(2)
     start_col.button(
         _("Train"),

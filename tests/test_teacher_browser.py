@@ -101,6 +101,8 @@ def test_the_key_once_per_browser_and_never_shown(chromium_browser, class_server
         # a new browser on Train & compare gets the first part of the assignment
         stranger.goto(f"{server.url}/live")
         stranger.get_by_text("Your part of the class experiment: plain-20").wait_for()
+        stranger.locator(".js-plotly-plot").first.wait_for(state="visible")
+        stranger.wait_for_timeout(2500)
         stranger.screenshot(path=str(out / "student-part.png"))
         for p in (page, again, stranger):
             assert p.locator('[data-testid="stException"]').count() == 0
