@@ -289,3 +289,14 @@ def test_a_running_job_says_no_time_left_until_steady_steps_are_timed(monkeypatc
     assert report(5.9, list(range(2, 11))) == pytest.approx(29.0)
     job.state = "finished"
     assert job.snapshot().eta is None
+
+
+def test_every_slot_gets_a_warm_worker_at_start() -> None:
+    """bench/bench_class.py: with two slots and one warm worker, a class's second job waited 6-14 s
+    for a fresh one to import torch while the first trained."""
+    queue = JobQueue(max_jobs=2)
+    try:
+        assert len(queue._idle) == 2 and all(w.alive() for w in queue._idle)
+        assert len({w.process.pid for w in queue._idle}) == 2
+    finally:
+        queue.close()

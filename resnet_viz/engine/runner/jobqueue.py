@@ -78,8 +78,12 @@ class JobQueue:
         self._waiting: list[str] = []  # job ids in arrival order
         self._running: set[str] = set()
         self._idle: list[Worker] = []
-        if warm:  # spawn the first worker now, so the first Train press finds torch imported
-            self._idle.append(self._new_worker())
+        if warm:
+            # One warm worker per slot now, so the first presses find torch imported: with one,
+            # a class's second job waited 6-14 s for a fresh worker while the first trained
+            # (bench/bench_class.py, RESNET_VIZ_MAX_JOBS=2). A Ray cluster's actors start on demand.
+            slots = self.max_jobs if self.ray_address is None else 1
+            self._idle.extend(self._new_worker() for _ in range(slots))
 
     def _new_worker(self) -> Worker:
         if self.ray_address is not None:
