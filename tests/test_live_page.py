@@ -286,3 +286,16 @@ def test_download_offers_the_run_just_trained(tmp_runs) -> None:
     at.selectbox(key="download_pick").set_value(old[0]).run()  # a pick of the learner's own stays
     at.run()
     assert at.selectbox(key="download_pick").value == old[0]
+
+
+def test_a_job_whose_worker_is_still_starting_says_so() -> None:
+    """bench/bench_class.py: "Running · step 0/0 · 0 images/s ·" (no device) for 11 s while a fresh
+    worker imported torch."""
+    from resnet_viz.engine.runner.job import Snapshot
+    from resnet_viz.ui.live import _progress_text
+
+    def snap(total: int, step: int) -> Snapshot:
+        return Snapshot("j", "running", (), step, total, 0, 1.0, 640.0, None, None, None, (), "CPU" if total else "")
+
+    assert _progress_text(snap(0, 0)) == "Starting · the training process is loading torch and the data"
+    assert _progress_text(snap(300, 3)).startswith("Running · step 3/300 · 640 images/s · CPU")

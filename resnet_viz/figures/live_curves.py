@@ -207,9 +207,15 @@ def loss_figure(
         max_points=max_points,
         title=_("Loss"),
     )
-    fig.update_yaxes(title_text=_("cross-entropy loss"), type="log" if log_y else "linear", exponentformat="power")
+    yaxis = {
+        "title": {"text": _("cross-entropy loss")},
+        "type": "log" if log_y else "linear",
+        "exponentformat": "power",
+    }
     if not log_y:
-        fig.update_yaxes(rangemode="nonnegative")  # a loss is never below 0 (the empty chart showed -1)
+        yaxis["rangemode"] = "nonnegative"  # a loss is never below 0 (the empty chart showed -1)
+    fig.update_layout(yaxis=yaxis)  # one update: each update_* call validates on its own
+    if not log_y:
         _clip_outliers(fig, [*histories, *overlays])
     return fig
 

@@ -13,13 +13,12 @@ from resnet_viz.engine.history import History
 from resnet_viz.engine.runner import job_queue
 from resnet_viz.engine.runner.job import Snapshot
 from resnet_viz.engine.runs import RunStore, RunStoreError, damage_report
-from resnet_viz.figures import live_curves, live_gradients
 from resnet_viz.i18n import N_, _, ngettext
 from resnet_viz.teaching import lessons
 from resnet_viz.teaching.settings import TwinSettings
 from resnet_viz.text.live import reading
 from resnet_viz.ui import exercises as ui_ex
-from resnet_viz.ui import fragment, placeholder, submit_twins
+from resnet_viz.ui import fragment, live_charts, placeholder, submit_twins
 from resnet_viz.ui import reference as ui_reference
 
 # While a job runs the status and loss/accuracy charts redraw every REDRAW_SECONDS and the
@@ -29,6 +28,10 @@ from resnet_viz.ui import reference as ui_reference
 # 1 s / 4 s, 86% with Chromium at 54%. Still a redraw a second. Env overrides.
 REDRAW_SECONDS = float(os.environ.get("RESNET_VIZ_REDRAW", "1.0"))
 GRADIENT_REDRAW_SECONDS = float(os.environ.get("RESNET_VIZ_GRADIENT_REDRAW", "4.0"))
+# A running job's charts are built at most once per this share of a redraw period, for all its
+# watchers together (ui.live_charts): a lone watcher still gets new points at every redraw, and
+# thirty share one build per redraw instead of one per update (a twin run sends ~6 a second).
+SHARED_BUILD_SHARE = 0.8
 
 # The progress line, one whole template per (state, epoch known, time left known). The English
 # ("Running · step 3/300 ...") is what the browser tests and bench scripts wait for.
@@ -107,7 +110,7 @@ def live_view(job_id: str | None, store: RunStore, settings: TwinSettings | None
                 return
         if not hists:
             st.info(_("Set up the twins on the left and press **Train**. Charts appear here within a second or two."))
-            _curve_charts([])  # drawn empty now, so the first points only update them
+            live_charts.curves([])  # drawn empty now, so the first points only update them
             ui_ex.show(_live_exercises([]))  # asked before the run that answers them
             return
         st.caption(_("This run finished earlier; its stored metrics are shown."))
@@ -137,9 +140,9 @@ def _reference_view(settings: TwinSettings | None) -> bool:
     if not hists or manifest is None:
         return False
     ui_reference.label(manifest, len(hists), len(hists), action=_("press **Train**"))
-    _curve_charts(hists)
+    live_charts.curves(hists)
     if ui_reference.released(lessons.LIVE_CALMS):
-        _gradient_charts(hists)
+        live_charts.gradients(hists)
         items = ui_reference.ungraded_if_peeked(_live_exercises(hists))
         ui_ex.reading(_("What this run shows"), reading(hists, ()), items)
         ui_ex.show(items)
@@ -180,13 +183,17 @@ def _live_fragment(job_id: str, was_active: bool) -> None:
                 ).format(name=h.name, step=h.diverged_at),
                 icon=":material/warning:",
             )
-    _curve_charts(list(snap.histories))
+    live_charts.curves(list(snap.histories), snap, every=SHARED_BUILD_SHARE * REDRAW_SECONDS)
     if was_active and not snap.active:
         st.rerun()  # full rerun: stop the timers, refresh buttons, the reading and the run list
 
 
 def _progress_text(snap: Snapshot) -> str:
     """The progress line under a job that is not queued: state, step, speed, time left, device."""
+    if snap.state == "running" and not snap.total_steps:  # its worker has not said "start" yet
+        # Not "Running · step 0/0 · 0 images/s ·" (seen for 11 s while a fresh worker imported
+        # torch, bench/bench_class.py): say what it is waiting for.
+        return _("Starting · the training process is loading torch and the data")
     epoch = snap.step / snap.steps_per_epoch if snap.steps_per_epoch else None
     key = (snap.state, epoch is not None, snap.eta is not None)
     if key not in _PROGRESS:  # time left is only known while running
@@ -210,7 +217,7 @@ def _progress_text(snap: Snapshot) -> str:
 def _gradient_fragment(job_id: str) -> None:
     snap = job_queue().snapshot(job_id)
     if snap is not None:
-        _gradient_charts(list(snap.histories))
+        live_charts.gradients(list(snap.histories), snap, every=SHARED_BUILD_SHARE * GRADIENT_REDRAW_SECONDS)
         if not snap.active:
             job = job_queue().get(job_id)
             _reading(list(snap.histories), job.model_cfgs if job is not None else ())
@@ -219,36 +226,9 @@ def _gradient_fragment(job_id: str) -> None:
 
 
 def _charts(hists: list[History]) -> None:
-    _curve_charts(hists)
-    _gradient_charts(hists)
+    live_charts.curves(hists)
+    live_charts.gradients(hists)
     _reading(hists)
-
-
-def _curve_charts(hists: list[History]) -> None:
-    overlays = [h for rid in st.session_state.get("overlay", []) for h in _overlay(rid)]
-    left, right = st.columns(2)
-    left.plotly_chart(live_curves.loss_figure(hists, overlays=overlays), key="loss")
-    right.plotly_chart(live_curves.accuracy_figure(hists, overlays=overlays), key="acc")
-
-
-def _gradient_charts(hists: list[History]) -> None:
-    left, right = st.columns(2)
-    left.plotly_chart(live_gradients.flow_profile(hists), key="flow")
-    right.plotly_chart(live_gradients.flow_ratio_figure(hists), key="flow_ratio")
-    st.caption(
-        _(
-            "dL/dx is the gradient that flows from block to block (He et al. 2016b, eq. 5). The per-weight "
-            "gradient below is a second view: a layer's dL/dW is the gradient at that layer's output times the "
-            "layer's input, so in a ReLU net without BatchNorm it can stay flat while dL/dx vanishes."
-        )
-    )
-    st.plotly_chart(live_gradients.grad_heatstrip(hists, kind="rms"), key="heat")
-    left, right = st.columns(2)
-    left.plotly_chart(live_gradients.grad_profile(hists, kind="rms"), key="profile")
-    right.plotly_chart(live_gradients.act_std_figure(hists), key="act")
-    for h in hists:
-        if h.residual_block_names:
-            st.plotly_chart(live_gradients.identity_share_figure(h), key=f"share-{h.name}")
 
 
 def _reading(hists: list[History], configs: Sequence[ModelConfig] = ()) -> None:
@@ -273,29 +253,6 @@ def _live_exercises(hists: list[History]) -> ui_ex.Items:
             _("turn BatchNorm off under More settings, set Init to default, train both twins to the end."),
         ),
     ]
-
-
-def _overlay(run_id: str) -> list[History]:
-    """An earlier run drawn beside the live one; its file is read once per change, not per redraw."""
-    store = RunStore()
-    metrics = store.root / run_id / "metrics.json"
-    try:
-        hist = _stored_overlay(str(store.root), run_id, metrics.stat().st_mtime_ns)
-    except (OSError, RunStoreError):  # gone or damaged since the run list offered it: not drawn
-        return []
-    return [] if hist is None else [hist]
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def _stored_overlay(root: str, run_id: str, mtime_ns: int) -> History | None:
-    # Keyed on the file's mtime as well, so a re-written run is read again; cache_data hands
-    # every caller its own copy, so no session can alter another's.
-    store = RunStore(root)
-    info = store.get(run_id)
-    hist = store.load_history(run_id)
-    if hist is not None:
-        hist.name = f"{info.label} · {info.when}"
-    return hist
 
 
 def run_list(store: RunStore, current: tuple[str, ...] = ()) -> None:
