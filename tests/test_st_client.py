@@ -7,6 +7,7 @@ import asyncio
 import os
 import secrets
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -53,5 +54,18 @@ def test_protocol_clients_get_pages_timers_and_a_run(tmp_path: Path) -> None:
             await asyncio.gather(home.close(), live.close())
 
     with serve(tmp_path / "runs", tmp_path / "server.log", dict(os.environ)) as server:
-        asyncio.run(scenario(server.url))
+        # In its own thread: a session-scoped Playwright (sync API) may hold this thread's event loop.
+        failures: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                asyncio.run(scenario(server.url))
+            except BaseException as exc:  # noqa: BLE001 (re-raised in the test's thread)
+                failures.append(exc)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join()
+        if failures:
+            raise failures[0]
         assert "Traceback" not in server.log()
