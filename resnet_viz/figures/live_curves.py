@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from ..i18n import N_, _
+from ..i18n import N_, _, ngettext
 from ..text.numbers import num
 from .common import (
     MAX_POINTS,
@@ -216,21 +216,28 @@ def loss_figure(
         yaxis["rangemode"] = "nonnegative"  # a loss is never below 0 (the empty chart showed -1)
     fig.update_layout(yaxis=yaxis)  # one update: each update_* call validates on its own
     if not log_y:
-        _clip_outliers(fig, [*histories, *overlays])
+        names = [h.name for h in histories]  # coloured as _curves_figure colours them
+        colors = {**{h.name: model_color(h.name) for h in overlays}, **dict(zip(names, model_colors(names)))}
+        _clip_outliers(fig, [*histories, *overlays], colors)
     return fig
 
 
-OUTLIER_FACTOR = 5.0  # a test loss this many times above every training loss is drawn off the chart
+# Test losses up to this many times the largest training loss stay in view (the axis reaches them,
+# so the training curves still fill at least two thirds of its height); higher ones are marked at
+# the top edge. A fresh deep plain net's first test points are far above its training loss (on the
+# digits, plain-56: 120 at step 1, residual-56: 2,230 at step 22, while every training loss was
+# below 5): with the axis reaching them the training curves were pressed into its bottom fifth.
+KEEP_FACTOR = 1.5
 
 
-def _clip_outliers(fig: go.Figure, histories: Sequence[Any]) -> None:
-    """Keep the curves readable when one test loss is huge (plain-56's first test point on the
-    digits can be 2.5e6 while every training loss is below 3): clip the y range just above the
-    training losses and name each point left off the chart in a note."""
+def _clip_outliers(fig: go.Figure, histories: Sequence[Any], colors: dict[str, str]) -> None:
+    """Keep the training curves readable from the first steps: the y axis spans the training losses
+    and the test losses within KEEP_FACTOR of them; each test loss above that is a triangle at the
+    chart's top edge in its model's colour (its value in the hover), named in a note inside the plot."""
     train = [v for h in histories for v in as_vector(h.loss) if np.isfinite(v)]
     if not train:
         return
-    ceiling = OUTLIER_FACTOR * max(train)
+    ceiling = KEEP_FACTOR * max(train)
     off = [
         (h.name, int(s), float(v))
         for h in histories
@@ -242,24 +249,42 @@ def _clip_outliers(fig: go.Figure, histories: Sequence[Any]) -> None:
     kept = [v for h in histories for v in _eval_points(h, "test_loss")[1] if np.isfinite(v) and v <= ceiling]
     top = 1.05 * max([*train, *kept])
     fig.update_yaxes(range=[0, top])
-    shown = _("; ").join(
-        _("{name} test loss {loss} at step {step}").format(name=name, loss=num(v), step=step)
-        for name, step, v in off[:3]
-    )
+    for name in dict.fromkeys(n for n, _s, _v in off):
+        points = [(s, v) for n, s, v in off if n == name]
+        fig.add_trace(
+            go.Scatter(
+                x=[s for s, _v in points],
+                y=[top] * len(points),
+                mode="markers",
+                marker={"symbol": "triangle-up", "size": 10, "color": colors.get(name, "#a33")},
+                cliponaxis=False,
+                showlegend=False,
+                name=_("{name} test (off the chart)").format(name=name),
+                hovertext=[
+                    _("{name} test loss {loss} at step {step}").format(name=name, loss=num(v), step=s)
+                    for s, v in points
+                ],
+                hoverinfo="text",
+            )
+        )
+    # One point a line, at the plot's top right: on a 300-pixel chart one long line ran off its
+    # left edge ("...步的测试损失为 120；..." in Chinese).
+    lines = [_("test loss off the chart (▲):")]
+    lines += [_("{name}: {loss} at step {step}").format(name=n, loss=num(v), step=s) for n, s, v in off[:3]]
     if len(off) > 3:
-        text = _("off the chart: {points} and {n} more").format(points=shown, n=len(off) - 3)
-    else:
-        text = _("off the chart: {points}").format(points=shown)
+        lines.append(ngettext("and {n} more", "and {n} more", len(off) - 3).format(n=len(off) - 3))
     fig.add_annotation(
-        text=text,
+        text="<br>".join(lines),
         x=1,
         y=1,
         xref="paper",
         yref="paper",
         xanchor="right",
         yanchor="top",
+        align="right",
         showarrow=False,
         font={"size": 11, "color": "#a33"},
+        bgcolor="rgba(255, 255, 255, 0.85)",
     )
 
 

@@ -9,7 +9,6 @@ NaN rows) and a plain net with no identity path.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -179,23 +178,29 @@ def flow_ratio_figure(histories: Sequence[HistoryLike]) -> go.Figure:
         if any(getattr(h, "grad_x_rms", None) for h in histories):
             return empty_figure(title, _("dL/dx was 0 or not finite at the first or last block: no ratio to draw"))
         return empty_figure(title, no_data_text(histories, "dL/dx probes"))
-    # On a log axis plotly places shapes in log10 units: 2 is the line at 100. The lines and their
-    # words as add_hline(annotation_position="top left" / "bottom left") makes them, set in one
-    # go: two add_hline calls took 9 of this chart's 12 ms on every redraw.
-    lines, words = [], []
+    # The band lines and their words as traces, in data units. They were shapes at y0 = +-2 and
+    # annotations at y = +-2, for 100 and 0.01: right for the annotations (plotly.js reads their y
+    # on a log axis in log10 units) but not for the shapes (data units: plotly.js's shapes.json
+    # mock), so one line sat at 2, the other at -2 pulled the axis down to 1e-42 and pressed the
+    # ratio curves into a line at its top. A trace means data units everywhere.
+    steps = [x for t in fig.data for x in t.x]
+    x0, x1 = min(steps), max(steps)
     for y, text in ((1 / VANISHED, _("exploding above")), (VANISHED, _("vanishing below"))):
-        at = math.log10(y)
-        lines.append(
-            {"type": "line", "xref": "x domain", "x0": 0, "x1": 1, "yref": "y", "y0": at, "y1": at}
-            | {"line": {"color": "#999", "width": 1, "dash": "dot"}}
-        )
-        words.append(
-            {"text": text, "xref": "x domain", "x": 0, "xanchor": "left", "yref": "y", "y": at}
-            | {"yanchor": "bottom" if y > 1 else "top", "showarrow": False, "font": {"size": 10, "color": "#777"}}
+        fig.add_trace(
+            go.Scatter(
+                x=[x0, x1, x0],
+                y=[y, y, y],
+                mode="lines+text",
+                text=["", "", text],
+                textposition="top right" if y > 1 else "bottom right",
+                textfont={"size": 10, "color": "#777"},
+                line={"color": "#999", "width": 1, "dash": "dot"},
+                showlegend=False,
+                hoverinfo="skip",
+                name=text,
+            )
         )
     fig.update_layout(
-        shapes=lines,
-        annotations=words,
         xaxis={"title": {"text": _("training step")}},
         yaxis={"title": {"text": _("first ÷ last (log)")}, "type": "log", "exponentformat": "power"},
     )
