@@ -58,3 +58,18 @@ def stored_run(
     store.save_metrics(run_id, hist.to_dict())
     store.set_status(run_id, "finished", step=2)
     return run_id
+
+
+def chart_specs(at) -> list[str]:
+    """The JSON spec of every chart on an AppTest page, in page order: st.plotly_chart's and those
+    of the live charts that redraw in place (resnet_viz/ui/live_plot.py, components v2)."""
+    import json
+
+    specs = []
+    for node in at.get("plotly_chart") + at.get("bidi_component"):
+        proto = node.proto
+        if hasattr(proto, "spec"):
+            specs.append(proto.spec)
+        elif proto.component_name == "resnet_lab_live_plot":
+            specs.append(json.loads(proto.json)["spec"])
+    return specs

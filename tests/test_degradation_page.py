@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from helpers import chart_specs
 from streamlit.testing.v1 import AppTest
 
 import resnet_viz.degradation.sweep
@@ -114,7 +115,7 @@ def test_a_tiny_sweep_trains_shows_figures_and_is_reused(tmp_runs) -> None:
     assert [c.name for c in job.model_cfgs] == ["plain-8", "residual-8", "plain-14", "residual-14"]
     at.run()
     assert not at.exception, at.exception
-    titles = [c.proto.spec for c in at.get("plotly_chart")]
+    titles = chart_specs(at)
     assert any("Error vs depth" in t for t in titles) and any("Gradient profile at initialisation" in t for t in titles)
     assert any("Training error while training" in t for t in titles)
     assert any(s.value == "What this sweep shows" for s in at.subheader)

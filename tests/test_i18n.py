@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po
+from helpers import chart_specs
 from streamlit.testing.v1 import AppTest
 
 from resnet_viz import text, ui
@@ -436,7 +437,7 @@ def test_the_page_scan_sees_english_on_an_english_page(tmp_runs) -> None:
 
 
 def _figure_texts_of(at: AppTest) -> list[str]:
-    return [t for chart in at.get("plotly_chart") for t in _figure_texts(chart.proto.spec)]
+    return [t for spec in chart_specs(at) for t in _figure_texts(spec)]
 
 
 @pytest.mark.slow

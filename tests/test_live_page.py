@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import chart_specs
 from streamlit.testing.v1 import AppTest
 
 from resnet_viz.engine.runner import job_queue
@@ -145,9 +146,9 @@ def test_tiny_run_produces_metrics_charts_reading_and_run_list(tmp_runs) -> None
     wait_job(at)
     at.run()
     assert not at.exception, at.exception
-    charts = at.get("plotly_chart")
+    charts = chart_specs(at)
     assert len(charts) >= 8  # loss, accuracy, dL/dx profile and ratio, heat-strip, profile, act std, share
-    titles = " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"] for c in charts)
+    titles = " ".join(json.loads(c)["layout"]["title"]["text"] for c in charts)
     assert "Gradient dL/dx per block" in titles and "first block ÷ last block" in titles
     texts = " ".join(m.value for m in at.markdown)
     assert "plain-8" in texts and "residual-8" in texts and "Training accuracy" in texts
@@ -192,7 +193,7 @@ def test_earlier_runs_overlay_on_the_loss_chart(tmp_runs) -> None:
     assert len(picker.options) == 2
     picker.select(RunStore(tmp_runs).list()[0].run_id).run()  # values are run ids, labels formatted
     assert not fresh.exception
-    loss = fresh.get("plotly_chart")[0].proto.spec
+    loss = chart_specs(fresh)[0]
     assert "(earlier run)" in loss
 
 

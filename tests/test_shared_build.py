@@ -119,8 +119,11 @@ def redraw(at: AppTest) -> AppTest:
 
 
 def chart(at: AppTest, key: str) -> dict:
-    [c] = [c for c in at.get("plotly_chart") if c.proto.id.endswith(f"-{key}")]
-    return json.loads(c.proto.spec)
+    """The chart drawn with `key`: a running job's is a live chart (ui/live_plot.py)."""
+    [c] = [c for c in at.get("bidi_component") if c.proto.id.endswith(f"-live-{key}")] or [
+        c for c in at.get("plotly_chart") if c.proto.id.endswith(f"-{key}")
+    ]
+    return json.loads(json.loads(c.proto.json)["spec"] if hasattr(c.proto, "json") else c.proto.spec)
 
 
 def values(v: object) -> list[float]:

@@ -26,7 +26,7 @@ from resnet_viz.teaching.settings import SWEEP_LINK, SweepSettings
 from resnet_viz.text.sweep import demo_reading, sweep_reading
 from resnet_viz.theory import flow as theory
 from resnet_viz.ui import exercises as ui_ex
-from resnet_viz.ui import fragment
+from resnet_viz.ui import fragment, live_plot
 from resnet_viz.ui import reference as ui_reference
 
 # While a sweep trains, the progress bars redraw every SWEEP_REDRAW_SECONDS and the curves chart
@@ -229,7 +229,7 @@ def _curves_fragment(param: str, sweep: SweepConfig | None, root: str, chart_key
         live = _live_results(active)
         live_keys = {(r.depth, r.kind, r.seed) for r in live}
         results = [r for r in stored if (r.depth, r.kind, r.seed) not in live_keys] + live
-        st.plotly_chart(sweep_figures.depth_curves(results), key=chart_key)
+        live_plot.chart(sweep_figures.depth_curves(results), key=chart_key)  # redrawn in place while it trains
 
 
 def _stored_cells(sweep: SweepConfig | None, root: str, ended: tuple[str, ...]) -> list[SweepResult]:

@@ -110,7 +110,7 @@ def live_view(job_id: str | None, store: RunStore, settings: TwinSettings | None
                 return
         if not hists:
             st.info(_("Set up the twins on the left and press **Train**. Charts appear here within a second or two."))
-            live_charts.curves([])  # drawn empty now, so the first points only update them
+            live_charts.curves([], live=True)  # drawn empty now, so the first points only update them
             ui_ex.show(_live_exercises([]))  # asked before the run that answers them
             return
         st.caption(_("This run finished earlier; its stored metrics are shown."))

@@ -17,15 +17,18 @@ from resnet_viz.engine.runner.job import Snapshot
 from resnet_viz.engine.runs import RunStore, RunStoreError
 from resnet_viz.figures import live_curves, live_gradients
 from resnet_viz.i18n import _, language
+from resnet_viz.ui import live_plot
 from resnet_viz.ui.shared_build import FrozenFigure, SharedBuilds, freeze
 
 T = TypeVar("T")
 
 
-def curves(hists: list[History], snap: Snapshot | None = None, *, every: float = 0.0) -> None:
+def curves(hists: list[History], snap: Snapshot | None = None, *, every: float = 0.0, live: bool | None = None) -> None:
     """Loss and accuracy of `hists`; with `snap`, the snapshot of a job they come from, the build
     of the job's newest curve_version that every session drawing it in this language shares,
-    rebuilt at most once per `every` seconds while it runs (a session with overlays builds its own)."""
+    rebuilt at most once per `every` seconds while it runs (a session with overlays builds its own).
+    `live`: drawn by ui/live_plot.py, redrawn in place (default: a job's charts, running or just
+    ended, so its end is a redraw too, not a new chart)."""
     overlays = [h for rid in st.session_state.get("overlay", []) for h in _overlay(rid)]
 
     def draw(hists: list[History]) -> tuple[FrozenFigure, FrozenFigure]:
@@ -38,9 +41,12 @@ def curves(hists: list[History], snap: Snapshot | None = None, *, every: float =
         loss, acc = draw(hists)
     else:
         loss, acc = _shared(snap, "curves", lambda s: s.curve_version, draw, every=every)
+    live = snap is not None if live is None else live
     left, right = st.columns(2)
-    left.plotly_chart(loss, key="loss")
-    right.plotly_chart(acc, key="acc")
+    with left:
+        live_plot.chart(loss, key="loss", live=live)
+    with right:
+        live_plot.chart(acc, key="acc", live=live)
 
 
 @dataclass(frozen=True)
@@ -74,9 +80,12 @@ def gradients(hists: list[History], snap: Snapshot | None = None, *, every: floa
         figs = _gradient_figures(hists)
     else:
         figs = _shared(snap, "gradients", lambda s: s.probe_version, _gradient_figures, every=every)
+    live = snap is not None
     left, right = st.columns(2)
-    left.plotly_chart(figs.flow, key="flow")
-    right.plotly_chart(figs.flow_ratio, key="flow_ratio")
+    with left:
+        live_plot.chart(figs.flow, key="flow", live=live)
+    with right:
+        live_plot.chart(figs.flow_ratio, key="flow_ratio", live=live)
     st.caption(
         _(
             "dL/dx is the gradient that flows from block to block (He et al. 2016b, eq. 5). The per-weight "
@@ -84,12 +93,14 @@ def gradients(hists: list[History], snap: Snapshot | None = None, *, every: floa
             "layer's input, so in a ReLU net without BatchNorm it can stay flat while dL/dx vanishes."
         )
     )
-    st.plotly_chart(figs.heat, key="heat")
+    live_plot.chart(figs.heat, key="heat", live=live)
     left, right = st.columns(2)
-    left.plotly_chart(figs.profile, key="profile")
-    right.plotly_chart(figs.act, key="act")
+    with left:
+        live_plot.chart(figs.profile, key="profile", live=live)
+    with right:
+        live_plot.chart(figs.act, key="act", live=live)
     for name, fig in figs.shares:
-        st.plotly_chart(fig, key=f"share-{name}")
+        live_plot.chart(fig, key=f"share-{name}", live=live)
 
 
 def _job_known(key: object) -> bool:

@@ -27,6 +27,8 @@ from typing import Any, Generic, TypeVar
 
 import plotly.graph_objects as go
 
+from resnet_viz.ui.live_plot import spec_of
+
 T = TypeVar("T")
 
 
@@ -50,6 +52,14 @@ class FrozenFigure(go.Figure):
         # The values inside are shared and never written to.
         frozen = self._frozen_dict
         return {**frozen, "data": [dict(trace) for trace in frozen.get("data", [])]}
+
+    def spec_json(self) -> str:
+        """The figure as plotly.js reads it (ui/live_plot.py), encoded once for every reader (two
+        threads may both encode it the first time: the same string)."""
+        cached = getattr(self, "_frozen_json", None)
+        if cached is None:
+            cached = self._frozen_json = spec_of(self.to_dict())
+        return cached
 
 
 def freeze(fig: go.Figure) -> FrozenFigure:

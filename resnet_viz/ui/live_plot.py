@@ -1,0 +1,107 @@
+"""A chart that redraws in place: the live pages' charts while a job runs.
+
+st.plotly_chart (streamlit 1.67) hashes the figure into the chart element's id, so every redraw
+of a running job's charts was a new element: the browser threw the old graph away and plotly.js
+built a new one from nothing. That was most of the browser's CPU on the live page (60% of a
+core while ResNet-20 twins trained, bench/bench_live.py). `chart` draws the same plotly figure
+through a Streamlit component (components v2, in the page, no iframe) that keeps one graph and
+hands each new figure to Plotly.react, which redraws it in place.
+
+The component's JavaScript is assets/live_plot.js; plotly.js is the copy the plotly package ships
+(no npm build, no download) and the look is Streamlit's own plotly theme (assets/plotly_theme.json,
+read from a chart that st.plotly_chart drew). Both are served by Streamlit's component file route.
+A Streamlit without components v2 gets st.plotly_chart, as before.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import plotly
+import plotly.graph_objects as go
+import plotly.io as pio
+import streamlit as st
+
+# RESNET_VIZ_LIVE_PLOT=0: every chart through st.plotly_chart, rebuilt at each redraw as before
+# (bench/bench_live.py measures both; a way out should a browser not run the component).
+ENABLED = os.environ.get("RESNET_VIZ_LIVE_PLOT", "1").strip() != "0"
+ASSETS = Path(__file__).resolve().parent / "assets"
+PLOTLY_DIR = Path(plotly.__file__).resolve().parent / "package_data"  # holds plotly.min.js
+
+# The inline part, sent with every mount (so kept tiny): load the module from the asset route once
+# (the browser caches the import) and let it draw. The URL is made whole here: the inline module
+# runs from a blob: URL, against which a path does not resolve.
+_JS = (
+    "export default function ({ data, parentElement }) {"
+    " import(new URL(data.module, window.location.href).href).then((m) => m.draw(parentElement, data)); }"
+)
+
+
+def _routes() -> dict[str, str] | None:
+    """The URLs of the module, the theme and plotly.js, served by Streamlit's component file route
+    (a components-v1 declaration of each folder, never mounted; declaring the same folder again is
+    a no-op, and a new runtime, as in tests, gets it too); None without components v2."""
+    try:
+        from streamlit.components import v1, v2
+    except ImportError:  # a Streamlit before components v2
+        return None
+    if not hasattr(v2, "component") or not (PLOTLY_DIR / "plotly.min.js").is_file():
+        return None
+    assets = _url(v1.declare_component("live_plot_assets", path=str(ASSETS)))
+    plotly_js = _url(v1.declare_component("live_plot_plotly", path=str(PLOTLY_DIR)))
+    return {
+        "module": f"{assets}/live_plot.js",
+        "theme": f"{assets}/plotly_theme.json",
+        "plotly": f"{plotly_js}/plotly.min.js",
+    }
+
+
+def _url(component: Any) -> str:
+    """Where Streamlit serves a declared folder: /component/<name> under the server's base path,
+    or under server.customComponentBaseUrlPath when that is set (then it is the component's url)."""
+    if component.url:
+        return component.url.rstrip("/")
+    base = str(st.get_option("server.baseUrlPath") or "").strip("/")
+    return f"/{base}/component/{component.name}" if base else f"/component/{component.name}"
+
+
+@cache
+def _component() -> Any:
+    from streamlit.components import v2
+
+    # isolate_styles=False: plotly.js puts its hover and modebar styles in the document's head,
+    # which a shadow root would not see.
+    return v2.component("resnet_lab_live_plot", js=_JS, isolate_styles=False)
+
+
+def spec(fig: go.Figure) -> str:
+    """The figure as the JSON that plotly.js reads (a frozen figure's is computed once), without
+    plotly.py's default template: the component draws with Streamlit's (10 KB less per update)."""
+    cached = getattr(fig, "spec_json", None)
+    if callable(cached):
+        return cached()
+    return spec_of(fig.to_dict())
+
+
+def spec_of(figure: dict[str, Any]) -> str:
+    layout = {k: v for k, v in figure.get("layout", {}).items() if k != "template"}
+    return pio.to_json({**figure, "layout": layout}, validate=False)
+
+
+def chart(fig: go.Figure, *, key: str, live: bool = True) -> None:
+    """Draw `fig`; `live` (a running job's chart, redrawn every second or so): in place, through
+    the component; else (or without components v2) with st.plotly_chart."""
+    routes = _routes() if live and ENABLED else None
+    if routes is None:
+        st.plotly_chart(fig, key=key)
+        return
+    _component()(key=f"live-{key}", data={"spec": spec(fig), **routes})
+
+
+def theme() -> dict[str, Any]:
+    """The plotly theme the component applies (Streamlit's light theme, as st.plotly_chart draws it)."""
+    return json.loads((ASSETS / "plotly_theme.json").read_text(encoding="utf-8"))

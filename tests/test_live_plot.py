@@ -1,0 +1,81 @@
+"""The live chart (resnet_viz/ui/live_plot.py): a running job's charts are redrawn in place.
+
+Why it exists is checked here too: st.plotly_chart gives a changed figure a new element id, so
+the browser rebuilds the graph; the live chart keeps its id and hands the new figure to
+Plotly.react (tests/test_browser.py checks that in Chromium: the same graph, redrawn)."""
+
+from __future__ import annotations
+
+import json
+
+import plotly.graph_objects as go
+from streamlit.testing.v1 import AppTest
+
+from resnet_viz.ui import live_plot
+from resnet_viz.ui.shared_build import freeze
+
+
+def _page(y: list[float], live: bool) -> AppTest:
+    def app(y: list[float], live: bool) -> None:
+        import plotly.graph_objects as go
+
+        from resnet_viz.ui import live_plot
+
+        live_plot.chart(go.Figure(go.Scatter(x=list(range(len(y))), y=y)), key="loss", live=live)
+
+    return AppTest.from_function(app, args=(y, live), default_timeout=60).run()
+
+
+def _ids(y: list[float], live: bool) -> list[str]:
+    at = _page(y, live)
+    assert not at.exception, at.exception
+    return [e.proto.id for e in at.get("bidi_component" if live else "plotly_chart")]
+
+
+def test_a_changed_figure_keeps_the_live_charts_id_but_not_st_plotly_charts() -> None:
+    [a], [b] = _ids([1.0, 2.0], live=True), _ids([1.0, 2.0, 3.0], live=True)
+    assert a == b and a.endswith("-live-loss")
+    # The cause: if this starts failing, Streamlit no longer rebuilds a plotly chart whose figure
+    # changed, and live_plot may have become unnecessary (measure with bench/bench_live.py).
+    [p], [q] = _ids([1.0, 2.0], live=False), _ids([1.0, 2.0, 3.0], live=False)
+    assert p != q
+
+
+def test_the_live_chart_sends_the_figure_without_plotly_pys_template() -> None:
+    at = _page([3.0, 1.0], live=True)
+    [node] = at.get("bidi_component")
+    data = json.loads(node.proto.json)
+    spec = json.loads(data["spec"])
+    assert spec["data"][0]["y"] == [3.0, 1.0] or "bdata" in spec["data"][0]["y"]
+    assert "template" not in spec["layout"]  # the component draws with Streamlit's theme instead
+    expected = json.loads(go.Figure(go.Scatter(x=[0, 1], y=[3.0, 1.0])).to_json())
+    expected["layout"].pop("template")
+    assert spec == expected
+
+
+def test_its_urls_name_the_files_it_declares_for_streamlits_component_route() -> None:
+    # The route serves /component/<name>/<file> from the folder declared as <name>; that the
+    # browser loads them is checked in tests/test_browser.py (the live chart draws).
+    at = _page([1.0], live=True)
+    data = json.loads(at.get("bidi_component")[0].proto.json)
+    folders = {"live_plot_assets": live_plot.ASSETS, "live_plot_plotly": live_plot.PLOTLY_DIR}
+    files = []
+    for field in ("module", "theme", "plotly"):
+        prefix, name, filename = data[field].rsplit("/", 2)
+        assert prefix == "/component" and name.startswith("resnet_viz.ui.live_plot."), data[field]
+        files.append(folders[name.rsplit(".", 1)[1]] / filename)
+    assert [f.name for f in files] == ["live_plot.js", "plotly_theme.json", "plotly.min.js"]
+    assert all(f.is_file() for f in files), files
+    assert live_plot.theme()["layout"]["font"]["family"].startswith('"Source Sans"')  # Streamlit's own look
+
+
+def test_not_live_is_st_plotly_chart() -> None:
+    at = _page([1.0], live=False)
+    assert len(at.get("plotly_chart")) == 1 and not at.get("bidi_component")
+
+
+def test_a_frozen_figures_spec_is_encoded_once() -> None:
+    fig = freeze(go.Figure(go.Scatter(x=[1, 2], y=[3, 4])))
+    first = live_plot.spec(fig)
+    assert live_plot.spec(fig) is first
+    assert json.loads(first) == json.loads(live_plot.spec(go.Figure(go.Scatter(x=[1, 2], y=[3, 4]))))
