@@ -91,6 +91,15 @@ class Stats:
     first_seen: dict[str, float] = field(default_factory=dict)  # element type -> when the first came
 
 
+def live_chart_spec(el) -> str | None:
+    """The figure of a live chart (resnet_viz/ui/live_plot.py: a components-v2 element whose data
+    carries the plotly JSON), None for any other component."""
+    bidi = el.bidi_component
+    if bidi.component_name != "resnet_lab_live_plot" or not bidi.json:
+        return None
+    return json.loads(bidi.json).get("spec")
+
+
 def chart_points(spec: str) -> int:
     """Data points in a plotly figure's JSON (x, y or z of every trace; plotly's base64 typed
     arrays counted by their byte length)."""
@@ -285,12 +294,13 @@ class Session:
     def _element(self, kind: str, el, now: float) -> None:
         s = self.stats
         s.first_seen.setdefault(kind, now)
-        if kind == "plotly_chart":
+        spec = live_chart_spec(el) if kind == "bidi_component" else None
+        if kind == "plotly_chart" or spec is not None:
             s.chart_updates += 1
             s.chart_times.append(now)
             if s.first_chart_at is None:
                 s.first_chart_at = now
-            if s.first_data_at is None and chart_points(el.plotly_chart.spec) > 0:
+            if s.first_data_at is None and chart_points(el.plotly_chart.spec if spec is None else spec) > 0:
                 s.first_data_at = now
         elif kind == "progress":
             s.redraws.append((now, el.progress.text))

@@ -110,6 +110,33 @@ def thread_count(work_macs: float | None = None, *, reserve: int = 0) -> int:
     return max(1, min(usable_cores() - reserve, math.floor(idle_cores() + 0.4) - reserve))
 
 
+NICE_ENV = "RESNET_VIZ_WORKER_NICE"
+# The app's training workers run this much below the server in CPU priority (os.nice). When the
+# CPU is short, a page opening or thirty watchers' redraws come before a training step: on the
+# 2-core class server a watcher whose page opened while two workers trained waited 2-3 s for its
+# first chart, a Chromium page 10 s (bench/bench_class.py). An idle core is still the worker's.
+DEFAULT_WORKER_NICE = 10
+
+
+def worker_niceness() -> int:
+    """The nice increment for a training worker: RESNET_VIZ_WORKER_NICE when it is a whole number
+    from 0 (the server's priority) to 19, else DEFAULT_WORKER_NICE."""
+    env = os.environ.get(NICE_ENV, "").strip()
+    return int(env) if env.isdigit() and int(env) <= 19 else DEFAULT_WORKER_NICE
+
+
+def lower_priority(increment: int) -> int:
+    """This process's CPU priority lowered by `increment` (where the OS allows it); its niceness
+    after, or 0 where there is none (Windows)."""
+    nice = getattr(os, "nice", None)
+    if nice is None:
+        return 0
+    try:
+        return nice(increment)
+    except OSError:  # not allowed here: it trains at the server's priority
+        return nice(0)
+
+
 @contextlib.contextmanager
 def threads(n: int) -> Iterator[int]:
     """torch.set_num_threads(n) inside the block, the previous count restored after it."""

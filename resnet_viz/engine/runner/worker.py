@@ -26,10 +26,11 @@ def _worker_main(conn: Any, stop: Any) -> None:
     """Child process: import torch once, then train one job per message until told to quit."""
     import torch
 
-    from resnet_viz.engine.devices import thread_count
+    from resnet_viz.engine.devices import lower_priority, thread_count, worker_niceness
     from resnet_viz.engine.experiment import run_twins
     from resnet_viz.engine.limits import forward_macs
 
+    lower_priority(worker_niceness())  # pages before training steps when the CPU is short
     torch.set_num_threads(1)
     # Warm up before the first press: the default dataset's cache, and torch's one-off kernel and
     # autograd set-up (a first step costs ~1 s more than the next ones).

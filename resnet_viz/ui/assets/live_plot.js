@@ -76,11 +76,13 @@ function graphIn(parent) {
     gd.style.width = "100%";
     // What plotly redraws inside stays inside: no layout or paint of the rest of the page.
     gd.style.contain = "layout paint";
+    gd.style.height = "450px"; // plotly's default, until the figure says
     parent.appendChild(gd);
-    // A chart scrolled out of sight is not redrawn (its newest figure waits), and is drawn at
-    // once when it comes back: a learner watching the loss curves does not pay for the gradient
-    // charts below them.
-    gd.rlVisible = true;
+    // A chart out of sight is not drawn (its newest figure waits) and is drawn at once when it
+    // comes into view: a learner watching the loss curves does not pay for the gradient charts
+    // below them, and a page that opens draws the charts on screen first. Unknown until the
+    // observer's first call, a frame after this.
+    gd.rlVisible = null;
     new IntersectionObserver(
       ([entry]) => {
         gd.rlVisible = entry.isIntersecting;
@@ -130,8 +132,8 @@ async function redraw(gd, Plotly, template) {
 
 export function draw(parent, data) {
   const gd = graphIn(parent);
-  if (gd.rlDrawn && !gd.rlVisible) {
-    gd.rlWaiting = data; // drawn once already: the next draw waits until it is in sight
+  if (gd.rlVisible !== true) {
+    gd.rlWaiting = data; // the newest figure waits until the chart is in sight
     return;
   }
   gd.rlNext = data;
