@@ -234,6 +234,21 @@ WATCH_JS = """(() => { window.__redraws = 0; window.__first = null; let last = '
   new MutationObserver(tick).observe(document, {subtree: true, childList: true, characterData: true}); })();"""
 
 
+def start_jobs(chrome, url: str, args: argparse.Namespace) -> list[str]:
+    """`args.jobs` ResNet twin jobs, each pressed from a Chromium page of its own that stays open
+    (redrawing too); their job ids once each is training."""
+    jobs = []
+    for j in range(args.jobs):
+        owner = chrome.new_page(viewport={"width": 1200, "height": 900})
+        owner.set_default_timeout(180_000)
+        owner.goto(f"{url}/live?depth={args.depth}&width=8&steps={args.steps}&seed={args.seed + j}")
+        owner.get_by_role("button", name="Train").click()
+        owner.wait_for_url("**job=*")
+        owner.get_by_text("Running · step").first.wait_for()
+        jobs.append(owner.url.split("job=")[1].split("&")[0])
+    return jobs
+
+
 def browser(args: argparse.Namespace) -> None:
     import torch
     from bench_live import ARGS, SERVER_PIDS, cpu_seconds, streamlit_server
@@ -253,15 +268,7 @@ def browser(args: argparse.Namespace) -> None:
         try:
             watchers = chrome.new_context(viewport={"width": 1200, "height": 900})
             watchers.add_init_script(WATCH_JS)
-            jobs = []
-            for j in range(args.jobs):  # each job's owner page stays open, redrawing too
-                owner = chrome.new_page(viewport={"width": 1200, "height": 900})
-                owner.set_default_timeout(180_000)
-                owner.goto(f"{url}/live?depth={args.depth}&width=8&steps={args.steps}&seed={args.seed + j}")
-                owner.get_by_role("button", name="Train").click()
-                owner.wait_for_url("**job=*")
-                owner.get_by_text("Running · step").first.wait_for()
-                jobs.append(owner.url.split("job=")[1].split("&")[0])
+            jobs = start_jobs(chrome, url, args)
 
             def watch(n: int) -> dict[str, float]:
                 """`n` watchers: each page's first chart (s after its navigation), then the server's
@@ -379,15 +386,19 @@ class Watcher:
                         self.redraws += 1
                     elif which == "exception":
                         self.errors += 1
-                    elif (
-                        which == "plotly_chart"
-                        and self.first is None
-                        and el.plotly_chart.id.endswith("-loss")
-                        and '"data":[]' not in el.plotly_chart.spec
-                    ):
+                    elif self.first is None and _loss_with_data(el, which):
                         self.first = time.perf_counter() - t0
             for task in timers.values():
                 task.cancel()
+
+
+def _loss_with_data(el, which: str) -> bool:
+    """A loss chart with points: st.plotly_chart's, or a live chart's (resnet_viz/ui/live_plot.py)."""
+    if which == "plotly_chart":
+        return el.plotly_chart.id.endswith("-loss") and '"data":[]' not in el.plotly_chart.spec
+    if which == "bidi_component" and el.bidi_component.id.endswith("-live-loss"):
+        return '\\"data\\":[]' not in el.bidi_component.json
+    return False
 
 
 def start_profile(pid: int, out: str) -> subprocess.Popen:
@@ -418,15 +429,7 @@ def clients(args: argparse.Namespace) -> None:
         pid = SERVER_PIDS[url]
         chrome = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
         try:
-            jobs = []
-            for j in range(args.jobs):  # each job's owner page stays open, redrawing too
-                owner = chrome.new_page(viewport={"width": 1200, "height": 900})
-                owner.set_default_timeout(180_000)
-                owner.goto(f"{url}/live?depth={args.depth}&width=8&steps={args.steps}&seed={args.seed + j}")
-                owner.get_by_role("button", name="Train").click()
-                owner.wait_for_url("**job=*")
-                owner.get_by_text("Running · step").first.wait_for()
-                jobs.append(owner.url.split("job=")[1].split("&")[0])
+            jobs = start_jobs(chrome, url, args)
 
             def watch(n: int, profile: str | None = None) -> dict[str, float]:
                 """`n` watchers join at once; the window (server CPU, redraws) starts once every
