@@ -66,7 +66,8 @@ def test_its_urls_name_the_files_it_declares_for_streamlits_component_route() ->
         files.append(folders[name.rsplit(".", 1)[1]] / filename)
     assert [f.name for f in files] == ["live_plot.js", "plotly_theme.json", "plotly.min.js"]
     assert all(f.is_file() for f in files), files
-    assert live_plot.theme()["layout"]["font"]["family"].startswith('"Source Sans"')  # Streamlit's own look
+    theme = json.loads((live_plot.ASSETS / "plotly_theme.json").read_text(encoding="utf-8"))
+    assert theme["layout"]["font"]["family"].startswith('"Source Sans"')  # Streamlit's own look
 
 
 def test_not_live_is_st_plotly_chart() -> None:

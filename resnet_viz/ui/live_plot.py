@@ -15,7 +15,6 @@ A Streamlit without components v2 gets st.plotly_chart, as before.
 
 from __future__ import annotations
 
-import json
 import os
 from functools import cache
 from pathlib import Path
@@ -41,23 +40,39 @@ _JS = (
 )
 
 
+_declared: tuple[object, dict[str, str]] | None = None  # (the runtime's registry, the routes it serves)
+
+
 def _routes() -> dict[str, str] | None:
     """The URLs of the module, the theme and plotly.js, served by Streamlit's component file route
-    (a components-v1 declaration of each folder, never mounted; declaring the same folder again is
-    a no-op, and a new runtime, as in tests, gets it too); None without components v2."""
+    (a components-v1 declaration of each folder, never mounted); None without components v2.
+    Declared once per runtime (a test's new runtime gets them again), not at every redraw."""
+    global _declared
+    if not _supported():
+        return None
+    from streamlit.components import v1
+    from streamlit.runtime import Runtime
+
+    registry = Runtime.instance().component_registry if Runtime.exists() else None
+    if _declared is None or _declared[0] is not registry or registry is None:
+        assets = _url(v1.declare_component("live_plot_assets", path=str(ASSETS)))
+        plotly_js = _url(v1.declare_component("live_plot_plotly", path=str(PLOTLY_DIR)))
+        routes = {
+            "module": f"{assets}/live_plot.js",
+            "theme": f"{assets}/plotly_theme.json",
+            "plotly": f"{plotly_js}/plotly.min.js",
+        }
+        _declared = (registry, routes)
+    return _declared[1]
+
+
+@cache
+def _supported() -> bool:
     try:
-        from streamlit.components import v1, v2
+        from streamlit.components import v2
     except ImportError:  # a Streamlit before components v2
-        return None
-    if not hasattr(v2, "component") or not (PLOTLY_DIR / "plotly.min.js").is_file():
-        return None
-    assets = _url(v1.declare_component("live_plot_assets", path=str(ASSETS)))
-    plotly_js = _url(v1.declare_component("live_plot_plotly", path=str(PLOTLY_DIR)))
-    return {
-        "module": f"{assets}/live_plot.js",
-        "theme": f"{assets}/plotly_theme.json",
-        "plotly": f"{plotly_js}/plotly.min.js",
-    }
+        return False
+    return hasattr(v2, "component") and (PLOTLY_DIR / "plotly.min.js").is_file()
 
 
 def _url(component: Any) -> str:
@@ -100,8 +115,3 @@ def chart(fig: go.Figure, *, key: str, live: bool = True) -> None:
         st.plotly_chart(fig, key=key)
         return
     _component()(key=f"live-{key}", data={"spec": spec(fig), **routes})
-
-
-def theme() -> dict[str, Any]:
-    """The plotly theme the component applies (Streamlit's light theme, as st.plotly_chart draws it)."""
-    return json.loads((ASSETS / "plotly_theme.json").read_text(encoding="utf-8"))
