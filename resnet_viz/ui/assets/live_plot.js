@@ -107,6 +107,9 @@ async function redraw(gd, Plotly, template) {
     const fig = JSON.parse(data.spec);
     const layout = fig.layout || {};
     layout.template = template;
+    if (layout.title && layout.title.text) {
+      layout.title.text = `<b>${layout.title.text}</b>`; // as Streamlit's theme sets a chart's title
+    }
     gd.rlHeight = layout.height = layout.height || 450;
     if (gd.classList.contains("rl-full")) {
       Object.assign(layout, { width: window.innerWidth, height: window.innerHeight });
