@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from resnet_viz.engine.runner import job_queue
 from resnet_viz.engine.runs import RunStore
+from resnet_viz.ui import live_plot
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -150,6 +151,8 @@ def test_tiny_run_produces_metrics_charts_reading_and_run_list(tmp_runs) -> None
     assert len(charts) >= 8  # loss, accuracy, dL/dx profile and ratio, heat-strip, profile, act std, share
     titles = " ".join(json.loads(c)["layout"]["title"]["text"] for c in charts)
     assert "Gradient dL/dx per block" in titles and "first block ÷ last block" in titles
+    # Drawn live through ui/live_plot's partial plotly bundle while a job runs: all its trace types.
+    assert {t.get("type", "scatter") for c in charts for t in json.loads(c)["data"]} <= live_plot.PLOTLY_TRACES
     texts = " ".join(m.value for m in at.markdown)
     assert "plain-8" in texts and "residual-8" in texts and "Training accuracy" in texts
     assert "dL/dx at the first block was" in texts  # the reading names the regime from dL/dx

@@ -7,6 +7,7 @@ Plotly.react (tests/test_browser.py checks that in Chromium: the same graph, red
 from __future__ import annotations
 
 import json
+import re
 
 import plotly.graph_objects as go
 from streamlit.testing.v1 import AppTest
@@ -58,16 +59,41 @@ def test_its_urls_name_the_files_it_declares_for_streamlits_component_route() ->
     # browser loads them is checked in tests/test_browser.py (the live chart draws).
     at = _page([1.0], live=True)
     data = json.loads(at.get("bidi_component")[0].proto.json)
-    folders = {"live_plot_assets": live_plot.ASSETS, "live_plot_plotly": live_plot.PLOTLY_DIR}
     files = []
     for field in ("module", "theme", "plotly"):
         prefix, name, filename = data[field].rsplit("/", 2)
-        assert prefix == "/component" and name.startswith("resnet_viz.ui.live_plot."), data[field]
-        files.append(folders[name.rsplit(".", 1)[1]] / filename)
-    assert [f.name for f in files] == ["live_plot.js", "plotly_theme.json", "plotly.min.js"]
+        assert prefix == "/component" and name == "resnet_viz.ui.live_plot.live_plot_assets", data[field]
+        files.append(live_plot.ASSETS / filename)
+    assert [f.name for f in files] == ["live_plot.js", "plotly_theme.json", "plotly-cartesian.min.js"]
     assert all(f.is_file() for f in files), files
     theme = json.loads((live_plot.ASSETS / "plotly_theme.json").read_text(encoding="utf-8"))
     assert theme["layout"]["font"]["family"].startswith('"Source Sans"')  # Streamlit's own look
+
+
+def test_the_bundle_registers_the_trace_types_the_chart_sends_it() -> None:
+    # plotly.js's partial bundle registers each trace module as {moduleType:"trace",name:...}; a
+    # figure with a type it lacks would draw nothing, so live_plot must know the list exactly.
+    text = (live_plot.ASSETS / live_plot.PLOTLY_JS).read_text(encoding="utf-8")
+    assert re.match(r"/\*\*\n\* plotly\.js \(cartesian - minified\) v\d+\.\d+\.\d+\n", text), text[:80]
+    assert set(re.findall(r'moduleType:"trace",name:"(\w+)"', text)) == live_plot.PLOTLY_TRACES
+    assert (live_plot.ASSETS / "plotly-cartesian.LICENSE").read_text(encoding="utf-8").startswith("MIT License")
+
+
+def test_a_figure_the_bundle_cannot_draw_goes_to_st_plotly_chart() -> None:
+    def app() -> None:
+        import plotly.graph_objects as go
+
+        from resnet_viz.ui import live_plot
+
+        live_plot.chart(go.Figure(go.Heatmap(z=[[1, 2], [3, 4]])), key="heat")
+        live_plot.chart(go.Figure(go.Surface(z=[[1, 2], [3, 4]])), key="surface")  # 3-D: not in the bundle
+
+    at = AppTest.from_function(app, default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert [e.proto.id.rsplit("-", 1)[1] for e in at.get("bidi_component")] == ["heat"]
+    assert len(at.get("plotly_chart")) == 1
+    assert not live_plot.drawable(go.Figure([go.Scatter(y=[1]), go.Scatter3d(x=[1], y=[1], z=[1])]))
+    assert live_plot.drawable(go.Figure([go.Scatter(y=[1]), go.Bar(y=[1])]))
 
 
 def test_not_live_is_st_plotly_chart() -> None:

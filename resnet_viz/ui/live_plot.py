@@ -7,10 +7,14 @@ core while ResNet-20 twins trained, bench/bench_live.py). `chart` draws the same
 through a Streamlit component (components v2, in the page, no iframe) that keeps one graph and
 hands each new figure to Plotly.react, which redraws it in place.
 
-The component's JavaScript is assets/live_plot.js; plotly.js is the copy the plotly package ships
-(no npm build, no download) and the look is Streamlit's own plotly theme (assets/plotly_theme.json,
-read from a chart that st.plotly_chart drew). Both are served by Streamlit's component file route.
-A Streamlit without components v2 gets st.plotly_chart, as before.
+The component's JavaScript is assets/live_plot.js; plotly.js is plotly's own "cartesian" partial
+bundle (assets/plotly-cartesian.min.js, npm's plotly.js-cartesian-dist-min 4.1.1, MIT: its
+LICENSE beside it), the version the plotly package ships, with the 2-D trace types only: a third
+of the full bundle's 4.8 MB, and a browser that has never opened the lab spent 0.9 s of its main
+thread evaluating the full one before the first chart (bench/bench_cold_watcher.py). A figure
+with another trace type is drawn by st.plotly_chart. The look is Streamlit's own plotly theme
+(assets/plotly_theme.json, read from a chart that st.plotly_chart drew). Both are served by
+Streamlit's component file route. A Streamlit without components v2 gets st.plotly_chart, as before.
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import plotly
 import plotly.graph_objects as go
 import plotly.io as pio
 import streamlit as st
@@ -29,7 +32,24 @@ import streamlit as st
 # (bench/bench_live.py measures both; a way out should a browser not run the component).
 ENABLED = os.environ.get("RESNET_VIZ_LIVE_PLOT", "1").strip() != "0"
 ASSETS = Path(__file__).resolve().parent / "assets"
-PLOTLY_DIR = Path(plotly.__file__).resolve().parent / "package_data"  # holds plotly.min.js
+PLOTLY_JS = "plotly-cartesian.min.js"
+# The trace types that bundle registers (its README; tests/test_live_plot.py reads them from the file).
+PLOTLY_TRACES = frozenset(
+    [
+        "bar",
+        "box",
+        "contour",
+        "heatmap",
+        "histogram",
+        "histogram2d",
+        "histogram2dcontour",
+        "image",
+        "pie",
+        "scatter",
+        "scatterternary",
+        "violin",
+    ]
+)
 
 # The inline part, sent with every mount (so kept tiny): load the module from the asset route once
 # (the browser caches the import) and let it draw. The URL is made whole here: the inline module
@@ -45,7 +65,7 @@ _declared: tuple[object, dict[str, str]] | None = None  # (the runtime's registr
 
 def _routes() -> dict[str, str] | None:
     """The URLs of the module, the theme and plotly.js, served by Streamlit's component file route
-    (a components-v1 declaration of each folder, never mounted); None without components v2.
+    (a components-v1 declaration of the folder, never mounted); None without components v2.
     Declared once per runtime (a test's new runtime gets them again), not at every redraw."""
     global _declared
     if not _supported():
@@ -56,11 +76,10 @@ def _routes() -> dict[str, str] | None:
     registry = Runtime.instance().component_registry if Runtime.exists() else None
     if _declared is None or _declared[0] is not registry or registry is None:
         assets = _url(v1.declare_component("live_plot_assets", path=str(ASSETS)))
-        plotly_js = _url(v1.declare_component("live_plot_plotly", path=str(PLOTLY_DIR)))
         routes = {
             "module": f"{assets}/live_plot.js",
             "theme": f"{assets}/plotly_theme.json",
-            "plotly": f"{plotly_js}/plotly.min.js",
+            "plotly": f"{assets}/{PLOTLY_JS}",
         }
         _declared = (registry, routes)
     return _declared[1]
@@ -72,7 +91,7 @@ def _supported() -> bool:
         from streamlit.components import v2
     except ImportError:  # a Streamlit before components v2
         return False
-    return hasattr(v2, "component") and (PLOTLY_DIR / "plotly.min.js").is_file()
+    return hasattr(v2, "component") and (ASSETS / PLOTLY_JS).is_file()
 
 
 def _url(component: Any) -> str:
@@ -107,10 +126,15 @@ def spec_of(figure: dict[str, Any]) -> str:
     return pio.to_json({**figure, "layout": layout}, validate=False)
 
 
+def drawable(fig: go.Figure) -> bool:
+    """Whether the component's plotly bundle has every trace type of `fig`."""
+    return all((trace.type or "scatter") in PLOTLY_TRACES for trace in fig.data)
+
+
 def chart(fig: go.Figure, *, key: str, live: bool = True) -> None:
     """Draw `fig`; `live` (a running job's chart, redrawn every second or so): in place, through
     the component; else (or without components v2) with st.plotly_chart."""
-    routes = _routes() if live and ENABLED else None
+    routes = _routes() if live and ENABLED and drawable(fig) else None
     if routes is None:
         st.plotly_chart(fig, key=key)
         return

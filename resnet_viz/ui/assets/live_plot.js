@@ -57,6 +57,16 @@ function loadPlotly(src) {
   return plotly;
 }
 
+// One chart is drawn at a time, each in a task of its own: a page that opens with four charts in
+// view shows the first (the loss curves) when it is drawn, not after the fourth. Drawn all in one
+// go, from the task in which plotly.js loaded, the four took 0.4 s before anything was painted.
+let turns = Promise.resolve();
+function inTurn(job) {
+  const turn = turns.then(() => new Promise((resolve) => setTimeout(resolve, 0))).then(job);
+  turns = turn.catch(() => {});
+  return turn;
+}
+
 function loadTheme(src) {
   if (!theme) {
     theme = fetch(src).then((r) => {
@@ -143,7 +153,7 @@ export function draw(parent, data) {
   if (gd.rlBusy) return;
   gd.rlBusy = true;
   Promise.all([loadPlotly(data.plotly), loadTheme(data.theme)])
-    .then(([Plotly, template]) => redraw(gd, Plotly, template))
+    .then(([Plotly, template]) => inTurn(() => redraw(gd, Plotly, template)))
     .catch((err) => {
       gd.textContent = `This chart could not be drawn: ${err.message}`;
     })
