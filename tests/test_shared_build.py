@@ -61,6 +61,16 @@ def _steps(job: TrainingRun, first: int, last: int) -> None:
 def job(monkeypatch: pytest.MonkeyPatch) -> Iterator[TrainingRun]:
     """A running twin job with 10 steps, in a queue without workers (the page's job_queue()), and a
     fresh shared build memo."""
+    yield from _running_job(monkeypatch, steps=10)
+
+
+@pytest.fixture
+def starting_job(monkeypatch: pytest.MonkeyPatch) -> Iterator[TrainingRun]:
+    """The same job just started: its models' names known, no step or probe yet."""
+    yield from _running_job(monkeypatch, steps=0)
+
+
+def _running_job(monkeypatch: pytest.MonkeyPatch, steps: int) -> Iterator[TrainingRun]:
     queue = jobqueue.JobQueue(max_jobs=1, warm=False)
     monkeypatch.setattr(jobqueue, "_QUEUE", queue)
     twins = tuple(ModelConfig(depth=8, width=4, residual=r) for r in (False, True))
@@ -71,7 +81,8 @@ def job(monkeypatch: pytest.MonkeyPatch) -> Iterator[TrainingRun]:
     for name in run.names:
         names = {"layer_names": LAYERS, "block_names": BLOCKS, "residual_block_names": BLOCKS if "res" in name else []}
         run.on_update(Update(name, "status", {"status": "running", **names}))
-    _steps(run, 1, 10)
+    if steps:
+        _steps(run, 1, steps)
     builds = SharedBuilds(max_entries=32, keep=live_charts._job_known, clock=CLOCK)
     monkeypatch.setattr(live_charts, "_BUILDS", builds)
     yield run
@@ -230,6 +241,36 @@ def test_a_running_jobs_charts_are_built_at_most_once_a_redraw(job, counted) -> 
     job.state = "finished"  # ended: its last points show at once, whatever the period
     ended = redraw(session(job, was_active=False))  # (a page that saw it run would rerun whole)
     assert last_step(ended) == 30 and counted == {"loss": 3, "heat": 3}
+
+
+def points(at: AppTest, key: str) -> int:
+    return sum(len(values(t.get("x", []))) for t in chart(at, key)["data"])
+
+
+def test_a_jobs_first_points_are_drawn_at_the_next_redraw_not_a_period_later(starting_job, counted) -> None:
+    """Charts built before the first step (empty) stand in for no newer version: the redraw after
+    the first points draws them, however recent the empty build; then the period holds again."""
+    a, b = session(starting_job), session(starting_job)
+    redraw(a)
+    assert points(a, "loss") == 0 and points(a, "heat") == 0
+    _steps(starting_job, 1, 10)
+    CLOCK.tick(0.3)  # within the period of the empty build
+    redraw(b)
+    assert last_step(b) == 10 and points(b, "heat") > 0 and counted == {"loss": 2, "heat": 2}
+    _steps(starting_job, 11, 20)
+    CLOCK.tick(0.3)  # within the period of a build with points: it serves
+    redraw(a)
+    assert last_step(a) == 10 and counted == {"loss": 2, "heat": 2}
+
+
+def test_stands_in_decides_whether_a_recent_build_serves_a_newer_version() -> None:
+    clock = FakeClock()
+    memo: SharedBuilds[str] = SharedBuilds(clock=clock)
+    assert memo.get("k", 1, built("", 1), fresh_for=1.0, stands_in=bool) == ""
+    clock.tick(0.1)
+    assert memo.get("k", 2, built("v2", 2), fresh_for=1.0, stands_in=bool) == "v2"  # the empty one did not serve
+    clock.tick(0.1)
+    assert memo.get("k", 3, built("v3", 3), fresh_for=1.0, stands_in=bool) == "v2" and memo.builds == 2
 
 
 def test_fresh_for_serves_a_recent_build_of_an_older_version() -> None:

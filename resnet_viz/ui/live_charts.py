@@ -40,7 +40,7 @@ def curves(hists: list[History], snap: Snapshot | None = None, *, every: float =
     if overlays or snap is None:
         loss, acc = draw(hists)
     else:
-        loss, acc = _shared(snap, "curves", lambda s: s.curve_version, draw, every=every)
+        loss, acc = _shared(snap, "curves", lambda s: s.curve_version, draw, every=every, filled=lambda h: bool(h.step))
     live = snap is not None if live is None else live
     left, right = st.columns(2)
     with left:
@@ -79,7 +79,14 @@ def gradients(hists: list[History], snap: Snapshot | None = None, *, every: floa
     if snap is None:
         figs = _gradient_figures(hists)
     else:
-        figs = _shared(snap, "gradients", lambda s: s.probe_version, _gradient_figures, every=every)
+        figs = _shared(
+            snap,
+            "gradients",
+            lambda s: s.probe_version,
+            _gradient_figures,
+            every=every,
+            filled=lambda h: bool(h.probe_step),
+        )
     live = snap is not None
     left, right = st.columns(2)
     with left:
@@ -116,22 +123,33 @@ _BUILDS: SharedBuilds[Any] = SharedBuilds(max_entries=32, keep=_job_known)
 
 
 def _shared(
-    snap: Snapshot, part: str, version: Callable[[Snapshot], int], draw: Callable[[list[History]], T], *, every: float
+    snap: Snapshot,
+    part: str,
+    version: Callable[[Snapshot], int],
+    draw: Callable[[list[History]], T],
+    *,
+    every: float,
+    filled: Callable[[History], bool],
 ) -> T:
     """`draw` of the job's histories at `version(snap)` or newer, shared by every session, built at
     most once per `every` seconds while the job runs (an ended job's last build is always its
-    newest). The build draws a fresh snapshot, the newest there is: one build then serves every
-    reader waiting for it, whatever update each had seen."""
+    newest), except that a build of histories none of which is `filled` (no points yet) is
+    rebuilt at the next new version: a job's first points are drawn at the next redraw. The
+    build draws a fresh snapshot, the newest there is: one build then serves every reader
+    waiting for it, whatever update each had seen."""
 
-    def build() -> tuple[int, T]:
+    def build() -> tuple[int, tuple[T, bool]]:
         fresh = job_queue().snapshot(snap.job_id)
         newest = fresh if fresh is not None and version(fresh) >= version(snap) else snap
-        return version(newest), draw(list(newest.histories))
+        hists = list(newest.histories)
+        return version(newest), (draw(hists), any(filled(h) for h in hists))
 
     # The words are part of the key: the language, and one translated title, so a stand-in
     # catalogue (tests/conftest.py's `marking`) never gets figures built in another's words.
     fresh_for = every if snap.active else 0.0
-    return _BUILDS.get((snap.job_id, part, language(), _("Loss")), version(snap), build, fresh_for=fresh_for)
+    key = (snap.job_id, part, language(), _("Loss"))
+    value, _filled = _BUILDS.get(key, version(snap), build, fresh_for=fresh_for, stands_in=lambda v: v[1])
+    return value
 
 
 def _overlay(run_id: str) -> list[History]:

@@ -106,14 +106,28 @@ class SharedBuilds(Generic[T]):
     _entries: OrderedDict[Hashable, _Entry] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def get(self, key: Hashable, version: int, build: Callable[[], tuple[int, T]], *, fresh_for: float = 0.0) -> T:
-        """The value of `key` at `version` or newer, or one built less than `fresh_for` s ago.
+    def get(
+        self,
+        key: Hashable,
+        version: int,
+        build: Callable[[], tuple[int, T]],
+        *,
+        fresh_for: float = 0.0,
+        stands_in: Callable[[T], bool] | None = None,
+    ) -> T:
+        """The value of `key` at `version` or newer, or one built less than `fresh_for` s ago that
+        `stands_in(value)` allows (None: any) to be served for a newer version.
 
         `fresh_for` caps the builds of a key at about one per that many seconds however fast its
         versions change: a twin run sends ~6 updates a second and each rebuilt the curves (23 ms)
         and, per probe, the gradient charts (48 ms), so with 30 watchers the builds alone took a
         fifth of a core (bench/bench_watchers.py clients). A page redrawing every second needs one
         build a second, not six; its charts are then at most `fresh_for` behind its progress line.
+
+        `stands_in` keeps an empty build from standing in for the first data: charts built just
+        before a job's first step would otherwise hold back its first points for `fresh_for`
+        (measured in bench/bench_class.py: a watcher's first chart came up to 2.7 s after its job
+        began training, against a redraw period of 1 s).
 
         A caller whose snapshot is older than the kept build (taken just before the newest
         update) gets that newer build: its charts are then an update ahead of its progress
@@ -128,7 +142,8 @@ class SharedBuilds(Generic[T]):
                     self._prune()
                 else:
                     self._entries.move_to_end(key)
-                if entry.version >= version or (entry.version >= 0 and self.clock() - entry.built < fresh_for):
+                recent = entry.version >= 0 and self.clock() - entry.built < fresh_for
+                if entry.version >= version or (recent and (stands_in is None or stands_in(entry.value))):
                     return entry.value
                 flight, mine = entry.flight, entry.flight is None
                 if mine:
